@@ -1,0 +1,240 @@
+"""Projected gradient ascent on the perturbation, batched over restarts (SPEC 4).
+
+  delta_{t+1} = Pi(delta_t + eta_t grad L(delta_t))
+  G(delta_t)  = (Pi(delta_t + eta_t grad L(delta_t)) - delta_t) / eta_t
+
+A restart's iteration count is the first t with ||G(delta_t)|| <= tol_g; the
+restart is then frozen at delta_t, so its endpoint is the point the count
+refers to. The loop is an ``init``/``update`` pair over a ``PGAState`` inside
+``lax.while_loop``, which checks every ``check_every`` steps whether all
+restarts have converged.
+
+>>> import jax
+>>> from adv_landscape.network import init_network, synthetic_input
+>>> net = init_network(jax.random.key(0), d=4, m=8)
+>>> x = synthetic_input(jax.random.key(1), 4, 1.0)
+>>> res = pga(net, "quadratic", x, 1.0, key=jax.random.key(2), eps=1.0, n_restarts=3,
+...           tol_g=1e-3, progress=False)
+>>> res.deltas.shape, bool(res.converged.all())
+((3, 4), True)
+"""
+
+from __future__ import annotations
+
+import math
+from functools import partial
+from typing import NamedTuple
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+from tqdm.auto import tqdm
+
+from adv_landscape import objective
+from adv_landscape.geometry import project_ball_batch, sample_ball, sample_sphere
+from adv_landscape.losses import Loss, get_loss
+from adv_landscape.network import Network, validate_problem
+
+__all__ = ["INITS", "STEP_RULES", "PGAState", "PGAResult", "pga_init", "pga_update",
+           "run_pga", "pga", "initial_deltas", "default_tol_g"]
+
+INITS = ("sphere", "ball", "zero", "gradient")
+STEP_RULES = ("fixed", "lipschitz", "grad0", "normalized")
+
+
+class PGAState(NamedTuple):
+  """State of a batch of B restarts.
+
+  Attributes:
+    t: steps taken (scalar int32).
+    delta: (B, d) current perturbations (frozen once converged).
+    eta: (B,) fixed step per restart; for the normalised rule, alpha.
+    iterations: (B,) int32 first t with ||G|| <= tol_g (steps taken so far
+      while not converged).
+    converged: (B,) bool.
+  """
+
+  t: jax.Array
+  delta: jax.Array
+  eta: jax.Array
+  iterations: jax.Array
+  converged: jax.Array
+
+
+class PGAResult(NamedTuple):
+  """Endpoints of a PGA run, as NumPy arrays (B restarts).
+
+  Attributes:
+    deltas: (B, d) endpoints. values: (B,) L at the endpoints.
+    iterations: (B,) first t with ||G(delta_t)|| <= tol_g, or max_steps.
+    converged: (B,) whether that happened. grad_mapping_norm: (B,) ||G|| at
+    the endpoint. eta: (B,) the step (alpha for the normalised rule).
+    history: (T, B) values per step, or None. tol_g: the tolerance used.
+  """
+
+  deltas: np.ndarray
+  values: np.ndarray
+  iterations: np.ndarray
+  converged: np.ndarray
+  grad_mapping_norm: np.ndarray
+  eta: np.ndarray
+  history: np.ndarray | None
+  tol_g: float
+
+
+def _step(net, loss, x, y, eps, delta, eta, normalized):
+  vals, g = objective.value_and_grad_batch(net, loss, x, y, delta)
+  if normalized:  # attack-library convention: a step of length alpha along g / ||g||
+    eta = eta / jnp.maximum(jnp.linalg.norm(g, axis=1), jnp.finfo(g.dtype).tiny)
+  new = project_ball_batch(delta + eta[:, None] * g, eps)
+  gnorm = jnp.linalg.norm(new - delta, axis=1) / eta
+  return vals, new, gnorm
+
+
+def pga_init(delta0: jax.Array, eta: jax.Array) -> PGAState:
+  """State at t = 0 for initial perturbations (B, d) and steps (B,)."""
+  B = delta0.shape[0]
+  return PGAState(jnp.zeros((), jnp.int32), delta0, eta, jnp.zeros((B,), jnp.int32),
+                  jnp.zeros((B,), bool))
+
+
+def pga_update(state: PGAState, net: Network, loss: Loss, x, y, eps, tol_g, max_steps, *,
+               normalized: bool = False) -> tuple[PGAState, jax.Array]:
+  """One PGA step for every restart still running; returns the state and L(delta_t)."""
+  vals, new, gnorm = _step(net, loss, x, y, eps, state.delta, state.eta, normalized)
+  running = ~state.converged & (state.t < max_steps)
+  now = running & (gnorm <= tol_g)
+  moving = running & ~now
+  delta = jnp.where(moving[:, None], new, state.delta)
+  return PGAState(state.t + 1, delta, state.eta, state.iterations + moving.astype(jnp.int32),
+                  state.converged | now), vals
+
+
+@partial(jax.jit, static_argnames=("loss", "normalized", "check_every", "history_len"))
+def run_pga(net: Network, loss: Loss, x, y, eps, delta0, eta, tol_g, max_steps, *,
+            normalized: bool = False, check_every: int = 8, history_len: int = 0):
+  """Runs PGA from delta0 (B, d) until every restart converged or max_steps.
+
+  Returns the final ``PGAState``, the values and ||G|| at the endpoints, and
+  the (history_len, B) value history when ``history_len > 0`` (then exactly
+  history_len steps run, with no early stop; pass history_len = max_steps).
+  """
+  state = pga_init(delta0, eta)
+  update = partial(pga_update, net=net, loss=loss, x=x, y=y, eps=eps, tol_g=tol_g,
+                   max_steps=max_steps, normalized=normalized)
+  if history_len:
+    state, hist = jax.lax.scan(lambda s, _: update(s), state, None, length=history_len)
+  else:
+    hist = None
+
+    def body(s):  # check_every steps between the (all-converged) checks
+      return jax.lax.fori_loop(0, check_every, lambda _, s: update(s)[0], s)
+
+    def cond(s):
+      return jnp.any(~s.converged) & (s.t < max_steps)
+
+    state = jax.lax.while_loop(cond, body, state)
+  vals, _, gnorm = _step(net, loss, x, y, eps, state.delta, state.eta, normalized)
+  return state, vals, gnorm, hist
+
+
+def default_tol_g(net: Network, loss: Loss | str, x, y, dtype=None) -> float:
+  """Default first-order tolerance: 1e-6 ||grad L(0)|| in float64, 1e-4 in float32.
+
+  Scaled to the instance, as SPEC 5 asks; the float32 value sits above the
+  rounding noise of ||G|| = ||delta_{t+1} - delta_t|| / eta.
+  """
+  g0 = objective.grad(net, get_loss(loss), x, y, jnp.zeros_like(x))
+  rel = 1e-6 if jnp.dtype(dtype or x.dtype) == jnp.float64 else 1e-4
+  return rel * max(float(jnp.linalg.norm(g0)), float(jnp.finfo(x.dtype).tiny))
+
+
+def initial_deltas(key, init: str, n: int, net: Network, loss: Loss, x, y, eps) -> jax.Array:
+  """n initial perturbations: zero, uniform in the ball, on the sphere, or eps g/||g|| at 0."""
+  d = x.shape[0]
+  if init == "sphere":
+    return sample_sphere(key, n, d, eps, dtype=x.dtype)
+  if init == "ball":
+    return sample_ball(key, n, d, eps, dtype=x.dtype)
+  if init == "zero":
+    return jnp.zeros((n, d), x.dtype)
+  if init == "gradient":
+    g = objective.grad(net, loss, x, y, jnp.zeros_like(x))
+    return jnp.broadcast_to(eps * g / jnp.maximum(jnp.linalg.norm(g), jnp.finfo(x.dtype).tiny),
+                            (n, d))
+  raise ValueError(f"init={init!r} is unknown; choose one of {list(INITS)}")
+
+
+def _eta(step_rule, step, net, loss, x, y, eps, delta0, ell):
+  n = delta0.shape[0]
+  if step_rule == "fixed":
+    return jnp.full((n,), step, x.dtype)
+  if step_rule == "lipschitz":
+    return jnp.full((n,), step / ell, x.dtype)
+  if step_rule == "grad0":
+    _, g = objective.value_and_grad_batch(net, loss, x, y, delta0)
+    gn = jnp.maximum(jnp.linalg.norm(g, axis=1), jnp.finfo(x.dtype).tiny)
+    return step * eps / gn
+  if step_rule == "normalized":
+    return jnp.full((n,), step * eps, x.dtype)
+  raise ValueError(f"step_rule={step_rule!r} is unknown; choose one of {list(STEP_RULES)}")
+
+
+def pga(net: Network, loss: Loss | str, x, y, *, key: jax.Array, eps: float,
+        n_restarts: int, init: str = "sphere", step_rule: str = "grad0", step: float = 0.1,
+        max_steps: int = 10_000, tol_g: float | None = None, chunk: int = 8192,
+        check_every: int = 8, history: bool = False, ell: float | None = None,
+        progress: bool = True) -> PGAResult:
+  """Batched PGA from ``n_restarts`` starts, in chunks of at most ``chunk`` restarts.
+
+  Args:
+    net, loss, x (d,), y: the instance; eps: the ball's radius.
+    key: PRNG key; chunk i draws its starts from ``fold_in(key, i)``.
+    init: one of ``INITS``.
+    step_rule: ``fixed`` (eta = step), ``lipschitz`` (eta = step / ell, the
+      rigorous ell of SPEC 6 unless given), ``grad0`` (eta = step eps /
+      ||grad L(delta_0)||), ``normalized`` (delta + step eps g / ||g||).
+    max_steps: step budget per restart.
+    tol_g: first-order tolerance on ||G||; default ``default_tol_g``.
+    history: also return the value at every step (runs all max_steps).
+
+  Returns:
+    a ``PGAResult``.
+  """
+  loss = get_loss(loss)
+  validate_problem(net, x, eps, y, loss=loss)
+  if n_restarts < 1:
+    raise ValueError(f"n_restarts={n_restarts} must be positive")
+  if max_steps < 1:
+    raise ValueError(f"max_steps={max_steps} must be positive")
+  if not (math.isfinite(step) and step > 0):
+    raise ValueError(f"step={step!r} must be positive and finite")
+  if init not in INITS:
+    raise ValueError(f"init={init!r} is unknown; choose one of {list(INITS)}")
+  if step_rule not in STEP_RULES:
+    raise ValueError(f"step_rule={step_rule!r} is unknown; choose one of {list(STEP_RULES)}")
+  x = jnp.asarray(x)
+  net = net.astype(x.dtype)
+  if tol_g is None:
+    tol_g = default_tol_g(net, loss, x, y)
+  if not tol_g > 0:
+    raise ValueError(f"tol_g={tol_g!r} must be positive")
+  if step_rule == "lipschitz" and ell is None:
+    from adv_landscape.bounds import instance_constants  # noqa: PLC0415 (cycle)
+    ell = instance_constants(net, loss, x, y, eps).ell
+  chunk = min(chunk, n_restarts)
+  n_chunks = -(-n_restarts // chunk)
+  outs = []
+  for i in tqdm(range(n_chunks), desc="PGA", unit="chunk", disable=not progress or n_chunks == 1,
+                leave=False):
+    delta0 = initial_deltas(jax.random.fold_in(key, i), init, chunk, net, loss, x, y, eps)
+    eta = _eta(step_rule, step, net, loss, x, y, eps, delta0, ell)
+    state, vals, gnorm, hist = run_pga(
+        net, loss, x, y, jnp.asarray(eps, x.dtype), delta0, eta, jnp.asarray(tol_g, x.dtype),
+        jnp.asarray(max_steps, jnp.int32), normalized=step_rule == "normalized",
+        check_every=check_every, history_len=max_steps if history else 0)
+    outs.append(jax.device_get((state.delta, vals, state.iterations, state.converged, gnorm,
+                                state.eta, hist)))
+  cat = [np.concatenate([o[k] for o in outs])[:n_restarts] for k in range(6)]
+  hist = np.concatenate([o[6] for o in outs], axis=1)[:, :n_restarts] if history else None
+  return PGAResult(*cat, history=hist, tol_g=float(tol_g))

@@ -1,0 +1,204 @@
+"""Instance constants and the iteration bounds of SPEC 6.
+
+Rigorous upper bounds over z in x + B, with c_k the sup of |sigma^(k)| over
+each neuron's reachable pre-activation range |w_r . x + b_r| + eps ||w_r||,
+and |a_r| the row norm ||a_r|| for a K-output head:
+  G_f = ||W||_2 ||c1 * |a| ||_2,   H_f = ||W^T diag(c2 |a|) W||_2,
+  T_f = sum_r c3_r |a_r| ||w_r||^3,
+  ell <= l2 G_f^2 + l1 H_f,        rho <= l3 G_f^3 + 3 l2 G_f H_f + l1 T_f,
+with l_k = sup |l^(k)| over the reachable outputs |u - f(x)| <= eps G_f. For
+the quadratic loss l1 = F = |f(x) - y| + eps G_f, l2 = 1, l3 = 0, which gives
+SPEC 6's ell <= G_f^2 + F H_f and rho <= 3 G_f H_f + F T_f. The per-neuron
+c_k are at most the global sups, so these bounds are at most SPEC 6's.
+
+>>> import jax
+>>> from adv_landscape.network import init_network, synthetic_input
+>>> net = init_network(jax.random.key(0), d=5, m=10)
+>>> x = synthetic_input(jax.random.key(1), 5, 1.0)
+>>> c = instance_constants(net, "quadratic", x, 1.0, eps=0.5)
+>>> bool(c.ell > 0 and c.rho > 0)
+True
+"""
+
+from __future__ import annotations
+
+import math
+from typing import NamedTuple
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+from adv_landscape import objective
+from adv_landscape.geometry import sample_ball
+from adv_landscape.losses import Loss, get_loss
+from adv_landscape.network import Network, forward
+
+__all__ = ["Constants", "instance_constants", "sampled_constants", "t1_bound", "t2_bound",
+           "fit_exponent", "Fit"]
+
+
+class Constants(NamedTuple):
+  """Constants of one instance (floats). ``rho`` is inf where the loss or
+  activation has no Lipschitz Hessian (Huber)."""
+
+  G_f: float
+  H_f: float
+  T_f: float
+  F: float
+  ell: float
+  rho: float
+  L_max: float
+  L0: float  # L(0)
+  grad0: float  # ||grad L(0)||
+
+
+def _require_smooth(net: Network, what: str) -> None:
+  if not net.act.smooth:
+    raise ValueError(
+        f"activation={net.activation!r} has no second derivative (its curvature is a "
+        f"distribution), so {what} are undefined; use a smooth activation")
+
+
+def instance_constants(net: Network, loss: Loss | str, x, y, eps: float) -> Constants:
+  """Rigorous constants of SPEC 6 for one instance, computed in float64 NumPy."""
+  loss = get_loss(loss)
+  _require_smooth(net, "curvature bounds")
+  if loss.sups is None:
+    raise ValueError(f"loss={loss.name!r} is a user loss with unknown derivative bounds")
+  W, b = np.asarray(net.W, np.float64), np.asarray(net.b, np.float64)
+  a = np.asarray(net.a, np.float64)
+  x = np.asarray(x, np.float64)
+  a_abs = np.abs(a) if a.ndim == 1 else np.linalg.norm(a, axis=1)
+  wn = np.linalg.norm(W, axis=1)
+  radius = np.abs(W @ x + b) + eps * wn
+  c1, c2, c3 = (net.act.sup_abs(k, radius) for k in (1, 2, 3))
+  G_f = np.linalg.norm(W, 2) * np.linalg.norm(c1 * a_abs)
+  H_f = np.linalg.norm((W.T * (c2 * a_abs)) @ W, 2)
+  T_f = float(np.sum(np.where(c3 == 0, 0.0, c3 * a_abs * wn**3)))
+  with jax.enable_x64(True):
+    netx = net.astype(jnp.float64)
+    f0 = np.asarray(forward(netx, jnp.asarray(x)))
+    L0 = float(objective.value(netx, loss, jnp.asarray(x), y, jnp.zeros(x.shape)))
+    grad0 = float(np.linalg.norm(objective.grad(netx, loss, jnp.asarray(x), y,
+                                                jnp.zeros(x.shape))))
+    if loss.multi_output:
+      l1, l2, l3 = loss.sups(None, None, y)
+      L_max = L0 + l1 * eps * G_f  # mean value theorem, ||grad l|| <= l1
+    else:
+      lo, hi = float(f0) - eps * G_f, float(f0) + eps * G_f
+      l1, l2, l3 = loss.sups(lo, hi, y)
+      # Every built-in scalar loss is convex in u: its max on [lo, hi] is at an end.
+      L_max = float(max(loss.value(jnp.asarray(lo), y), loss.value(jnp.asarray(hi), y)))
+  F = l1  # sup |l'| on the reachable outputs; |f(x) - y| + eps G_f for the quadratic loss
+  ell = l2 * G_f**2 + l1 * H_f
+  rho = _mul(l3, G_f**3) + 3.0 * l2 * G_f * H_f + _mul(l1, T_f)
+  return Constants(float(G_f), float(H_f), T_f, float(F), float(ell), float(rho),
+                   float(L_max), L0, grad0)
+
+
+def _mul(a, b):  # 0 * inf = 0: a zero third derivative makes an infinite factor moot
+  return 0.0 if a == 0 or b == 0 else a * b
+
+
+class Sampled(NamedTuple):
+  """Largest values seen at sampled points of the ball (lower estimates)."""
+
+  G_f: float
+  H_f: float
+  ell: float
+  rho: float
+  L_max: float
+
+
+def sampled_constants(net: Network, loss: Loss | str, x, y, eps: float, *, key: jax.Array,
+                      n: int = 64) -> Sampled:
+  """Estimates of the constants at n random points of the ball (and its sphere).
+
+  Each is a maximum over points of a quantity its rigorous bound dominates:
+  ||grad f||, ||hess f||, ||hess L||, ||hess L(p) - hess L(q)|| / ||p - q||, L.
+  """
+  loss = get_loss(loss)
+  with jax.enable_x64(True):
+    netx = net.astype(jnp.float64)
+    x = jnp.asarray(x, jnp.float64)
+    k1, k2 = jax.random.split(key)
+    pts = jnp.concatenate([sample_ball(k1, n // 2, x.shape[0], eps, dtype=jnp.float64),
+                           jax.random.normal(k2, (n - n // 2, x.shape[0]), jnp.float64)])
+    nrm = jnp.linalg.norm(pts[n // 2:], axis=1, keepdims=True)
+    pts = pts.at[n // 2:].set(eps * pts[n // 2:] / nrm)  # half on the sphere
+    fn = (lambda z: forward(netx, z)) if not loss.multi_output else None
+    H = jax.vmap(lambda p: objective.hess(netx, loss, x, y, p))(pts)
+    Hn = jnp.linalg.norm(H, ord=2, axis=(1, 2))
+    vals = jax.vmap(lambda p: objective.value(netx, loss, x, y, p))(pts)
+    if fn is not None:
+      gf = jax.vmap(jax.grad(fn))(x[None, :] + pts)
+      hf = jax.vmap(jax.hessian(fn))(x[None, :] + pts)
+    else:
+      gf = jax.vmap(jax.jacfwd(lambda z: forward(netx, z)))(x[None, :] + pts)
+      hf = jnp.zeros_like(H)  # the vector-valued Hessian's norm is not estimated
+    Gf = jnp.max(jnp.linalg.norm(gf.reshape(n, -1, x.shape[0]), ord=2, axis=(1, 2)))
+    Hf = jnp.max(jnp.linalg.norm(hf, ord=2, axis=(1, 2)))
+    dH = jnp.linalg.norm(H[1:] - H[:-1], ord=2, axis=(1, 2))
+    dp = jnp.linalg.norm(pts[1:] - pts[:-1], axis=1)
+    return Sampled(float(Gf), float(Hf), float(jnp.max(Hn)), float(jnp.max(dH / dp)),
+                   float(jnp.max(vals)))
+
+
+def t1_bound(L_max: float, L0: float, eta, tol_g: float):
+  """T1 = 2 (L_max - L(delta_0)) / (eta tol_g^2): a theorem when eta <= 1/ell.
+
+  References:
+    Beck. First-Order Methods in Optimization, 2017, Theorem 10.15
+    (sufficient increase of the projected gradient step, eta <= 1/L).
+  """
+  return 2.0 * (L_max - np.asarray(L0)) / (np.asarray(eta) * tol_g**2)
+
+
+def t2_bound(ell: float, L_max: float, L0, tol_g: float, d: int, p_fail: float = 0.1):
+  """T2 = (ell dL / tol_g^2) chi^4, chi = max(1, log(d ell dL / (tol_g^2 p_fail))).
+
+  A reference scale, not a guarantee: Jin et al.'s absolute constants are set to 1.
+
+  References:
+    Jin, Ge, Netrapalli, Kakade, Jordan. How to Escape Saddle Points
+    Efficiently. ICML 2017, Theorem 3.
+  """
+  dL = np.maximum(L_max - np.asarray(L0), np.finfo(np.float64).tiny)
+  chi = np.maximum(1.0, np.log(d * ell * dL / (tol_g**2 * p_fail)))
+  return ell * dL / tol_g**2 * chi**4
+
+
+class Fit(NamedTuple):
+  """Least-squares fit log y = slope log x + intercept, with a bootstrap interval."""
+
+  slope: float
+  intercept: float
+  ci: tuple[float, float]
+  n: int
+
+
+def fit_exponent(xs, ys, *, seed: int = 0, n_boot: int = 1000, level: float = 0.95) -> Fit:
+  """Log-log least-squares exponent with a percentile bootstrap interval over points.
+
+  >>> import numpy as np
+  >>> xs = np.array([1.0, 2.0, 4.0, 8.0]); fit = fit_exponent(xs, 3 * xs**2)
+  >>> round(fit.slope, 6)
+  2.0
+  """
+  lx = np.log(np.asarray(xs, np.float64))
+  ly = np.log(np.asarray(ys, np.float64))
+  ok = np.isfinite(lx) & np.isfinite(ly)
+  lx, ly = lx[ok], ly[ok]
+  if lx.size < 2 or np.ptp(lx) == 0:
+    return Fit(math.nan, math.nan, (math.nan, math.nan), int(lx.size))
+  slope, intercept = np.polyfit(lx, ly, 1)
+  rng = np.random.default_rng(seed)
+  boots = []
+  for _ in range(n_boot):
+    i = rng.integers(0, lx.size, lx.size)
+    if np.ptp(lx[i]) > 0:
+      boots.append(np.polyfit(lx[i], ly[i], 1)[0])
+  q = (1 - level) / 2
+  lo, hi = np.quantile(boots, [q, 1 - q]) if boots else (math.nan, math.nan)
+  return Fit(float(slope), float(intercept), (float(lo), float(hi)), int(lx.size))

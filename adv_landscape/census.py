@@ -1,0 +1,102 @@
+"""Landscape census: distinct certified maxima, their basins and values (SPEC 8).
+
+Two certified maxima are the same when ||delta_i - delta_j|| <= tol_c eps.
+Clustering is greedy in order of decreasing value: each maximum joins the
+first (best) representative within reach, else starts a new one, so every
+representative is the best point of its cluster.
+
+>>> import numpy as np
+>>> d = np.array([[1.0, 0.0], [0.999, 0.0447], [-1.0, 0.0]])
+>>> cl = cluster_maxima(d, np.array([2.0, 1.9, 1.0]), eps=1.0, tol_c=0.1)
+>>> cl.labels.tolist(), cl.counts.tolist()
+([0, 0, 1], [2, 1])
+"""
+
+from __future__ import annotations
+
+from typing import NamedTuple
+
+import numpy as np
+
+from adv_landscape.certify import Certificate
+
+__all__ = ["Clusters", "cluster_maxima", "Census", "census_summary", "nonlinearity"]
+
+
+class Clusters(NamedTuple):
+  """labels (N,) cluster of each point; reps (k,) index of each cluster's best
+  point; counts (k,) sizes. Clusters are numbered by decreasing value."""
+
+  labels: np.ndarray
+  reps: np.ndarray
+  counts: np.ndarray
+
+
+def cluster_maxima(deltas, values, *, eps: float, tol_c: float = 1e-3) -> Clusters:
+  """Greedy leader clustering of points (N, d) by value, radius tol_c eps."""
+  deltas = np.asarray(deltas, np.float64)
+  values = np.asarray(values, np.float64)
+  order = np.argsort(-values, kind="stable")
+  labels = np.full(deltas.shape[0], -1, np.int64)
+  reps: list[int] = []
+  radius2 = (tol_c * eps) ** 2
+  for i in order:
+    if reps:
+      dist2 = np.sum((deltas[reps] - deltas[i]) ** 2, axis=1)
+      j = int(np.argmax(dist2 <= radius2)) if np.any(dist2 <= radius2) else -1
+    else:
+      j = -1
+    if j < 0:
+      reps.append(int(i))
+      j = len(reps) - 1
+    labels[i] = j
+  counts = np.bincount(labels, minlength=len(reps)) if reps else np.zeros(0, np.int64)
+  return Clusters(labels, np.asarray(reps, np.int64), counts)
+
+
+class Census(NamedTuple):
+  """Summary of N endpoints.
+
+  Attributes:
+    n: endpoints. class_counts: {class: count}. certified_fraction: share
+    certified boundary_local_max. distinct: distinct maxima. reps: index of
+    each maximum's representative endpoint (best first). counts: its basin
+    size. basin_fractions: counts / n. best_value: value of the best maximum
+    (NaN if none). p_best: probability that one random start finds the best.
+    labels: (N,) cluster of each endpoint, -1 where not a certified maximum.
+  """
+
+  n: int
+  class_counts: dict
+  certified_fraction: float
+  distinct: int
+  reps: np.ndarray
+  counts: np.ndarray
+  basin_fractions: np.ndarray
+  best_value: float
+  p_best: float
+  labels: np.ndarray
+
+
+def census_summary(deltas, cert: Certificate, *, eps: float, tol_c: float = 1e-3) -> Census:
+  """Clusters the certified maxima among endpoints (N, d) and summarises them."""
+  deltas = np.asarray(deltas)
+  n = deltas.shape[0]
+  is_max = cert.classes == "boundary_local_max"
+  idx = np.flatnonzero(is_max)
+  cl = cluster_maxima(deltas[idx], cert.values[idx], eps=eps, tol_c=tol_c)
+  labels = np.full(n, -1, np.int64)
+  labels[idx] = cl.labels
+  reps = idx[cl.reps]
+  best = float(cert.values[reps[0]]) if reps.size else float("nan")
+  counts = cl.counts
+  classes, ccounts = np.unique(cert.classes, return_counts=True)
+  return Census(n, {str(c): int(k) for c, k in zip(classes, ccounts)},
+                float(is_max.mean()), int(reps.size), reps, counts, counts / n, best,
+                float(counts[0] / n) if reps.size else 0.0, labels)
+
+
+def nonlinearity(eps: float, ell: float, grad0_norm: float) -> float:
+  """kappa = eps ell / ||grad L(0)||: small kappa means a near-linear objective on
+  the ball and a near-unique maximum (SPEC 8)."""
+  return float(eps * ell / max(grad0_norm, np.finfo(np.float64).tiny))

@@ -1,0 +1,196 @@
+"""Second-order certificates of PGA endpoints on the sphere ||delta|| = eps (SPEC 5).
+
+  mu        = <delta, grad L> / eps^2                   (KKT multiplier)
+  rgrad     = P grad L,  P = I - u u^T,  u = delta / ||delta||
+  Hess_S[v] = P hess L v - mu v  for v orthogonal to u
+  lambda_T  = the largest eigenvalue of Hess_S on the (d-1)-dim tangent space
+
+lambda_T is computed exactly in float64: ``eigvalsh`` of
+P (hess L - mu I) P - C u u^T with C > ||hess L|| + |mu| + 1, which sends the
+normal direction to the bottom of the spectrum ("shift"), or of the tangent
+block of the Householder-rotated matrix ("householder").
+
+>>> import jax, numpy as np
+>>> from adv_landscape.network import init_network, synthetic_input
+>>> net = init_network(jax.random.key(0), d=2, m=1, activation="linear")
+>>> x = synthetic_input(jax.random.key(1), 2, 1.0)
+>>> g = np.asarray(net.W.T @ net.a)                  # the gradient of f
+>>> cert = certify(net, "linear", x, -1.0, (g / np.linalg.norm(g))[None], eps=1.0)
+>>> str(cert.classes[0])  # linear L: its Hess_S = -mu I, a strict maximum
+'boundary_local_max'
+"""
+
+from __future__ import annotations
+
+from functools import partial
+from typing import NamedTuple
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+from tqdm.auto import tqdm
+
+from adv_landscape import objective
+from adv_landscape.geometry import householder, multiplier
+from adv_landscape.losses import Loss, get_loss
+from adv_landscape.network import Network, validate_problem
+
+__all__ = ["CLASSES", "Certificate", "certify", "lambda_tangent_shift",
+           "lambda_tangent_householder", "classify"]
+
+CLASSES = ("boundary_local_max", "boundary_saddle", "degenerate", "interior_critical",
+           "not_stationary")
+
+
+class Certificate(NamedTuple):
+  """Certificates of B endpoints (NumPy arrays of shape (B,)).
+
+  Attributes:
+    classes: one of ``CLASSES`` each.
+    values: L(delta). norm_ratio: ||delta|| / eps. grad_norm: ||grad L||.
+    rgrad_norm: ||P grad L||. multiplier: mu. lambda_tangent: lambda_T.
+    lambda_hess: lambda_max(hess L), computed for interior points only (NaN
+      elsewhere). interior_max: interior critical points that are local maxima.
+    tol_b, tol_g, tol_h: the tolerances used (tol_h per endpoint).
+    method: how lambda_T was computed.
+  """
+
+  classes: np.ndarray
+  values: np.ndarray
+  norm_ratio: np.ndarray
+  grad_norm: np.ndarray
+  rgrad_norm: np.ndarray
+  multiplier: np.ndarray
+  lambda_tangent: np.ndarray
+  lambda_hess: np.ndarray
+  interior_max: np.ndarray
+  tol_b: float
+  tol_g: float
+  tol_h: np.ndarray
+  method: str
+
+
+def lambda_tangent_shift(delta, g, H, eps) -> jax.Array:
+  """lambda_T as the top eigenvalue of P (H - mu I) P - C u u^T."""
+  d = delta.shape[0]
+  u = delta / jnp.linalg.norm(delta)
+  mu = multiplier(delta, g, eps)
+  P = jnp.eye(d, dtype=H.dtype) - jnp.outer(u, u)
+  C = jnp.linalg.norm(H) + jnp.abs(mu) + 1.0  # Frobenius >= spectral norm
+  M = P @ (H - mu * jnp.eye(d, dtype=H.dtype)) @ P - C * jnp.outer(u, u)
+  return jnp.linalg.eigvalsh(0.5 * (M + M.T))[-1]
+
+
+def lambda_tangent_householder(delta, g, H, eps) -> jax.Array:
+  """lambda_T as the top eigenvalue of the tangent block of Q (H - mu I) Q."""
+  d = delta.shape[0]
+  Q = householder(delta / jnp.linalg.norm(delta))
+  mu = multiplier(delta, g, eps)
+  M = (Q @ (H - mu * jnp.eye(d, dtype=H.dtype)) @ Q)[1:, 1:]
+  return jnp.linalg.eigvalsh(0.5 * (M + M.T))[-1]
+
+
+def _one(net, loss, x, y, eps, delta, method):
+  val = objective.value(net, loss, x, y, delta)
+  g = objective.grad(net, loss, x, y, delta)
+  H = objective.hess(net, loss, x, y, delta)
+  nrm = jnp.linalg.norm(delta)
+  safe = jnp.where(nrm > 0, delta, jnp.ones_like(delta))  # lambda_T is unused at 0
+  u = safe / jnp.linalg.norm(safe)
+  lam = (lambda_tangent_shift if method == "shift" else lambda_tangent_householder)(
+      safe, g, H, eps)
+  return dict(values=val, norm=nrm, grad_norm=jnp.linalg.norm(g),
+              rgrad_norm=jnp.linalg.norm(g - jnp.dot(u, g) * u),
+              multiplier=jnp.dot(delta, g) / eps**2, lambda_tangent=lam,
+              hess_scale=jnp.linalg.norm(H, 2))
+
+
+def classify(norm_ratio, grad_norm, rgrad_norm, mu, lambda_t, lambda_hess, *, eps, tol_b,
+             tol_g, tol_h) -> np.ndarray:
+  """The classes of SPEC 5, elementwise over NumPy arrays.
+
+  The multiplier is compared through the normal gradient mu eps = <u, grad L>,
+  so that tol_g, a gradient norm, applies to it with the right units.
+  """
+  on = np.abs(norm_ratio - 1.0) <= tol_b
+  inside = norm_ratio < 1.0 - tol_b
+  fo = on & (rgrad_norm <= tol_g)
+  normal = mu * eps
+  cls = np.full(norm_ratio.shape, "not_stationary", dtype=object)
+  kkt = fo & (normal >= -tol_g)  # mu < 0: the gradient points inwards, not a KKT point
+  cls[kkt & (lambda_t > tol_h)] = "boundary_saddle"
+  cls[kkt & (np.abs(lambda_t) <= tol_h)] = "degenerate"
+  cls[kkt & (normal > tol_g) & (lambda_t < -tol_h)] = "boundary_local_max"
+  cls[kkt & (np.abs(normal) <= tol_g)] = "degenerate"
+  cls[inside & (grad_norm <= tol_g)] = "interior_critical"
+  return cls.astype(str)
+
+
+def certify(net: Network, loss: Loss | str, x, y, deltas, *, eps: float,
+            tol_g: float | None = None, tol_b: float = 1e-6, rtol_h: float = 1e-7,
+            method: str = "shift", batch_size: int = 64, block: int = 4096,
+            progress: bool = False) -> Certificate:
+  """Certifies B endpoints (B, d) in float64.
+
+  Args:
+    net, loss, x, y: the instance. deltas: (B, d) endpoints. eps: radius.
+    tol_g: first-order tolerance on ||P grad L|| (and ||grad L|| inside);
+      default 1e-5 ||grad L(0)||.
+    tol_b: relative distance to the sphere that counts as on it.
+    rtol_h: tol_h = rtol_h (||hess L||_2 + |mu|) per endpoint.
+    method: "shift" or "householder" (dense, exact).
+    batch_size: endpoints per vectorised step inside one compiled call.
+    block: endpoints per compiled call (the last one padded, so one trace).
+    progress: show a progress bar over blocks.
+
+  Returns:
+    a ``Certificate``.
+  """
+  loss = get_loss(loss)
+  if not net.act.smooth:
+    raise ValueError(
+        f"activation={net.activation!r}: certificates need a second derivative, and ReLU's "
+        f"curvature is a distribution (zero almost everywhere); use a smooth activation")
+  if method not in ("shift", "householder"):
+    raise ValueError(f"method={method!r} is unknown; choose 'shift' or 'householder'")
+  validate_problem(net, x, eps, y, loss=loss)
+  deltas = np.asarray(deltas, np.float64)
+  if deltas.ndim != 2 or deltas.shape[1] != np.shape(x)[0]:
+    raise ValueError(f"deltas has shape {deltas.shape}; expected (B, {np.shape(x)[0]})")
+  with jax.enable_x64(True):
+    netx = net.astype(jnp.float64)
+    xx = jnp.asarray(x, jnp.float64)
+    if tol_g is None:
+      tol_g = 1e-5 * max(float(jnp.linalg.norm(
+          objective.grad(netx, loss, xx, y, jnp.zeros_like(xx)))), 1e-300)
+    n = deltas.shape[0]
+    block = min(block, n)
+    parts = []
+    for i in tqdm(range(0, n, block), desc="certify", unit="block", leave=False,
+                  disable=not progress or n <= block):
+      chunk = deltas[i:i + block]
+      pad = np.concatenate([chunk, np.repeat(chunk[-1:], block - chunk.shape[0], 0)])
+      res = _certify_batch(netx, loss, xx, y, jnp.asarray(eps, jnp.float64), jnp.asarray(pad),
+                           method=method, batch_size=min(batch_size, block))
+      parts.append({k: np.asarray(v)[:chunk.shape[0]] for k, v in res.items()})
+    out = {k: np.concatenate([p[k] for p in parts]) for k in parts[0]}
+    norm_ratio = out["norm"] / eps
+    inside = (norm_ratio < 1.0 - tol_b) & (out["grad_norm"] <= tol_g)
+    lam_h = np.full(deltas.shape[0], np.nan)
+    if inside.any():  # lambda_max(hess L) where it matters: interior critical points
+      Hs = jax.vmap(lambda dl: objective.hess(netx, loss, xx, y, dl))(jnp.asarray(deltas[inside]))
+      lam_h[inside] = np.asarray(jnp.linalg.eigvalsh(Hs)[:, -1])
+  tol_h = rtol_h * (out["hess_scale"] + np.abs(out["multiplier"]))
+  classes = classify(norm_ratio, out["grad_norm"], out["rgrad_norm"], out["multiplier"],
+                     out["lambda_tangent"], lam_h, eps=eps, tol_b=tol_b, tol_g=tol_g,
+                     tol_h=tol_h)
+  interior_max = (classes == "interior_critical") & (lam_h < -tol_h)
+  return Certificate(classes, out["values"], norm_ratio, out["grad_norm"], out["rgrad_norm"],
+                     out["multiplier"], out["lambda_tangent"], lam_h, interior_max,
+                     float(tol_b), float(tol_g), tol_h, f"dense-{method}")
+
+
+@partial(jax.jit, static_argnames=("loss", "method", "batch_size"))
+def _certify_batch(net, loss, x, y, eps, deltas, *, method, batch_size):
+  return jax.lax.map(lambda dl: _one(net, loss, x, y, eps, dl, method), deltas,
+                     batch_size=batch_size)

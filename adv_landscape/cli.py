@@ -1,0 +1,253 @@
+"""The ``adv-landscape`` command line (SPEC 9).
+
+Every command takes --seed, --json PATH (written atomically), --x64 and shows
+progress bars on long work. Invalid input exits with code 2 and one line
+naming the argument and value; nothing is written then.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import time
+
+import numpy as np
+
+__all__ = ["main"]
+
+
+class UsageError(ValueError):
+  """Bad input found after parsing (a missing file, a NaN in the weights)."""
+
+
+def _positive(name):
+  def parse(text):
+    try:
+      v = float(text)
+    except ValueError:
+      raise argparse.ArgumentTypeError(f"{name}={text!r} is not a number") from None
+    if not (np.isfinite(v) and v > 0):
+      raise argparse.ArgumentTypeError(f"{name}={text} must be positive and finite")
+    return v
+  return parse
+
+
+def _positive_int(name):
+  def parse(text):
+    try:
+      v = int(text)
+    except ValueError:
+      raise argparse.ArgumentTypeError(f"{name}={text!r} is not an integer") from None
+    if v < 1:
+      raise argparse.ArgumentTypeError(f"{name}={text} must be a positive integer")
+    return v
+  return parse
+
+
+def _finite(name):
+  def parse(text):
+    try:
+      v = float(text)
+    except ValueError:
+      raise argparse.ArgumentTypeError(f"{name}={text!r} is not a number") from None
+    if not np.isfinite(v):
+      raise argparse.ArgumentTypeError(f"{name}={text} must be finite")
+    return v
+  return parse
+
+
+def _common(p: argparse.ArgumentParser) -> None:
+  g = p.add_argument_group("common")
+  g.add_argument("--seed", type=int, default=0, help="PRNG seed (default 0)")
+  g.add_argument("--json", metavar="PATH", help="write results here, atomically")
+  g.add_argument("--x64", action="store_true",
+                 help="run PGA in float64 (certificates are always float64)")
+  g.add_argument("--no-progress", action="store_true", help="hide progress bars")
+
+
+def _instance_args(p: argparse.ArgumentParser) -> None:
+  from adv_landscape.activations import ACTIVATIONS  # noqa: PLC0415
+  from adv_landscape.ascent import INITS, STEP_RULES  # noqa: PLC0415
+  from adv_landscape.losses import LOSSES  # noqa: PLC0415
+
+  g = p.add_argument_group("instance: a user's network, or a synthetic one")
+  g.add_argument("--weights", metavar="NET.npz", help="W (m,d), a (m,) or (m,K), b, activation")
+  g.add_argument("--x", metavar="X.npy", help="input x of shape (d,)")
+  g.add_argument("--y", type=_finite("y"), default=None,
+                 help="label (default 1.0; class 0 for softmax_ce)")
+  g.add_argument("--d", type=_positive_int("d"), default=20, help="synthetic input dimension")
+  g.add_argument("--m", type=_positive_int("m"), default=200, help="synthetic width")
+  g.add_argument("--outputs", type=_positive_int("outputs"), default=None,
+                 help="synthetic K-output head (for softmax_ce)")
+  g.add_argument("--activation", default="tanh", choices=sorted(ACTIVATIONS))
+  g.add_argument("--scale", type=_positive("scale"), default=1.0, help="input scale s")
+  g.add_argument("--loss", default="quadratic", choices=sorted(LOSSES))
+  r = g.add_mutually_exclusive_group()
+  r.add_argument("--eps", type=_positive("eps"), help="radius of the ball")
+  r.add_argument("--gamma", type=_positive("gamma"),
+                 help="perturbation ratio, eps = gamma ||x|| (default 0.5)")
+  a = p.add_argument_group("ascent")
+  a.add_argument("--inits", type=_positive_int("inits"), default=1000, help="restarts N")
+  a.add_argument("--init", default="sphere", choices=INITS)
+  a.add_argument("--step-rule", default="normalized", choices=STEP_RULES,
+                 help="fixed: eta=STEP; lipschitz: eta=STEP/ell; grad0: eta=STEP*eps/"
+                      "||grad L(delta0)||; normalized: step STEP*eps along g/||g|| (default)")
+  a.add_argument("--step", type=_positive("step"), default=0.05)
+  a.add_argument("--max-steps", type=_positive_int("max-steps"), default=10_000)
+  a.add_argument("--tol-g", type=_positive("tol-g"), default=None,
+                 help="first-order tolerance (default 1e-6 ||grad L(0)|| with --x64, else 1e-4)")
+  a.add_argument("--tol-c", type=_positive("tol-c"), default=1e-3,
+                 help="maxima closer than tol-c * eps are one maximum")
+  a.add_argument("--chunk", type=_positive_int("chunk"), default=8192,
+                 help="restarts per compiled batch")
+
+
+def _build_instance(args):
+  """Network, x, y, eps and a description, from files or the synthetic setting."""
+  import jax  # noqa: PLC0415
+  import jax.numpy as jnp  # noqa: PLC0415
+
+  from adv_landscape import network  # noqa: PLC0415
+  from adv_landscape.losses import get_loss  # noqa: PLC0415
+
+  loss = get_loss(args.loss)
+  key = jax.random.key(args.seed)
+  k_net, k_x, k_run = jax.random.split(key, 3)
+  if args.weights or args.x:
+    if not (args.weights and args.x):
+      raise UsageError("--weights and --x go together: give both, or neither for a synthetic "
+                       "instance")
+    net = network.load_network(args.weights)
+    if not os.path.exists(args.x):
+      raise UsageError(f"x={args.x!r}: no such file")
+    try:
+      x = jnp.asarray(np.load(args.x, allow_pickle=False), net.W.dtype)
+    except (OSError, ValueError) as e:
+      raise UsageError(f"x={args.x!r} is not a readable .npy file ({e})") from None
+    source = {"weights": os.path.abspath(args.weights), "x": os.path.abspath(args.x)}
+  else:
+    net = network.init_network(k_net, args.d, args.m, activation=args.activation,
+                               n_outputs=args.outputs)
+    x = network.synthetic_input(k_x, args.d, args.scale)
+    source = {"synthetic": True, "d": args.d, "m": args.m, "activation": args.activation,
+              "scale": args.scale, "outputs": args.outputs}
+  y = args.y if args.y is not None else (0 if loss.multi_output else 1.0)
+  if loss.multi_output:
+    y = int(y)
+  if np.all(np.isfinite(np.asarray(x))):
+    xnorm = float(np.linalg.norm(np.asarray(x, np.float64)))
+  else:
+    xnorm = float("nan")
+  eps = args.eps if args.eps is not None else (args.gamma or 0.5) * xnorm
+  network.validate_problem(net, x, eps, y, loss=loss)
+  if xnorm == 0 and args.eps is None:
+    raise UsageError("x is zero, so gamma cannot set eps; give --eps")
+  source.update(loss=loss.name, y=y, eps=eps, gamma=eps / xnorm if xnorm else None,
+                x_norm=xnorm, d=int(net.d), m=int(net.m), activation=net.activation)
+  return net, loss, x, y, eps, k_run, source
+
+
+def cmd_census(args) -> int:
+  from adv_landscape import ascent, census, io  # noqa: PLC0415
+  from adv_landscape.certify import certify  # noqa: PLC0415
+
+  net, loss, x, y, eps, key, source = _build_instance(args)
+  if not net.act.smooth:
+    raise UsageError(f"activation={net.activation!r}: certificates need a second derivative, "
+                     f"and ReLU's curvature is a distribution; use a smooth activation")
+  progress = not args.no_progress
+  t0 = time.perf_counter()
+  res = ascent.pga(net, loss, x, y, key=key, eps=eps, n_restarts=args.inits, init=args.init,
+                   step_rule=args.step_rule, step=args.step, max_steps=args.max_steps,
+                   tol_g=args.tol_g, chunk=args.chunk, progress=progress)
+  t_pga = time.perf_counter() - t0
+  # The certificate's first-order tolerance allows the factor (1 + eta mu)
+  # between ||G|| and ||P grad L|| at a boundary point (see the README).
+  tol_cert = 10.0 * res.tol_g
+  cert = certify(net, loss, x, y, res.deltas, eps=eps, tol_g=tol_cert,
+                         progress=progress)
+  cs = census.census_summary(res.deltas, cert, eps=eps, tol_c=args.tol_c)
+  t_all = time.perf_counter() - t0
+  summary = {
+      "n_inits": cs.n, "certified_fraction": cs.certified_fraction,
+      "distinct_maxima": cs.distinct, "best_value": cs.best_value,
+      "p_best": cs.p_best, "median_iterations": float(np.median(res.iterations)),
+      "max_iterations": int(res.iterations.max()),
+      "converged_fraction": float(res.converged.mean()), "class_counts": cs.class_counts,
+      "seconds_pga": t_pga, "seconds_total": t_all,
+  }
+  maxima = [{"delta": res.deltas[i], "value": cert.values[i], "count": int(c),
+             "basin_fraction": float(c) / cs.n, "lambda_tangent": cert.lambda_tangent[i],
+             "multiplier": cert.multiplier[i]} for i, c in zip(cs.reps, cs.counts)]
+  _print_census(source, args, res, summary, maxima)
+  if args.json:
+    config = {**source, "command": "census", "seed": args.seed, "inits": args.inits,
+              "init": args.init, "step_rule": args.step_rule, "step": args.step,
+              "max_steps": args.max_steps, "tol_g": res.tol_g, "tol_g_certificate": tol_cert,
+              "tol_b": cert.tol_b, "tol_c": args.tol_c, "chunk": args.chunk,
+              "pga_dtype": str(res.deltas.dtype), "versions": io.versions()}
+    out = {"config": config, "summary": summary, "maxima": maxima}
+    if args.save_endpoints:
+      out["endpoints"] = [
+          {"delta": res.deltas[i], "value": cert.values[i], "iterations": int(res.iterations[i]),
+           "converged": bool(res.converged[i]), "class": str(cert.classes[i]),
+           "grad_norm": cert.grad_norm[i], "rgrad_norm": cert.rgrad_norm[i],
+           "multiplier": cert.multiplier[i], "lambda_tangent": cert.lambda_tangent[i],
+           "cluster": int(cs.labels[i])} for i in range(cs.n)]
+    io.write_json_atomic(args.json, out)
+    print(f"wrote {args.json}")
+  return 0
+
+
+def _print_census(source, args, res, s, maxima) -> None:
+  inst = (f"{source['activation']} network d={source['d']} m={source['m']}"
+          + (f" s={source['scale']}" if source.get("synthetic") else "")
+          + f", loss={source['loss']}, y={source['y']}, eps={source['eps']:.4g}"
+          + (f" (gamma={source['gamma']:.3g})" if source.get("gamma") else ""))
+  print(f"instance   {inst}")
+  print(f"ascent     {s['n_inits']} restarts from {args.init}, {args.step_rule} step {args.step}, "
+        f"tol_g={res.tol_g:.3g}, {s['seconds_pga']:.1f}s")
+  print(f"converged  {s['converged_fraction']:.1%}, iterations median {s['median_iterations']:.0f}"
+        f", max {s['max_iterations']}")
+  print("classes    " + ", ".join(f"{k} {v}" for k, v in sorted(s["class_counts"].items())))
+  print(f"maxima     {s['distinct_maxima']} distinct certified; certified fraction "
+        f"{s['certified_fraction']:.1%}")
+  for rank, mx in enumerate(maxima[:5]):
+    print(f"  #{rank + 1}  L={mx['value']:.6g}  basin {mx['basin_fraction']:.1%}  "
+          f"lambda_T={mx['lambda_tangent']:.3g}  mu={mx['multiplier']:.3g}")
+  if len(maxima) > 5:
+    print(f"  ... {len(maxima) - 5} more")
+
+
+def build_parser() -> argparse.ArgumentParser:
+  p = argparse.ArgumentParser(
+      prog="adv-landscape",
+      description="Certify and count the local maxima that projected gradient ascent finds "
+                  "on the inputs of two-layer networks (Deng, He, Huang, Su, ICML 2020).")
+  sub = p.add_subparsers(dest="command", required=True)
+  c = sub.add_parser("census", help="PGA from many starts, certificates, distinct maxima")
+  _instance_args(c)
+  c.add_argument("--save-endpoints", action="store_true",
+                 help="also write every endpoint to the JSON")
+  _common(c)
+  c.set_defaults(func=cmd_census)
+  return p
+
+
+def main(argv: list[str] | None = None) -> int:
+  parser = build_parser()
+  args = parser.parse_args(argv)
+  if args.x64:
+    import jax  # noqa: PLC0415
+    jax.config.update("jax_enable_x64", True)
+  try:
+    return args.func(args)
+  except ValueError as e:  # bad input found after parsing: one line, exit 2
+    msg = str(e).splitlines()[0] if str(e) else type(e).__name__
+    print(f"adv-landscape {args.command}: error: {msg}", file=sys.stderr)
+    return 2
+
+
+if __name__ == "__main__":
+  sys.exit(main())

@@ -1,0 +1,171 @@
+"""Losses l(u, y) with closed-form derivatives in u.
+
+Scalar losses take a network output u of shape () and a label y; softmax
+cross-entropy takes u of shape (K,) and an integer class y. Every loss gives
+``value``, ``grad`` (dl/du, shape of u) and ``hess`` (d2l/du2: a scalar, or
+(K, K)), per example; batch with ``jax.vmap``. ``derivative_sups`` bounds
+|l'|, |l''|, |l'''| over an interval of outputs (SPEC 6).
+
+>>> import jax.numpy as jnp
+>>> float(get_loss("quadratic").grad(jnp.array(3.0), 1.0))
+2.0
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+from typing import Callable
+
+import jax
+import jax.numpy as jnp
+
+__all__ = ["Loss", "LOSSES", "get_loss", "loss_from_callable"]
+
+
+@dataclasses.dataclass(frozen=True, eq=False)
+class Loss:
+  """A loss l(u, y) and its derivatives in u.
+
+  Attributes:
+    name: registry name.
+    value, grad, hess: l, dl/du, d2l/du2 for one example.
+    multi_output: True when u has shape (K,) (softmax cross-entropy).
+    sups: ``(lo, hi, y) -> (sup|l'|, sup|l''|, sup|l'''|)`` over u in [lo, hi];
+      ``None`` for user losses, whose constants are unknown.
+  """
+
+  name: str
+  value: Callable
+  grad: Callable
+  hess: Callable
+  multi_output: bool = False
+  sups: Callable | None = None
+
+  def __repr__(self) -> str:
+    return f"Loss({self.name!r})"
+
+
+def _absmax(lo, hi):
+  return max(abs(lo), abs(hi))
+
+
+# quadratic 0.5 (u - y)^2, the paper's loss.
+_quadratic = Loss(
+    "quadratic",
+    value=lambda u, y: 0.5 * (u - y) ** 2,
+    grad=lambda u, y: u - y,
+    hess=lambda u, y: jnp.ones_like(u),
+    sups=lambda lo, hi, y: (_absmax(lo - y, hi - y), 1.0, 0.0),
+)
+
+
+def _logistic_parts(u, y):
+  s = jax.nn.sigmoid(-y * u)
+  return s, s * (1.0 - s)
+
+
+# logistic log(1 + exp(-y u)).
+_logistic = Loss(
+    "logistic",
+    value=lambda u, y: jax.nn.softplus(-y * u),
+    grad=lambda u, y: -y * _logistic_parts(u, y)[0],
+    hess=lambda u, y: y**2 * _logistic_parts(u, y)[1],
+    sups=lambda lo, hi, y: (abs(y), y**2 / 4.0, abs(y) ** 3 / (6.0 * math.sqrt(3.0)) + 1e-12),
+)
+
+
+def _exp_sup(lo, hi, y):
+  e = math.exp(max(-y * lo, -y * hi))  # exp(-y u) is monotone in u
+  return abs(y) * e, y**2 * e, abs(y) ** 3 * e
+
+
+# exponential exp(-y u).
+_exponential = Loss(
+    "exponential",
+    value=lambda u, y: jnp.exp(-y * u),
+    grad=lambda u, y: -y * jnp.exp(-y * u),
+    hess=lambda u, y: y**2 * jnp.exp(-y * u),
+    sups=_exp_sup,
+)
+
+HUBER_DELTA = 1.0
+
+# Huber with threshold HUBER_DELTA. l'' jumps at |u - y| = delta, so the loss
+# has no Lipschitz Hessian: its third-derivative bound is infinite.
+_huber = Loss(
+    "huber",
+    value=lambda u, y: jnp.where(jnp.abs(u - y) <= HUBER_DELTA, 0.5 * (u - y) ** 2,
+                                 HUBER_DELTA * (jnp.abs(u - y) - 0.5 * HUBER_DELTA)),
+    grad=lambda u, y: jnp.clip(u - y, -HUBER_DELTA, HUBER_DELTA),
+    hess=lambda u, y: (jnp.abs(u - y) <= HUBER_DELTA).astype(jnp.result_type(u)),
+    sups=lambda lo, hi, y: (min(HUBER_DELTA, _absmax(lo - y, hi - y)), 1.0, math.inf),
+)
+
+# linear margin -y u: the objective is then the network itself.
+_linear = Loss(
+    "linear",
+    value=lambda u, y: -y * u,
+    grad=lambda u, y: -y * jnp.ones_like(u),
+    hess=lambda u, y: jnp.zeros_like(u),
+    sups=lambda lo, hi, y: (abs(y), 0.0, 0.0),
+)
+
+
+def _ce_value(u, y):
+  return jax.nn.logsumexp(u) - u[y]
+
+
+def _ce_grad(u, y):
+  return jax.nn.softmax(u) - jax.nn.one_hot(y, u.shape[-1], dtype=u.dtype)
+
+
+def _ce_hess(u, y):
+  p = jax.nn.softmax(u)
+  return jnp.diag(p) - jnp.outer(p, p)
+
+
+# softmax cross-entropy, K outputs. Bounds in the l2 operator norms:
+# ||p - e_y|| <= sqrt(2); the Hessian is a covariance, Var_p(v) <= (max v -
+# min v)^2 / 4 <= ||v||^2 / 2; the third derivative is E_p (v - E v)^3, at
+# most (max v - min v) Var_p(v) <= ||v||^3 / sqrt(2).
+_softmax_ce = Loss(
+    "softmax_ce", value=_ce_value, grad=_ce_grad, hess=_ce_hess, multi_output=True,
+    sups=lambda lo, hi, y: (math.sqrt(2.0), 0.5, 1.0 / math.sqrt(2.0)),
+)
+
+LOSSES: dict[str, Loss] = {
+    loss.name: loss
+    for loss in (_quadratic, _logistic, _exponential, _huber, _linear, _softmax_ce)
+}
+
+
+def loss_from_callable(fn: Callable, *, name: str | None = None,
+                       multi_output: bool = False) -> Loss:
+  """Wraps a user loss ``fn(u, y)``; its derivatives come from autodiff.
+
+  >>> import jax.numpy as jnp
+  >>> cubic = loss_from_callable(lambda u, y: (u - y) ** 3 / 3)
+  >>> float(cubic.hess(jnp.array(2.0), 0.0))
+  4.0
+  """
+  if multi_output:
+    grad, hess = jax.grad(fn), jax.hessian(fn)
+  else:
+    grad = jax.grad(fn)
+    hess = jax.grad(grad)
+  return Loss(name or getattr(fn, "__name__", "user"), value=fn, grad=grad, hess=hess,
+              multi_output=multi_output, sups=None)
+
+
+def get_loss(name: str | Loss | Callable) -> Loss:
+  """Looks up a loss by name, or wraps a callable; ``ValueError`` if unknown."""
+  if isinstance(name, Loss):
+    return name
+  if callable(name):
+    return loss_from_callable(name)
+  try:
+    return LOSSES[name]
+  except KeyError:
+    raise ValueError(f"loss={name!r} is unknown; choose one of {sorted(LOSSES)}") from None
+

@@ -1,0 +1,33 @@
+"""Shared test problems, as plain data."""
+
+import jax
+import jax.numpy as jnp
+
+from adv_landscape.network import Network, init_network, synthetic_input
+
+SMOOTH_ACTIVATIONS = ("tanh", "sigmoid", "softplus", "gelu", "swish", "quadratic", "linear")
+SCALAR_LOSSES = ("quadratic", "logistic", "exponential", "huber", "linear")
+ALL_LOSSES = SCALAR_LOSSES + ("softmax_ce",)
+K = 3  # outputs of the multi-output head
+
+
+def small_instance(activation="tanh", loss="quadratic", *, d=5, m=7, scale=0.8, seed=0,
+                   bias=True):
+  """A small network with nonzero biases, an input, a label and a radius."""
+  k1, k2 = jax.random.split(jax.random.key(seed))
+  multi = loss == "softmax_ce"
+  net = init_network(k1, d, m, activation=activation, n_outputs=K if multi else None)
+  if bias:
+    net = Network(net.W, net.a, 0.1 * jnp.linspace(-1.0, 1.0, m), activation)
+  x = synthetic_input(k2, d, scale)
+  y = 1 if multi else (0.3 if loss in ("quadratic", "huber") else 1.0)
+  eps = 0.5 * float(jnp.linalg.norm(x))
+  return net, x, y, eps
+
+
+def probe_points(d, eps):
+  """Perturbations inside, on and outside the ball (deterministic)."""
+  base = jnp.linspace(-1.0, 1.0, d) + 0.3
+  u = base / jnp.linalg.norm(base)
+  return {"zero": jnp.zeros(d), "inside": 0.3 * eps * u, "on": eps * u,
+          "outside": 1.7 * eps * u}
