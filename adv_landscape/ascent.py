@@ -36,7 +36,7 @@ from adv_landscape.losses import Loss, get_loss
 from adv_landscape.network import Network, validate_problem
 
 __all__ = ["INITS", "STEP_RULES", "PGAState", "PGAResult", "pga_init", "pga_update",
-           "run_pga", "pga", "initial_deltas", "default_tol_g"]
+           "run_pga", "pga", "initial_deltas", "default_tol_g", "certificate_tolerance"]
 
 INITS = ("sphere", "ball", "zero", "gradient")
 STEP_RULES = ("fixed", "lipschitz", "grad0", "normalized")
@@ -238,3 +238,28 @@ def pga(net: Network, loss: Loss | str, x, y, *, key: jax.Array, eps: float,
   cat = [np.concatenate([o[k] for o in outs])[:n_restarts] for k in range(6)]
   hist = np.concatenate([o[6] for o in outs], axis=1)[:, :n_restarts] if history else None
   return PGAResult(*cat, history=hist, tol_g=float(tol_g))
+
+
+def certificate_tolerance(res: PGAResult, net: Network, loss: Loss | str, x, y, eps: float, *,
+                          normalized: bool = False, slack: float = 2.0) -> np.ndarray:
+  """Per-endpoint first-order tolerance implied by PGA's stopping rule.
+
+  On the sphere, with v = delta + eta grad L, the tangential part of
+  G = (Pi(v) - delta) / eta is eps P grad L / ||v||, so ||G|| <= tol_g gives
+  ||P grad L|| <= tol_g ||v|| / eps; inside the ball G = grad L. The factor
+  ||v|| / eps (>= 1) is computed in float64 at each endpoint; ``slack``
+  absorbs the rounding of a float32 run.
+
+  Returns:
+    (B,) tolerances for ``certify(..., tol_g=...)``.
+  """
+  loss = get_loss(loss)
+  with jax.enable_x64(True):
+    d = jnp.asarray(res.deltas, jnp.float64)
+    _, g = objective.value_and_grad_batch(net.astype(jnp.float64), loss,
+                                          jnp.asarray(x, jnp.float64), y, d)
+    eta = jnp.asarray(res.eta, jnp.float64)
+    if normalized:
+      eta = eta / jnp.maximum(jnp.linalg.norm(g, axis=1), jnp.finfo(jnp.float64).tiny)
+    factor = jnp.maximum(1.0, jnp.linalg.norm(d + eta[:, None] * g, axis=1) / eps)
+    return slack * res.tol_g * np.asarray(factor)

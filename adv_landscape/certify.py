@@ -51,7 +51,7 @@ class Certificate(NamedTuple):
     rgrad_norm: ||P grad L||. multiplier: mu. lambda_tangent: lambda_T.
     lambda_hess: lambda_max(hess L), computed for interior points only (NaN
       elsewhere). interior_max: interior critical points that are local maxima.
-    tol_b, tol_g, tol_h: the tolerances used (tol_h per endpoint).
+    tol_b, tol_g, tol_h: the tolerances used (tol_g and tol_h per endpoint).
     method: how lambda_T was computed.
   """
 
@@ -65,7 +65,7 @@ class Certificate(NamedTuple):
   lambda_hess: np.ndarray
   interior_max: np.ndarray
   tol_b: float
-  tol_g: float
+  tol_g: np.ndarray
   tol_h: np.ndarray
   method: str
 
@@ -127,14 +127,15 @@ def classify(norm_ratio, grad_norm, rgrad_norm, mu, lambda_t, lambda_hess, *, ep
 
 
 def certify(net: Network, loss: Loss | str, x, y, deltas, *, eps: float,
-            tol_g: float | None = None, tol_b: float = 1e-6, rtol_h: float = 1e-7,
+            tol_g=None, tol_b: float = 1e-6, rtol_h: float = 1e-7,
             method: str = "shift", batch_size: int = 64, block: int = 4096,
             progress: bool = False) -> Certificate:
   """Certifies B endpoints (B, d) in float64.
 
   Args:
     net, loss, x, y: the instance. deltas: (B, d) endpoints. eps: radius.
-    tol_g: first-order tolerance on ||P grad L|| (and ||grad L|| inside);
+    tol_g: first-order tolerance on ||P grad L|| (and ||grad L|| inside), a
+      float or one per endpoint (see ``ascent.certificate_tolerance``);
       default 1e-5 ||grad L(0)||.
     tol_b: relative distance to the sphere that counts as on it.
     rtol_h: tol_h = rtol_h (||hess L||_2 + |mu|) per endpoint.
@@ -187,7 +188,8 @@ def certify(net: Network, loss: Loss | str, x, y, deltas, *, eps: float,
   interior_max = (classes == "interior_critical") & (lam_h < -tol_h)
   return Certificate(classes, out["values"], norm_ratio, out["grad_norm"], out["rgrad_norm"],
                      out["multiplier"], out["lambda_tangent"], lam_h, interior_max,
-                     float(tol_b), float(tol_g), tol_h, f"dense-{method}")
+                     float(tol_b), np.broadcast_to(np.asarray(tol_g, np.float64),
+                                                   deltas.shape[:1]), tol_h, f"dense-{method}")
 
 
 @partial(jax.jit, static_argnames=("loss", "method", "batch_size"))

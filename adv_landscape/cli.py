@@ -21,6 +21,13 @@ class UsageError(ValueError):
   """Bad input found after parsing (a missing file, a NaN in the weights)."""
 
 
+class _Parser(argparse.ArgumentParser):
+  """argparse, but a usage error is one line (SPEC 9), exit code 2."""
+
+  def error(self, message):
+    self.exit(2, f"{self.prog}: error: {message}\n")
+
+
 def _positive(name):
   def parse(text):
     try:
@@ -162,9 +169,9 @@ def cmd_census(args) -> int:
                    step_rule=args.step_rule, step=args.step, max_steps=args.max_steps,
                    tol_g=args.tol_g, chunk=args.chunk, progress=progress)
   t_pga = time.perf_counter() - t0
-  # The certificate's first-order tolerance allows the factor (1 + eta mu)
-  # between ||G|| and ||P grad L|| at a boundary point (see the README).
-  tol_cert = 10.0 * res.tol_g
+  # The first-order tolerance that PGA's stopping rule implies at each endpoint.
+  tol_cert = ascent.certificate_tolerance(res, net, loss, x, y, eps,
+                                          normalized=args.step_rule == "normalized")
   cert = certify(net, loss, x, y, res.deltas, eps=eps, tol_g=tol_cert,
                          progress=progress)
   cs = census.census_summary(res.deltas, cert, eps=eps, tol_c=args.tol_c)
@@ -184,7 +191,8 @@ def cmd_census(args) -> int:
   if args.json:
     config = {**source, "command": "census", "seed": args.seed, "inits": args.inits,
               "init": args.init, "step_rule": args.step_rule, "step": args.step,
-              "max_steps": args.max_steps, "tol_g": res.tol_g, "tol_g_certificate": tol_cert,
+              "max_steps": args.max_steps, "tol_g": res.tol_g,
+              "tol_g_certificate_max": float(tol_cert.max()),
               "tol_b": cert.tol_b, "tol_c": args.tol_c, "chunk": args.chunk,
               "pga_dtype": str(res.deltas.dtype), "versions": io.versions()}
     out = {"config": config, "summary": summary, "maxima": maxima}
@@ -221,11 +229,11 @@ def _print_census(source, args, res, s, maxima) -> None:
 
 
 def build_parser() -> argparse.ArgumentParser:
-  p = argparse.ArgumentParser(
+  p = _Parser(
       prog="adv-landscape",
       description="Certify and count the local maxima that projected gradient ascent finds "
                   "on the inputs of two-layer networks (Deng, He, Huang, Su, ICML 2020).")
-  sub = p.add_subparsers(dest="command", required=True)
+  sub = p.add_subparsers(dest="command", required=True, parser_class=_Parser)
   c = sub.add_parser("census", help="PGA from many starts, certificates, distinct maxima")
   _instance_args(c)
   c.add_argument("--save-endpoints", action="store_true",

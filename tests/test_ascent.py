@@ -1,0 +1,116 @@
+"""PGA: batched equals a Python loop, stops at KKT points, is reproducible."""
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+
+from adv_landscape import ascent, objective
+from adv_landscape.bounds import instance_constants, t1_bound
+from adv_landscape.certify import certify
+from tests.helpers import small_instance
+
+
+def reference_pga(net, loss, x, y, eps, delta0, eta, tol_g, max_steps, normalized=False):
+  """Plain NumPy PGA, one restart at a time, one step at a time."""
+  out, iters = [], []
+  for dl, et in zip(np.asarray(delta0), np.asarray(eta)):
+    t = 0
+    while t < max_steps:
+      g = np.asarray(objective.grad(net, loss, x, y, jnp.asarray(dl)))
+      e = et / max(np.linalg.norm(g), 1e-300) if normalized else et
+      v = dl + e * g
+      new = v * min(1.0, eps / np.linalg.norm(v))
+      if np.linalg.norm(new - dl) / e <= tol_g:
+        break
+      dl, t = new, t + 1
+    out.append(dl)
+    iters.append(t)
+  return np.array(out), np.array(iters)
+
+
+@pytest.mark.parametrize("rule, normalized", [("fixed", False), ("normalized", True)])
+def test_batched_pga_equals_python_loop(rule, normalized):
+  net, x, y, eps = small_instance("tanh", "quadratic", d=4, m=6, scale=2.0)
+  delta0 = ascent.initial_deltas(jax.random.key(3), "ball", 6, net, objective.get_loss(
+      "quadratic"), x, y, eps)
+  eta = jnp.full((6,), 0.3 if rule == "fixed" else 0.05 * eps)
+  tol_g, max_steps = 1e-7, 400
+  state, vals, gnorm, _ = ascent.run_pga(
+      net, objective.get_loss("quadratic"), x, y, eps, delta0, eta, tol_g, max_steps,
+      normalized=normalized, check_every=3)
+  ref, iters = reference_pga(net, "quadratic", x, y, eps, delta0, eta, tol_g, max_steps,
+                             normalized)
+  np.testing.assert_array_equal(state.iterations, iters)
+  np.testing.assert_allclose(state.delta, ref, rtol=1e-12, atol=1e-12)
+  np.testing.assert_array_equal(state.converged, iters < max_steps)
+
+
+@pytest.mark.parametrize("init", ascent.INITS)
+@pytest.mark.parametrize("rule", ascent.STEP_RULES)
+def test_pga_stops_at_kkt_points(init, rule):
+  net, x, y, eps = small_instance("softplus", "logistic")
+  res = ascent.pga(net, "logistic", x, y, key=jax.random.key(1), eps=eps, n_restarts=8,
+                   init=init, step_rule=rule, step=0.5 if rule == "lipschitz" else 0.1,
+                   max_steps=20_000, progress=False)
+  assert res.converged.all(), res.iterations
+  assert (res.grad_mapping_norm <= res.tol_g).all()
+  # PGA's stopping rule implies the first-order condition, with no slack in float64.
+  tol = ascent.certificate_tolerance(res, net, "logistic", x, y, eps,
+                                     normalized=rule == "normalized", slack=1.0 + 1e-9)
+  cert = certify(net, "logistic", x, y, res.deltas, eps=eps, tol_g=tol)
+  assert (cert.rgrad_norm <= tol).all()
+  assert (cert.classes == "boundary_local_max").all(), cert.classes
+  np.testing.assert_allclose(cert.norm_ratio, 1.0, rtol=1e-12)
+
+
+def test_reproducible_and_chunked_consistently():
+  net, x, y, eps = small_instance("tanh", "quadratic", scale=3.0)
+  kw = dict(key=jax.random.key(7), eps=eps, max_steps=5000, progress=False)
+  a = ascent.pga(net, "quadratic", x, y, n_restarts=10, chunk=4, **kw)
+  b = ascent.pga(net, "quadratic", x, y, n_restarts=10, chunk=4, **kw)
+  np.testing.assert_array_equal(a.iterations, b.iterations)
+  np.testing.assert_array_equal(a.deltas, b.deltas)
+  first = ascent.pga(net, "quadratic", x, y, n_restarts=4, chunk=4, **kw)
+  np.testing.assert_array_equal(a.deltas[:4], first.deltas)  # chunk i uses fold_in(key, i)
+
+
+def test_no_retrace_for_new_values_of_the_same_shapes():
+  net, x, y, eps = small_instance("tanh", "quadratic")
+  kw = dict(eps=eps, n_restarts=5, max_steps=50, progress=False)
+  ascent.pga(net, "quadratic", x, y, key=jax.random.key(0), **kw)
+  before = ascent.run_pga._cache_size()
+  ascent.pga(net, "quadratic", 1.1 * x, 0.5, key=jax.random.key(1), **{**kw, "eps": 0.9 * eps})
+  assert ascent.run_pga._cache_size() == before
+
+
+def test_value_history_increases_under_lipschitz_steps_and_counts_respect_t1():
+  net, x, y, eps = small_instance("tanh", "quadratic", scale=1.5)
+  c = instance_constants(net, "quadratic", x, y, eps)
+  res = ascent.pga(net, "quadratic", x, y, key=jax.random.key(2), eps=eps, n_restarts=16,
+                   step_rule="lipschitz", step=1.0, max_steps=3000, history=True, tol_g=1e-5,
+                   progress=False)
+  # Sufficient increase: L(delta_{t+1}) >= L(delta_t) for eta <= 1/ell.
+  assert (np.diff(res.history, axis=0) >= -1e-13).all()
+  L0 = res.history[0]
+  T1 = t1_bound(c.L_max, L0, res.eta, res.tol_g)
+  assert (res.iterations <= T1).all()
+
+
+@pytest.mark.parametrize("kwargs, match", [
+    (dict(n_restarts=0), "n_restarts=0"), (dict(max_steps=0), "max_steps=0"),
+    (dict(step=-1.0), "step=-1.0"), (dict(init="corner"), "init='corner'"),
+    (dict(step_rule="adam"), "step_rule='adam'"), (dict(eps=0.0), "eps=0.0"),
+])
+def test_bad_arguments_are_named(kwargs, match):
+  net, x, y, eps = small_instance()
+  kw = dict(key=jax.random.key(0), eps=eps, n_restarts=2, progress=False) | kwargs
+  with pytest.raises(ValueError, match=match):
+    ascent.pga(net, "quadratic", x, y, **kw)
+
+
+def test_nan_input_is_refused():
+  net, x, y, eps = small_instance()
+  with pytest.raises(ValueError, match="x contains NaN"):
+    ascent.pga(net, "quadratic", x.at[0].set(jnp.nan), y, key=jax.random.key(0), eps=eps,
+               n_restarts=2, progress=False)

@@ -1,0 +1,61 @@
+"""Census: clustering, and the trust-region subproblem as a known answer."""
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import scipy.optimize
+
+from adv_landscape import ascent
+from adv_landscape.census import census_summary, cluster_maxima, nonlinearity
+from adv_landscape.certify import certify
+from adv_landscape.network import init_network, synthetic_input
+
+
+def test_clusters_are_within_radius_and_representatives_are_best():
+  rng = np.random.default_rng(0)
+  centres = np.array([[1.0, 0.0], [0.0, 1.0], [-1.0, 0.0]])
+  pts = np.repeat(centres, 20, 0) + 1e-4 * rng.standard_normal((60, 2))
+  vals = np.repeat([3.0, 2.0, 1.0], 20) + 1e-6 * rng.standard_normal(60)
+  cl = cluster_maxima(pts, vals, eps=1.0, tol_c=1e-2)
+  assert cl.counts.tolist() == [20, 20, 20]
+  for k, rep in enumerate(cl.reps):
+    members = np.flatnonzero(cl.labels == k)
+    assert vals[rep] == vals[members].max()
+    assert np.linalg.norm(pts[members] - pts[rep], axis=1).max() <= 1e-2
+
+
+def trust_region_max(A, b, c, eps):
+  """max delta^T A delta + 2 b^T delta + c over ||delta|| <= eps, by the secular equation."""
+  lam, Q = np.linalg.eigh(A)
+  beta = Q.T @ b
+  phi = lambda t: np.sum(beta**2 / (t - lam) ** 2) - eps**2  # noqa: E731
+  hi = lam[-1] + np.linalg.norm(b) / eps + 1.0
+  lo = lam[-1] + 1e-12 * (1 + abs(lam[-1]))
+  t = scipy.optimize.brentq(phi, lo, hi, xtol=1e-15, rtol=1e-15, maxiter=500)
+  delta = Q @ (beta / (t - lam))
+  return delta @ A @ delta + 2 * b @ delta + c, delta
+
+
+def test_best_value_solves_the_trust_region_subproblem():
+  """Quadratic activation, linear loss, y = -1: L = (x + delta)^T A (x + delta)."""
+  d, m = 6, 10
+  net = init_network(jax.random.key(5), d, m, activation="quadratic")
+  x = synthetic_input(jax.random.key(6), d, 1.0)
+  A = np.asarray(net.W.T @ (net.a[:, None] * net.W))
+  assert np.linalg.eigvalsh(A)[0] < 0 < np.linalg.eigvalsh(A)[-1]  # indefinite
+  eps = 0.7 * float(jnp.linalg.norm(x))
+  want, delta_star = trust_region_max(A, A @ np.asarray(x), float(x @ A @ x), eps)
+  res = ascent.pga(net, "linear", x, -1.0, key=jax.random.key(0), eps=eps, n_restarts=256,
+                   max_steps=20_000, progress=False)
+  tol = ascent.certificate_tolerance(res, net, "linear", x, -1.0, eps)
+  cert = certify(net, "linear", x, -1.0, res.deltas, eps=eps, tol_g=tol)
+  cs = census_summary(res.deltas, cert, eps=eps)
+  assert cs.certified_fraction == 1.0
+  np.testing.assert_allclose(cs.best_value, want, rtol=1e-10)
+  np.testing.assert_allclose(res.deltas[cs.reps[0]], delta_star, atol=1e-6 * eps)
+  assert cs.counts.sum() == 256 and np.all(np.diff(cert.values[cs.reps]) <= 0)
+  np.testing.assert_allclose(cs.p_best, cs.counts[0] / 256)
+
+
+def test_nonlinearity():
+  assert nonlinearity(2.0, 3.0, 4.0) == 1.5

@@ -1,0 +1,149 @@
+"""Certificates: known answers, a brute-force search over the circle, refusals."""
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+
+from adv_landscape import ascent, objective
+from adv_landscape.certify import CLASSES, certify, classify
+from adv_landscape.network import Network, synthetic_input
+
+
+def circle_instance(scale=3.0, m=12, seed=8):
+  """d = 2, a tanh network with several maxima on the circle."""
+  k1, k2, k3 = jax.random.split(jax.random.key(seed), 3)
+  W = jax.random.normal(k1, (m, 2)) / jnp.sqrt(2.0)
+  a = jax.random.rademacher(k2, (m,), jnp.float64) / jnp.sqrt(m)
+  net = Network(W, a, jnp.zeros(m), "tanh")
+  x = synthetic_input(k3, 2, scale)
+  return net, x, 1.0, 0.8 * float(jnp.linalg.norm(x))
+
+
+def brute_force_circle(net, x, y, eps, n=200_000):
+  """Local maxima and minima of L on the circle, and mu, from a fine grid."""
+  th = np.linspace(0, 2 * np.pi, n, endpoint=False)
+  pts = eps * np.stack([np.cos(th), np.sin(th)], 1)
+  vals, grads = objective.value_and_grad_batch(net, objective.get_loss("quadratic"), x, y,
+                                               jnp.asarray(pts))
+  vals, grads = np.asarray(vals), np.asarray(grads)
+  prev, nxt = np.roll(vals, 1), np.roll(vals, -1)
+  mu = np.sum(pts * grads, 1) / eps**2
+  return pts, vals, (vals > prev) & (vals > nxt), (vals < prev) & (vals < nxt), mu
+
+
+def test_census_of_the_circle_matches_brute_force():
+  net, x, y, eps = circle_instance()
+  pts, vals, is_max, is_min, mu = brute_force_circle(net, x, y, eps)
+  want = np.flatnonzero(is_max & (mu > 0))  # circle maxima that are KKT points
+  assert want.size == 3 and not (is_max & (mu <= 0)).any()  # all maxima on the circle
+  res = ascent.pga(net, "quadratic", x, y, key=jax.random.key(0), eps=eps, n_restarts=200,
+                   step_rule="grad0", step=0.05, max_steps=20_000, progress=False)
+  tol = ascent.certificate_tolerance(res, net, "quadratic", x, y, eps)
+  cert = certify(net, "quadratic", x, y, res.deltas, eps=eps, tol_g=tol)
+  found = res.deltas[cert.classes == "boundary_local_max"]
+  assert found.shape[0] == 200
+  # Every brute-force maximum is found, and every endpoint is one of them.
+  dist = np.linalg.norm(found[:, None, :] - pts[want][None], axis=2)
+  grid_step = 2 * np.pi * eps / pts.shape[0]
+  assert (dist.min(axis=1) <= 2 * grid_step).all()
+  assert (dist.min(axis=0) <= 2 * grid_step).all()
+  # Minima of L on the circle with mu > 0 are saddles of the constrained problem.
+  mins = pts[is_min & (mu > 0)]
+  polished = []
+  for p in mins:  # refine each grid minimum by Newton on the angle
+    th = np.arctan2(p[1], p[0])
+    f = lambda t: objective.value(net, "quadratic", x, y,  # noqa: E731
+                                  eps * jnp.array([jnp.cos(t), jnp.sin(t)]))
+    for _ in range(30):
+      th = th - float(jax.grad(f)(th)) / float(jax.grad(jax.grad(f))(th))
+    polished.append(eps * np.array([np.cos(th), np.sin(th)]))
+  saddle = certify(net, "quadratic", x, y, np.array(polished), eps=eps, tol_g=1e-9)
+  assert (saddle.classes == "boundary_saddle").all()
+  assert (saddle.lambda_tangent > 0).all()
+
+
+def test_linear_network_maxima_are_plus_minus_the_gradient():
+  """Linear activation, quadratic loss: L = (r + g.delta)^2 / 2, r = f(x) - y.
+
+  Maxima lie at +-eps g/||g||; there are two exactly when eps ||g|| > |r|.
+  """
+  k1, k2 = jax.random.split(jax.random.key(11))
+  net = Network(jax.random.normal(k1, (8, 5)) / jnp.sqrt(5.0),
+                jax.random.rademacher(k2, (8,), jnp.float64) / jnp.sqrt(8.0), jnp.zeros(8),
+                "linear")
+  x = synthetic_input(jax.random.key(12), 5, 1.0)
+  g = np.asarray(net.W.T @ net.a)
+  ghat, f0, eps = g / np.linalg.norm(g), float(net.W @ x @ net.a), 0.5
+  for margin, n_max in [(0.5, 2), (1.5, 1)]:
+    y = f0 - margin * eps * np.linalg.norm(g)  # r = margin * eps ||g||
+    res = ascent.pga(net, "quadratic", x, y, key=jax.random.key(0), eps=eps, n_restarts=64,
+                     max_steps=20_000, progress=False)
+    tol = ascent.certificate_tolerance(res, net, "quadratic", x, y, eps)
+    cert = certify(net, "quadratic", x, y, res.deltas, eps=eps, tol_g=tol)
+    maxima = res.deltas[cert.classes == "boundary_local_max"]
+    assert maxima.shape[0] == 64
+    signs = np.sign(maxima @ ghat)
+    np.testing.assert_allclose(maxima, eps * signs[:, None] * ghat[None, :], atol=1e-6)
+    assert len(set(signs)) == n_max
+
+
+def test_interior_critical_point_of_an_indefinite_quadratic():
+  """Quadratic activation, linear loss with y = -1: L = (x+delta)^T A (x+delta).
+
+  Its only critical point, delta = -x, lies inside the ball when eps > ||x||,
+  and is a saddle (A indefinite): interior critical, not a local max.
+  """
+  W = jnp.array([[1.0, 0.0, 0.0], [0.0, 1.0, 0.0], [0.0, 0.0, 1.0]])
+  net = Network(W, jnp.array([1.0, -2.0, 0.5]), jnp.zeros(3), "quadratic")
+  x = jnp.array([0.3, -0.2, 0.1])
+  cert = certify(net, "linear", x, -1.0, -np.asarray(x)[None], eps=1.0, tol_g=1e-12)
+  assert cert.classes.tolist() == ["interior_critical"]
+  np.testing.assert_allclose(cert.lambda_hess, [2.0], rtol=1e-12)  # 2 max(a) = 2
+  assert not cert.interior_max[0]
+  net_neg = Network(W, -jnp.array([1.0, 2.0, 0.5]), jnp.zeros(3), "quadratic")
+  cert = certify(net_neg, "linear", x, -1.0, -np.asarray(x)[None], eps=1.0, tol_g=1e-12)
+  assert cert.interior_max[0]  # negative definite A: a genuine interior maximum
+
+
+def test_classify_covers_every_class():
+  eps, tol = 1.0, dict(eps=1.0, tol_b=1e-6, tol_g=1e-8, tol_h=1e-8)
+  cases = {  # norm_ratio, grad_norm, rgrad_norm, mu, lambda_t
+      "boundary_local_max": (1.0, 1.0, 0.0, 1.0, -1.0),
+      "boundary_saddle": (1.0, 1.0, 0.0, 1.0, 1.0),
+      "degenerate": (1.0, 1.0, 0.0, 1.0, 0.0),
+      "interior_critical": (0.5, 0.0, 0.0, 0.0, -1.0),
+      "not_stationary": (1.0, 1.0, 1e-3, 1.0, -1.0),
+  }
+  for want, (r, gn, rg, mu, lam) in cases.items():
+    got = classify(np.array([r]), np.array([gn]), np.array([rg]), np.array([mu]),
+                   np.array([lam]), np.array([np.nan]), **tol)
+    assert got.tolist() == [want]
+  # mu < 0 on the sphere: the gradient points inwards, not a KKT point.
+  got = classify(np.array([1.0]), np.array([1.0]), np.array([0.0]), np.array([-1.0]),
+                 np.array([-1.0]), np.array([np.nan]), **tol)
+  assert got.tolist() == ["not_stationary"]
+  # mu = 0 with first order met: degenerate.
+  got = classify(np.array([1.0]), np.array([0.0]), np.array([0.0]), np.array([0.0]),
+                 np.array([-1.0]), np.array([np.nan]), **tol)
+  assert got.tolist() == ["degenerate"]
+  assert set(CLASSES) == set(cases)
+  del eps
+
+
+def test_relu_is_refused():
+  net, x, _, eps = circle_instance()
+  relu = Network(net.W, net.a, net.b, "relu")
+  with pytest.raises(ValueError, match="activation='relu'"):
+    certify(relu, "quadratic", x, 1.0, np.zeros((1, 2)), eps=eps)
+
+
+def test_float32_endpoints_are_certified_in_float64():
+  net, x, y, eps = circle_instance()
+  with jax.enable_x64(False):
+    res = ascent.pga(net.astype(jnp.float32), "quadratic", np.asarray(x, np.float32), y,
+                     key=jax.random.key(0), eps=eps, n_restarts=16, progress=False)
+  assert res.deltas.dtype == np.float32
+  tol = ascent.certificate_tolerance(res, net, "quadratic", x, y, eps)
+  cert = certify(net, "quadratic", x, y, res.deltas, eps=eps, tol_b=1e-5, tol_g=tol)
+  assert (cert.classes == "boundary_local_max").all(), cert.classes

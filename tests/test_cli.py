@@ -1,0 +1,114 @@
+"""The command line: the census contract, and one-line refusals of bad input."""
+
+import json
+import os
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+from adv_landscape.cli import main
+
+
+def run(argv, capsys):
+  try:
+    rc = main(argv)
+  except SystemExit as e:  # argparse's own refusals
+    rc = e.code
+  out = capsys.readouterr()
+  return rc, out.out, out.err
+
+
+@pytest.fixture
+def user_net(tmp_path):
+  rng = np.random.default_rng(0)
+  W, a = rng.standard_normal((6, 4)) / 2.0, rng.choice([-1.0, 1.0], 6) / np.sqrt(6)
+  np.savez(tmp_path / "net.npz", W=W, a=a, b=np.zeros(6), activation=np.array("tanh"))
+  np.save(tmp_path / "x.npy", rng.standard_normal(4))
+  return tmp_path, W, a
+
+
+def test_synthetic_census_writes_the_documented_json(tmp_path, capsys):
+  out = tmp_path / "c.json"
+  rc, stdout, _ = run(["census", "--d", "6", "--m", "20", "--scale", "2", "--inits", "64",
+                       "--x64", "--json", str(out), "--save-endpoints", "--no-progress"], capsys)
+  assert rc == 0
+  assert "distinct certified" in stdout
+  res = json.loads(out.read_text())
+  assert {"config", "summary", "maxima", "endpoints"} <= set(res)
+  s = res["summary"]
+  for k in ("n_inits", "certified_fraction", "distinct_maxima", "best_value",
+            "median_iterations", "converged_fraction"):
+    assert k in s
+  assert s["n_inits"] == 64 and len(res["endpoints"]) == 64
+  values = [mx["value"] for mx in res["maxima"]]
+  assert values == sorted(values, reverse=True) and len(values) == s["distinct_maxima"]
+  assert sum(mx["count"] for mx in res["maxima"]) == round(s["certified_fraction"] * 64)
+  assert res["config"]["seed"] == 0 and "jax" in res["config"]["versions"]
+  e = res["endpoints"][0]
+  assert {"delta", "value", "iterations", "converged", "class", "grad_norm", "multiplier",
+          "lambda_tangent"} <= set(e)
+  assert len(e["delta"]) == 6
+
+
+def test_user_network_census(user_net, capsys):
+  folder, _, _ = user_net
+  out = folder / "c.json"
+  rc, _, err = run(["census", "--weights", str(folder / "net.npz"), "--x", str(folder / "x.npy"),
+                    "--y", "0.5", "--eps", "1.0", "--inits", "32", "--json", str(out),
+                    "--no-progress"], capsys)
+  assert rc == 0, err
+  res = json.loads(out.read_text())
+  assert res["config"]["eps"] == 1.0 and res["config"]["d"] == 4
+  assert "endpoints" not in res
+
+
+def _bad_files(folder, W, a):
+  rng = np.random.default_rng(1)
+  np.savez(folder / "nan.npz", W=np.where(np.eye(6, 4) > 0, np.nan, W), a=a,
+           activation=np.array("tanh"))
+  np.savez(folder / "shape.npz", W=W, a=a[:5], activation=np.array("tanh"))
+  np.savez(folder / "cosh.npz", W=W, a=a, activation=np.array("cosh"))
+  np.savez(folder / "relu.npz", W=W, a=a, activation=np.array("relu"))
+  np.save(folder / "x5.npy", rng.standard_normal(5))
+
+
+@pytest.mark.parametrize("args, match", [
+    (["--eps", "-1"], "eps=-1"),
+    (["--eps", "0"], "eps=0"),
+    (["--gamma", "0"], "gamma=0"),
+    (["--weights", "{f}/nan.npz"], "W contains NaN"),
+    (["--weights", "{f}/shape.npz"], "a has shape (5,)"),
+    (["--x", "{f}/x5.npy"], "x has shape (5,)"),
+    (["--weights", "{f}/cosh.npz"], "activation='cosh'"),
+    (["--weights", "{f}/relu.npz"], "activation='relu'"),
+    (["--weights", "{f}/missing.npz"], "missing.npz"),
+    (["--loss", "hinge"], "hinge"),
+    (["--inits", "0"], "inits=0"),
+])
+def test_bad_input_exits_2_with_one_line_and_writes_nothing(user_net, capsys, args, match):
+  folder, W, a = user_net
+  _bad_files(folder, W, a)
+  base = {"--weights": str(folder / "net.npz"), "--x": str(folder / "x.npy"), "--eps": "1.0"}
+  argv = ["census", "--inits", "8", "--no-progress", "--json", str(folder / "out.json")]
+  given = dict(zip(args[::2], [v.format(f=folder) for v in args[1::2]]))
+  if "--gamma" in given:
+    base.pop("--eps")
+  for k, v in {**base, **given}.items():
+    argv += [k, v]
+  rc, _, err = run(argv, capsys)
+  assert rc == 2
+  assert match in err and len(err.strip().splitlines()) == 1, err
+  assert not os.path.exists(folder / "out.json")
+
+
+def test_unknown_synthetic_activation_is_refused(capsys):
+  rc, _, err = run(["census", "--activation", "cosh"], capsys)
+  assert rc == 2 and "cosh" in err and len(err.strip().splitlines()) == 1
+
+
+def test_console_entry_point_exit_code(tmp_path):
+  proc = subprocess.run([sys.executable, "-m", "adv_landscape.cli", "census", "--eps", "nan"],
+                        capture_output=True, text=True, check=False)
+  assert proc.returncode == 2 and "eps=nan" in proc.stderr
