@@ -1,8 +1,8 @@
 """The ball B = {||delta|| <= eps}, its sphere and tangent spaces (SPEC 4-5).
 
 >>> import jax.numpy as jnp
->>> project_ball(jnp.array([3.0, 4.0]), 1.0).tolist()
-[0.6000000238418579, 0.800000011920929]
+>>> [round(v, 6) for v in project_ball(jnp.array([3.0, 4.0]), 1.0).tolist()]
+[0.6, 0.8]
 """
 
 from __future__ import annotations
