@@ -28,6 +28,7 @@ from typing import NamedTuple
 import jax
 import jax.numpy as jnp
 import numpy as np
+import optax
 from tqdm.auto import tqdm
 
 from adv_landscape import objective
@@ -36,7 +37,7 @@ from adv_landscape.losses import Loss, get_loss
 from adv_landscape.network import Network, validate_problem
 
 __all__ = ["CLASSES", "Certificate", "certify", "lambda_tangent_shift",
-           "lambda_tangent_householder", "classify"]
+           "lambda_tangent_householder", "classify", "Hunt", "hunt_interior_critical"]
 
 CLASSES = ("boundary_local_max", "boundary_saddle", "degenerate", "interior_critical",
            "not_stationary")
@@ -196,3 +197,84 @@ def certify(net: Network, loss: Loss | str, x, y, deltas, *, eps: float,
 def _certify_batch(net, loss, x, y, eps, deltas, *, method, batch_size):
   return jax.lax.map(lambda dl: _one(net, loss, x, y, eps, dl, method), deltas,
                      batch_size=batch_size)
+
+
+class Hunt(NamedTuple):
+  """Interior critical points found on purpose (claim A).
+
+  Attributes:
+    n_starts: interior starts. found: distinct interior critical points
+    (||grad L|| <= tol_g, ||delta|| < eps (1 - tol_b)). deltas: (found, d).
+    lambda_max: (found,) lambda_max(hess L) at each. interior_max: how many
+    are local maxima (lambda_max < -tol_h). tol_g: the tolerance used.
+  """
+
+  n_starts: int
+  found: int
+  deltas: np.ndarray
+  lambda_max: np.ndarray
+  interior_max: int
+  tol_g: float
+
+
+def hunt_interior_critical(net: Network, loss: Loss | str, x, y, *, eps: float,
+                           key: jax.Array, n_starts: int = 32, descent_steps: int = 300,
+                           newton_steps: int = 30, tol_b: float = 1e-6,
+                           rtol_g: float = 1e-8, rtol_h: float = 1e-7) -> Hunt:
+  """Hunts interior critical points: minimise ||grad L||^2, then Newton on grad L = 0.
+
+  Starts are uniform in the ball of radius 0.95 eps. Gradient descent on
+  ||grad L||^2 (Adam, step 0.01 eps) finds the basins of critical points of
+  every kind; Newton's method on grad L = 0 (a least-squares step, so a
+  degenerate Hessian does not stop it) then polishes each to machine
+  precision. Only points that end strictly inside the ball count.
+  """
+  from adv_landscape.geometry import sample_ball  # noqa: PLC0415
+
+  loss = get_loss(loss)
+  with jax.enable_x64(True):
+    netx = net.astype(jnp.float64)
+    xx = jnp.asarray(x, jnp.float64)
+    g0 = float(jnp.linalg.norm(objective.grad(netx, loss, xx, y, jnp.zeros_like(xx))))
+    tol_g = rtol_g * max(g0, 1e-300)
+    starts = sample_ball(key, n_starts, xx.shape[0], 0.95 * eps, dtype=jnp.float64)
+    found = _hunt(netx, loss, xx, y, starts, eps, descent_steps, newton_steps)
+    d_end, gnorm, lam = (np.asarray(v) for v in found)
+  inside = (np.linalg.norm(d_end, axis=1) < eps * (1 - tol_b)) & (gnorm <= tol_g)
+  pts, lams = d_end[inside], lam[inside]
+  if pts.shape[0]:  # the same critical point reached from several starts counts once
+    from adv_landscape.census import cluster_maxima  # noqa: PLC0415
+    cl = cluster_maxima(pts, -lams, eps=eps, tol_c=1e-6)
+    pts, lams = pts[cl.reps], lams[cl.reps]
+  tol_h = rtol_h * (np.abs(lams) + 1.0)
+  return Hunt(n_starts, int(pts.shape[0]), pts, lams, int(np.sum(lams < -tol_h)), tol_g)
+
+
+@partial(jax.jit, static_argnames=("loss", "descent_steps", "newton_steps"))
+def _hunt(net, loss, x, y, starts, eps, descent_steps, newton_steps):
+  def phi(delta):
+    g = objective.grad(net, loss, x, y, delta)
+    return jnp.dot(g, g)
+
+  def one(delta):
+    opt = optax.adam(0.01 * eps)
+
+    def descend(carry, _):
+      dl, st = carry
+      upd, st = opt.update(jax.grad(phi)(dl), st)
+      return (optax.apply_updates(dl, upd), st), None
+
+    (dl, _), _ = jax.lax.scan(descend, (delta, opt.init(delta)), None, length=descent_steps)
+
+    def newton(dl, _):
+      g = objective.grad(net, loss, x, y, dl)
+      H = objective.hess(net, loss, x, y, dl)
+      step = jnp.linalg.lstsq(H, g)[0]
+      return dl - step, None
+
+    dl, _ = jax.lax.scan(newton, dl, None, length=newton_steps)
+    g = objective.grad(net, loss, x, y, dl)
+    lam = jnp.linalg.eigvalsh(objective.hess(net, loss, x, y, dl))[-1]
+    return dl, jnp.linalg.norm(g), lam
+
+  return jax.vmap(one)(starts)

@@ -228,6 +228,25 @@ def _print_census(source, args, res, s, maxima) -> None:
     print(f"  ... {len(maxima) - 5} more")
 
 
+def cmd_verify(args) -> int:
+  from adv_landscape import io  # noqa: PLC0415
+  from adv_landscape.verify import run_verify  # noqa: PLC0415
+
+  if args.json and os.path.abspath(args.json) == os.path.abspath(
+      os.path.join(args.out, "report.json")):
+    raise UsageError(f"json={args.json!r} is the report itself; give another path")
+  report = run_verify(args.out, quick=args.quick, seed=args.seed, seeds=args.seeds,
+                      progress=not args.no_progress)
+  with open(os.path.join(args.out, "report.md")) as f:
+    table = [ln for ln in f.read().splitlines() if ln.startswith("|")]
+  print("\n".join(table))
+  print(f"T1 violations: {report['t1_violations']}; {report['seconds']:.0f} s; "
+        f"report in {os.path.join(args.out, 'report.md')}")
+  if args.json:
+    io.write_json_atomic(args.json, report)
+  return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
   p = _Parser(
       prog="adv-landscape",
@@ -240,6 +259,14 @@ def build_parser() -> argparse.ArgumentParser:
                  help="also write every endpoint to the JSON")
   _common(c)
   c.set_defaults(func=cmd_census)
+  v = sub.add_parser("verify", help="claims A-D on the built-in grid; writes a report")
+  v.add_argument("--quick", action="store_true", help="the small grid (minutes on 2 cores)")
+  v.add_argument("--out", default="verify-report", help="report folder (default verify-report)"
+                 "; a killed run resumes from its sweep.jsonl")
+  v.add_argument("--seeds", type=_positive_int("seeds"), default=None,
+                 help="seeds per grid point (default 2 quick, 4 full)")
+  _common(v)
+  v.set_defaults(func=cmd_verify)
   return p
 
 

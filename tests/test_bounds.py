@@ -1,0 +1,87 @@
+"""Instance constants bound the sampled ones; T1 holds step by step; fits recover slopes."""
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+
+from adv_landscape import ascent, objective
+from adv_landscape.bounds import (fit_exponent, instance_constants, sampled_constants,
+                                  t1_bound, t2_bound)
+from tests.helpers import ALL_LOSSES, SMOOTH_ACTIVATIONS, small_instance
+
+
+@pytest.mark.parametrize("activation", SMOOTH_ACTIVATIONS)
+@pytest.mark.parametrize("loss", ALL_LOSSES)
+def test_rigorous_constants_bound_sampled_ones(activation, loss):
+  for seed, scale in ((0, 0.5), (1, 2.0)):
+    net, x, y, eps = small_instance(activation, loss, scale=scale, seed=seed)
+    c = instance_constants(net, loss, x, y, eps)
+    s = sampled_constants(net, loss, x, y, eps, key=jax.random.key(seed), n=48)
+    assert s.G_f <= c.G_f * (1 + 1e-12)
+    assert s.H_f <= c.H_f * (1 + 1e-12) + 1e-15
+    assert s.ell <= c.ell * (1 + 1e-12) + 1e-15
+    assert s.rho <= c.rho * (1 + 1e-9) + 1e-12
+    assert s.L_max <= c.L_max * (1 + 1e-12) + 1e-15
+
+
+def test_quadratic_loss_constants_are_spec_formulas():
+  net, x, y, eps = small_instance("tanh", "quadratic")
+  c = instance_constants(net, "quadratic", x, y, eps)
+  f0 = float(net.act.fn(net.W @ x + net.b) @ net.a)
+  np.testing.assert_allclose(c.F, abs(f0 - y) + eps * c.G_f, rtol=1e-12)
+  np.testing.assert_allclose(c.ell, c.G_f**2 + c.F * c.H_f, rtol=1e-12)
+  np.testing.assert_allclose(c.rho, 3 * c.G_f * c.H_f + c.F * c.T_f, rtol=1e-12)
+  np.testing.assert_allclose(c.L_max, c.F**2 / 2, rtol=1e-12)
+  # and at most SPEC 6's global-sup version: c1 = 1 for tanh.
+  W, a = np.asarray(net.W), np.asarray(net.a)
+  assert c.G_f <= np.linalg.norm(W, 2) * np.linalg.norm(a) * (1 + 1e-12)
+
+
+def test_relu_and_user_losses_are_refused():
+  net, x, y, eps = small_instance("tanh", "quadratic")
+  relu = type(net)(net.W, net.a, net.b, "relu")
+  with pytest.raises(ValueError, match="activation='relu'"):
+    instance_constants(relu, "quadratic", x, y, eps)
+  with pytest.raises(ValueError, match="user loss"):
+    instance_constants(net, lambda u, y: (u - y) ** 4, x, y, eps)
+
+
+def test_t1_holds_counted_step_by_step():
+  """Run PGA one step at a time with eta = 1/ell and count to ||G|| <= tol_g."""
+  for seed in range(3):
+    net, x, y, eps = small_instance("softplus", "quadratic", scale=1.5, seed=seed)
+    c = instance_constants(net, "quadratic", x, y, eps)
+    eta, tol_g = 1.0 / c.ell, 1e-3 * c.grad0
+    dl = ascent.initial_deltas(jax.random.key(seed), "sphere", 1, net,
+                               objective.get_loss("quadratic"), x, y, eps)[0]
+    L0 = float(objective.value(net, "quadratic", x, y, dl))
+    t, prev = 0, L0
+    while True:
+      g = objective.grad(net, "quadratic", x, y, dl)
+      new = dl + eta * g
+      new = new * jnp.minimum(1.0, eps / jnp.linalg.norm(new))
+      G = float(jnp.linalg.norm(new - dl)) / eta
+      if G <= tol_g:
+        break
+      val = float(objective.value(net, "quadratic", x, y, new))
+      assert val >= prev + 0.5 * eta * G**2 * (1 - 1e-9)  # sufficient increase
+      dl, prev, t = new, val, t + 1
+    assert 0 < t <= t1_bound(c.L_max, L0, eta, tol_g)
+
+
+def test_t2_reference_scale_is_monotone_in_tolerance():
+  a = t2_bound(2.0, 3.0, 1.0, 1e-2, d=10)
+  b = t2_bound(2.0, 3.0, 1.0, 1e-3, d=10)
+  assert b > a > 0
+
+
+@pytest.mark.parametrize("slope", [-1.0, 0.5, 2.0])
+def test_exponent_fit_recovers_known_slopes(slope):
+  rng = np.random.default_rng(0)
+  xs = np.repeat([4.0, 8.0, 16.0, 32.0, 64.0], 20)
+  ys = 3.0 * xs**slope * np.exp(0.05 * rng.standard_normal(xs.size))
+  fit = fit_exponent(xs, ys, seed=1)
+  assert abs(fit.slope - slope) < 0.03
+  assert fit.ci[0] < slope < fit.ci[1]
+  assert fit.ci[1] - fit.ci[0] < 0.1
