@@ -247,6 +247,52 @@ def cmd_verify(args) -> int:
   return 0
 
 
+EXPERIMENTS = ("rq1_local_max", "rq2_input_scale", "rq3_landscape")
+
+
+def _experiments_dir() -> str:
+  here = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+  return os.path.join(here, "experiments")
+
+
+def cmd_reproduce(args) -> int:
+  import importlib.util  # noqa: PLC0415
+
+  from tqdm.auto import tqdm  # noqa: PLC0415
+
+  from adv_landscape.data import DATASETS  # noqa: PLC0415
+
+  folder = _experiments_dir()
+  if not os.path.isdir(folder):
+    raise UsageError(f"experiments folder {folder!r} not found: reproduce runs from a source "
+                     f"checkout (pip install -e .)")
+  if args.data not in DATASETS and not os.path.isdir(args.data):
+    raise UsageError(f"data={args.data!r} is neither one of {list(DATASETS)} nor a folder")
+  if args.data == "synthetic":
+    raise UsageError("data='synthetic': reproduce needs a real data set (digits, "
+                     "fashion-mnist, or a folder of IDX files)")
+  out = args.out or os.path.join(os.path.dirname(folder), "figures")
+  flags = ["--data", args.data, "--out", out, "--seed", str(args.seed)]
+  flags += ["--quick"] if args.quick else []
+  flags += ["--smoke"] if args.smoke else []
+  flags += ["--no-progress"] if args.no_progress else []
+  flags += ["--data-dir", args.data_dir] if args.data_dir else []
+  paths = []
+  t0 = time.perf_counter()
+  for name in tqdm(EXPERIMENTS, desc="experiments", disable=args.no_progress):
+    spec = importlib.util.spec_from_file_location(f"experiments.{name}",
+                                                  os.path.join(folder, f"{name}.py"))
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    paths += mod.main(flags)
+  print(f"wrote {len(paths)} figure files to {out} in {time.perf_counter() - t0:.0f} s")
+  if args.json:
+    from adv_landscape import io  # noqa: PLC0415
+    io.write_json_atomic(args.json, {"figures": paths, "flags": flags,
+                                     "seconds": time.perf_counter() - t0})
+  return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
   p = _Parser(
       prog="adv-landscape",
@@ -267,6 +313,15 @@ def build_parser() -> argparse.ArgumentParser:
                  help="seeds per grid point (default 2 quick, 4 full)")
   _common(v)
   v.set_defaults(func=cmd_verify)
+  r = sub.add_parser("reproduce", help="regenerate every figure of the paper's experiments")
+  r.add_argument("--quick", action="store_true", help="small versions (minutes on 2 cores)")
+  r.add_argument("--smoke", action="store_true", help=argparse.SUPPRESS)
+  r.add_argument("--data", default="digits",
+                 help="digits (default), fashion-mnist, or a folder of MNIST-format IDX files")
+  r.add_argument("--data-dir", default=None, help="where the fashion-mnist IDX files are")
+  r.add_argument("--out", default=None, help="figure folder (default figures/)")
+  _common(r)
+  r.set_defaults(func=cmd_reproduce)
   return p
 
 

@@ -1,0 +1,229 @@
+"""Adversarial training of a two-layer network at a fixed perturbation ratio.
+
+Inner maximisation: k steps of the suite's PGA per example (normalised l2
+step alpha = c eps_i, eps_i = gamma ||x_i||, start at 0 or on the sphere).
+Outer minimisation: an optax optimiser (SGD or Adam) on the mean loss at the
+inner endpoints (Danskin: the perturbations are held fixed in the gradient).
+Each epoch logs clean and adversarial loss, clean and robust accuracy, inner
+iteration counts and the certified fraction of inner endpoints (on a
+subsample). A checkpoint is written atomically after every epoch, and a run
+restarted with the same configuration resumes from it with identical results.
+
+References:
+  Madry, Makelov, Schmidt, Tsipras, Vladu. Towards Deep Learning Models
+  Resistant to Adversarial Attacks. ICLR 2018 (the min-max training loop).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import os
+from functools import partial
+from typing import Callable
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import optax
+from tqdm.auto import tqdm
+
+from adv_landscape import objective
+from adv_landscape.certify import certify
+from adv_landscape.geometry import project_ball
+from adv_landscape.losses import get_loss
+from adv_landscape.network import Network, init_network
+
+__all__ = ["TrainConfig", "adversarial_examples", "train", "batch_loss"]
+
+
+@dataclasses.dataclass(frozen=True)
+class TrainConfig:
+  """Adversarial training settings (all explicit; saved with every checkpoint)."""
+
+  m: int = 64
+  activation: str = "tanh"
+  loss: str = "quadratic"
+  optimizer: str = "sgd"
+  lr: float = 0.1
+  epochs: int = 20
+  batch_size: int = 128
+  gamma: float = 0.1
+  pga_steps: int = 10
+  pga_step: float = 0.25  # alpha = pga_step * eps_i
+  rtol_g: float = 1e-3  # inner convergence: ||G|| <= rtol_g ||grad L(x_i, 0)||
+  init: str = "zero"
+  certify_every: int = 1
+  certify_n: int = 32
+  seed: int = 0
+
+
+def _inner(net, loss, x, y, eps, key, steps, alpha_c, rtol_g, init):
+  """k normalised PGA steps for one example; returns delta, first t with small G."""
+  g0 = objective.grad(net, loss, x, y, jnp.zeros_like(x))
+  tol = rtol_g * jnp.linalg.norm(g0)
+  z = jax.random.normal(key, x.shape, x.dtype)
+  delta = jnp.where(init == 1, eps * z / jnp.linalg.norm(z), jnp.zeros_like(x))
+  alpha = alpha_c * eps
+
+  def step(carry, t):
+    d, first = carry
+    g = objective.grad(net, loss, x, y, d)
+    gn = jnp.maximum(jnp.linalg.norm(g), jnp.finfo(x.dtype).tiny)
+    eta = alpha / gn
+    new = project_ball(d + eta * g, eps)
+    small = jnp.linalg.norm(new - d) / eta <= tol
+    first = jnp.where((first < 0) & small, t, first)
+    return (jnp.where(first >= 0, d, new), first), None
+
+  (d, first), _ = jax.lax.scan(step, (delta, jnp.asarray(-1)), jnp.arange(steps))
+  return d, jnp.where(first < 0, steps, first), first >= 0
+
+
+@partial(jax.jit, static_argnames=("loss", "steps", "init"))
+def adversarial_examples(net: Network, loss, X, Y, eps, key, *, steps: int, alpha_c: float,
+                         rtol_g: float, init: str = "zero"):
+  """Inner maximisation for a batch: X (B, d), Y (B,), eps (B,).
+
+  Returns deltas (B, d), iteration counts (B,) and converged flags (B,).
+  """
+  keys = jax.random.split(key, X.shape[0])
+  return jax.vmap(lambda x, y, e, k: _inner(net, loss, x, y, e, k, steps, alpha_c, rtol_g,
+                                            1 if init == "sphere" else 0))(X, Y, eps, keys)
+
+
+def batch_loss(net: Network, loss, X, Y, D) -> jax.Array:
+  """Mean of l(f(x_i + delta_i), y_i)."""
+  return jnp.mean(jax.vmap(lambda x, y, d: objective.value(net, loss, x, y, d))(X, Y, D))
+
+
+def _predict(net, X):
+  return jax.vmap(lambda x: net.act.fn(net.W @ x + net.b) @ net.a)(X)
+
+
+def _accuracy(net, loss, X, Y):
+  F = _predict(net, X)
+  if loss.multi_output:
+    return jnp.mean(jnp.argmax(F, axis=1) == Y)
+  return jnp.mean(jnp.sign(F) == jnp.sign(Y))
+
+
+def _optimizer(cfg: TrainConfig):
+  if cfg.optimizer == "sgd":
+    return optax.sgd(cfg.lr)
+  if cfg.optimizer == "adam":
+    return optax.adam(cfg.lr)
+  raise ValueError(f"optimizer={cfg.optimizer!r} is unknown; choose 'sgd' or 'adam'")
+
+
+def _save(path, net, opt_state, epoch, log, cfg):
+  leaves = jax.tree_util.tree_leaves((net, opt_state))
+  arrays = {f"leaf{i}": np.asarray(v) for i, v in enumerate(leaves)}
+  tmp = path + ".tmp.npz"
+  np.savez(tmp, epoch=epoch, log=json.dumps(log), config=json.dumps(dataclasses.asdict(cfg)),
+           **arrays)
+  os.replace(tmp, path)
+
+
+def _load(path, template, cfg):
+  with np.load(path, allow_pickle=False) as z:
+    if json.loads(str(z["config"])) != dataclasses.asdict(cfg):
+      raise ValueError(f"checkpoint={path!r} was written with another configuration")
+    treedef = jax.tree_util.tree_structure(template)
+    n = len(jax.tree_util.tree_leaves(template))
+    leaves = [jnp.asarray(z[f"leaf{i}"]) for i in range(n)]
+    return jax.tree_util.tree_unflatten(treedef, leaves), int(z["epoch"]), json.loads(
+        str(z["log"]))
+
+
+def train(X, Y, cfg: TrainConfig, *, checkpoint: str | None = None, progress: bool = True,
+          after_epoch: Callable[[int], None] | None = None):
+  """Adversarial training; returns the network and one log record per epoch.
+
+  A run whose weights become non-finite stops, and its last record says
+  ``{"diverged": True}``.
+
+  Args:
+    X: (n, d) inputs at their input scale; Y: (n,) labels.
+    cfg: the settings.
+    checkpoint: ``.npz`` path; written after each epoch, resumed from if present.
+    after_epoch: called with the epoch just finished (tests inject kills here).
+  """
+  loss = get_loss(cfg.loss)
+  X = jnp.asarray(X)
+  Y = jnp.asarray(Y, jnp.int32 if loss.multi_output else X.dtype)
+  n, d = X.shape
+  key = jax.random.key(cfg.seed)
+  K = int(Y.max()) + 1 if loss.multi_output else None
+  net = init_network(jax.random.fold_in(key, 0), d, cfg.m, activation=cfg.activation,
+                     n_outputs=K, dtype=X.dtype)
+  opt = _optimizer(cfg)
+  state = (net, opt.init(net))
+  start, log = 0, []
+  if checkpoint and os.path.exists(checkpoint):
+    state, start, log = _load(checkpoint, state, cfg)
+  eps_all = cfg.gamma * jnp.linalg.norm(X, axis=1)
+
+  @jax.jit
+  def update(net, opt_state, Xb, Yb, Db):
+    val, grads = jax.value_and_grad(lambda p: batch_loss(p, loss, Xb, Yb, Db))(net)
+    upd, opt_state = opt.update(grads, opt_state, net)
+    return optax.apply_updates(net, upd), opt_state, val
+
+  inner = partial(adversarial_examples, loss=loss, steps=cfg.pga_steps, alpha_c=cfg.pga_step,
+                  rtol_g=cfg.rtol_g, init=cfg.init)
+  net, opt_state = state
+  for epoch in tqdm(range(start, cfg.epochs), desc="epochs", disable=not progress, leave=False,
+                    initial=start, total=cfg.epochs):
+    ek = jax.random.fold_in(key, 1 + epoch)
+    perm = jax.random.permutation(jax.random.fold_in(ek, 0), n)
+    bs = min(cfg.batch_size, n)  # the last partial batch is dropped (one trace per epoch)
+    for i in range(0, n - bs + 1, bs):
+      idx = perm[i:i + bs]
+      D, _, _ = inner(net, X=X[idx], Y=Y[idx], eps=eps_all[idx],
+                      key=jax.random.fold_in(ek, 1 + i))
+      net, opt_state, _ = update(net, opt_state, X[idx], Y[idx], D)
+    finite = all(bool(jnp.all(jnp.isfinite(v))) for v in jax.tree_util.tree_leaves(net))
+    rec = _evaluate(net, loss, X, Y, eps_all, inner, jax.random.fold_in(ek, 10**6), cfg,
+                    epoch) if finite else {}
+    if not finite or not all(np.isfinite(v) for v in rec.values()):
+      # Divergence is a result (too large a step for this input scale), not a crash:
+      # it is logged, and training stops rather than carry NaN forward.
+      log.append({"epoch": epoch + 1, "diverged": True})
+      if checkpoint:
+        _save(checkpoint, net, opt_state, cfg.epochs, log, cfg)
+      break
+    log.append(rec)
+    if checkpoint:
+      _save(checkpoint, net, opt_state, epoch + 1, log, cfg)
+    if after_epoch is not None:
+      after_epoch(epoch)
+  return net, log
+
+
+def _evaluate(net, loss, X, Y, eps_all, inner, key, cfg, epoch):
+  D, its, conv = inner(net, X=X, Y=Y, eps=eps_all, key=key)
+  rec = {
+      "epoch": epoch + 1,
+      "clean_loss": float(batch_loss(net, loss, X, Y, jnp.zeros_like(X))),
+      "adv_loss": float(batch_loss(net, loss, X, Y, D)),
+      "clean_acc": float(_accuracy(net, loss, X, Y)),
+      "robust_acc": float(_accuracy(net, loss, X + D, Y)),
+      "inner_iterations_median": float(jnp.median(its)),
+      "inner_converged_fraction": float(jnp.mean(conv)),
+  }
+  finite = np.isfinite(rec["adv_loss"]) and np.isfinite(rec["clean_loss"])
+  if finite and cfg.certify_n and cfg.certify_every and (epoch + 1) % cfg.certify_every == 0 \
+      and net.act.smooth:
+    k = min(cfg.certify_n, X.shape[0])
+    pick = np.asarray(jax.random.choice(jax.random.fold_in(key, 1), X.shape[0], (k,),
+                                        replace=False))
+    ok = 0
+    for i in pick:  # each endpoint on its own instance (x_i, y_i, eps_i)
+      yi = int(Y[i]) if loss.multi_output else float(Y[i])
+      g0 = float(jnp.linalg.norm(objective.grad(net, loss, X[i], yi, jnp.zeros_like(X[i]))))
+      c = certify(net, loss, X[i], yi, np.asarray(D[i])[None], eps=float(eps_all[i]),
+                  tol_g=10 * cfg.rtol_g * g0, tol_b=1e-5)
+      ok += int(c.classes[0] == "boundary_local_max")
+    rec["certified_fraction"] = ok / k
+  return rec

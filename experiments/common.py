@@ -1,0 +1,41 @@
+"""Helpers shared by the experiment scripts (never imported by the library)."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+
+import jax
+
+from adv_landscape import io
+
+
+def parser(doc: str) -> argparse.ArgumentParser:
+  p = argparse.ArgumentParser(description=doc.strip().splitlines()[0])
+  p.add_argument("--quick", action="store_true", help="the small version (minutes)")
+  p.add_argument("--smoke", action="store_true", help="tiny sizes, for the test suite")
+  p.add_argument("--data", default="digits",
+                 help="digits (default), fashion-mnist, or a folder of IDX files")
+  p.add_argument("--data-dir", default=None, help="folder of the fashion-mnist IDX files")
+  p.add_argument("--out", default=os.path.join(os.path.dirname(__file__), "..", "figures"))
+  p.add_argument("--seed", type=int, default=0)
+  p.add_argument("--no-progress", action="store_true")
+  return p
+
+
+def setup(args):
+  jax.config.update("jax_enable_x64", True)
+  os.makedirs(args.out, exist_ok=True)
+
+
+def write_summary(args, name: str, summary: dict) -> str:
+  path = os.path.join(args.out, f"{name}.json")
+  io.write_json_atomic(path, {"config": vars(args), "summary": summary,
+                              "versions": io.versions()})
+  return path
+
+
+def load_json(path):
+  with open(path) as f:
+    return json.load(f)

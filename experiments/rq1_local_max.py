@@ -1,0 +1,147 @@
+"""RQ1: does PGA find a local maximum fast? (Deng et al., ICML 2020, section 5)
+
+For a two-layer network at initialisation and after adversarial training on
+digits, PGA runs from many starts at several data points; every endpoint is
+certified. Figures: rq1_value_vs_iteration (normalised value along the run),
+rq1_lambda_hist (lambda_T at the endpoints), rq1_certified (certified fraction
+and median iterations per network).
+
+Command: python experiments/rq1_local_max.py [--quick]
+Run time (2 CPU cores): --quick 40 s; full 4 min.
+"""
+
+from __future__ import annotations
+
+import time
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+from adv_landscape import ascent, objective, plots
+from adv_landscape.certify import certify
+from adv_landscape.data import load_dataset
+from adv_landscape.network import init_network
+from adv_landscape.training import TrainConfig, train
+
+try:
+  from experiments import common
+except ImportError:  # run as a script
+  import common  # type: ignore[no-redef]
+
+import matplotlib.pyplot as plt  # noqa: E402  (plots set the Agg backend)
+
+
+def run(args):
+  sizes = dict(smoke=(2, 16, 300, 1), quick=(4, 64, 1500, 4), full=(12, 256, 3000, 15))
+  n_points, n_starts, max_steps, epochs = sizes["smoke" if args.smoke else
+                                               "quick" if args.quick else "full"]
+  ds = load_dataset(args.data, scale=1.0, data_dir=args.data_dir, n=None if not args.smoke
+                    else 256)
+  X, y = ds.X, ds.y
+  d = X.shape[1]
+  gamma = 0.25
+  init = init_network(jax.random.key(args.seed), d, 64, dtype=jnp.float64)
+  trained, log = train(X, y, TrainConfig(m=64, epochs=epochs, lr=0.05, gamma=gamma,
+                                         seed=args.seed, certify_n=0),
+                       progress=not args.no_progress)
+  nets = {"initialisation": init, f"after {epochs} epochs of adversarial training": trained}
+  rng = np.random.default_rng(args.seed)
+  points = rng.choice(X.shape[0], n_points, replace=False)
+  out = {}
+  for name, net in nets.items():
+    hist, lam, cert_cls, iters = [], [], [], []
+    for j, i in enumerate(points):
+      x, yi = jnp.asarray(X[i]), float(y[i])
+      eps = gamma * float(jnp.linalg.norm(x))
+      tol_g = 1e-4 * float(jnp.linalg.norm(objective.grad(net, "quadratic", x, yi,
+                                                          jnp.zeros_like(x))))
+      res = ascent.pga(net, "quadratic", x, yi, key=jax.random.key(1000 + j), eps=eps,
+                       n_restarts=n_starts, step_rule="grad0", step=0.1, tol_g=tol_g,
+                       max_steps=max_steps, history=True, progress=False)
+      tol = ascent.certificate_tolerance(res, net, "quadratic", x, yi, eps)
+      c = certify(net, "quadratic", x, yi, res.deltas, eps=eps, tol_g=tol)
+      h = res.history
+      span = np.maximum(h[-1] - h[0], 1e-300)
+      hist.append((h - h[0]) / span)
+      lam.append(c.lambda_tangent)
+      cert_cls.append(c.classes)
+      iters.append(np.where(res.converged, res.iterations, np.nan))
+    out[name] = dict(hist=np.concatenate(hist, axis=1), lam=np.concatenate(lam),
+                     cls=np.concatenate(cert_cls), iters=np.concatenate(iters))
+  return out, log, dict(n_points=n_points, n_starts=n_starts, gamma=gamma, max_steps=max_steps)
+
+
+def figures(out, args):
+  paths = []
+  fig, ax = plt.subplots(figsize=(6.5, 4.2), constrained_layout=True)
+  for k, (name, o) in enumerate(out.items()):
+    t = np.arange(o["hist"].shape[0])
+    q = np.nanquantile(o["hist"], [0.1, 0.5, 0.9], axis=1)
+    ax.plot(t, q[1], color=f"C{k}", label=f"{name} (median)")
+    ax.fill_between(t, q[0], q[2], color=f"C{k}", alpha=0.25, label="10-90% of runs")
+  ax.set_xscale("symlog", linthresh=10)
+  ax.set_xlabel("PGA iteration")
+  ax.set_ylabel("(L(delta_t) - L(delta_0)) / (L(delta_T) - L(delta_0))")
+  ax.set_title("RQ1: value along PGA runs (digits, eta = 0.1 eps / ||grad L(delta_0)||)")
+  ax.grid(True, alpha=0.3)
+  ax.legend(fontsize=8)
+  paths += plots.save(fig, args.out, "rq1_value_vs_iteration")
+
+  fig, ax = plt.subplots(figsize=(6.5, 4.2), constrained_layout=True)
+  allv = np.concatenate([o["lam"] for o in out.values()])
+  bins = np.concatenate([np.linspace(np.quantile(allv, 0.005), 0, 40),
+                         np.linspace(0, max(allv.max(), 1e-9), 10)[1:]])
+  for k, (name, o) in enumerate(out.items()):
+    ax.hist(np.clip(o["lam"], bins[0], bins[-1]), bins=bins, alpha=0.6, color=f"C{k}",
+            label=name)
+  ax.axvline(0, color="k", lw=0.8)
+  ax.set_xlabel("lambda_T at the PGA endpoint (< 0: strict local maximum on the sphere)")
+  ax.set_ylabel("endpoints")
+  ax.set_title("RQ1: second-order certificates")
+  ax.legend(fontsize=8)
+  paths += plots.save(fig, args.out, "rq1_lambda_hist")
+
+  fig, axes = plt.subplots(1, 2, figsize=(9, 3.8), constrained_layout=True)
+  names = list(out)
+  frac = [np.mean(out[n]["cls"] == "boundary_local_max") for n in names]
+  med = [float(np.nanmedian(out[n]["iters"])) if np.isfinite(out[n]["iters"]).any() else 0.0
+         for n in names]
+  short = ["init", "trained"]
+  axes[0].bar(short, frac, color=["C0", "C1"])
+  axes[0].set_ylim(0, 1.05)
+  axes[0].set_ylabel("certified local maxima (fraction of endpoints)")
+  axes[1].bar(short, med, color=["C0", "C1"])
+  axes[1].set_ylabel("median iterations to ||G|| <= tol_g")
+  for ax, vals in zip(axes, (frac, med)):
+    for i, v in enumerate(vals):
+      ax.text(i, v, f"{v:.3g}", ha="center", va="bottom")
+  fig.suptitle("RQ1: certified fraction and speed")
+  paths += plots.save(fig, args.out, "rq1_certified")
+  return paths
+
+
+def main(argv=None):
+  args = common.parser(__doc__).parse_args(argv)
+  common.setup(args)
+  t0 = time.perf_counter()
+  out, log, cfg = run(args)
+  paths = figures(out, args)
+  summary = {name: {"certified_fraction": float(np.mean(o["cls"] == "boundary_local_max")),
+                    "classes": {c: int(np.sum(o["cls"] == c)) for c in np.unique(o["cls"])},
+                    "median_iterations": (float(np.nanmedian(o["iters"]))
+                                          if np.isfinite(o["iters"]).any() else None),
+                    "converged_fraction": float(np.mean(np.isfinite(o["iters"]))),
+                    "lambda_tangent_max": float(np.max(o["lam"]))}
+             for name, o in out.items()}
+  summary.update(settings=cfg, training_log=log, seconds=time.perf_counter() - t0)
+  common.write_summary(args, "rq1_summary", summary)
+  for name, s in summary.items():
+    if isinstance(s, dict) and "certified_fraction" in s:
+      print(f"RQ1 {name}: certified {s['certified_fraction']:.1%}, median iterations "
+            f"{s['median_iterations']}, converged {s['converged_fraction']:.1%}")
+  return paths
+
+
+if __name__ == "__main__":
+  main()

@@ -1,0 +1,158 @@
+"""RQ3: how do the adversarial loss landscape and the PGA trajectories change
+with the input scale? (Deng et al., ICML 2020, section 5)
+
+For one digits input and the network at initialisation, at s in {1/4, 1, 4}
+with gamma fixed: L on the disk spanned by g = grad L(0)/||grad L(0)|| and a
+random orthogonal direction, PGA trajectories from starts on that circle
+(projected onto the plane), and L along a great circle through each certified
+maximum found by a census.
+Figures: rq3_slices, rq3_great_circles.
+
+Command: python experiments/rq3_landscape.py [--quick]
+Run time (2 CPU cores): --quick 30 s; full 1 min.
+"""
+
+from __future__ import annotations
+
+import time
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+from adv_landscape import ascent, objective, plots
+from adv_landscape.census import census_summary
+from adv_landscape.certify import certify
+from adv_landscape.data import load_dataset
+from adv_landscape.losses import get_loss
+from adv_landscape.network import init_network
+
+try:
+  from experiments import common
+except ImportError:  # run as a script
+  import common  # type: ignore[no-redef]
+
+import matplotlib.pyplot as plt  # noqa: E402
+
+SCALES = (0.25, 1.0, 4.0)
+
+
+def trajectories(net, loss, x, y, eps, starts, eta, steps):
+  """PGA paths (steps + 1, n, d) from the given starts, by the suite's update."""
+  state = ascent.pga_init(starts, jnp.full((starts.shape[0],), eta))
+
+  def step(s, _):
+    s, _ = ascent.pga_update(s, net, loss, x, y, eps, 0.0, steps)
+    return s, s.delta
+
+  _, path = jax.lax.scan(step, state, None, length=steps)
+  return jnp.concatenate([starts[None], path])
+
+
+def run(args):
+  grid, n_census, steps = (25, 32, 200) if args.smoke else (61, 256, 1500) if args.quick \
+      else (121, 1024, 3000)
+  gamma = args.gamma
+  loss = get_loss("quadratic")
+  results = {}
+  for s in SCALES:
+    ds = load_dataset(args.data, scale=s, data_dir=args.data_dir, n=64)
+    x, y = jnp.asarray(ds.X[args.index]), float(ds.y[args.index])
+    net = init_network(jax.random.key(args.seed), x.shape[0], 64, dtype=jnp.float64)
+    eps = gamma * float(jnp.linalg.norm(x))
+    g0 = objective.grad(net, loss, x, y, jnp.zeros_like(x))
+    u1 = g0 / jnp.linalg.norm(g0)
+    r = jax.random.normal(jax.random.key(args.seed + 1), x.shape)
+    u2 = r - jnp.dot(r, u1) * u1
+    u2 = u2 / jnp.linalg.norm(u2)
+    c = jnp.linspace(-eps, eps, grid)
+    A, B = jnp.meshgrid(c, c)
+    pts = A.reshape(-1, 1) * u1[None] + B.reshape(-1, 1) * u2[None]
+    vals, _ = objective.value_and_grad_batch(net, loss, x, y, pts)
+    vals = np.where((A ** 2 + B ** 2).reshape(-1) <= eps ** 2, np.asarray(vals), np.nan)
+    th = np.linspace(0, 2 * np.pi, 8, endpoint=False)
+    starts = eps * (np.cos(th)[:, None] * np.asarray(u1)[None] + np.sin(th)[:, None]
+                    * np.asarray(u2)[None])
+    eta = 0.1 * eps / float(jnp.linalg.norm(g0))
+    path = np.asarray(trajectories(net, loss, x, y, eps, jnp.asarray(starts), eta, steps))
+    proj = np.stack([path @ np.asarray(u1), path @ np.asarray(u2)], -1)
+    res = ascent.pga(net, loss, x, y, key=jax.random.key(7), eps=eps, n_restarts=n_census,
+                     step_rule="grad0", step=0.1, max_steps=20_000, progress=False,
+                     tol_g=1e-6 * float(jnp.linalg.norm(g0)))
+    tol = ascent.certificate_tolerance(res, net, loss, x, y, eps)
+    cert = certify(net, loss, x, y, res.deltas, eps=eps, tol_g=tol)
+    cs = census_summary(res.deltas, cert, eps=eps)
+    circles = []
+    t = np.linspace(-np.pi, np.pi, 361)
+    for k, rep in enumerate(cs.reps[:6]):
+      dstar = jnp.asarray(res.deltas[rep])
+      v = jax.random.normal(jax.random.key(100 + k), x.shape)
+      v = v - jnp.dot(v, dstar) / eps ** 2 * dstar
+      v = v / jnp.linalg.norm(v)
+      curve = jnp.cos(t)[:, None] * dstar[None] + jnp.sin(t)[:, None] * eps * v[None]
+      cv, _ = objective.value_and_grad_batch(net, loss, x, y, curve)
+      circles.append(np.asarray(cv))
+    results[str(s)] = dict(A=np.asarray(A) / eps, B=np.asarray(B) / eps,
+                           L=vals.reshape(grid, grid), proj=proj / eps, t=t, circles=circles,
+                           distinct=cs.distinct, certified=cs.certified_fraction,
+                           p_best=cs.p_best, values=cert.values[cs.reps].tolist())
+  return results
+
+
+def figures(results, args):
+  paths = []
+  fig, axes = plt.subplots(1, len(results), figsize=(4.6 * len(results), 4.4),
+                           constrained_layout=True)
+  for ax, (s, r) in zip(np.atleast_1d(axes), results.items()):
+    cs = ax.contourf(r["A"], r["B"], r["L"], levels=30, cmap="viridis")
+    fig.colorbar(cs, ax=ax, shrink=0.8, label="L(delta)")
+    for k in range(r["proj"].shape[1]):
+      ax.plot(r["proj"][:, k, 0], r["proj"][:, k, 1], "-", color="w", lw=1)
+      ax.plot(r["proj"][0, k, 0], r["proj"][0, k, 1], "o", color="w", ms=3)
+      ax.plot(r["proj"][-1, k, 0], r["proj"][-1, k, 1], "*", color="r", ms=7)
+    circ = np.linspace(0, 2 * np.pi, 200)
+    ax.plot(np.cos(circ), np.sin(circ), "k-", lw=0.8)
+    ax.set_aspect("equal")
+    ax.set_title(f"s = {s}: {r['distinct']} distinct maxima")
+    ax.set_xlabel("delta . g / eps  (g = grad L(0) / ||grad L(0)||)")
+    ax.set_ylabel("delta . v / eps  (v random, orthogonal)")
+  fig.suptitle("RQ3: L on a 2-D disk of the ball, with PGA paths (white, end = red star; "
+               "paths leave the plane and are projected)")
+  paths += plots.save(fig, args.out, "rq3_slices")
+
+  fig, axes = plt.subplots(1, len(results), figsize=(4.6 * len(results), 3.8),
+                           constrained_layout=True)
+  for ax, (s, r) in zip(np.atleast_1d(axes), results.items()):
+    for k, cv in enumerate(r["circles"]):
+      ax.plot(r["t"], cv, color=f"C{k}", label=f"max #{k + 1}: L = {r['values'][k]:.3g}")
+    ax.axvline(0, color="k", lw=0.8)
+    ax.set_xlabel("angle along a great circle through the maximum (rad)")
+    ax.set_ylabel("L")
+    ax.set_title(f"s = {s}")
+    ax.legend(fontsize=7)
+  fig.suptitle("RQ3: great-circle slices through each certified maximum (up to 6)")
+  paths += plots.save(fig, args.out, "rq3_great_circles")
+  return paths
+
+
+def main(argv=None):
+  p = common.parser(__doc__)
+  p.add_argument("--gamma", type=float, default=0.5)
+  p.add_argument("--index", type=int, default=0, help="which example of the data set")
+  args = p.parse_args(argv)
+  common.setup(args)
+  t0 = time.perf_counter()
+  results = run(args)
+  paths = figures(results, args)
+  summary = {s: {k: r[k] for k in ("distinct", "certified", "p_best", "values")}
+             for s, r in results.items()}
+  for s, r in summary.items():
+    print(f"RQ3 s={s}: {r['distinct']} distinct maxima, certified {r['certified']:.1%}, "
+          f"best basin {r['p_best']:.1%}")
+  common.write_summary(args, "rq3_summary", {"by_scale": summary,
+                                             "seconds": time.perf_counter() - t0})
+  return paths
+
+
+if __name__ == "__main__":
+  main()

@@ -1,0 +1,70 @@
+"""Adversarial training: a step decreases the adversarial loss; a killed run
+resumes to the same weights; divergence is reported, not carried."""
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+
+from adv_landscape.data import load_dataset
+from adv_landscape.training import TrainConfig, adversarial_examples, batch_loss, train
+from adv_landscape.losses import get_loss
+
+
+def toy():
+  ds = load_dataset("synthetic", n=96, d=6, scale=1.0, seed=3)
+  return ds.X, ds.y
+
+
+def test_a_training_step_decreases_the_adversarial_loss():
+  X, y = toy()
+  cfg = TrainConfig(m=16, epochs=1, batch_size=96, lr=0.05, gamma=0.1, pga_steps=10,
+                    certify_n=0)
+  net0, _ = train(X, y, TrainConfig(**{**cfg.__dict__, "epochs": 0}), progress=False)
+  net1, _ = train(X, y, cfg, progress=False)
+  loss = get_loss("quadratic")
+  eps = cfg.gamma * jnp.linalg.norm(X, axis=1)
+  D0, _, _ = adversarial_examples(net0, loss, jnp.asarray(X), jnp.asarray(y), eps,
+                                  jax.random.key(0), steps=30, alpha_c=0.1, rtol_g=1e-6)
+  D1, _, _ = adversarial_examples(net1, loss, jnp.asarray(X), jnp.asarray(y), eps,
+                                  jax.random.key(0), steps=30, alpha_c=0.1, rtol_g=1e-6)
+  before = float(batch_loss(net0, loss, X, y, D0))
+  after = float(batch_loss(net1, loss, X, y, D1))
+  assert after < before
+  # The inner maximisation does raise the loss above the clean one.
+  assert before > float(batch_loss(net0, loss, X, y, jnp.zeros_like(D0)))
+
+
+class Killed(Exception):
+  pass
+
+
+def test_resume_after_a_kill_gives_the_same_weights(tmp_path):
+  X, y = toy()
+  cfg = TrainConfig(m=8, epochs=4, batch_size=32, lr=0.05, gamma=0.1, pga_steps=5,
+                    optimizer="adam", certify_n=4)
+  ref, ref_log = train(X, y, cfg, progress=False)
+  ckpt = str(tmp_path / "ckpt.npz")
+
+  def kill(epoch):
+    if epoch == 1:
+      raise Killed
+
+  with pytest.raises(Killed):
+    train(X, y, cfg, checkpoint=ckpt, progress=False, after_epoch=kill)
+  seen = []
+  net, log = train(X, y, cfg, checkpoint=ckpt, progress=False, after_epoch=seen.append)
+  assert seen == [2, 3]  # only the unfinished epochs ran
+  for a, b in zip(jax.tree_util.tree_leaves(net), jax.tree_util.tree_leaves(ref)):
+    np.testing.assert_array_equal(a, b)
+  assert log == ref_log
+  with pytest.raises(ValueError, match="another configuration"):
+    train(X, y, TrainConfig(**{**cfg.__dict__, "lr": 0.1}), checkpoint=ckpt, progress=False)
+
+
+def test_divergence_is_logged_and_stops_training():
+  X, y = toy()
+  _, log = train(10.0 * X, y, TrainConfig(m=8, epochs=5, lr=10.0, activation="quadratic",
+                                          certify_n=0), progress=False)
+  assert log[-1] == {"epoch": log[-1]["epoch"], "diverged": True}
+  assert all(np.isfinite(r["adv_loss"]) for r in log[:-1])
