@@ -129,7 +129,7 @@ def classify(norm_ratio, grad_norm, rgrad_norm, mu, lambda_t, lambda_hess, *, ep
 
 def certify(net: Network, loss: Loss | str, x, y, deltas, *, eps: float,
             tol_g=None, tol_b: float = 1e-6, rtol_h: float = 1e-7,
-            method: str = "shift", batch_size: int = 64, block: int = 4096,
+            method: str = "shift", block: int = 256,
             progress: bool = False) -> Certificate:
   """Certifies B endpoints (B, d) in float64.
 
@@ -141,8 +141,8 @@ def certify(net: Network, loss: Loss | str, x, y, deltas, *, eps: float,
     tol_b: relative distance to the sphere that counts as on it.
     rtol_h: tol_h = rtol_h (||hess L||_2 + |mu|) per endpoint.
     method: "shift" or "householder" (dense, exact).
-    batch_size: endpoints per vectorised step inside one compiled call.
-    block: endpoints per compiled call (the last one padded, so one trace).
+    block: endpoints per compiled (vmapped) call, capped so that a block's
+      Hessians take at most about 200 MB; the last block is padded, so one trace.
     progress: show a progress bar over blocks.
 
   Returns:
@@ -166,14 +166,15 @@ def certify(net: Network, loss: Loss | str, x, y, deltas, *, eps: float,
       tol_g = 1e-5 * max(float(jnp.linalg.norm(
           objective.grad(netx, loss, xx, y, jnp.zeros_like(xx)))), 1e-300)
     n = deltas.shape[0]
-    block = min(block, n)
+    d = deltas.shape[1]
+    block = max(1, min(block, n, int(2e8 // (8 * d * d))))
     parts = []
     for i in tqdm(range(0, n, block), desc="certify", unit="block", leave=False,
                   disable=not progress or n <= block):
       chunk = deltas[i:i + block]
       pad = np.concatenate([chunk, np.repeat(chunk[-1:], block - chunk.shape[0], 0)])
       res = _certify_batch(netx, loss, xx, y, jnp.asarray(eps, jnp.float64), jnp.asarray(pad),
-                           method=method, batch_size=min(batch_size, block))
+                           method=method)
       parts.append({k: np.asarray(v)[:chunk.shape[0]] for k, v in res.items()})
     out = {k: np.concatenate([p[k] for p in parts]) for k in parts[0]}
     norm_ratio = out["norm"] / eps
@@ -193,10 +194,11 @@ def certify(net: Network, loss: Loss | str, x, y, deltas, *, eps: float,
                                                    deltas.shape[:1]), tol_h, f"dense-{method}")
 
 
-@partial(jax.jit, static_argnames=("loss", "method", "batch_size"))
-def _certify_batch(net, loss, x, y, eps, deltas, *, method, batch_size):
-  return jax.lax.map(lambda dl: _one(net, loss, x, y, eps, dl, method), deltas,
-                     batch_size=batch_size)
+@partial(jax.jit, static_argnames=("loss", "method"))
+def _certify_batch(net, loss, x, y, eps, deltas, *, method):
+  # A plain vmap: eigvalsh inside lax.map's loop hung the XLA CPU runtime
+  # (jaxlib 0.10.2, d = 32, 256 endpoints, under jax.enable_x64).
+  return jax.vmap(lambda dl: _one(net, loss, x, y, eps, dl, method))(deltas)
 
 
 class Hunt(NamedTuple):
