@@ -37,7 +37,8 @@ from adv_landscape.losses import Loss, get_loss
 from adv_landscape.network import Network, validate_problem
 
 __all__ = ["CLASSES", "Certificate", "certify", "lambda_tangent_shift",
-           "lambda_tangent_householder", "classify", "Hunt", "hunt_interior_critical"]
+           "lambda_tangent_householder", "classify", "Hunt", "hunt_interior_critical",
+           "lambda_tangent_lanczos", "LanczosResult"]
 
 CLASSES = ("boundary_local_max", "boundary_saddle", "degenerate", "interior_critical",
            "not_stationary")
@@ -94,16 +95,18 @@ def lambda_tangent_householder(delta, g, H, eps) -> jax.Array:
 def _one(net, loss, x, y, eps, delta, method):
   val = objective.value(net, loss, x, y, delta)
   g = objective.grad(net, loss, x, y, delta)
-  H = objective.hess(net, loss, x, y, delta)
   nrm = jnp.linalg.norm(delta)
   safe = jnp.where(nrm > 0, delta, jnp.ones_like(delta))  # lambda_T is unused at 0
   u = safe / jnp.linalg.norm(safe)
+  out = dict(values=val, norm=nrm, grad_norm=jnp.linalg.norm(g),
+             rgrad_norm=jnp.linalg.norm(g - jnp.dot(u, g) * u),
+             multiplier=jnp.dot(delta, g) / eps**2)
+  if method == "lanczos":  # lambda_T comes from lambda_tangent_lanczos, matrix-free
+    return out
+  H = objective.hess(net, loss, x, y, delta)
   lam = (lambda_tangent_shift if method == "shift" else lambda_tangent_householder)(
       safe, g, H, eps)
-  return dict(values=val, norm=nrm, grad_norm=jnp.linalg.norm(g),
-              rgrad_norm=jnp.linalg.norm(g - jnp.dot(u, g) * u),
-              multiplier=jnp.dot(delta, g) / eps**2, lambda_tangent=lam,
-              hess_scale=jnp.linalg.norm(H, 2))
+  return dict(out, lambda_tangent=lam, hess_scale=jnp.linalg.norm(H, 2))
 
 
 def classify(norm_ratio, grad_norm, rgrad_norm, mu, lambda_t, lambda_hess, *, eps, tol_b,
@@ -129,7 +132,7 @@ def classify(norm_ratio, grad_norm, rgrad_norm, mu, lambda_t, lambda_hess, *, ep
 
 def certify(net: Network, loss: Loss | str, x, y, deltas, *, eps: float,
             tol_g=None, tol_b: float = 1e-6, rtol_h: float = 1e-7,
-            method: str = "shift", block: int = 256,
+            method: str = "auto", block: int = 256,
             progress: bool = False) -> Certificate:
   """Certifies B endpoints (B, d) in float64.
 
@@ -140,7 +143,9 @@ def certify(net: Network, loss: Loss | str, x, y, deltas, *, eps: float,
       default 1e-5 ||grad L(0)||.
     tol_b: relative distance to the sphere that counts as on it.
     rtol_h: tol_h = rtol_h (||hess L||_2 + |mu|) per endpoint.
-    method: "shift" or "householder" (dense, exact).
+    method: "shift" or "householder" (dense eigvalsh, exact), "lanczos"
+      (matrix-free, residual-checked), or "auto": dense up to d = 1024, Lanczos
+      above. ``Certificate.method`` says which ran.
     block: endpoints per compiled (vmapped) call, capped so that a block's
       Hessians take at most about 200 MB; the last block is padded, so one trace.
     progress: show a progress bar over blocks.
@@ -153,12 +158,14 @@ def certify(net: Network, loss: Loss | str, x, y, deltas, *, eps: float,
     raise ValueError(
         f"activation={net.activation!r}: certificates need a second derivative, and ReLU's "
         f"curvature is a distribution (zero almost everywhere); use a smooth activation")
-  if method not in ("shift", "householder"):
-    raise ValueError(f"method={method!r} is unknown; choose 'shift' or 'householder'")
+  if method not in ("auto", "shift", "householder", "lanczos"):
+    raise ValueError(f"method={method!r} is unknown; choose auto, shift, householder or lanczos")
   validate_problem(net, x, eps, y, loss=loss)
   deltas = np.asarray(deltas, np.float64)
   if deltas.ndim != 2 or deltas.shape[1] != np.shape(x)[0]:
     raise ValueError(f"deltas has shape {deltas.shape}; expected (B, {np.shape(x)[0]})")
+  if method == "auto":
+    method = "shift" if deltas.shape[1] <= 1024 else "lanczos"
   with jax.enable_x64(True):
     netx = net.astype(jnp.float64)
     xx = jnp.asarray(x, jnp.float64)
@@ -167,7 +174,9 @@ def certify(net: Network, loss: Loss | str, x, y, deltas, *, eps: float,
           objective.grad(netx, loss, xx, y, jnp.zeros_like(xx)))), 1e-300)
     n = deltas.shape[0]
     d = deltas.shape[1]
-    block = max(1, min(block, n, int(2e8 // (8 * d * d))))
+    if method != "lanczos":  # dense blocks hold B (d, d) Hessians
+      block = max(1, min(block, n, int(2e8 // (8 * d * d))))
+    block = min(block, n)
     parts = []
     for i in tqdm(range(0, n, block), desc="certify", unit="block", leave=False,
                   disable=not progress or n <= block):
@@ -175,6 +184,10 @@ def certify(net: Network, loss: Loss | str, x, y, deltas, *, eps: float,
       pad = np.concatenate([chunk, np.repeat(chunk[-1:], block - chunk.shape[0], 0)])
       res = _certify_batch(netx, loss, xx, y, jnp.asarray(eps, jnp.float64), jnp.asarray(pad),
                            method=method)
+      if method == "lanczos":
+        lz = lambda_tangent_lanczos(netx, loss, xx, y, pad, eps=eps)
+        res = dict(res, lambda_tangent=lz.lambda_tangent, hess_scale=lz.scale - np.abs(
+            np.asarray(res["multiplier"])))
       parts.append({k: np.asarray(v)[:chunk.shape[0]] for k, v in res.items()})
     out = {k: np.concatenate([p[k] for p in parts]) for k in parts[0]}
     norm_ratio = out["norm"] / eps
@@ -191,7 +204,8 @@ def certify(net: Network, loss: Loss | str, x, y, deltas, *, eps: float,
   return Certificate(classes, out["values"], norm_ratio, out["grad_norm"], out["rgrad_norm"],
                      out["multiplier"], out["lambda_tangent"], lam_h, interior_max,
                      float(tol_b), np.broadcast_to(np.asarray(tol_g, np.float64),
-                                                   deltas.shape[:1]), tol_h, f"dense-{method}")
+                                                   deltas.shape[:1]), tol_h,
+                     "lanczos" if method == "lanczos" else f"dense-{method}")
 
 
 @partial(jax.jit, static_argnames=("loss", "method"))
@@ -280,3 +294,94 @@ def _hunt(net, loss, x, y, starts, eps, descent_steps, newton_steps):
     return dl, jnp.linalg.norm(g), lam
 
   return jax.vmap(one)(starts)
+
+
+class LanczosResult(NamedTuple):
+  """lambda_T by Lanczos: values (B,), residuals (B,) ||A y - theta y||, the
+  scale (B,) max |Ritz value| + |mu| the tolerance is relative to, the Krylov
+  dimension used, and whether every residual met the tolerance."""
+
+  lambda_tangent: np.ndarray
+  residual: np.ndarray
+  scale: np.ndarray
+  krylov_dim: int
+  converged: bool
+
+
+def lambda_tangent_lanczos(net: Network, loss: Loss | str, x, y, deltas, *, eps: float,
+                           tol: float = 1e-9, k0: int = 32, k_max: int = 512,
+                           seed: int = 0) -> LanczosResult:
+  """Top tangent eigenvalue of Hess_S by Lanczos on closed-form Hessian-vector products.
+
+  The operator is v -> P (hess L - mu I) P v on the tangent space at each
+  endpoint; every Lanczos vector is projected onto that space (and fully
+  reorthogonalised), so the normal direction never enters the Krylov space:
+  this is the shifted operator of SPEC 5 restricted to the complement of u,
+  which has the same top eigenvalue. Each product costs O(m d). The Krylov
+  dimension starts at k0 and doubles until every Ritz residual
+  beta_k |s_k| <= tol (||hess L|| + |mu|), or k_max.
+
+  References:
+    Golub, Van Loan. Matrix Computations, 4th ed., 2013, section 10.1
+    (Lanczos; the residual of a Ritz pair is beta_k |s_k|).
+  """
+  loss = get_loss(loss)
+  with jax.enable_x64(True):
+    netx = net.astype(jnp.float64)
+    xx = jnp.asarray(x, jnp.float64)
+    D = jnp.asarray(deltas, jnp.float64)
+    d = D.shape[1]
+    k = min(k0, d - 1)
+    while True:
+      lam, res, scale = _lanczos_batch(netx, loss, xx, y, jnp.asarray(eps, jnp.float64), D,
+                                       jax.random.key(seed), k=k)
+      lam, res, scale = (np.asarray(v) for v in (lam, res, scale))
+      ok = bool(np.all(res <= tol * scale))
+      if ok or k >= min(k_max, d - 1):
+        return LanczosResult(lam, res, scale, k, ok)
+      k = min(2 * k, k_max, d - 1)
+
+
+@partial(jax.jit, static_argnames=("loss", "k"))
+def _lanczos_batch(net, loss, x, y, eps, deltas, key, *, k):
+  keys = jax.random.split(key, deltas.shape[0])
+  return jax.vmap(lambda dl, kk: _lanczos_one(net, loss, x, y, eps, dl, kk, k))(deltas, keys)
+
+
+def _lanczos_one(net, loss, x, y, eps, delta, key, k):
+  d = delta.shape[0]
+  u = delta / jnp.linalg.norm(delta)
+  g = objective.grad(net, loss, x, y, delta)
+  mu = jnp.dot(delta, g) / eps**2
+
+  def proj(v):
+    return v - jnp.dot(u, v) * u
+
+  def op(v):
+    v = proj(v)
+    return proj(objective.hvp(net, loss, x, y, delta, v) - mu * v)
+
+  q0 = proj(jax.random.normal(key, (d,), delta.dtype))
+  q0 = q0 / jnp.linalg.norm(q0)
+  Q = jnp.zeros((k + 1, d), delta.dtype).at[0].set(q0)
+
+  def step(j, carry):
+    Q, alpha, beta = carry
+    w = op(Q[j])
+    a = jnp.dot(w, Q[j])
+    mask = (jnp.arange(k + 1) <= j)[:, None]
+    Qm = jnp.where(mask, Q, 0.0)
+    w = w - Qm.T @ (Qm @ w)  # full reorthogonalisation, twice for stability
+    w = w - Qm.T @ (Qm @ w)
+    w = proj(w)
+    b = jnp.linalg.norm(w)
+    Q = Q.at[j + 1].set(w / jnp.maximum(b, jnp.finfo(w.dtype).tiny))
+    return Q, alpha.at[j].set(a), beta.at[j].set(b)
+
+  Q, alpha, beta = jax.lax.fori_loop(
+      0, k, step, (Q, jnp.zeros(k, delta.dtype), jnp.zeros(k, delta.dtype)))
+  T = jnp.diag(alpha) + jnp.diag(beta[:-1], 1) + jnp.diag(beta[:-1], -1)
+  theta, S = jnp.linalg.eigh(T)
+  resid = jnp.abs(beta[-1] * S[-1, -1])
+  scale = jnp.max(jnp.abs(theta)) + jnp.abs(mu) + 1e-300
+  return theta[-1], resid, scale

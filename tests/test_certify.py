@@ -147,3 +147,20 @@ def test_float32_endpoints_are_certified_in_float64():
   tol = ascent.certificate_tolerance(res, net, "quadratic", x, y, eps)
   cert = certify(net, "quadratic", x, y, res.deltas, eps=eps, tol_b=1e-5, tol_g=tol)
   assert (cert.classes == "boundary_local_max").all(), cert.classes
+
+
+@pytest.mark.parametrize("activation, loss", [("tanh", "quadratic"), ("gelu", "softmax_ce")])
+def test_lanczos_matches_dense_eigvalsh(activation, loss):
+  from adv_landscape.certify import lambda_tangent_lanczos
+  from tests.helpers import small_instance
+  net, x, y, eps = small_instance(activation, loss, d=60, m=40, scale=2.0)
+  z = jax.random.normal(jax.random.key(0), (6, 60))
+  deltas = eps * z / jnp.linalg.norm(z, axis=1, keepdims=True)
+  dense = certify(net, loss, x, y, deltas, eps=eps, method="shift")
+  lz = lambda_tangent_lanczos(net, loss, x, y, deltas, eps=eps, tol=1e-10)
+  assert lz.converged and (lz.residual <= 1e-10 * lz.scale).all()
+  np.testing.assert_allclose(lz.lambda_tangent, dense.lambda_tangent, rtol=0, atol=1e-8)
+  via = certify(net, loss, x, y, deltas, eps=eps, method="lanczos")
+  assert via.method == "lanczos"
+  np.testing.assert_array_equal(via.classes, dense.classes)
+  assert certify(net, loss, x, y, deltas, eps=eps).method == "dense-shift"  # auto, d <= 1024
