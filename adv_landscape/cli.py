@@ -293,6 +293,21 @@ def cmd_reproduce(args) -> int:
   return 0
 
 
+def cmd_bench(args) -> int:
+  import importlib  # noqa: PLC0415
+
+  root = os.path.dirname(_experiments_dir())
+  if not os.path.isdir(os.path.join(root, "benchmarks")):
+    raise UsageError("benchmarks/ not found: bench runs from a source checkout")
+  sys.path.insert(0, root)
+  pga = importlib.import_module("benchmarks.pga")
+  argv = ["--steps", str(args.steps), "--reps", str(args.reps)]
+  argv += ["--json", args.json] if args.json else []
+  argv += ["--sizes", args.sizes] if args.sizes else []
+  pga.main(argv)
+  return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
   p = _Parser(
       prog="adv-landscape",
@@ -322,6 +337,12 @@ def build_parser() -> argparse.ArgumentParser:
   r.add_argument("--out", default=None, help="figure folder (default figures/)")
   _common(r)
   r.set_defaults(func=cmd_reproduce)
+  b = sub.add_parser("bench", help="PGA throughput against the GEMM bound (benchmarks/pga.py)")
+  b.add_argument("--steps", type=_positive_int("steps"), default=200)
+  b.add_argument("--reps", type=_positive_int("reps"), default=5)
+  b.add_argument("--sizes", default=None, help="d:m:B triples, comma-separated")
+  _common(b)
+  b.set_defaults(func=cmd_bench)
   return p
 
 

@@ -163,4 +163,4 @@ def test_lanczos_matches_dense_eigvalsh(activation, loss):
   via = certify(net, loss, x, y, deltas, eps=eps, method="lanczos")
   assert via.method == "lanczos"
   np.testing.assert_array_equal(via.classes, dense.classes)
-  assert certify(net, loss, x, y, deltas, eps=eps).method == "dense-shift"  # auto, d <= 1024
+  assert certify(net, loss, x, y, deltas, eps=eps).method == "dense-shift"  # auto, d <= 256
