@@ -8,13 +8,26 @@ __version__ = "0.1.0"
 
 from adv_landscape.activations import ACTIVATIONS, Activation, get_activation
 from adv_landscape.ascent import INITS, STEP_RULES, PGAResult, PGAState, pga, run_pga
-from adv_landscape.bounds import (Constants, fit_exponent, instance_constants,
-                                  sampled_constants, t1_bound, t2_bound)
+from adv_landscape.bounds import (
+                                  Constants,
+                                  fit_exponent,
+                                  instance_constants,
+                                  sampled_constants,
+                                  t1_bound,
+                                  t2_bound,
+)
 from adv_landscape.census import Census, census_summary, cluster_maxima, nonlinearity
 from adv_landscape.certify import CLASSES, Certificate, certify
 from adv_landscape.losses import LOSSES, Loss, get_loss, loss_from_callable
-from adv_landscape.network import (Network, eps_from_gamma, forward, init_network,
-                                   load_network, save_network, synthetic_input)
+from adv_landscape.network import (
+                                  Network,
+                                  eps_from_gamma,
+                                  forward,
+                                  init_network,
+                                  load_network,
+                                  save_network,
+                                  synthetic_input,
+)
 from adv_landscape.objective import grad, hess, hvp, objective_autodiff, value
 
 __all__ = [

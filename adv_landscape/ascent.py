@@ -239,7 +239,7 @@ def pga(net: Network, loss: Loss | str, x, y, *, key: jax.Array, eps: float,
   if not tol_g > 0:
     raise ValueError(f"tol_g={tol_g!r} must be positive")
   if step_rule == "lipschitz" and ell is None:
-    from adv_landscape.bounds import instance_constants  # noqa: PLC0415 (cycle)
+    from adv_landscape.bounds import instance_constants
     ell = instance_constants(net, loss, x, y, eps).ell
   chunk = min(chunk, n_restarts)
   n_chunks = -(-n_restarts // chunk)

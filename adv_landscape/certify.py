@@ -246,7 +246,7 @@ def hunt_interior_critical(net: Network, loss: Loss | str, x, y, *, eps: float,
   degenerate Hessian does not stop it) then polishes each to machine
   precision. Only points that end strictly inside the ball count.
   """
-  from adv_landscape.geometry import sample_ball  # noqa: PLC0415
+  from adv_landscape.geometry import sample_ball
 
   loss = get_loss(loss)
   with jax.enable_x64(True):
@@ -260,7 +260,7 @@ def hunt_interior_critical(net: Network, loss: Loss | str, x, y, *, eps: float,
   inside = (np.linalg.norm(d_end, axis=1) < eps * (1 - tol_b)) & (gnorm <= tol_g)
   pts, lams = d_end[inside], lam[inside]
   if pts.shape[0]:  # the same critical point reached from several starts counts once
-    from adv_landscape.census import cluster_maxima  # noqa: PLC0415
+    from adv_landscape.census import cluster_maxima
     cl = cluster_maxima(pts, -lams, eps=eps, tol_c=1e-6)
     pts, lams = pts[cl.reps], lams[cl.reps]
   tol_h = rtol_h * (np.abs(lams) + 1.0)

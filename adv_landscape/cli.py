@@ -74,9 +74,9 @@ def _common(p: argparse.ArgumentParser) -> None:
 
 
 def _instance_args(p: argparse.ArgumentParser) -> None:
-  from adv_landscape.activations import ACTIVATIONS  # noqa: PLC0415
-  from adv_landscape.ascent import INITS, STEP_RULES  # noqa: PLC0415
-  from adv_landscape.losses import LOSSES  # noqa: PLC0415
+  from adv_landscape.activations import ACTIVATIONS
+  from adv_landscape.ascent import INITS, STEP_RULES
+  from adv_landscape.losses import LOSSES
 
   g = p.add_argument_group("instance: a user's network, or a synthetic one")
   g.add_argument("--weights", metavar="NET.npz", help="W (m,d), a (m,) or (m,K), b, activation")
@@ -112,11 +112,11 @@ def _instance_args(p: argparse.ArgumentParser) -> None:
 
 def _build_instance(args):
   """Network, x, y, eps and a description, from files or the synthetic setting."""
-  import jax  # noqa: PLC0415
-  import jax.numpy as jnp  # noqa: PLC0415
+  import jax
+  import jax.numpy as jnp
 
-  from adv_landscape import network  # noqa: PLC0415
-  from adv_landscape.losses import get_loss  # noqa: PLC0415
+  from adv_landscape import network
+  from adv_landscape.losses import get_loss
 
   loss = get_loss(args.loss)
   key = jax.random.key(args.seed)
@@ -156,8 +156,8 @@ def _build_instance(args):
 
 
 def cmd_census(args) -> int:
-  from adv_landscape import ascent, census, io  # noqa: PLC0415
-  from adv_landscape.certify import certify  # noqa: PLC0415
+  from adv_landscape import ascent, census, io
+  from adv_landscape.certify import certify
 
   net, loss, x, y, eps, key, source = _build_instance(args)
   if not net.act.smooth:
@@ -229,8 +229,8 @@ def _print_census(source, args, res, s, maxima) -> None:
 
 
 def cmd_verify(args) -> int:
-  from adv_landscape import io  # noqa: PLC0415
-  from adv_landscape.verify import run_verify  # noqa: PLC0415
+  from adv_landscape import io
+  from adv_landscape.verify import run_verify
 
   if args.json and os.path.abspath(args.json) == os.path.abspath(
       os.path.join(args.out, "report.json")):
@@ -256,11 +256,11 @@ def _experiments_dir() -> str:
 
 
 def cmd_reproduce(args) -> int:
-  import importlib.util  # noqa: PLC0415
+  import importlib.util
 
-  from tqdm.auto import tqdm  # noqa: PLC0415
+  from tqdm.auto import tqdm
 
-  from adv_landscape.data import DATASETS  # noqa: PLC0415
+  from adv_landscape.data import DATASETS
 
   folder = _experiments_dir()
   if not os.path.isdir(folder):
@@ -287,14 +287,14 @@ def cmd_reproduce(args) -> int:
     paths += mod.main(flags)
   print(f"wrote {len(paths)} figure files to {out} in {time.perf_counter() - t0:.0f} s")
   if args.json:
-    from adv_landscape import io  # noqa: PLC0415
+    from adv_landscape import io
     io.write_json_atomic(args.json, {"figures": paths, "flags": flags,
                                      "seconds": time.perf_counter() - t0})
   return 0
 
 
 def cmd_bench(args) -> int:
-  import importlib  # noqa: PLC0415
+  import importlib
 
   root = os.path.dirname(_experiments_dir())
   if not os.path.isdir(os.path.join(root, "benchmarks")):
@@ -350,7 +350,7 @@ def main(argv: list[str] | None = None) -> int:
   parser = build_parser()
   args = parser.parse_args(argv)
   if args.x64:
-    import jax  # noqa: PLC0415
+    import jax
     jax.config.update("jax_enable_x64", True)
   try:
     return args.func(args)

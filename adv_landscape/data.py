@@ -107,7 +107,7 @@ def load_dataset(name: str, *, scale: float = 1.0, normalize: str = "norm",
   if not (np.isfinite(scale) and scale > 0):
     raise ValueError(f"scale={scale!r} must be positive")
   if name == "digits":
-    from sklearn.datasets import load_digits  # noqa: PLC0415  (bundled, no download)
+    from sklearn.datasets import load_digits  # bundled with scikit-learn: no download
     raw = load_digits()
     X, classes, pmax = raw.data.astype(np.float64), raw.target.astype(np.int64), 16.0
   elif name == "fashion-mnist" or (name not in DATASETS and os.path.isdir(name)):

@@ -81,10 +81,10 @@ def read_jsonl(path: str | os.PathLike) -> list[dict]:
 
 def versions() -> dict:
   """Versions of the software and the machine that produced a result."""
-  import jax  # noqa: PLC0415
-  import jaxlib  # noqa: PLC0415
+  import jax
+  import jaxlib
 
-  from adv_landscape import __version__  # noqa: PLC0415
+  from adv_landscape import __version__
 
   return {
       "adv_landscape": __version__, "jax": jax.__version__, "jaxlib": jaxlib.__version__,

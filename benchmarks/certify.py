@@ -7,7 +7,6 @@ Run:  python -m benchmarks.certify --json benchmarks/results/certify.json   (abo
 from __future__ import annotations
 
 import argparse
-import statistics
 import time
 
 import jax
@@ -17,16 +16,11 @@ import numpy as np
 from adv_landscape import ascent, io, objective
 from adv_landscape.certify import certify, lambda_tangent_lanczos
 from adv_landscape.network import init_network, synthetic_input
+from benchmarks.common import median_time
 
 
 def _median_time(fn, reps):
-  fn()
-  ts = []
-  for _ in range(reps):
-    t0 = time.perf_counter()
-    fn()
-    ts.append(time.perf_counter() - t0)
-  return statistics.median(ts)
+  return median_time(fn, reps)[0]
 
 
 def endpoints(d, m, n, seed=0):

@@ -23,17 +23,12 @@ import jax.numpy as jnp
 import numpy as np
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+from benchmarks.common import median_time  # noqa: E402
 from benchmarks.pga import instance, jax_scan, suite  # noqa: E402
 
 
 def timed(fn, reps):
-  fn()
-  ts = []
-  for _ in range(reps):
-    t0 = time.perf_counter()
-    fn()
-    ts.append(time.perf_counter() - t0)
-  return statistics.median(ts), ts
+  return median_time(fn, reps)
 
 
 def gemm_rate(d, m, B, precision, reps=30):
@@ -47,7 +42,7 @@ def gemm_rate(d, m, B, precision, reps=30):
   t2, _ = timed(lambda: mm2(A2, W).block_until_ready(), reps)
   out = {"jax": B / (t1 + t2), "jax_tflops": 4 * B * d * m / (t1 + t2) / 1e12}
   try:
-    import torch  # noqa: PLC0415
+    import torch
     torch.backends.cuda.matmul.allow_tf32 = precision != "highest"
     dev = "cuda"
     a1, w, a2 = (torch.randn(s, device=dev) for s in ((B, d), (m, d), (B, m)))

@@ -33,6 +33,7 @@ import numpy as np
 from adv_landscape import ascent, io, objective
 from adv_landscape.losses import get_loss
 from adv_landscape.network import Network
+from benchmarks.common import median_time
 
 SIZES = ((784, 1024, 1024), (64, 256, 4096), (784, 1024, 64))
 
@@ -84,20 +85,29 @@ def suite(inst, T):
   return run
 
 
+def _scan_normalized(grad, eps, alpha, T):
+  """T normalised PGA steps in a jitted scan, for a batched gradient function."""
+  @jax.jit
+  def go(d0):
+    def step(d, _):
+      g = grad(d)
+      v = d + alpha * g / jnp.linalg.norm(g, axis=1, keepdims=True)
+      return v * jnp.minimum(1.0, eps / jnp.linalg.norm(v, axis=1, keepdims=True)), None
+    return jax.lax.scan(step, d0, None, length=T)[0]
+  return go
+
+
 def jax_scan(inst, T):
   """Hand-batched JAX scan with no bookkeeping (the prototype's reference)."""
   W, a, x = map(jnp.asarray, (inst["W"], inst["a"], inst["x"]))
   eps, alpha, y = inst["eps"], inst["alpha"], inst["y"]
 
-  @jax.jit
-  def go(d0):
-    def step(d, _):
-      H = (x[None] + d) @ W.T
-      f = jnp.tanh(H) @ a
-      g = ((1 - jnp.tanh(H) ** 2) * ((f - y)[:, None] * a[None])) @ W
-      v = d + alpha * g / jnp.linalg.norm(g, axis=1, keepdims=True)
-      return v * jnp.minimum(1.0, eps / jnp.linalg.norm(v, axis=1, keepdims=True)), None
-    return jax.lax.scan(step, d0, None, length=T)[0]
+  def grad(d):
+    H = (x[None] + d) @ W.T
+    f = jnp.tanh(H) @ a
+    return ((1 - jnp.tanh(H) ** 2) * ((f - y)[:, None] * a[None])) @ W
+
+  go = _scan_normalized(grad, eps, alpha, T)
 
   d0 = jnp.asarray(inst["delta0"])
   return lambda: np.asarray(go(d0))
@@ -109,14 +119,7 @@ def jax_vmap_grad(inst, T):
                 jnp.float32), "tanh")
   x, eps, alpha, y = jnp.asarray(inst["x"]), inst["eps"], inst["alpha"], inst["y"]
   grad = jax.vmap(jax.grad(lambda d: objective.value(net, "quadratic", x, y, d)))
-
-  @jax.jit
-  def go(d0):
-    def step(d, _):
-      g = grad(d)
-      v = d + alpha * g / jnp.linalg.norm(g, axis=1, keepdims=True)
-      return v * jnp.minimum(1.0, eps / jnp.linalg.norm(v, axis=1, keepdims=True)), None
-    return jax.lax.scan(step, d0, None, length=T)[0]
+  go = _scan_normalized(grad, eps, alpha, T)
 
   d0 = jnp.asarray(inst["delta0"])
   return lambda: np.asarray(go(d0))
@@ -124,7 +127,7 @@ def jax_vmap_grad(inst, T):
 
 def torch_eager(inst, T):
   """Batched torch in eager mode, the same closed-form step."""
-  import torch  # noqa: PLC0415
+  import torch
   W, a, x = (torch.from_numpy(inst[k]) for k in ("W", "a", "x"))
   eps, alpha, y = inst["eps"], inst["alpha"], inst["y"]
   d0 = torch.from_numpy(inst["delta0"])
@@ -149,8 +152,8 @@ def torchattacks_pgdl2(inst, T):
   starts, so it runs from delta = 0 (random_start=False); its final losses
   are checked against the suite's run from delta = 0.
   """
-  import torchattacks  # noqa: PLC0415
-  import torch  # noqa: PLC0415
+  import torch
+  import torchattacks
   model, to_u, from_u, c = _torch_model(inst)
   atk = torchattacks.PGDL2(model, eps=inst["eps"] / c, alpha=inst["alpha"] / c, steps=T,
                            random_start=False)
@@ -168,7 +171,7 @@ def _torch_model(inst):
   attack's clamp to [0, 1] never binds), with two logits [0, (f - y)^2 / 2]:
   cross-entropy for label 0 is softplus((f - y)^2 / 2), an increasing function
   of the quadratic loss, so its normalised gradient is the same."""
-  import torch  # noqa: PLC0415
+  import torch
   c = 4.0 * float(np.max(np.abs(inst["x"]))) + 4.0 * inst["eps"]
   W, a = torch.from_numpy(inst["W"]), torch.from_numpy(inst["a"])
 
@@ -190,13 +193,7 @@ def _torch_model(inst):
 
 # -- the GEMM bound ------------------------------------------------------------
 def _time(fn, reps):
-  fn()
-  ts = []
-  for _ in range(reps):
-    t0 = time.perf_counter()
-    fn()
-    ts.append(time.perf_counter() - t0)
-  return statistics.median(ts)
+  return median_time(fn, reps)[0]
 
 
 def gemm_bound(d, m, B, reps=20):
@@ -214,7 +211,7 @@ def gemm_bound(d, m, B, reps=20):
   t = _time(lambda: A1 @ W.T, reps) + _time(lambda: A2 @ W, reps)
   out["numpy"] = B / t
   try:
-    import torch  # noqa: PLC0415
+    import torch
     t1, tw, t2 = map(torch.from_numpy, (A1, W, A2))
     t = _time(lambda: t1 @ tw.T, reps) + _time(lambda: t2 @ tw, reps)
     out["torch"] = B / t
@@ -230,9 +227,9 @@ VARIANTS = {"suite": suite, "jax_scan": jax_scan, "jax_vmap_grad": jax_vmap_grad
 def available_variants():
   names = ["suite", "jax_scan", "jax_vmap_grad"]
   try:
-    import torch  # noqa: F401, PLC0415
+    import torch  # noqa: F401
     names.append("torch_eager")
-    import torchattacks  # noqa: F401, PLC0415
+    import torchattacks  # noqa: F401
     names.append("torchattacks_pgdl2")
   except ImportError:
     pass
@@ -295,7 +292,7 @@ def main(argv=None):
           "versions": io.versions(), "backend": jax.default_backend(),
           "devices": [str(d) for d in jax.devices()]}
   try:
-    import torch  # noqa: PLC0415
+    import torch
     meta["torch"] = torch.__version__
     meta["torch_threads"] = torch.get_num_threads()
   except ImportError:

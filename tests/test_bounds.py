@@ -6,8 +6,13 @@ import numpy as np
 import pytest
 
 from adv_landscape import ascent, objective
-from adv_landscape.bounds import (fit_exponent, instance_constants, sampled_constants,
-                                  t1_bound, t2_bound)
+from adv_landscape.bounds import (
+  fit_exponent,
+  instance_constants,
+  sampled_constants,
+  t1_bound,
+  t2_bound,
+)
 from tests.helpers import ALL_LOSSES, SMOOTH_ACTIVATIONS, small_instance
 
 

@@ -80,7 +80,7 @@ def test_riemannian_hessian_matches_great_circles(activation):
   for seed in range(3):
     v = P @ jax.random.normal(jax.random.key(seed), (d,))
     v = v / jnp.linalg.norm(v)
-    curve = lambda t: objective.value(  # noqa: E731
+    curve = lambda t, v=v: objective.value(  # noqa: E731
         net, "quadratic", x, y, jnp.cos(t) * delta + jnp.sin(t) * eps * v)
     second = jax.grad(jax.grad(curve))(0.0)
     h = 1e-4

@@ -9,7 +9,7 @@ from jax.test_util import check_grads
 
 from adv_landscape import objective
 from adv_landscape.network import forward
-from tests.helpers import ALL_LOSSES, SMOOTH_ACTIVATIONS, small_instance, probe_points
+from tests.helpers import ALL_LOSSES, SMOOTH_ACTIVATIONS, probe_points, small_instance
 
 
 @pytest.mark.parametrize("activation", SMOOTH_ACTIVATIONS)

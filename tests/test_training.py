@@ -7,8 +7,8 @@ import numpy as np
 import pytest
 
 from adv_landscape.data import load_dataset
-from adv_landscape.training import TrainConfig, adversarial_examples, batch_loss, train
 from adv_landscape.losses import get_loss
+from adv_landscape.training import TrainConfig, adversarial_examples, batch_loss, train
 
 
 def toy():
