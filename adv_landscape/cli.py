@@ -279,6 +279,7 @@ def cmd_reproduce(args) -> int:
   flags += ["--data-dir", args.data_dir] if args.data_dir else []
   paths = []
   t0 = time.perf_counter()
+  sys.path.insert(0, os.path.dirname(folder))  # the scripts import experiments.common
   for name in tqdm(EXPERIMENTS, desc="experiments", disable=args.no_progress):
     spec = importlib.util.spec_from_file_location(f"experiments.{name}",
                                                   os.path.join(folder, f"{name}.py"))

@@ -5,7 +5,6 @@ import os
 
 import matplotlib.image as mpimg
 import numpy as np
-import pytest
 
 from adv_landscape.cli import main
 from experiments import rq1_local_max, rq2_input_scale, rq3_landscape
@@ -19,20 +18,30 @@ def check_figure(path):
     assert float(np.std(img[..., :3])) > 0.01  # something is drawn
 
 
-@pytest.mark.parametrize("module, names", [
-    (rq1_local_max, ["rq1_value_vs_iteration", "rq1_lambda_hist", "rq1_certified"]),
-    (rq2_input_scale, ["rq2_adv_loss", "rq2_robust_acc"]),
-    (rq3_landscape, ["rq3_slices", "rq3_great_circles"]),
-])
-def test_experiment_smoke(tmp_path, module, names):
-  paths = module.main(["--smoke", "--out", str(tmp_path), "--no-progress"])
-  assert sorted(os.path.basename(p) for p in paths) == sorted(
-      f"{n}.{e}" for n in names for e in ("png", "pdf"))
-  for p in paths:
+FIGURES = {"rq1": ["rq1_value_vs_iteration", "rq1_lambda_hist", "rq1_certified"],
+           "rq2": ["rq2_adv_loss", "rq2_robust_acc"],
+           "rq3": ["rq3_slices", "rq3_great_circles"]}
+
+
+def test_reproduce_runs_every_experiment_in_smoke_mode(tmp_path, capsys):
+  """adv-landscape reproduce drives the three scripts (each script's main())."""
+  assert main(["reproduce", "--smoke", "--out", str(tmp_path), "--no-progress",
+               "--json", str(tmp_path / "run.json")]) == 0
+  made = json.loads((tmp_path / "run.json").read_text())["figures"]
+  want = sorted(f"{n}.{e}" for names in FIGURES.values() for n in names for e in ("png", "pdf"))
+  assert sorted(os.path.basename(p) for p in made) == want
+  for p in made:
     check_figure(p)
-  summaries = [f for f in os.listdir(tmp_path) if f.endswith("_summary.json")]
-  assert len(summaries) == 1
-  assert "summary" in json.loads((tmp_path / summaries[0]).read_text())
+  for rq in FIGURES:
+    summary = json.loads((tmp_path / f"{rq}_summary.json").read_text())
+    assert summary["summary"] and summary["config"]["smoke"] is True
+  out = capsys.readouterr().out
+  assert "RQ1" in out and "RQ2" in out and "RQ3" in out
+
+
+def test_scripts_have_a_main_with_argparse():
+  for module in (rq1_local_max, rq2_input_scale, rq3_landscape):
+    assert callable(module.main) and "Command:" in module.__doc__ and "Run time" in module.__doc__
 
 
 def test_reproduce_refuses_unknown_data(capsys):
