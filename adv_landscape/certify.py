@@ -72,24 +72,34 @@ class Certificate(NamedTuple):
   method: str
 
 
-def lambda_tangent_shift(delta, g, H, eps) -> jax.Array:
-  """lambda_T as the top eigenvalue of P (H - mu I) P - C u u^T."""
+def tangent_matrix_shift(delta, g, H, eps) -> jax.Array:
+  """P (H - mu I) P - C u u^T, C = ||H||_F + |mu| + 1: its top eigenvalue is lambda_T."""
   d = delta.shape[0]
   u = delta / jnp.linalg.norm(delta)
   mu = multiplier(delta, g, eps)
   P = jnp.eye(d, dtype=H.dtype) - jnp.outer(u, u)
   C = jnp.linalg.norm(H) + jnp.abs(mu) + 1.0  # Frobenius >= spectral norm
   M = P @ (H - mu * jnp.eye(d, dtype=H.dtype)) @ P - C * jnp.outer(u, u)
-  return jnp.linalg.eigvalsh(0.5 * (M + M.T))[-1]
+  return 0.5 * (M + M.T)
 
 
-def lambda_tangent_householder(delta, g, H, eps) -> jax.Array:
-  """lambda_T as the top eigenvalue of the tangent block of Q (H - mu I) Q."""
+def tangent_matrix_householder(delta, g, H, eps) -> jax.Array:
+  """The (d-1, d-1) tangent block of Q (H - mu I) Q, Q the Householder reflector of u."""
   d = delta.shape[0]
   Q = householder(delta / jnp.linalg.norm(delta))
   mu = multiplier(delta, g, eps)
   M = (Q @ (H - mu * jnp.eye(d, dtype=H.dtype)) @ Q)[1:, 1:]
-  return jnp.linalg.eigvalsh(0.5 * (M + M.T))[-1]
+  return 0.5 * (M + M.T)
+
+
+def lambda_tangent_shift(delta, g, H, eps) -> jax.Array:
+  """lambda_T as the top eigenvalue of P (H - mu I) P - C u u^T."""
+  return jnp.linalg.eigvalsh(tangent_matrix_shift(delta, g, H, eps))[-1]
+
+
+def lambda_tangent_householder(delta, g, H, eps) -> jax.Array:
+  """lambda_T as the top eigenvalue of the tangent block of Q (H - mu I) Q."""
+  return jnp.linalg.eigvalsh(tangent_matrix_householder(delta, g, H, eps))[-1]
 
 
 def _one(net, loss, x, y, eps, delta, method):
@@ -104,9 +114,12 @@ def _one(net, loss, x, y, eps, delta, method):
   if method == "lanczos":  # lambda_T comes from lambda_tangent_lanczos, matrix-free
     return out
   H = objective.hess(net, loss, x, y, delta)
-  lam = (lambda_tangent_shift if method == "shift" else lambda_tangent_householder)(
+  M = (tangent_matrix_shift if method == "shift" else tangent_matrix_householder)(
       safe, g, H, eps)
-  return dict(out, lambda_tangent=lam, hess_scale=jnp.linalg.norm(H, 2))
+  # The eigenvalues are taken on the host (NumPy's LAPACK): eigvalsh inside
+  # this batched executable hung the XLA CPU runtime (jaxlib 0.10.2) on some
+  # inputs, and a certificate that never returns is worse than a copy.
+  return dict(out, tangent_matrix=M, hess_fro=jnp.linalg.norm(H))
 
 
 def classify(norm_ratio, grad_norm, rgrad_norm, mu, lambda_t, lambda_hess, *, eps, tol_b,
@@ -142,7 +155,8 @@ def certify(net: Network, loss: Loss | str, x, y, deltas, *, eps: float,
       float or one per endpoint (see ``ascent.certificate_tolerance``);
       default 1e-5 ||grad L(0)||.
     tol_b: relative distance to the sphere that counts as on it.
-    rtol_h: tol_h = rtol_h (||hess L||_2 + |mu|) per endpoint.
+    rtol_h: tol_h = rtol_h (||hess L|| + |mu|) per endpoint (Frobenius norm
+      for the dense methods, the largest Ritz value for Lanczos).
     method: "shift" or "householder" (dense eigvalsh, exact), "lanczos"
       (matrix-free, residual-checked), or "auto": dense up to d = 256, Lanczos
       above. ``Certificate.method`` says which ran.
@@ -189,6 +203,10 @@ def certify(net: Network, loss: Loss | str, x, y, deltas, *, eps: float,
         lz = lambda_tangent_lanczos(netx, loss, xx, y, pad, eps=eps)
         res = dict(res, lambda_tangent=lz.lambda_tangent, hess_scale=lz.scale - np.abs(
             np.asarray(res["multiplier"])))
+      else:
+        M = np.asarray(res.pop("tangent_matrix"))
+        res["lambda_tangent"] = np.linalg.eigvalsh(M)[:, -1]
+        res["hess_scale"] = np.asarray(res.pop("hess_fro"))  # Frobenius >= spectral
       parts.append({k: np.asarray(v)[:chunk.shape[0]] for k, v in res.items()})
     out = {k: np.concatenate([p[k] for p in parts]) for k in parts[0]}
     norm_ratio = out["norm"] / eps
@@ -267,8 +285,10 @@ def hunt_interior_critical(net: Network, loss: Loss | str, x, y, *, eps: float,
   return Hunt(n_starts, int(pts.shape[0]), pts, lams, int(np.sum(lams < -tol_h)), tol_g)
 
 
-@partial(jax.jit, static_argnames=("loss", "descent_steps", "newton_steps"))
-def _hunt(net, loss, x, y, starts, eps, descent_steps, newton_steps):
+@partial(jax.jit, static_argnames=("loss", "descent_steps"))
+def _descend(net, loss, x, y, starts, eps, descent_steps):
+  """Adam on ||grad L||^2 from each start (pure JAX, no LAPACK calls)."""
+
   def phi(delta):
     g = objective.grad(net, loss, x, y, delta)
     return jnp.dot(g, g)
@@ -282,19 +302,24 @@ def _hunt(net, loss, x, y, starts, eps, descent_steps, newton_steps):
       return (optax.apply_updates(dl, upd), st), None
 
     (dl, _), _ = jax.lax.scan(descend, (delta, opt.init(delta)), None, length=descent_steps)
-
-    def newton(dl, _):
-      g = objective.grad(net, loss, x, y, dl)
-      H = objective.hess(net, loss, x, y, dl)
-      step = jnp.linalg.lstsq(H, g)[0]
-      return dl - step, None
-
-    dl, _ = jax.lax.scan(newton, dl, None, length=newton_steps)
-    g = objective.grad(net, loss, x, y, dl)
-    lam = jnp.linalg.eigvalsh(objective.hess(net, loss, x, y, dl))[-1]
-    return dl, jnp.linalg.norm(g), lam
+    return dl
 
   return jax.vmap(one)(starts)
+
+
+@partial(jax.jit, static_argnames=("loss",))
+def _grad_hess(net, loss, x, y, deltas):
+  return (jax.vmap(lambda d: objective.grad(net, loss, x, y, d))(deltas),
+          jax.vmap(lambda d: objective.hess(net, loss, x, y, d))(deltas))
+
+
+def _hunt(net, loss, x, y, starts, eps, descent_steps, newton_steps):
+  dl = np.asarray(_descend(net, loss, x, y, starts, eps, descent_steps))
+  for _ in range(newton_steps):  # least-squares Newton steps, solved on the host
+    g, H = (np.asarray(v) for v in _grad_hess(net, loss, x, y, jnp.asarray(dl)))
+    dl = dl - np.einsum("bij,bj->bi", np.linalg.pinv(H, rcond=1e-13, hermitian=True), g)
+  g, H = (np.asarray(v) for v in _grad_hess(net, loss, x, y, jnp.asarray(dl)))
+  return dl, np.linalg.norm(g, axis=1), np.linalg.eigvalsh(H)[:, -1]
 
 
 class LanczosResult(NamedTuple):
@@ -334,9 +359,9 @@ def lambda_tangent_lanczos(net: Network, loss: Loss | str, x, y, deltas, *, eps:
     d = D.shape[1]
     k = min(k0, d - 1)
     while True:
-      lam, res, scale = _lanczos_batch(netx, loss, xx, y, jnp.asarray(eps, jnp.float64), D,
-                                       jax.random.key(seed), k=k)
-      lam, res, scale = (np.asarray(v) for v in (lam, res, scale))
+      alpha, beta, mu = (np.asarray(v) for v in _lanczos_batch(
+          netx, loss, xx, y, jnp.asarray(eps, jnp.float64), D, jax.random.key(seed), k=k))
+      lam, res, scale = _ritz(alpha, beta, mu)
       ok = bool(np.all(res <= tol * scale))
       if ok or k >= min(k_max, d - 1):
         return LanczosResult(lam, res, scale, k, ok)
@@ -381,8 +406,21 @@ def _lanczos_one(net, loss, x, y, eps, delta, key, k):
 
   Q, alpha, beta = jax.lax.fori_loop(
       0, k, step, (Q, jnp.zeros(k, delta.dtype), jnp.zeros(k, delta.dtype)))
-  T = jnp.diag(alpha) + jnp.diag(beta[:-1], 1) + jnp.diag(beta[:-1], -1)
-  theta, S = jnp.linalg.eigh(T)
-  resid = jnp.abs(beta[-1] * S[-1, -1])
-  scale = jnp.max(jnp.abs(theta)) + jnp.abs(mu) + 1e-300
-  return theta[-1], resid, scale
+  return alpha, beta, mu
+
+
+def _ritz(alpha, beta, mu):
+  """Top Ritz value, its residual beta_k |s_k| and the scale, from (B, k) coefficients.
+
+  The small tridiagonal eigenproblems are solved on the host (see ``_one``).
+  """
+  B, k = alpha.shape
+  T = np.zeros((B, k, k))
+  i = np.arange(k)
+  T[:, i, i] = alpha
+  T[:, i[:-1], i[1:]] = beta[:, :-1]
+  T[:, i[1:], i[:-1]] = beta[:, :-1]
+  theta, S = np.linalg.eigh(T)
+  resid = np.abs(beta[:, -1] * S[:, -1, -1])
+  scale = np.max(np.abs(theta), axis=1) + np.abs(mu) + 1e-300
+  return theta[:, -1], resid, scale
