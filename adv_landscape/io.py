@@ -46,6 +46,7 @@ def write_json_atomic(path: str | os.PathLike, obj, *, indent: int | None = 1) -
       f.write("\n")
       f.flush()
       os.fsync(f.fileno())
+    os.chmod(tmp, 0o644)  # mkstemp makes it private; results are for reading
     os.replace(tmp, path)
   except BaseException:
     if os.path.exists(tmp):
