@@ -32,7 +32,7 @@ import optax
 from tqdm.auto import tqdm
 
 from adv_landscape import objective
-from adv_landscape.geometry import householder, multiplier
+from adv_landscape.geometry import householder, multiplier, project_ball
 from adv_landscape.losses import Loss, get_loss
 from adv_landscape.network import Network, validate_problem
 
@@ -242,6 +242,8 @@ class Hunt(NamedTuple):
     (||grad L|| <= tol_g, ||delta|| < eps (1 - tol_b)). deltas: (found, d).
     lambda_max: (found,) lambda_max(hess L) at each. interior_max: how many
     are local maxima (lambda_max < -tol_h). tol_g: the tolerance used.
+    closest: the smallest ||grad L|| / ||grad L(0)|| reached strictly inside
+    the ball (how near the search came, when it found nothing).
   """
 
   n_starts: int
@@ -250,6 +252,7 @@ class Hunt(NamedTuple):
   lambda_max: np.ndarray
   interior_max: int
   tol_g: float
+  closest: float
 
 
 def hunt_interior_critical(net: Network, loss: Loss | str, x, y, *, eps: float,
@@ -258,11 +261,12 @@ def hunt_interior_critical(net: Network, loss: Loss | str, x, y, *, eps: float,
                            rtol_g: float = 1e-8, rtol_h: float = 1e-7) -> Hunt:
   """Hunts interior critical points: minimise ||grad L||^2, then Newton on grad L = 0.
 
-  Starts are uniform in the ball of radius 0.95 eps. Gradient descent on
-  ||grad L||^2 (Adam, step 0.01 eps) finds the basins of critical points of
-  every kind; Newton's method on grad L = 0 (a least-squares step, so a
-  degenerate Hessian does not stop it) then polishes each to machine
-  precision. Only points that end strictly inside the ball count.
+  Starts are uniform in the ball of radius 0.95 eps. Projected descent on
+  ||grad L||^2 (Adam, step 0.01 eps, kept in the ball of radius 0.999 eps)
+  finds the basins of critical points of every kind; Newton's method on
+  grad L = 0 (a least-squares step, so a degenerate Hessian does not stop it)
+  then polishes each to machine precision. Only points that end strictly
+  inside the ball count.
   """
   from adv_landscape.geometry import sample_ball
 
@@ -275,14 +279,17 @@ def hunt_interior_critical(net: Network, loss: Loss | str, x, y, *, eps: float,
     starts = sample_ball(key, n_starts, xx.shape[0], 0.95 * eps, dtype=jnp.float64)
     found = _hunt(netx, loss, xx, y, starts, eps, descent_steps, newton_steps)
     d_end, gnorm, lam = (np.asarray(v) for v in found)
-  inside = (np.linalg.norm(d_end, axis=1) < eps * (1 - tol_b)) & (gnorm <= tol_g)
+  strictly_in = np.linalg.norm(d_end, axis=1) < eps * (1 - tol_b)
+  closest = float(np.min(gnorm[strictly_in]) / max(g0, 1e-300)) if strictly_in.any() else np.inf
+  inside = strictly_in & (gnorm <= tol_g)
   pts, lams = d_end[inside], lam[inside]
   if pts.shape[0]:  # the same critical point reached from several starts counts once
     from adv_landscape.census import cluster_maxima
     cl = cluster_maxima(pts, -lams, eps=eps, tol_c=1e-6)
     pts, lams = pts[cl.reps], lams[cl.reps]
   tol_h = rtol_h * (np.abs(lams) + 1.0)
-  return Hunt(n_starts, int(pts.shape[0]), pts, lams, int(np.sum(lams < -tol_h)), tol_g)
+  return Hunt(n_starts, int(pts.shape[0]), pts, lams, int(np.sum(lams < -tol_h)), tol_g,
+              closest)
 
 
 @partial(jax.jit, static_argnames=("loss", "descent_steps"))
@@ -296,10 +303,10 @@ def _descend(net, loss, x, y, starts, eps, descent_steps):
   def one(delta):
     opt = optax.adam(0.01 * eps)
 
-    def descend(carry, _):
+    def descend(carry, _):  # projected: the search stays strictly inside the ball
       dl, st = carry
       upd, st = opt.update(jax.grad(phi)(dl), st)
-      return (optax.apply_updates(dl, upd), st), None
+      return (project_ball(optax.apply_updates(dl, upd), 0.999 * eps), st), None
 
     (dl, _), _ = jax.lax.scan(descend, (delta, opt.init(delta)), None, length=descent_steps)
     return dl

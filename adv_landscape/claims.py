@@ -46,6 +46,8 @@ def claim_a(records: list[dict]) -> dict:
   found = sum(r["hunt"]["found"] for r in hunts)
   hunt_max = sum(r["hunt"]["interior_max"] for r in hunts)
   lam = [r["hunt"]["min_lambda_max"] for r in hunts if r["hunt"]["min_lambda_max"] is not None]
+  closest = [r["hunt"].get("closest_relative_grad_norm") for r in hunts]
+  closest = [c for c in closest if c is not None]
   where = [_where(r) for r in records if r["interior_maxima_at_endpoints"]] + [
       _where(r) for r in hunts if r["hunt"]["interior_max"]]
   bad = endpoint_max + hunt_max
@@ -59,6 +61,8 @@ def claim_a(records: list[dict]) -> dict:
                    "||grad L|| <= tol_g strictly inside the ball)",
       "verdict": verdict, "ci": None, "seconds": _seconds(records),
       "details": {"instances": len(records), "hunted_instances": len(hunts),
+                  "median_closest_relative_grad_norm": (float(np.median(closest))
+                                                        if closest else None),
                   "interior_endpoints": int(sum(r["interior_endpoints"] for r in records)),
                   "where_interior_maxima": where},
   }

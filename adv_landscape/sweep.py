@@ -107,7 +107,7 @@ def run_point(p: GridPoint) -> dict:
       h = hunt_interior_critical(net, loss, x, y, eps=eps, key=jax.random.fold_in(key, 2))
       hunt = {"n_starts": h.n_starts, "found": h.found, "interior_max": h.interior_max,
               "min_lambda_max": float(h.lambda_max.min()) if h.found else None,
-              "tol_g": h.tol_g}
+              "tol_g": h.tol_g, "closest_relative_grad_norm": h.closest}
   return {
       "key": p.key, "point": dataclasses.asdict(p), "eps": eps,
       "constants": const._asdict(), "sampled": sampled._asdict(),

@@ -163,7 +163,10 @@ def _paragraphs(report) -> list[str]:
          f" were hunted on purpose on {a['details']['hunted_instances']} instances (minimise "
          f"||grad L||^2, then Newton): {sa['interior_critical_found']} found, smallest "
          f"lambda_max(hess L) {_fmt(sa['min_lambda_max_at_interior_critical'])}, "
-         f"{sa['interior_local_maxima']} local maxima. Verdict: {a['verdict']}."]
+         f"{sa['interior_local_maxima']} local maxima (median over instances of the smallest "
+         f"||grad L|| / ||grad L(0)|| reached inside: "
+         f"{_fmt(a['details'].get('median_closest_relative_grad_norm'))}). "
+         f"Verdict: {a['verdict']}."]
   if a["details"]["where_interior_maxima"]:
     out.append("Interior maxima at: " + "; ".join(a["details"]["where_interior_maxima"]) + ".")
   ex = sb["exponents"]
