@@ -1,6 +1,7 @@
 """Adversarial training: a step decreases the adversarial loss; a killed run
 resumes to the same weights; divergence is reported, not carried."""
 
+import chex
 import jax
 import jax.numpy as jnp
 import numpy as np
@@ -55,8 +56,7 @@ def test_resume_after_a_kill_gives_the_same_weights(tmp_path):
   seen = []
   net, log = train(X, y, cfg, checkpoint=ckpt, progress=False, after_epoch=seen.append)
   assert seen == [2, 3]  # only the unfinished epochs ran
-  for a, b in zip(jax.tree_util.tree_leaves(net), jax.tree_util.tree_leaves(ref)):
-    np.testing.assert_array_equal(a, b)
+  chex.assert_trees_all_equal(net, ref)
   assert log == ref_log
   with pytest.raises(ValueError, match="another configuration"):
     train(X, y, TrainConfig(**{**cfg.__dict__, "lr": 0.1}), checkpoint=ckpt, progress=False)
