@@ -36,7 +36,8 @@ from adv_landscape.losses import Loss, get_loss
 from adv_landscape.network import Network, validate_problem
 
 __all__ = ["INITS", "STEP_RULES", "PGAState", "PGAResult", "pga_init", "pga_update",
-           "run_pga", "pga", "initial_deltas", "default_tol_g", "certificate_tolerance"]
+           "run_pga", "pga", "pga_chunks", "initial_deltas", "default_tol_g",
+           "certificate_tolerance"]
 
 INITS = ("sphere", "ball", "zero", "gradient")
 STEP_RULES = ("fixed", "lipschitz", "grad0", "normalized")
@@ -196,29 +197,16 @@ def _shard_restarts(delta0, eta):
   return jax.device_put(delta0, rows), jax.device_put(eta, rows)
 
 
-def pga(net: Network, loss: Loss | str, x, y, *, key: jax.Array, eps: float,
-        n_restarts: int, init: str = "sphere", step_rule: str = "grad0", step: float = 0.1,
-        max_steps: int = 10_000, tol_g: float | None = None, chunk: int = 8192,
-        check_every: int = 8, history: bool = False, ell: float | None = None,
-        shard: bool = True, progress: bool = True) -> PGAResult:
-  """Batched PGA from ``n_restarts`` starts, in chunks of at most ``chunk`` restarts.
+def pga_chunks(net: Network, loss: Loss | str, x, y, *, key: jax.Array, eps: float,
+               n_restarts: int, init: str = "sphere", step_rule: str = "grad0",
+               step: float = 0.1, max_steps: int = 10_000, tol_g: float | None = None,
+               chunk: int = 8192, check_every: int = 8, history: bool = False,
+               ell: float | None = None, shard: bool = True, progress: bool = True):
+  """``pga`` one chunk at a time: yields a ``PGAResult`` per chunk of restarts.
 
-  Args:
-    net, loss, x (d,), y: the instance; eps: the ball's radius.
-    key: PRNG key; chunk i draws its starts from ``fold_in(key, i)``.
-    init: one of ``INITS``.
-    step_rule: ``fixed`` (eta = step), ``lipschitz`` (eta = step / ell, the
-      rigorous ell of SPEC 6 unless given), ``grad0`` (eta = step eps /
-      ||grad L(delta_0)||), ``normalized`` (delta + step eps g / ||g||).
-    max_steps: step budget per restart.
-    tol_g: first-order tolerance on ||G||; default ``default_tol_g``.
-    history: also return the value at every step (runs all max_steps).
-    shard: split each chunk's restarts over all visible devices (a 1-D
-      ``jax.sharding.Mesh`` over the restart axis); results equal the
-      single-device ones, up to the rounding of differently blocked products.
-
-  Returns:
-    a ``PGAResult``.
+  The arguments are ``pga``'s. Chunk i draws its starts from ``fold_in(key, i)``,
+  so concatenating the chunks gives exactly ``pga``'s result, while a caller
+  that reduces each chunk (``census.StreamingCensus``) never holds them all.
   """
   loss = get_loss(loss)
   validate_problem(net, x, eps, y, loss=loss)
@@ -243,7 +231,6 @@ def pga(net: Network, loss: Loss | str, x, y, *, key: jax.Array, eps: float,
     ell = instance_constants(net, loss, x, y, eps).ell
   chunk = min(chunk, n_restarts)
   n_chunks = -(-n_restarts // chunk)
-  outs = []
   for i in tqdm(range(n_chunks), desc="PGA", unit="chunk", disable=not progress or n_chunks == 1,
                 leave=False):
     delta0 = initial_deltas(jax.random.fold_in(key, i), init, chunk, net, loss, x, y, eps)
@@ -256,10 +243,42 @@ def pga(net: Network, loss: Loss | str, x, y, *, key: jax.Array, eps: float,
         check_every=check_every, history_len=max_steps if history else 0)
     out = jax.device_get((state.delta, vals, state.iterations, state.converged, gnorm,
                           state.eta, hist))
-    outs.append([o[:chunk] for o in out[:6]] + [None if hist is None else out[6][:, :chunk]])
-  cat = [np.concatenate([o[k] for o in outs])[:n_restarts] for k in range(6)]
-  hist = np.concatenate([o[6] for o in outs], axis=1)[:, :n_restarts] if history else None
-  return PGAResult(*cat, history=hist, tol_g=float(tol_g))
+    keep = min(chunk, n_restarts - i * chunk)  # the last chunk's surplus starts are dropped
+    yield PGAResult(*[o[:keep] for o in out[:6]],
+                    history=None if hist is None else out[6][:, :keep], tol_g=float(tol_g))
+
+
+def pga(net: Network, loss: Loss | str, x, y, *, key: jax.Array, eps: float,
+        n_restarts: int, init: str = "sphere", step_rule: str = "grad0", step: float = 0.1,
+        max_steps: int = 10_000, tol_g: float | None = None, chunk: int = 8192,
+        check_every: int = 8, history: bool = False, ell: float | None = None,
+        shard: bool = True, progress: bool = True) -> PGAResult:
+  """Batched PGA from ``n_restarts`` starts, in chunks of at most ``chunk`` restarts.
+
+  Args:
+    net, loss, x (d,), y: the instance; eps: the ball's radius.
+    key: PRNG key; chunk i draws its starts from ``fold_in(key, i)``.
+    init: one of ``INITS``.
+    step_rule: ``fixed`` (eta = step), ``lipschitz`` (eta = step / ell, the
+      rigorous ell of SPEC 6 unless given), ``grad0`` (eta = step eps /
+      ||grad L(delta_0)||), ``normalized`` (delta + step eps g / ||g||).
+    max_steps: step budget per restart.
+    tol_g: first-order tolerance on ||G||; default ``default_tol_g``.
+    history: also return the value at every step (runs all max_steps).
+    shard: split each chunk's restarts over all visible devices (a 1-D
+      ``jax.sharding.Mesh`` over the restart axis); results equal the
+      single-device ones, up to the rounding of differently blocked products.
+
+  Returns:
+    a ``PGAResult``.
+  """
+  parts = list(pga_chunks(net, loss, x, y, key=key, eps=eps, n_restarts=n_restarts, init=init,
+                          step_rule=step_rule, step=step, max_steps=max_steps, tol_g=tol_g,
+                          chunk=chunk, check_every=check_every, history=history, ell=ell,
+                          shard=shard, progress=progress))
+  cat = [np.concatenate([p[k] for p in parts]) for k in range(6)]
+  hist = np.concatenate([p.history for p in parts], axis=1) if history else None
+  return PGAResult(*cat, history=hist, tol_g=parts[0].tol_g)
 
 
 def certificate_tolerance(res: PGAResult, net: Network, loss: Loss | str, x, y, eps: float, *,

@@ -20,7 +20,8 @@ import numpy as np
 
 from adv_landscape.certify import Certificate
 
-__all__ = ["Clusters", "cluster_maxima", "Census", "census_summary", "nonlinearity"]
+__all__ = ["Clusters", "cluster_maxima", "Census", "census_summary", "nonlinearity",
+           "StreamingCensus"]
 
 
 class Clusters(NamedTuple):
@@ -100,3 +101,75 @@ def nonlinearity(eps: float, ell: float, grad0_norm: float) -> float:
   """kappa = eps ell / ||grad L(0)||: small kappa means a near-linear objective on
   the ball and a near-unique maximum (SPEC 8)."""
   return float(eps * ell / max(grad0_norm, np.finfo(np.float64).tiny))
+
+
+class StreamingCensus:
+  """A census reduced chunk by chunk, so that endpoints are never all held at once.
+
+  Each certified maximum joins the nearest representative within tol_c eps,
+  or becomes one; a representative keeps its first point (its leader). The
+  iteration counts go into a histogram. Memory is O(distinct maxima x d +
+  max_steps), whatever the number of restarts. With well-separated maxima the
+  result equals ``census_summary`` on the concatenated chunks (tested); in
+  general greedy clustering depends on the order of the points.
+  """
+
+  def __init__(self, *, eps: float, tol_c: float = 1e-3, max_steps: int):
+    self.eps, self.tol_c = float(eps), float(tol_c)
+    self.n = 0
+    self.converged = 0
+    self.class_counts: dict[str, int] = {}
+    self.iteration_histogram = np.zeros(max_steps + 1, np.int64)
+    self.reps: np.ndarray | None = None
+    self.values: list[float] = []
+    self.counts: list[int] = []
+    self.lambda_tangent: list[float] = []
+    self.multiplier: list[float] = []
+
+  def update(self, deltas, cert: Certificate, iterations, converged) -> None:
+    """Adds one chunk: endpoints (B, d), their certificate, counts and flags."""
+    deltas = np.asarray(deltas, np.float64)
+    self.n += deltas.shape[0]
+    self.converged += int(np.sum(converged))
+    self.iteration_histogram += np.bincount(np.asarray(iterations),
+                                            minlength=self.iteration_histogram.size)
+    for c, k in zip(*np.unique(cert.classes, return_counts=True)):
+      self.class_counts[str(c)] = self.class_counts.get(str(c), 0) + int(k)
+    if self.reps is None:
+      self.reps = np.zeros((0, deltas.shape[1]))
+    idx = np.flatnonzero(cert.classes == "boundary_local_max")
+    radius2 = (self.tol_c * self.eps) ** 2
+    for i in idx[np.argsort(-cert.values[idx], kind="stable")]:
+      dist2 = np.sum((self.reps - deltas[i]) ** 2, axis=1)
+      if dist2.size and dist2.min() <= radius2:
+        self.counts[int(np.argmin(dist2))] += 1
+        continue
+      self.reps = np.vstack([self.reps, deltas[i]])
+      self.values.append(float(cert.values[i]))
+      self.counts.append(1)
+      self.lambda_tangent.append(float(cert.lambda_tangent[i]))
+      self.multiplier.append(float(cert.multiplier[i]))
+
+  def median_iterations(self) -> float:
+    """The lower median of the iteration counts, from the histogram."""
+    cum = np.cumsum(self.iteration_histogram)
+    return float(np.searchsorted(cum, 0.5 * cum[-1])) if cum[-1] else float("nan")
+
+  def maxima(self) -> list[dict]:
+    """The distinct maxima, best first: delta, value, count, basin fraction, lambda_T, mu."""
+    order = np.argsort(-np.asarray(self.values), kind="stable")
+    return [{"delta": self.reps[j], "value": self.values[j], "count": self.counts[j],
+             "basin_fraction": self.counts[j] / self.n, "lambda_tangent": self.lambda_tangent[j],
+             "multiplier": self.multiplier[j]} for j in order]
+
+  def summary(self) -> dict:
+    mx = self.maxima()
+    certified = self.class_counts.get("boundary_local_max", 0)
+    return {"n_inits": self.n, "certified_fraction": certified / max(self.n, 1),
+            "distinct_maxima": len(mx), "best_value": mx[0]["value"] if mx else float("nan"),
+            "p_best": mx[0]["basin_fraction"] if mx else 0.0,
+            "median_iterations": self.median_iterations(),
+            "max_iterations": int(np.flatnonzero(self.iteration_histogram).max())
+            if self.n else 0,
+            "converged_fraction": self.converged / max(self.n, 1),
+            "class_counts": dict(self.class_counts)}

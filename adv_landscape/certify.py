@@ -160,8 +160,10 @@ def certify(net: Network, loss: Loss | str, x, y, deltas, *, eps: float,
     method: "shift" or "householder" (dense eigvalsh, exact), "lanczos"
       (matrix-free, residual-checked), or "auto": dense up to d = 256, Lanczos
       above. ``Certificate.method`` says which ran.
-    block: endpoints per compiled (vmapped) call, capped so that a block's
-      Hessians take at most about 200 MB; the last block is padded, so one trace.
+    block: endpoints per compiled (vmapped) second-order call, capped so that
+      a block's Hessians take at most about 200 MB; the last block is padded,
+      so one trace. lambda_T is computed only for endpoints that meet the
+      first-order conditions on the sphere (NaN elsewhere: not_stationary).
     progress: show a progress bar over blocks.
 
   Returns:
@@ -187,34 +189,44 @@ def certify(net: Network, loss: Loss | str, x, y, deltas, *, eps: float,
     if tol_g is None:
       tol_g = 1e-5 * max(float(jnp.linalg.norm(
           objective.grad(netx, loss, xx, y, jnp.zeros_like(xx)))), 1e-300)
-    n = deltas.shape[0]
-    d = deltas.shape[1]
-    if method != "lanczos":  # dense blocks hold B (d, d) Hessians
-      block = max(1, min(block, n, int(2e8 // (8 * d * d))))
-    block = min(block, n)
-    parts = []
-    for i in tqdm(range(0, n, block), desc="certify", unit="block", leave=False,
-                  disable=not progress or n <= block):
-      chunk = deltas[i:i + block]
-      pad = np.concatenate([chunk, np.repeat(chunk[-1:], block - chunk.shape[0], 0)])
-      res = _certify_batch(netx, loss, xx, y, jnp.asarray(eps, jnp.float64), jnp.asarray(pad),
-                           method=method)
-      if method == "lanczos":
-        lz = lambda_tangent_lanczos(netx, loss, xx, y, pad, eps=eps)
-        res = dict(res, lambda_tangent=lz.lambda_tangent, hess_scale=lz.scale - np.abs(
-            np.asarray(res["multiplier"])))
-      else:
-        M = np.asarray(res.pop("tangent_matrix"))
-        res["lambda_tangent"] = np.linalg.eigvalsh(M)[:, -1]
-        res["hess_scale"] = np.asarray(res.pop("hess_fro"))  # Frobenius >= spectral
-      parts.append({k: np.asarray(v)[:chunk.shape[0]] for k, v in res.items()})
-    out = {k: np.concatenate([p[k] for p in parts]) for k in parts[0]}
+    e = jnp.asarray(eps, jnp.float64)
+    # First order for every endpoint (cheap), then lambda_T only where the
+    # first-order KKT conditions hold: elsewhere the class is "not_stationary"
+    # whatever lambda_T is, and it is left NaN.
+    out = _blocks(lambda b: _certify_batch(netx, loss, xx, y, e, jnp.asarray(b),
+                                           method="lanczos"),
+                  deltas, min(block * 16, 8192), progress)
     norm_ratio = out["norm"] / eps
-    inside = (norm_ratio < 1.0 - tol_b) & (out["grad_norm"] <= tol_g)
+    tg = np.broadcast_to(np.asarray(tol_g, np.float64), deltas.shape[:1])
+    need = (np.abs(norm_ratio - 1.0) <= tol_b) & (out["rgrad_norm"] <= tg) & (
+        out["multiplier"] * eps >= -tg)
+    out["lambda_tangent"] = np.full(deltas.shape[0], np.nan)
+    out["hess_scale"] = np.full(deltas.shape[0], np.nan)
+    if need.any():
+      d = deltas.shape[1]
+      if method == "lanczos":
+        def second(b):
+          lz = lambda_tangent_lanczos(netx, loss, xx, y, b, eps=eps)
+          mu = np.asarray(_certify_batch(netx, loss, xx, y, e, jnp.asarray(b),
+                                         method="lanczos")["multiplier"])
+          return {"lambda_tangent": lz.lambda_tangent, "hess_scale": lz.scale - np.abs(mu)}
+        size = block
+      else:
+        def second(b):
+          res = _certify_batch(netx, loss, xx, y, e, jnp.asarray(b), method=method)
+          return {"lambda_tangent": np.linalg.eigvalsh(np.asarray(res["tangent_matrix"]))[:, -1],
+                  "hess_scale": np.asarray(res["hess_fro"])}  # Frobenius >= spectral
+        size = max(1, min(block, int(2e8 // (8 * d * d))))  # B (d, d) Hessians per block
+      sec = _blocks(second, deltas[need], size, progress)
+      out["lambda_tangent"][need] = sec["lambda_tangent"]
+      out["hess_scale"][need] = sec["hess_scale"]
+    inside = (norm_ratio < 1.0 - tol_b) & (out["grad_norm"] <= tg)
     lam_h = np.full(deltas.shape[0], np.nan)
     if inside.any():  # lambda_max(hess L) where it matters: interior critical points
       Hs = jax.vmap(lambda dl: objective.hess(netx, loss, xx, y, dl))(jnp.asarray(deltas[inside]))
-      lam_h[inside] = np.asarray(jnp.linalg.eigvalsh(Hs)[:, -1])
+      eigs = np.linalg.eigvalsh(np.asarray(Hs))
+      lam_h[inside] = eigs[:, -1]
+      out["hess_scale"][inside] = np.abs(eigs).max(axis=1)  # ||hess L||_2, for tol_h
   tol_h = rtol_h * (out["hess_scale"] + np.abs(out["multiplier"]))
   classes = classify(norm_ratio, out["grad_norm"], out["rgrad_norm"], out["multiplier"],
                      out["lambda_tangent"], lam_h, eps=eps, tol_b=tol_b, tol_g=tol_g,
@@ -225,6 +237,19 @@ def certify(net: Network, loss: Loss | str, x, y, deltas, *, eps: float,
                      float(tol_b), np.broadcast_to(np.asarray(tol_g, np.float64),
                                                    deltas.shape[:1]), tol_h,
                      "lanczos" if method == "lanczos" else f"dense-{method}")
+
+
+def _blocks(fn, deltas, size, progress):
+  """fn over blocks of `size` rows (the last padded, so one trace), concatenated."""
+  n = deltas.shape[0]
+  size = max(1, min(size, n))
+  parts = []
+  for i in tqdm(range(0, n, size), desc="certify", unit="block", leave=False,
+                disable=not progress or n <= size):
+    chunk = deltas[i:i + size]
+    pad = np.concatenate([chunk, np.repeat(chunk[-1:], size - chunk.shape[0], 0)])
+    parts.append({k: np.asarray(v)[:chunk.shape[0]] for k, v in fn(pad).items()})
+  return {k: np.concatenate([p[k] for p in parts]) for k in parts[0]}
 
 
 @partial(jax.jit, static_argnames=("loss", "method"))
@@ -398,21 +423,31 @@ def _lanczos_one(net, loss, x, y, eps, delta, key, k):
   q0 = q0 / jnp.linalg.norm(q0)
   Q = jnp.zeros((k + 1, d), delta.dtype).at[0].set(q0)
 
+  def orth(w, Qm):  # full reorthogonalisation, twice for stability, kept tangent
+    w = w - Qm.T @ (Qm @ w)
+    return proj(w - Qm.T @ (Qm @ w))
+
   def step(j, carry):
-    Q, alpha, beta = carry
+    Q, alpha, beta, scale = carry
     w = op(Q[j])
     a = jnp.dot(w, Q[j])
-    mask = (jnp.arange(k + 1) <= j)[:, None]
-    Qm = jnp.where(mask, Q, 0.0)
-    w = w - Qm.T @ (Qm @ w)  # full reorthogonalisation, twice for stability
-    w = w - Qm.T @ (Qm @ w)
-    w = proj(w)
+    Qm = jnp.where((jnp.arange(k + 1) <= j)[:, None], Q, 0.0)
+    w = orth(w, Qm)
     b = jnp.linalg.norm(w)
-    Q = Q.at[j + 1].set(w / jnp.maximum(b, jnp.finfo(w.dtype).tiny))
-    return Q, alpha.at[j].set(a), beta.at[j].set(b)
+    scale = jnp.maximum(scale, jnp.abs(a) + b)
+    # Breakdown (an invariant subspace is exhausted): w is rounding noise, and
+    # normalising it would lose orthogonality and create spurious Ritz values.
+    # Continue from a fresh random tangent vector with beta_j = 0 (T decouples).
+    broke = b <= 1e-10 * scale
+    fresh = orth(jax.random.normal(jax.random.fold_in(key, j + 1), (d,), delta.dtype), Qm)
+    w = jnp.where(broke, fresh / jnp.linalg.norm(fresh), w / jnp.maximum(
+        b, jnp.finfo(w.dtype).tiny))
+    return Q.at[j + 1].set(w), alpha.at[j].set(a), beta.at[j].set(jnp.where(broke, 0.0, b)), \
+        scale
 
-  Q, alpha, beta = jax.lax.fori_loop(
-      0, k, step, (Q, jnp.zeros(k, delta.dtype), jnp.zeros(k, delta.dtype)))
+  Q, alpha, beta, _ = jax.lax.fori_loop(
+      0, k, step, (Q, jnp.zeros(k, delta.dtype), jnp.zeros(k, delta.dtype),
+                   jnp.zeros((), delta.dtype)))
   return alpha, beta, mu
 
 

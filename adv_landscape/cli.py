@@ -156,6 +156,8 @@ def _build_instance(args):
 
 
 def cmd_census(args) -> int:
+  from tqdm.auto import tqdm
+
   from adv_landscape import ascent, census, io
   from adv_landscape.certify import certify
 
@@ -164,38 +166,58 @@ def cmd_census(args) -> int:
     raise UsageError(f"activation={net.activation!r}: certificates need a second derivative, "
                      f"and ReLU's curvature is a distribution; use a smooth activation")
   progress = not args.no_progress
+  if args.stream and args.save_endpoints:
+    raise UsageError("--stream keeps no endpoints, so it cannot --save-endpoints")
   t0 = time.perf_counter()
-  res = ascent.pga(net, loss, x, y, key=key, eps=eps, n_restarts=args.inits, init=args.init,
-                   step_rule=args.step_rule, step=args.step, max_steps=args.max_steps,
-                   tol_g=args.tol_g, chunk=args.chunk, progress=progress)
-  t_pga = time.perf_counter() - t0
-  # The first-order tolerance that PGA's stopping rule implies at each endpoint.
-  tol_cert = ascent.certificate_tolerance(res, net, loss, x, y, eps,
-                                          normalized=args.step_rule == "normalized")
-  # Float32 endpoints sit on the sphere only to float32 rounding of the norm.
-  tol_b = 1e-5 if res.deltas.dtype == np.float32 else 1e-6
-  cert = certify(net, loss, x, y, res.deltas, eps=eps, tol_g=tol_cert, tol_b=tol_b,
-                 progress=progress)
-  cs = census.census_summary(res.deltas, cert, eps=eps, tol_c=args.tol_c)
-  t_all = time.perf_counter() - t0
-  summary = {
-      "n_inits": cs.n, "certified_fraction": cs.certified_fraction,
-      "distinct_maxima": cs.distinct, "best_value": cs.best_value,
-      "p_best": cs.p_best, "median_iterations": float(np.median(res.iterations)),
-      "max_iterations": int(res.iterations.max()),
-      "converged_fraction": float(res.converged.mean()), "class_counts": cs.class_counts,
-      "seconds_pga": t_pga, "seconds_total": t_all,
-  }
-  maxima = [{"delta": res.deltas[i], "value": cert.values[i], "count": int(c),
-             "basin_fraction": float(c) / cs.n, "lambda_tangent": cert.lambda_tangent[i],
-             "multiplier": cert.multiplier[i]} for i, c in zip(cs.reps, cs.counts)]
+  kw = dict(key=key, eps=eps, n_restarts=args.inits, init=args.init, step_rule=args.step_rule,
+            step=args.step, max_steps=args.max_steps, tol_g=args.tol_g, chunk=args.chunk)
+  normalized = args.step_rule == "normalized"
+  if args.stream:  # one chunk at a time: PGA, certificates, reduction; nothing kept
+    stream = census.StreamingCensus(eps=eps, tol_c=args.tol_c, max_steps=args.max_steps)
+    n_chunks = -(-args.inits // min(args.chunk, args.inits))
+    tol_b = tol_max = None
+    for part in tqdm(ascent.pga_chunks(net, loss, x, y, progress=False, **kw), total=n_chunks,
+                     desc="chunks", disable=not progress or n_chunks == 1):
+      tol_b = 1e-5 if part.deltas.dtype == np.float32 else 1e-6
+      tol = ascent.certificate_tolerance(part, net, loss, x, y, eps, normalized=normalized)
+      stream.update(part.deltas, certify(net, loss, x, y, part.deltas, eps=eps, tol_g=tol,
+                                         tol_b=tol_b), part.iterations, part.converged)
+      tol_max = max(tol_max or 0.0, float(tol.max()))
+      res = part
+    summary, maxima = stream.summary(), stream.maxima()
+    summary.update(seconds_pga=None, seconds_total=time.perf_counter() - t0,
+                   iteration_histogram=stream.iteration_histogram[
+                       :summary["max_iterations"] + 1])
+    cert_info = {"tol_b": tol_b, "tol_g_certificate_max": tol_max}
+    labels = None
+  else:
+    res = ascent.pga(net, loss, x, y, progress=progress, **kw)
+    t_pga = time.perf_counter() - t0
+    # The first-order tolerance that PGA's stopping rule implies at each endpoint.
+    tol_cert = ascent.certificate_tolerance(res, net, loss, x, y, eps, normalized=normalized)
+    tol_b = 1e-5 if res.deltas.dtype == np.float32 else 1e-6  # float32 norms' rounding
+    cert = certify(net, loss, x, y, res.deltas, eps=eps, tol_g=tol_cert, tol_b=tol_b,
+                   progress=progress)
+    cs = census.census_summary(res.deltas, cert, eps=eps, tol_c=args.tol_c)
+    summary = {
+        "n_inits": cs.n, "certified_fraction": cs.certified_fraction,
+        "distinct_maxima": cs.distinct, "best_value": cs.best_value,
+        "p_best": cs.p_best, "median_iterations": float(np.median(res.iterations)),
+        "max_iterations": int(res.iterations.max()),
+        "converged_fraction": float(res.converged.mean()), "class_counts": cs.class_counts,
+        "seconds_pga": t_pga, "seconds_total": time.perf_counter() - t0,
+    }
+    maxima = [{"delta": res.deltas[i], "value": cert.values[i], "count": int(c),
+               "basin_fraction": float(c) / cs.n, "lambda_tangent": cert.lambda_tangent[i],
+               "multiplier": cert.multiplier[i]} for i, c in zip(cs.reps, cs.counts)]
+    cert_info = {"tol_b": tol_b, "tol_g_certificate_max": float(tol_cert.max())}
+    labels = cs.labels
   _print_census(source, args, res, summary, maxima)
   if args.json:
     config = {**source, "command": "census", "seed": args.seed, "inits": args.inits,
               "init": args.init, "step_rule": args.step_rule, "step": args.step,
-              "max_steps": args.max_steps, "tol_g": res.tol_g,
-              "tol_g_certificate_max": float(tol_cert.max()),
-              "tol_b": cert.tol_b, "tol_c": args.tol_c, "chunk": args.chunk,
+              "max_steps": args.max_steps, "tol_g": res.tol_g, **cert_info,
+              "tol_c": args.tol_c, "chunk": args.chunk, "stream": args.stream,
               "pga_dtype": str(res.deltas.dtype), "versions": io.versions()}
     out = {"config": config, "summary": summary, "maxima": maxima}
     if args.save_endpoints:
@@ -204,7 +226,7 @@ def cmd_census(args) -> int:
            "converged": bool(res.converged[i]), "class": str(cert.classes[i]),
            "grad_norm": cert.grad_norm[i], "rgrad_norm": cert.rgrad_norm[i],
            "multiplier": cert.multiplier[i], "lambda_tangent": cert.lambda_tangent[i],
-           "cluster": int(cs.labels[i])} for i in range(cs.n)]
+           "cluster": int(labels[i])} for i in range(cs.n)]
     io.write_json_atomic(args.json, out)
     print(f"wrote {args.json}")
   return 0
@@ -217,7 +239,9 @@ def _print_census(source, args, res, s, maxima) -> None:
           + (f" (gamma={source['gamma']:.3g})" if source.get("gamma") else ""))
   print(f"instance   {inst}")
   print(f"ascent     {s['n_inits']} restarts from {args.init}, {args.step_rule} step {args.step}, "
-        f"tol_g={res.tol_g:.3g}, {s['seconds_pga']:.1f}s")
+        f"tol_g={res.tol_g:.3g}, "
+        + (f"{s['seconds_pga']:.1f}s" if s["seconds_pga"] is not None else
+           f"streamed, {s['seconds_total']:.1f}s in all"))
   print(f"converged  {s['converged_fraction']:.1%}, iterations median {s['median_iterations']:.0f}"
         f", max {s['max_iterations']}")
   print("classes    " + ", ".join(f"{k} {v}" for k, v in sorted(s["class_counts"].items())))
@@ -321,6 +345,9 @@ def build_parser() -> argparse.ArgumentParser:
   _instance_args(c)
   c.add_argument("--save-endpoints", action="store_true",
                  help="also write every endpoint to the JSON")
+  c.add_argument("--stream", action="store_true",
+                 help="reduce each chunk into the census and drop it (memory independent of "
+                      "--inits; greedy clustering in chunk order)")
   _common(c)
   c.set_defaults(func=cmd_census)
   v = sub.add_parser("verify", help="claims A-D on the built-in grid; writes a report")

@@ -96,12 +96,15 @@ def figures(out, args):
   paths += plots.save(fig, args.out, "rq1_value_vs_iteration")
 
   fig, ax = plt.subplots(figsize=(6.5, 4.2), constrained_layout=True)
+  # lambda_T is NaN at endpoints that are not first-order stationary (none here
+  # when every run converged): those are left out of the histogram.
   allv = np.concatenate([o["lam"] for o in out.values()])
+  allv = allv[np.isfinite(allv)] if np.isfinite(allv).any() else np.zeros(1)
   bins = np.concatenate([np.linspace(np.quantile(allv, 0.005), 0, 40),
                          np.linspace(0, max(allv.max(), 1e-9), 10)[1:]])
   for k, (name, o) in enumerate(out.items()):
-    ax.hist(np.clip(o["lam"], bins[0], bins[-1]), bins=bins, alpha=0.6, color=f"C{k}",
-            label=name)
+    lam = o["lam"][np.isfinite(o["lam"])]
+    ax.hist(np.clip(lam, bins[0], bins[-1]), bins=bins, alpha=0.6, color=f"C{k}", label=name)
   ax.axvline(0, color="k", lw=0.8)
   ax.set_xlabel("lambda_T at the PGA endpoint (< 0: strict local maximum on the sphere)")
   ax.set_ylabel("endpoints")
@@ -139,7 +142,8 @@ def main(argv=None):
                     "median_iterations": (float(np.nanmedian(o["iters"]))
                                           if np.isfinite(o["iters"]).any() else None),
                     "converged_fraction": float(np.mean(np.isfinite(o["iters"]))),
-                    "lambda_tangent_max": float(np.max(o["lam"]))}
+                    "lambda_tangent_max": (float(np.nanmax(o["lam"]))
+                                           if np.isfinite(o["lam"]).any() else None)}
              for name, o in out.items()}
   summary.update(settings=cfg, training_log=log, seconds=time.perf_counter() - t0)
   common.write_summary(args, "rq1_summary", summary)

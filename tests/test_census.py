@@ -59,3 +59,30 @@ def test_best_value_solves_the_trust_region_subproblem():
 
 def test_nonlinearity():
   assert nonlinearity(2.0, 3.0, 4.0) == 1.5
+
+
+def test_streaming_census_equals_the_batch_census_on_separated_maxima():
+  from adv_landscape.census import StreamingCensus
+  from tests.test_certify import circle_instance
+  net, x, y, eps = circle_instance()
+  kw = dict(key=jax.random.key(0), eps=eps, n_restarts=200, step_rule="grad0", step=0.05,
+            max_steps=20_000, chunk=48, progress=False)
+  res = ascent.pga(net, "quadratic", x, y, **kw)
+  cert = certify(net, "quadratic", x, y, res.deltas, eps=eps,
+                 tol_g=ascent.certificate_tolerance(res, net, "quadratic", x, y, eps))
+  batch = census_summary(res.deltas, cert, eps=eps)
+  stream = StreamingCensus(eps=eps, max_steps=20_000)
+  n_chunks = 0
+  for part in ascent.pga_chunks(net, "quadratic", x, y, **kw):
+    c = certify(net, "quadratic", x, y, part.deltas, eps=eps,
+                tol_g=ascent.certificate_tolerance(part, net, "quadratic", x, y, eps))
+    stream.update(part.deltas, c, part.iterations, part.converged)
+    n_chunks += 1
+  assert n_chunks == 5  # 200 restarts in chunks of 48
+  s = stream.summary()
+  assert s["n_inits"] == 200 and s["distinct_maxima"] == batch.distinct == 3
+  assert sorted(m["count"] for m in stream.maxima()) == sorted(batch.counts.tolist())
+  np.testing.assert_allclose(s["best_value"], batch.best_value, rtol=1e-9)
+  assert s["median_iterations"] == np.sort(res.iterations)[(200 - 1) // 2]  # lower median
+  assert s["max_iterations"] == res.iterations.max()
+  assert s["certified_fraction"] == batch.certified_fraction

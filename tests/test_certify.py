@@ -156,11 +156,25 @@ def test_lanczos_matches_dense_eigvalsh(activation, loss):
   net, x, y, eps = small_instance(activation, loss, d=60, m=40, scale=2.0)
   z = jax.random.normal(jax.random.key(0), (6, 60))
   deltas = eps * z / jnp.linalg.norm(z, axis=1, keepdims=True)
-  dense = certify(net, loss, x, y, deltas, eps=eps, method="shift")
+  from adv_landscape import objective
+  from adv_landscape.certify import lambda_tangent_shift
+  ref = [float(lambda_tangent_shift(dl, objective.grad(net, loss, x, y, dl),
+                                    objective.hess(net, loss, x, y, dl), eps)) for dl in deltas]
   lz = lambda_tangent_lanczos(net, loss, x, y, deltas, eps=eps, tol=1e-10)
   assert lz.converged and (lz.residual <= 1e-10 * lz.scale).all()
-  np.testing.assert_allclose(lz.lambda_tangent, dense.lambda_tangent, rtol=0, atol=1e-8)
-  via = certify(net, loss, x, y, deltas, eps=eps, method="lanczos")
-  assert via.method == "lanczos"
+  np.testing.assert_allclose(lz.lambda_tangent, ref, rtol=0, atol=1e-8)
+  # Through certify, at KKT points of the instance (PGA endpoints): both methods agree.
+  res = ascent.pga(net, loss, x, y, key=jax.random.key(1), eps=eps, n_restarts=6,
+                   max_steps=20_000, progress=False)
+  tol = ascent.certificate_tolerance(res, net, loss, x, y, eps)
+  dense = certify(net, loss, x, y, res.deltas, eps=eps, tol_g=tol, method="shift")
+  via = certify(net, loss, x, y, res.deltas, eps=eps, tol_g=tol, method="lanczos")
+  assert via.method == "lanczos" and dense.method == "dense-shift"
+  assert np.isfinite(dense.lambda_tangent).sum() >= 3  # NaN where not first-order stationary
+  np.testing.assert_allclose(via.lambda_tangent, dense.lambda_tangent, rtol=0, atol=1e-8)
   np.testing.assert_array_equal(via.classes, dense.classes)
-  assert certify(net, loss, x, y, deltas, eps=eps).method == "dense-shift"  # auto, d <= 256
+  auto = certify(net, loss, x, y, res.deltas, eps=eps, tol_g=tol)
+  assert auto.method == "dense-shift"  # auto: dense up to d = 256
+  # Random points of the sphere are not stationary: no lambda_T is computed there.
+  rand = certify(net, loss, x, y, deltas, eps=eps)
+  assert (rand.classes == "not_stationary").all() and np.isnan(rand.lambda_tangent).all()

@@ -112,3 +112,18 @@ def test_console_entry_point_exit_code(tmp_path):
   proc = subprocess.run([sys.executable, "-m", "adv_landscape.cli", "census", "--eps", "nan"],
                         capture_output=True, text=True, check=False)
   assert proc.returncode == 2 and "eps=nan" in proc.stderr
+
+
+def test_streamed_census_matches_the_batch_census(tmp_path, capsys):
+  base = ["census", "--d", "5", "--m", "12", "--scale", "3", "--inits", "40", "--chunk", "16",
+          "--x64", "--no-progress"]
+  assert run(base + ["--json", str(tmp_path / "a.json")], capsys)[0] == 0
+  assert run(base + ["--stream", "--json", str(tmp_path / "b.json")], capsys)[0] == 0
+  a, b = (json.loads((tmp_path / f).read_text()) for f in ("a.json", "b.json"))
+  assert b["config"]["stream"] is True and sum(b["summary"]["iteration_histogram"]) == 40
+  for k in ("n_inits", "certified_fraction", "distinct_maxima", "converged_fraction",
+            "class_counts", "max_iterations"):
+    assert a["summary"][k] == b["summary"][k], k
+  assert [m["count"] for m in a["maxima"]] == [m["count"] for m in b["maxima"]]
+  rc, _, err = run(base + ["--stream", "--save-endpoints"], capsys)
+  assert rc == 2 and "--stream" in err
