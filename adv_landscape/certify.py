@@ -50,7 +50,8 @@ class Certificate(NamedTuple):
   Attributes:
     classes: one of ``CLASSES`` each.
     values: L(delta). norm_ratio: ||delta|| / eps. grad_norm: ||grad L||.
-    rgrad_norm: ||P grad L||. multiplier: mu. lambda_tangent: lambda_T.
+    rgrad_norm: ||P grad L||. multiplier: mu. lambda_tangent: lambda_T (NaN
+      where the first-order conditions on the sphere fail: not computed).
     lambda_hess: lambda_max(hess L), computed for interior points only (NaN
       elsewhere). interior_max: interior critical points that are local maxima.
     tol_b, tol_g, tol_h: the tolerances used (tol_g and tol_h per endpoint).
