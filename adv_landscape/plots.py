@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 
 import matplotlib
+import matplotlib.ticker
 
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
@@ -70,6 +71,8 @@ def plot_iterations(records: list[dict], fits: dict, out_dir: str) -> list[str]:
               label=f"fit: slope {fit['slope']:.2f} [{fit['ci'][0]:.2f}, {fit['ci'][1]:.2f}]")
     ax.set_xscale("log")
     ax.set_yscale("log")
+    ax.xaxis.set_minor_formatter(matplotlib.ticker.NullFormatter())  # no crowded minor labels
+    ax.set_xticks(xs, [f"{v:g}" for v in xs])
     ax.set_xlabel(label)
     ax.set_ylabel("iterations to ||G|| <= tol_g")
     ax.grid(True, which="both", alpha=0.3)
