@@ -112,7 +112,7 @@ def _one(net, loss, x, y, eps, delta, method):
   out = dict(values=val, norm=nrm, grad_norm=jnp.linalg.norm(g),
              rgrad_norm=jnp.linalg.norm(g - jnp.dot(u, g) * u),
              multiplier=jnp.dot(delta, g) / eps**2)
-  if method == "lanczos":  # lambda_T comes from lambda_tangent_lanczos, matrix-free
+  if method == "first_order":  # no Hessian: lambda_T is computed separately, if needed
     return out
   H = objective.hess(net, loss, x, y, delta)
   M = (tangent_matrix_shift if method == "shift" else tangent_matrix_householder)(
@@ -195,7 +195,7 @@ def certify(net: Network, loss: Loss | str, x, y, deltas, *, eps: float,
     # first-order KKT conditions hold: elsewhere the class is "not_stationary"
     # whatever lambda_T is, and it is left NaN.
     out = _blocks(lambda b: _certify_batch(netx, loss, xx, y, e, jnp.asarray(b),
-                                           method="lanczos"),
+                                           method="first_order"),
                   deltas, min(block * 16, 8192), progress)
     norm_ratio = out["norm"] / eps
     tg = np.broadcast_to(np.asarray(tol_g, np.float64), deltas.shape[:1])
@@ -208,9 +208,7 @@ def certify(net: Network, loss: Loss | str, x, y, deltas, *, eps: float,
       if method == "lanczos":
         def second(b):
           lz = lambda_tangent_lanczos(netx, loss, xx, y, b, eps=eps)
-          mu = np.asarray(_certify_batch(netx, loss, xx, y, e, jnp.asarray(b),
-                                         method="lanczos")["multiplier"])
-          return {"lambda_tangent": lz.lambda_tangent, "hess_scale": lz.scale - np.abs(mu)}
+          return {"lambda_tangent": lz.lambda_tangent, "hess_scale": lz.scale}
         size = block
       else:
         def second(b):
@@ -221,6 +219,8 @@ def certify(net: Network, loss: Loss | str, x, y, deltas, *, eps: float,
       sec = _blocks(second, deltas[need], size, progress)
       out["lambda_tangent"][need] = sec["lambda_tangent"]
       out["hess_scale"][need] = sec["hess_scale"]
+      if method == "lanczos":  # Lanczos' scale is max |Ritz value| + |mu|
+        out["hess_scale"][need] -= np.abs(out["multiplier"][need])
     inside = (norm_ratio < 1.0 - tol_b) & (out["grad_norm"] <= tg)
     lam_h = np.full(deltas.shape[0], np.nan)
     if inside.any():  # lambda_max(hess L) where it matters: interior critical points
