@@ -30,10 +30,9 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from adv_landscape import ascent, io, objective
+from adv_landscape import ascent, io, objective, runtime
 from adv_landscape.losses import get_loss
 from adv_landscape.network import Network
-from benchmarks.common import median_time
 
 SIZES = ((784, 1024, 1024), (64, 256, 4096), (784, 1024, 64))
 
@@ -69,20 +68,29 @@ def _quad_loss_np(inst, d):
 
 # -- the variants: each returns a zero-argument callable that runs T steps
 #    and returns the final perturbations as a NumPy array -------------------
-def suite(inst, T):
-  """adv_landscape's engine: per-restart bookkeeping, early-stop check every 8 steps."""
+def suite(inst, T, *, shard="auto"):
+  """adv_landscape's engine as ``pga`` runs it: per-restart bookkeeping, an
+  all-converged check every 8 steps, restarts split over the CPU devices (one
+  per core, ``runtime.use_cpu_cores``) where ``ascent.sharding_pays``."""
   net = Network(jnp.asarray(inst["W"]), jnp.asarray(inst["a"]), jnp.zeros(len(inst["a"]),
                 jnp.float32), "tanh")
   loss = get_loss("quadratic")
   x, d0 = jnp.asarray(inst["x"]), jnp.asarray(inst["delta0"])
   eta = jnp.full((d0.shape[0],), inst["alpha"], jnp.float32)
+  if ascent.sharding_pays(d0.shape[0], shard):
+    d0, eta = ascent.shard_restarts(d0, eta)
   eps, tol = jnp.float32(inst["eps"]), jnp.float32(0.0)  # tol 0: all T steps run
 
   def run():
     state, *_ = ascent.run_pga(net, loss, x, inst["y"], eps, d0, eta, tol, jnp.int32(T),
                                normalized=True)
-    return np.asarray(state.delta)
+    return np.asarray(state.delta)[:len(inst["delta0"])]
   return run
+
+
+def suite_one_device(inst, T):
+  """The suite's engine with every restart on one device (no sharding)."""
+  return suite(inst, T, shard=False)
 
 
 def _scan_normalized(grad, eps, alpha, T):
@@ -166,13 +174,65 @@ def torchattacks_pgdl2(inst, T):
 torchattacks_pgdl2.zero_start = True
 
 
+def art_pgd(inst, T):
+  """ART's ProjectedGradientDescentPyTorch (norm 2) on ``_torch_model``, from delta = 0."""
+  import torch
+  from art.attacks.evasion import ProjectedGradientDescentPyTorch
+  from art.estimators.classification import PyTorchClassifier
+  model, to_u, from_u, c = _torch_model(inst)
+  B, d = inst["delta0"].shape
+  clf = PyTorchClassifier(model, loss=torch.nn.CrossEntropyLoss(), input_shape=(1, 1, d),
+                          nb_classes=2, clip_values=(0.0, 1.0), device_type="cpu")
+  atk = ProjectedGradientDescentPyTorch(clf, norm=2, eps=inst["eps"] / c,
+                                        eps_step=inst["alpha"] / c, max_iter=T,
+                                        num_random_init=0, batch_size=B, verbose=False)
+  base = to_u(np.repeat(inst["x"][None], B, 0)).numpy()
+  labels = np.zeros(B, dtype=np.int64)
+  return lambda: from_u(torch.from_numpy(atk.generate(base, y=labels))) - inst["x"][None]
+
+
+art_pgd.zero_start = True
+
+
+def foolbox_l2pgd(inst, T):
+  """Foolbox's L2PGD on a JAX model (through eagerpy), the logits of
+  ``_torch_model`` written in jax.numpy, from delta = 0."""
+  import foolbox as fb
+  c = _scale(inst)
+  W, a = jnp.asarray(inst["W"]), jnp.asarray(inst["a"])
+
+  def model(u):
+    f = jnp.tanh(((u.reshape(u.shape[0], -1) - 0.5) * c) @ W.T) @ a
+    q = 0.5 * (f - inst["y"]) ** 2
+    return jnp.stack([jnp.zeros_like(q), q], 1)
+
+  atk = fb.attacks.L2PGD(abs_stepsize=inst["alpha"] / c, steps=T, random_start=False)
+  B = inst["delta0"].shape[0]
+  base = jnp.asarray(np.repeat(inst["x"][None], B, 0) / c + 0.5)
+  crit = fb.criteria.Misclassification(jnp.zeros(B, jnp.int32))
+  fmodel = fb.JAXModel(model, bounds=(0.0, 1.0))
+
+  def run():
+    _, adv, _ = atk(fmodel, base, crit, epsilons=inst["eps"] / c)
+    return (np.asarray(adv) - 0.5) * c - inst["x"][None]
+  return run
+
+
+foolbox_l2pgd.zero_start = True
+
+
+def _scale(inst):
+  """c with x / c + 1/2 and every point of the ball inside [0, 1]."""
+  return 4.0 * float(np.max(np.abs(inst["x"]))) + 4.0 * inst["eps"]
+
+
 def _torch_model(inst):
   """The network as a torch model of u = x / c + 1/2 (inside [0, 1], so the
   attack's clamp to [0, 1] never binds), with two logits [0, (f - y)^2 / 2]:
   cross-entropy for label 0 is softplus((f - y)^2 / 2), an increasing function
   of the quadratic loss, so its normalised gradient is the same."""
   import torch
-  c = 4.0 * float(np.max(np.abs(inst["x"]))) + 4.0 * inst["eps"]
+  c = _scale(inst)
   W, a = torch.from_numpy(inst["W"]), torch.from_numpy(inst["a"])
 
   class Net(torch.nn.Module):
@@ -192,51 +252,59 @@ def _torch_model(inst):
 
 
 # -- the GEMM bound ------------------------------------------------------------
-def _time(fn, reps):
-  return median_time(fn, reps)[0]
-
-
-def gemm_bound(d, m, B, reps=20):
-  """Restarts x steps per second if a step cost only its two GEMMs, per backend."""
+def gemm_pairs(d, m, B):
+  """Per backend, a callable running the two GEMMs of one step, (B, d) x (d, m)
+  and (B, m) x (m, d), on random float32 operands."""
   rng = np.random.default_rng(1)
   A1 = rng.standard_normal((B, d)).astype(np.float32)
   W = rng.standard_normal((m, d)).astype(np.float32)
   A2 = rng.standard_normal((B, m)).astype(np.float32)
-  out = {}
   j1, jw, j2 = map(jnp.asarray, (A1, W, A2))
   mm1, mm2 = jax.jit(lambda p, q: p @ q.T), jax.jit(lambda p, q: p @ q)
-  t = _time(lambda: mm1(j1, jw).block_until_ready(), reps) + _time(
-      lambda: mm2(j2, jw).block_until_ready(), reps)
-  out["xla"] = B / t
-  t = _time(lambda: A1 @ W.T, reps) + _time(lambda: A2 @ W, reps)
-  out["numpy"] = B / t
+  out = {"xla": lambda: (mm1(j1, jw).block_until_ready(), mm2(j2, jw).block_until_ready()),
+         "numpy": lambda: (A1 @ W.T, A2 @ W)}
   try:
     import torch
     t1, tw, t2 = map(torch.from_numpy, (A1, W, A2))
-    t = _time(lambda: t1 @ tw.T, reps) + _time(lambda: t2 @ tw, reps)
-    out["torch"] = B / t
+    out["torch"] = lambda: (t1 @ tw.T, t2 @ tw)
   except ImportError:
     pass
   return out
 
 
-VARIANTS = {"suite": suite, "jax_scan": jax_scan, "jax_vmap_grad": jax_vmap_grad,
-            "torch_eager": torch_eager, "torchattacks_pgdl2": torchattacks_pgdl2}
+def _median_of(fn, n):
+  ts = []
+  for _ in range(n):
+    t0 = time.perf_counter()
+    fn()
+    ts.append(time.perf_counter() - t0)
+  return statistics.median(ts)
+
+
+VARIANTS = {"suite": suite, "suite_one_device": suite_one_device, "jax_scan": jax_scan,
+            "jax_vmap_grad": jax_vmap_grad, "torch_eager": torch_eager,
+            "torchattacks_pgdl2": torchattacks_pgdl2, "art_pgd": art_pgd,
+            "foolbox_l2pgd": foolbox_l2pgd}
+_NEEDS = {"torch_eager": ("torch",), "torchattacks_pgdl2": ("torch", "torchattacks"),
+          "art_pgd": ("torch", "art"), "foolbox_l2pgd": ("foolbox",)}
 
 
 def available_variants():
-  names = ["suite", "jax_scan", "jax_vmap_grad"]
-  try:
-    import torch  # noqa: F401
-    names.append("torch_eager")
-    import torchattacks  # noqa: F401
-    names.append("torchattacks_pgdl2")
-  except ImportError:
-    pass
-  return names
+  """The variants whose libraries are installed (peers need the ``bench`` extra)."""
+  import importlib.util
+  return [v for v in VARIANTS
+          if all(importlib.util.find_spec(mod) is not None for mod in _NEEDS.get(v, ()))]
 
 
-def bench_size(d, m, B, *, T, reps, variants, seed=0, log=print):
+def bench_size(d, m, B, *, T, reps, variants, seed=0, pause=0.3, gemm_inner=5, log=print):
+  """Rates of every variant and of the GEMM bound at one size, measured together.
+
+  Each of ``reps`` rounds times every variant once (T steps) and every GEMM
+  backend (median of ``gemm_inner`` step-pairs), in a fresh random order,
+  with ``pause`` seconds before each timing so that the worker threads of
+  the previous library (OpenMP, OpenBLAS and Eigen pools spin for a while
+  after their work) have gone idle and do not steal the two cores.
+  """
   inst = instance(d, m, B, seed)
   runs = {v: VARIANTS[v](inst, T) for v in variants}
   finals = {}
@@ -248,27 +316,33 @@ def bench_size(d, m, B, *, T, reps, variants, seed=0, log=print):
     ref = ref_zero if getattr(VARIANTS[v], "zero_start", False) else finals["suite"]
     if not abs(f - ref) <= 1e-3 * max(abs(ref), 1e-6):
       raise RuntimeError(f"final losses disagree at {(d, m, B)}: {v} {f} vs suite {ref}")
-  times = {v: [] for v in runs}
-  order = list(runs)
+  pairs = gemm_pairs(d, m, B)
+  timed = {**runs, **{("gemm", k): (lambda f=f: _median_of(f, gemm_inner)) for k, f in
+                      pairs.items()}}
+  for f in pairs.values():
+    f()
+  times = {k: [] for k in timed}
+  order = list(timed)
   rng = random.Random(seed)
   for _ in range(reps):
     rng.shuffle(order)  # rotate, so drift in the machine's speed hits every variant
-    for v in order:
+    for k in order:
+      time.sleep(pause)
       t0 = time.perf_counter()
-      runs[v]()
-      times[v].append(time.perf_counter() - t0)
-  bounds = gemm_bound(d, m, B)
+      inner = timed[k]()
+      times[k].append(inner if isinstance(k, tuple) else time.perf_counter() - t0)
+  bounds = {k[1]: B / statistics.median(ts) for k, ts in times.items() if isinstance(k, tuple)}
   bound = max(bounds.values())
   rates = {v: {"median": B * T / statistics.median(ts), "min": B * T / max(ts),
-               "max": B * T / min(ts)} for v, ts in times.items()}
-  res = {"size": [d, m, B], "steps": T, "reps": reps, "gemm_bound": bound,
+               "max": B * T / min(ts)} for v, ts in times.items() if not isinstance(v, tuple)}
+  res = {"size": [d, m, B], "steps": T, "reps": reps, "pause_s": pause, "gemm_bound": bound,
          "gemm_bound_by_backend": bounds, "rates": rates,
          "ratios": {v: r["median"] / bound for v, r in rates.items()},
          "final_mean_loss": finals, "final_mean_loss_suite_from_zero": ref_zero}
   log(f"(d, m, B) = {(d, m, B)}: bound {bound:,.0f}/s ("
       + ", ".join(f"{k} {v:,.0f}" for k, v in bounds.items()) + ")")
   for v, r in rates.items():
-    log(f"  {v:16s} {r['median']:>12,.0f}/s  ({r['median'] / bound:.2f} of bound)")
+    log(f"  {v:18s} {r['median']:>12,.0f}/s  ({r['median'] / bound:.2f} of bound)")
   return res
 
 
@@ -280,14 +354,18 @@ def main(argv=None):
   p.add_argument("--sizes", default=None,
                  help="comma-separated d:m:B triples (default: the three of issue 5)")
   p.add_argument("--variants", default=None, help="comma-separated subset of variants")
+  p.add_argument("--pause", type=float, default=0.3,
+                 help="seconds of idle before each timing (default 0.3)")
   args = p.parse_args(argv)
+  runtime.use_cpu_cores()  # as the command line does: one JAX device per core
   sizes = SIZES if not args.sizes else [tuple(int(v) for v in s.split(":"))
                                         for s in args.sizes.split(",")]
   variants = args.variants.split(",") if args.variants else available_variants()
   for v in variants:
     if v not in VARIANTS:
       p.error(f"variant {v!r} is unknown; choose from {sorted(VARIANTS)}")
-  results = [bench_size(*s, T=args.steps, reps=args.reps, variants=variants) for s in sizes]
+  results = [bench_size(*s, T=args.steps, reps=args.reps, variants=variants, pause=args.pause)
+             for s in sizes]
   meta = {"cpu_model": cpu_model(), "cpu_count": os.cpu_count(), "date": time.strftime("%Y-%m-%d"),
           "versions": io.versions(), "backend": jax.default_backend(),
           "devices": [str(d) for d in jax.devices()]}
@@ -297,6 +375,12 @@ def main(argv=None):
     meta["torch_threads"] = torch.get_num_threads()
   except ImportError:
     pass
+  from importlib import metadata
+  for dist in ("torchattacks", "foolbox", "eagerpy", "adversarial-robustness-toolbox"):
+    try:
+      meta[dist] = metadata.version(dist)
+    except metadata.PackageNotFoundError:
+      pass
   out = {"meta": meta, "results": results}
   if args.json:
     io.write_json_atomic(args.json, out)
