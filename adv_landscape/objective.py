@@ -94,7 +94,9 @@ def value_and_grad_batch(net: Network, loss: Loss, x, y, deltas):
   Returns:
     values (B,), gradients (B, d).
   """
-  H = (x[None, :] + deltas) @ net.W.T + net.b[None, :]  # (B, m)
+  # W x + b is the same for every row (and hoisted out of PGA's loop by XLA),
+  # so the (B, d) sum x + delta is never formed.
+  H = deltas @ net.W.T + (net.W @ x + net.b)[None, :]  # (B, m)
   F = net.act.fn(H) @ net.a  # (B,) or (B, K)
   vals = jax.vmap(loss.value, in_axes=(0, None))(F, y)
   G = jax.vmap(loss.grad, in_axes=(0, None))(F, y)
