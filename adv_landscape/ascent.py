@@ -36,7 +36,7 @@ from adv_landscape.losses import Loss, get_loss
 from adv_landscape.network import Network, validate_problem
 
 __all__ = ["INITS", "STEP_RULES", "PGAState", "PGAResult", "pga_init", "pga_update",
-           "run_pga", "pga", "pga_chunks", "sharding_pays", "shard_restarts", "initial_deltas", "default_tol_g",
+           "run_pga", "pga", "pga_chunks", "initial_deltas", "default_tol_g",
            "certificate_tolerance"]
 
 INITS = ("sphere", "ball", "zero", "gradient")
@@ -181,28 +181,7 @@ def _eta(step_rule, step, net, loss, x, y, eps, delta0, ell):
   raise ValueError(f"step_rule={step_rule!r} is unknown; choose one of {list(STEP_RULES)}")
 
 
-SHARD_MIN_PER_DEVICE = 256
-
-
-def sharding_pays(n_restarts: int, shard: bool | str = "auto") -> bool:
-  """Whether a chunk of n_restarts is split over the devices.
-
-  ``shard`` True or False decides; ``"auto"`` splits when there are several
-  devices and each gets at least ``SHARD_MIN_PER_DEVICE`` restarts. Measured
-  in one process on 2 cores (float32, one CPU device per core): split, the
-  step ran at 0.92 (784, 1024, 1024) and 0.87 (64, 256, 4096) of the GEMM
-  bound against 0.86 and 0.69 on one device, but at (784, 1024, 64), 32
-  restarts per device, at 0.82 against 0.89.
-  """
-  if shard not in (True, False, "auto"):
-    raise ValueError(f"shard={shard!r}: must be True, False or 'auto'")
-  if shard == "auto":
-    n = jax.device_count()
-    return n > 1 and n_restarts >= SHARD_MIN_PER_DEVICE * n
-  return bool(shard) and jax.device_count() > 1
-
-
-def shard_restarts(delta0, eta):
+def _shard_restarts(delta0, eta):
   """Pads the restart axis to a multiple of the device count and shards it.
 
   Padding repeats the last restart (it is sliced off afterwards), so the
@@ -222,8 +201,7 @@ def pga_chunks(net: Network, loss: Loss | str, x, y, *, key: jax.Array, eps: flo
                n_restarts: int, init: str = "sphere", step_rule: str = "grad0",
                step: float = 0.1, max_steps: int = 10_000, tol_g: float | None = None,
                chunk: int = 8192, check_every: int = 8, history: bool = False,
-               ell: float | None = None, shard: bool | str = "auto",
-               progress: bool = True):
+               ell: float | None = None, shard: bool = True, progress: bool = True):
   """``pga`` one chunk at a time: yields a ``PGAResult`` per chunk of restarts.
 
   The arguments are ``pga``'s. Chunk i draws its starts from ``fold_in(key, i)``,
@@ -257,8 +235,8 @@ def pga_chunks(net: Network, loss: Loss | str, x, y, *, key: jax.Array, eps: flo
                 leave=False):
     delta0 = initial_deltas(jax.random.fold_in(key, i), init, chunk, net, loss, x, y, eps)
     eta = _eta(step_rule, step, net, loss, x, y, eps, delta0, ell)
-    if sharding_pays(chunk, shard):
-      delta0, eta = shard_restarts(delta0, eta)
+    if shard and jax.device_count() > 1:
+      delta0, eta = _shard_restarts(delta0, eta)
     state, vals, gnorm, hist = run_pga(
         net, loss, x, y, jnp.asarray(eps, x.dtype), delta0, eta, jnp.asarray(tol_g, x.dtype),
         jnp.asarray(max_steps, jnp.int32), normalized=step_rule == "normalized",
@@ -274,7 +252,7 @@ def pga(net: Network, loss: Loss | str, x, y, *, key: jax.Array, eps: float,
         n_restarts: int, init: str = "sphere", step_rule: str = "grad0", step: float = 0.1,
         max_steps: int = 10_000, tol_g: float | None = None, chunk: int = 8192,
         check_every: int = 8, history: bool = False, ell: float | None = None,
-        shard: bool | str = "auto", progress: bool = True) -> PGAResult:
+        shard: bool = True, progress: bool = True) -> PGAResult:
   """Batched PGA from ``n_restarts`` starts, in chunks of at most ``chunk`` restarts.
 
   Args:
@@ -288,8 +266,7 @@ def pga(net: Network, loss: Loss | str, x, y, *, key: jax.Array, eps: float,
     tol_g: first-order tolerance on ||G||; default ``default_tol_g``.
     history: also return the value at every step (runs all max_steps).
     shard: split each chunk's restarts over all visible devices (a 1-D
-      ``jax.sharding.Mesh`` over the restart axis): True, False, or "auto"
-      (when each device gets enough restarts, ``sharding_pays``); results equal the
+      ``jax.sharding.Mesh`` over the restart axis); results equal the
       single-device ones, up to the rounding of differently blocked products.
 
   Returns:

@@ -14,8 +14,6 @@ import time
 
 import numpy as np
 
-from adv_landscape import runtime
-
 __all__ = ["main"]
 
 
@@ -381,7 +379,6 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> int:
   parser = build_parser()
   args = parser.parse_args(argv)
-  runtime.use_cpu_cores()  # one JAX device per core: PGA shards restarts over them
   if args.x64:
     import jax
     jax.config.update("jax_enable_x64", True)

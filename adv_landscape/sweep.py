@@ -9,8 +9,7 @@ whose key is already there, so a killed sweep resumes where it stopped and
 gives the records an uninterrupted run would.
 
 Many hosts: call ``jax.distributed.initialize()`` in each process first; PGA
-shards its restarts over the global device mesh (when each device gets enough
-of them, ``ascent.sharding_pays``), and only process 0 writes.
+shards its restarts over the global device mesh, and only process 0 writes.
 """
 
 from __future__ import annotations
