@@ -30,7 +30,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from adv_landscape import ascent, io, objective, runtime
+from adv_landscape import ascent, io, objective
 from adv_landscape.losses import get_loss
 from adv_landscape.network import Network
 
@@ -68,29 +68,20 @@ def _quad_loss_np(inst, d):
 
 # -- the variants: each returns a zero-argument callable that runs T steps
 #    and returns the final perturbations as a NumPy array -------------------
-def suite(inst, T, *, shard="auto"):
-  """adv_landscape's engine as ``pga`` runs it: per-restart bookkeeping, an
-  all-converged check every 8 steps, restarts split over the CPU devices (one
-  per core, ``runtime.use_cpu_cores``) where ``ascent.sharding_pays``."""
+def suite(inst, T):
+  """adv_landscape's engine: per-restart bookkeeping, early-stop check every 8 steps."""
   net = Network(jnp.asarray(inst["W"]), jnp.asarray(inst["a"]), jnp.zeros(len(inst["a"]),
                 jnp.float32), "tanh")
   loss = get_loss("quadratic")
   x, d0 = jnp.asarray(inst["x"]), jnp.asarray(inst["delta0"])
   eta = jnp.full((d0.shape[0],), inst["alpha"], jnp.float32)
-  if ascent.sharding_pays(d0.shape[0], shard):
-    d0, eta = ascent.shard_restarts(d0, eta)
   eps, tol = jnp.float32(inst["eps"]), jnp.float32(0.0)  # tol 0: all T steps run
 
   def run():
     state, *_ = ascent.run_pga(net, loss, x, inst["y"], eps, d0, eta, tol, jnp.int32(T),
                                normalized=True)
-    return np.asarray(state.delta)[:len(inst["delta0"])]
+    return np.asarray(state.delta)
   return run
-
-
-def suite_one_device(inst, T):
-  """The suite's engine with every restart on one device (no sharding)."""
-  return suite(inst, T, shard=False)
 
 
 def _scan_normalized(grad, eps, alpha, T):
@@ -281,7 +272,7 @@ def _median_of(fn, n):
   return statistics.median(ts)
 
 
-VARIANTS = {"suite": suite, "suite_one_device": suite_one_device, "jax_scan": jax_scan,
+VARIANTS = {"suite": suite, "jax_scan": jax_scan,
             "jax_vmap_grad": jax_vmap_grad, "torch_eager": torch_eager,
             "torchattacks_pgdl2": torchattacks_pgdl2, "art_pgd": art_pgd,
             "foolbox_l2pgd": foolbox_l2pgd}
@@ -357,7 +348,6 @@ def main(argv=None):
   p.add_argument("--pause", type=float, default=0.3,
                  help="seconds of idle before each timing (default 0.3)")
   args = p.parse_args(argv)
-  runtime.use_cpu_cores()  # as the command line does: one JAX device per core
   sizes = SIZES if not args.sizes else [tuple(int(v) for v in s.split(":"))
                                         for s in args.sizes.split(",")]
   variants = args.variants.split(",") if args.variants else available_variants()
