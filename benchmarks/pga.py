@@ -3,8 +3,9 @@
 Measures restarts x steps per second of T plain PGA steps at several
 (d, m, B), every variant in one process, rotated, median of ``--reps``. The
 bound is the two GEMMs of one step, (B, d) x (d, m) and (B, m) x (m, d), at
-the fastest matmul available here (XLA, NumPy's BLAS, or torch). Every
-variant runs the same normalised l2 step from the same starts, and the
+the fastest matmul available here (XLA, NumPy's BLAS, or torch), timed in
+the same rounds as the variants. Every variant runs the same normalised l2
+step from the same starts (the attack libraries from delta = 0), and the
 harness checks that their final losses agree before it reports a rate.
 
 Instance: tanh network, W ~ N(0, 1/d), a = +-1/sqrt(m), ||x|| = sqrt(d),
@@ -12,8 +13,9 @@ y = 0, quadratic loss, eps = 0.5 ||x||, starts uniform on the sphere, step
 alpha = 0.05 eps along g / ||g||.
 
 Run:  python -m benchmarks.pga --json benchmarks/results_cpu.json
-      (about 10 minutes on 2 CPU cores with the defaults; torch variants run
-      when the optional extra ``bench`` is installed)
+      (about 15 minutes on 2 CPU cores with the defaults; the torch,
+      torchattacks, ART and Foolbox variants run when the optional extra
+      ``bench`` is installed)
 """
 
 from __future__ import annotations
@@ -348,6 +350,8 @@ def main(argv=None):
   p.add_argument("--pause", type=float, default=0.3,
                  help="seconds of idle before each timing (default 0.3)")
   args = p.parse_args(argv)
+  if not args.pause >= 0:
+    p.error(f"--pause {args.pause}: must be a non-negative number of seconds")
   sizes = SIZES if not args.sizes else [tuple(int(v) for v in s.split(":"))
                                         for s in args.sizes.split(",")]
   variants = args.variants.split(",") if args.variants else available_variants()

@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 
-from benchmarks import pga
+from benchmarks import pga, table
 
 
 def test_benchmark_harness_runs_and_checks_agreement(tmp_path):
@@ -13,6 +13,8 @@ def test_benchmark_harness_runs_and_checks_agreement(tmp_path):
   assert set(res["rates"]) == {"suite", "jax_scan", "jax_vmap_grad"}
   assert res["gemm_bound"] > 0 and all(r["median"] > 0 for r in res["rates"].values())
   assert (tmp_path / "b.json").stat().st_size > 0
+  rows = table.table(out).splitlines()
+  assert rows[2].startswith("| (8, 16, 32) |") and rows[2].count("(") == 1 + 3  # size, 3 ratios
 
 
 def test_harness_refuses_to_time_variants_that_disagree(monkeypatch):
