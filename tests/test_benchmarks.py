@@ -18,7 +18,7 @@ def test_benchmark_harness_runs_and_checks_agreement(tmp_path):
 
 
 def test_harness_refuses_to_time_variants_that_disagree(monkeypatch):
-  def wrong(inst, T):  # the suite's endpoints, shifted: a different final loss
+  def wrong(inst, T):  # the suite's endpoints scaled by 1/2: a different final loss
     run = pga.suite(inst, T)
     return lambda: run() * np.float32(0.5)
   monkeypatch.setitem(pga.VARIANTS, "wrong", wrong)
