@@ -94,3 +94,14 @@ def test_verify_end_to_end_on_a_tiny_grid(tmp_path, monkeypatch):
     assert (tmp_path / f).stat().st_size > 1000
   b = saved["claims"][1]["statistic"]
   assert np.isfinite(b["exponents"]["d"]["slope"])
+
+
+def test_verify_says_when_it_reuses_recorded_points(tmp_path, monkeypatch, capsys):
+  tiny = [(GridPoint(d=3, m=8, s=s, n_restarts=4, max_steps=400, rtol_g=1e-3), "C")
+          for s in (0.5, 2.0)]
+  monkeypatch.setattr(verify, "grid", lambda quick, seeds=None: tiny[:1])
+  verify.run_verify(str(tmp_path), quick=True, progress=True)
+  assert "resuming" not in capsys.readouterr().err
+  monkeypatch.setattr(verify, "grid", lambda quick, seeds=None: tiny)
+  verify.run_verify(str(tmp_path), quick=True, progress=True)
+  assert "1 of 2 grid points are already recorded" in capsys.readouterr().err
