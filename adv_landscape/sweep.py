@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import sys
 import time
 from typing import Callable, Iterable
 
@@ -136,13 +137,18 @@ def run_sweep(points: Iterable[GridPoint], path, *, progress: bool = True,
   Args:
     points: the grid (duplicates are run once).
     path: the JSON-lines file of records; created if missing.
-    progress: a progress bar over grid points.
+    progress: a progress bar over grid points, and a line on stderr when
+      records already in ``path`` are reused.
     after_point: called with the count of points run so far in this call
       (tests use it to kill a sweep mid-way).
   """
   points = list(dict.fromkeys(points))
   done = {r["key"]: r for r in io.read_jsonl(path)}
   todo = [p for p in points if p.key not in done]
+  if progress and len(todo) < len(points):  # say so: they may come from an older run
+    print(f"resuming {path}: {len(points) - len(todo)} of {len(points)} grid points are "
+          "already recorded there and are reused (delete the file to recompute them)",
+          file=sys.stderr)
   writer = jax.process_index() == 0
   bar = tqdm(todo, desc="grid points", unit="pt", disable=not progress, leave=False)
   for i, p in enumerate(bar, start=1):

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import dataclasses
 import os
-import sys
 import time
 from collections import defaultdict
 
@@ -67,12 +66,8 @@ def run_verify(out_dir: str, *, quick: bool, seed: int = 0, seeds: int | None = 
   for p, study in pairs:
     if study not in studies[p.key]:
       studies[p.key].append(study)
-  path = os.path.join(out_dir, "sweep.jsonl")
-  reused = {r["key"] for r in io.read_jsonl(path)} & set(studies)
-  if reused and progress:  # say so: the records may come from an older version or run
-    print(f"resuming {path}: {len(reused)} of {len(studies)} grid points are already "
-          "recorded there and are reused (delete the file to recompute them)", file=sys.stderr)
-  records = run_sweep([p for p, _ in pairs], path, progress=progress, after_point=after_point)
+  records = run_sweep([p for p, _ in pairs], os.path.join(out_dir, "sweep.jsonl"),
+                      progress=progress, after_point=after_point)
   for r in records:
     r["studies"] = studies[r["key"]]
   quad = [r for r in records if r["point"]["loss"] == "quadratic"]
