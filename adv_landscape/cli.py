@@ -172,13 +172,13 @@ def cmd_census(args) -> int:
   kw = dict(key=key, eps=eps, n_restarts=args.inits, init=args.init, step_rule=args.step_rule,
             step=args.step, max_steps=args.max_steps, tol_g=args.tol_g, chunk=args.chunk)
   normalized = args.step_rule == "normalized"
+  tol_b = 1e-5 if np.dtype(x.dtype) == np.float32 else 1e-6  # float32 norms' rounding
   if args.stream:  # one chunk at a time: PGA, certificates, reduction; nothing kept
     stream = census.StreamingCensus(eps=eps, tol_c=args.tol_c, max_steps=args.max_steps)
     n_chunks = -(-args.inits // min(args.chunk, args.inits))
-    tol_b = tol_max = None
+    tol_max = None
     for part in tqdm(ascent.pga_chunks(net, loss, x, y, progress=False, **kw), total=n_chunks,
                      desc="chunks", disable=not progress or n_chunks == 1):
-      tol_b = 1e-5 if part.deltas.dtype == np.float32 else 1e-6
       tol = ascent.certificate_tolerance(part, net, loss, x, y, eps, normalized=normalized)
       stream.update(part.deltas, certify(net, loss, x, y, part.deltas, eps=eps, tol_g=tol,
                                          tol_b=tol_b), part.iterations, part.converged)
@@ -195,7 +195,6 @@ def cmd_census(args) -> int:
     t_pga = time.perf_counter() - t0
     # The first-order tolerance that PGA's stopping rule implies at each endpoint.
     tol_cert = ascent.certificate_tolerance(res, net, loss, x, y, eps, normalized=normalized)
-    tol_b = 1e-5 if res.deltas.dtype == np.float32 else 1e-6  # float32 norms' rounding
     cert = certify(net, loss, x, y, res.deltas, eps=eps, tol_g=tol_cert, tol_b=tol_b,
                    progress=progress)
     cs = census.census_summary(res.deltas, cert, eps=eps, tol_c=args.tol_c)
