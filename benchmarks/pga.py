@@ -35,6 +35,7 @@ import numpy as np
 from adv_landscape import ascent, io, objective
 from adv_landscape.losses import get_loss
 from adv_landscape.network import Network
+from benchmarks.common import median_time
 
 SIZES = ((784, 1024, 1024), (64, 256, 4096), (784, 1024, 64))
 
@@ -265,15 +266,6 @@ def gemm_pairs(d, m, B):
   return out
 
 
-def _median_of(fn, n):
-  ts = []
-  for _ in range(n):
-    t0 = time.perf_counter()
-    fn()
-    ts.append(time.perf_counter() - t0)
-  return statistics.median(ts)
-
-
 VARIANTS = {"suite": suite, "jax_scan": jax_scan,
             "jax_vmap_grad": jax_vmap_grad, "torch_eager": torch_eager,
             "torchattacks_pgdl2": torchattacks_pgdl2, "art_pgd": art_pgd,
@@ -293,7 +285,8 @@ def bench_size(d, m, B, *, T, reps, variants, seed=0, pause=0.3, gemm_inner=5, l
   """Rates of every variant and of the GEMM bound at one size, measured together.
 
   Each of ``reps`` rounds times every variant once (T steps) and every GEMM
-  backend (median of ``gemm_inner`` step-pairs), in a fresh random order,
+  backend (median of ``gemm_inner`` step-pairs after one unmeasured pair), in
+  a fresh random order,
   with ``pause`` seconds before each timing so that the worker threads of
   the previous library (OpenMP, OpenBLAS and Eigen pools spin for a while
   after their work) have gone idle and do not steal the two cores.
@@ -310,10 +303,8 @@ def bench_size(d, m, B, *, T, reps, variants, seed=0, pause=0.3, gemm_inner=5, l
     if not abs(f - ref) <= 1e-3 * max(abs(ref), 1e-6):
       raise RuntimeError(f"final losses disagree at {(d, m, B)}: {v} {f} vs suite {ref}")
   pairs = gemm_pairs(d, m, B)
-  timed = {**runs, **{("gemm", k): (lambda f=f: _median_of(f, gemm_inner)) for k, f in
+  timed = {**runs, **{("gemm", k): (lambda f=f: median_time(f, gemm_inner)[0]) for k, f in
                       pairs.items()}}
-  for f in pairs.values():
-    f()
   times = {k: [] for k in timed}
   order = list(timed)
   rng = random.Random(seed)
