@@ -40,7 +40,7 @@ __all__ = ["INITS", "STEP_RULES", "PGAState", "PGAResult", "pga_init", "pga_upda
            "certificate_tolerance"]
 
 INITS = ("sphere", "ball", "zero", "gradient")
-STEP_RULES = ("fixed", "lipschitz", "grad0", "normalized")
+STEP_RULES = ("fixed", "lipschitz", "curvature", "grad0", "normalized")
 
 
 class PGAState(NamedTuple):
@@ -170,7 +170,7 @@ def _eta(step_rule, step, net, loss, x, y, eps, delta0, ell):
   n = delta0.shape[0]
   if step_rule == "fixed":
     return jnp.full((n,), step, x.dtype)
-  if step_rule == "lipschitz":
+  if step_rule in ("lipschitz", "curvature"):  # ell: rigorous, or the searched estimate
     return jnp.full((n,), step / ell, x.dtype)
   if step_rule == "grad0":
     _, g = objective.value_and_grad_batch(net, loss, x, y, delta0)
@@ -229,6 +229,9 @@ def pga_chunks(net: Network, loss: Loss | str, x, y, *, key: jax.Array, eps: flo
   if step_rule == "lipschitz" and ell is None:
     from adv_landscape.bounds import instance_constants
     ell = instance_constants(net, loss, x, y, eps).ell
+  if step_rule == "curvature" and ell is None:
+    from adv_landscape.bounds import estimate_ell
+    ell = estimate_ell(net, loss, x, y, eps, key=jax.random.fold_in(key, 1_000_003))
   chunk = min(chunk, n_restarts)
   n_chunks = -(-n_restarts // chunk)
   for i in tqdm(range(n_chunks), desc="PGA", unit="chunk", disable=not progress or n_chunks == 1,
@@ -260,7 +263,8 @@ def pga(net: Network, loss: Loss | str, x, y, *, key: jax.Array, eps: float,
     key: PRNG key; chunk i draws its starts from ``fold_in(key, i)``.
     init: one of ``INITS``.
     step_rule: ``fixed`` (eta = step), ``lipschitz`` (eta = step / ell, the
-      rigorous ell of SPEC 6 unless given), ``grad0`` (eta = step eps /
+      rigorous ell of SPEC 6 unless given), ``curvature`` (eta = step / ell
+      with ell the estimate ``bounds.estimate_ell`` unless given), ``grad0`` (eta = step eps /
       ||grad L(delta_0)||), ``normalized`` (delta + step eps g / ||g||).
     max_steps: step budget per restart.
     tol_g: first-order tolerance on ||G||; default ``default_tol_g``.

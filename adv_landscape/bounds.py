@@ -34,8 +34,8 @@ from adv_landscape.geometry import sample_ball
 from adv_landscape.losses import Loss, get_loss
 from adv_landscape.network import Network, forward
 
-__all__ = ["Constants", "instance_constants", "sampled_constants", "t1_bound", "t2_bound",
-           "fit_exponent", "Fit"]
+__all__ = ["Constants", "instance_constants", "sampled_constants", "estimate_ell", "t1_bound",
+           "t2_bound", "fit_exponent", "Fit"]
 
 
 class Constants(NamedTuple):
@@ -143,6 +143,20 @@ def sampled_constants(net: Network, loss: Loss | str, x, y, eps: float, *, key: 
     dp = jnp.linalg.norm(pts[1:] - pts[:-1], axis=1)
     return Sampled(float(Gf), float(Hf), float(jnp.max(Hn)), float(jnp.max(dH / dp)),
                    float(jnp.max(vals)))
+
+
+def estimate_ell(net: Network, loss: Loss | str, x, y, eps: float, *, key: jax.Array,
+                 n: int = 128) -> float:
+  """ell_est: the largest ||hess L||_2 found over the ball, for the ``curvature`` step.
+
+  Searched at n random points, half uniform in the ball and half uniform on
+  its sphere (where PGA's endpoints lie), exactly as ``sampled_constants``.
+  It is a lower estimate of the true sup: eta = 1/ell_est may exceed
+  1/ell, so T1 is not claimed for this rule (the rigorous ell stays for T1),
+  but PGA still ascends while eta < 2/ell, and the rule measures the
+  landscape rather than the pessimism of the rigorous bound.
+  """
+  return sampled_constants(net, loss, x, y, eps, key=key, n=n).ell
 
 
 def t1_bound(L_max: float, L0: float, eta, tol_g: float):

@@ -1,5 +1,9 @@
 """Landscape census: distinct certified maxima, their basins and values (SPEC 8).
 
+A certified maximum is an endpoint of class ``boundary_local_max`` (on the
+sphere) or ``interior_local_max`` (inside the ball, where hess L is negative
+definite); each distinct maximum carries its kind, "boundary" or "interior".
+
 Two certified maxima are the same when ||delta_i - delta_j|| <= tol_c eps.
 Clustering is greedy in order of decreasing value: each maximum joins the
 first (best) representative within reach, else starts a new one, so every
@@ -18,7 +22,7 @@ from typing import NamedTuple
 
 import numpy as np
 
-from adv_landscape.certify import Certificate
+from adv_landscape.certify import MAXIMUM_CLASSES, Certificate
 
 __all__ = ["Clusters", "cluster_maxima", "Census", "census_summary", "nonlinearity",
            "StreamingCensus"]
@@ -60,11 +64,12 @@ class Census(NamedTuple):
 
   Attributes:
     n: endpoints. class_counts: {class: count}. certified_fraction: share
-    certified boundary_local_max. distinct: distinct maxima. reps: index of
+    certified as a maximum of either kind. distinct: distinct maxima. reps: index of
     each maximum's representative endpoint (best first). counts: its basin
     size. basin_fractions: counts / n. best_value: value of the best maximum
     (NaN if none). p_best: probability that one random start finds the best.
     labels: (N,) cluster of each endpoint, -1 where not a certified maximum.
+    kinds: (distinct,) "boundary" or "interior" for each maximum.
   """
 
   n: int
@@ -77,13 +82,18 @@ class Census(NamedTuple):
   best_value: float
   p_best: float
   labels: np.ndarray
+  kinds: np.ndarray | None = None
+
+
+def _kind(cls) -> str:
+  return "interior" if cls == "interior_local_max" else "boundary"
 
 
 def census_summary(deltas, cert: Certificate, *, eps: float, tol_c: float = 1e-3) -> Census:
   """Clusters the certified maxima among endpoints (N, d) and summarises them."""
   deltas = np.asarray(deltas)
   n = deltas.shape[0]
-  is_max = cert.classes == "boundary_local_max"
+  is_max = np.isin(cert.classes, MAXIMUM_CLASSES)
   idx = np.flatnonzero(is_max)
   cl = cluster_maxima(deltas[idx], cert.values[idx], eps=eps, tol_c=tol_c)
   labels = np.full(n, -1, np.int64)
@@ -94,7 +104,8 @@ def census_summary(deltas, cert: Certificate, *, eps: float, tol_c: float = 1e-3
   classes, ccounts = np.unique(cert.classes, return_counts=True)
   return Census(n, {str(c): int(k) for c, k in zip(classes, ccounts)},
                 float(is_max.mean()), int(reps.size), reps, counts, counts / n, best,
-                float(counts[0] / n) if reps.size else 0.0, labels)
+                float(counts[0] / n) if reps.size else 0.0, labels,
+                np.asarray([_kind(cert.classes[i]) for i in reps], dtype=str))
 
 
 def nonlinearity(eps: float, ell: float, grad0_norm: float) -> float:
@@ -125,6 +136,7 @@ class StreamingCensus:
     self.counts: list[int] = []
     self.lambda_tangent: list[float] = []
     self.multiplier: list[float] = []
+    self.kinds: list[str] = []
 
   def update(self, deltas, cert: Certificate, iterations, converged) -> None:
     """Adds one chunk: endpoints (B, d), their certificate, counts and flags."""
@@ -137,7 +149,7 @@ class StreamingCensus:
       self.class_counts[str(c)] = self.class_counts.get(str(c), 0) + int(k)
     if self.reps is None:
       self.reps = np.zeros((0, deltas.shape[1]))
-    idx = np.flatnonzero(cert.classes == "boundary_local_max")
+    idx = np.flatnonzero(np.isin(cert.classes, MAXIMUM_CLASSES))
     radius2 = (self.tol_c * self.eps) ** 2
     for i in idx[np.argsort(-cert.values[idx], kind="stable")]:
       dist2 = np.sum((self.reps - deltas[i]) ** 2, axis=1)
@@ -149,6 +161,7 @@ class StreamingCensus:
       self.counts.append(1)
       self.lambda_tangent.append(float(cert.lambda_tangent[i]))
       self.multiplier.append(float(cert.multiplier[i]))
+      self.kinds.append(_kind(cert.classes[i]))
 
   def median_iterations(self) -> float:
     """The lower median of the iteration counts, from the histogram."""
@@ -156,15 +169,17 @@ class StreamingCensus:
     return float(np.searchsorted(cum, 0.5 * cum[-1])) if cum[-1] else float("nan")
 
   def maxima(self) -> list[dict]:
-    """The distinct maxima, best first: delta, value, count, basin fraction, lambda_T, mu."""
+    """The distinct maxima, best first: delta, value, kind, count, basin fraction,
+    lambda_T, mu."""
     order = np.argsort(-np.asarray(self.values), kind="stable")
-    return [{"delta": self.reps[j], "value": self.values[j], "count": self.counts[j],
+    return [{"delta": self.reps[j], "value": self.values[j], "kind": self.kinds[j],
+             "count": self.counts[j],
              "basin_fraction": self.counts[j] / self.n, "lambda_tangent": self.lambda_tangent[j],
              "multiplier": self.multiplier[j]} for j in order]
 
   def summary(self) -> dict:
     mx = self.maxima()
-    certified = self.class_counts.get("boundary_local_max", 0)
+    certified = sum(self.class_counts.get(c, 0) for c in MAXIMUM_CLASSES)
     return {"n_inits": self.n, "certified_fraction": certified / max(self.n, 1),
             "distinct_maxima": len(mx), "best_value": mx[0]["value"] if mx else float("nan"),
             "p_best": mx[0]["basin_fraction"] if mx else 0.0,

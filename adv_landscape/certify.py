@@ -40,8 +40,9 @@ __all__ = ["CLASSES", "Certificate", "certify", "lambda_tangent_shift",
            "lambda_tangent_householder", "classify", "Hunt", "hunt_interior_critical",
            "lambda_tangent_lanczos", "LanczosResult"]
 
-CLASSES = ("boundary_local_max", "boundary_saddle", "degenerate", "interior_critical",
-           "not_stationary")
+CLASSES = ("boundary_local_max", "boundary_saddle", "degenerate", "interior_local_max",
+           "interior_saddle", "interior_local_min", "unverified", "not_stationary")
+MAXIMUM_CLASSES = ("boundary_local_max", "interior_local_max")  # what the census counts
 
 
 class Certificate(NamedTuple):
@@ -52,8 +53,9 @@ class Certificate(NamedTuple):
     values: L(delta). norm_ratio: ||delta|| / eps. grad_norm: ||grad L||.
     rgrad_norm: ||P grad L||. multiplier: mu. lambda_tangent: lambda_T (NaN
       where the first-order conditions on the sphere fail: not computed).
-    lambda_hess: lambda_max(hess L), computed for interior points only (NaN
-      elsewhere). interior_max: interior critical points that are local maxima.
+    lambda_hess, lambda_hess_min: the largest and smallest eigenvalues of
+      hess L, computed at interior first-order points only (NaN elsewhere).
+      interior_max: interior critical points that are local maxima.
     tol_b, tol_g, tol_h: the tolerances used (tol_g and tol_h per endpoint).
     method: how lambda_T was computed.
   """
@@ -71,6 +73,7 @@ class Certificate(NamedTuple):
   tol_g: np.ndarray
   tol_h: np.ndarray
   method: str
+  lambda_hess_min: np.ndarray | None = None
 
 
 def tangent_matrix_shift(delta, g, H, eps) -> jax.Array:
@@ -124,29 +127,44 @@ def _one(net, loss, x, y, eps, delta, method):
 
 
 def classify(norm_ratio, grad_norm, rgrad_norm, mu, lambda_t, lambda_hess, *, eps, tol_b,
-             tol_g, tol_h) -> np.ndarray:
-  """The classes of SPEC 5, elementwise over NumPy arrays.
+             tol_g, tol_h, lambda_hess_min=None, verified=None) -> np.ndarray:
+  """The classes of SPEC 5 and 10, elementwise over NumPy arrays.
 
-  The multiplier is compared through the normal gradient mu eps = <u, grad L>,
-  so that tol_g, a gradient norm, applies to it with the right units.
+  On the sphere: first order (||P grad L|| <= tol_g, mu eps >= -tol_g), then
+  lambda_T decides max / saddle / degenerate. The multiplier is compared
+  through the normal gradient mu eps = <u, grad L>, so that tol_g, a
+  gradient norm, applies to it with the right units. Inside the ball
+  (||grad L|| <= tol_g) the spectrum of hess L decides: local max
+  (lambda_max < -tol_h), local min (lambda_min > tol_h), saddle (both signs
+  beyond tol_h), degenerate otherwise. ``verified`` (default all True) is
+  False where the eigenvalue computation did not converge (Lanczos): such a
+  first-order point is ``unverified``, never a maximum, because an
+  unconverged top Ritz value lies below the true top eigenvalue.
   """
   on = np.abs(norm_ratio - 1.0) <= tol_b
   inside = norm_ratio < 1.0 - tol_b
   fo = on & (rgrad_norm <= tol_g)
   normal = mu * eps
+  lam_min = np.full(norm_ratio.shape, np.nan) if lambda_hess_min is None else lambda_hess_min
   cls = np.full(norm_ratio.shape, "not_stationary", dtype=object)
   kkt = fo & (normal >= -tol_g)  # mu < 0: the gradient points inwards, not a KKT point
   cls[kkt & (lambda_t > tol_h)] = "boundary_saddle"
   cls[kkt & (np.abs(lambda_t) <= tol_h)] = "degenerate"
   cls[kkt & (normal > tol_g) & (lambda_t < -tol_h)] = "boundary_local_max"
   cls[kkt & (np.abs(normal) <= tol_g)] = "degenerate"
-  cls[inside & (grad_norm <= tol_g)] = "interior_critical"
+  crit = inside & (grad_norm <= tol_g)
+  cls[crit] = "degenerate"  # unless the spectrum says otherwise
+  cls[crit & (lambda_hess < -tol_h)] = "interior_local_max"
+  cls[crit & (lam_min > tol_h)] = "interior_local_min"
+  cls[crit & (lambda_hess > tol_h) & (lam_min < -tol_h)] = "interior_saddle"
+  if verified is not None:
+    cls[(kkt | crit) & ~np.asarray(verified, bool)] = "unverified"
   return cls.astype(str)
 
 
 def certify(net: Network, loss: Loss | str, x, y, deltas, *, eps: float,
             tol_g=None, tol_b: float = 1e-6, rtol_h: float = 1e-7,
-            method: str = "auto", block: int = 256,
+            method: str = "auto", block: int = 256, lanczos_k_max: int = 512,
             progress: bool = False) -> Certificate:
   """Certifies B endpoints (B, d) in float64.
 
@@ -160,7 +178,10 @@ def certify(net: Network, loss: Loss | str, x, y, deltas, *, eps: float,
       for the dense methods, the largest Ritz value for Lanczos).
     method: "shift" or "householder" (dense eigvalsh, exact), "lanczos"
       (matrix-free, residual-checked), or "auto": dense up to d = 256, Lanczos
-      above. ``Certificate.method`` says which ran.
+      above. ``Certificate.method`` says which ran. An endpoint whose Lanczos
+      residual misses its tolerance within ``lanczos_k_max`` steps is
+      ``unverified``: the top Ritz value is a lower bound of lambda_T, so
+      trusting it would err towards calling a saddle a maximum.
     block: endpoints per compiled (vmapped) second-order call, capped so that
       a block's Hessians take at most about 200 MB; the last block is padded,
       so one trace. lambda_T is computed only for endpoints that meet the
@@ -203,41 +224,46 @@ def certify(net: Network, loss: Loss | str, x, y, deltas, *, eps: float,
         out["multiplier"] * eps >= -tg)
     out["lambda_tangent"] = np.full(deltas.shape[0], np.nan)
     out["hess_scale"] = np.full(deltas.shape[0], np.nan)
+    verified = np.ones(deltas.shape[0], bool)
     if need.any():
       d = deltas.shape[1]
       if method == "lanczos":
         def second(b):
-          lz = lambda_tangent_lanczos(netx, loss, xx, y, b, eps=eps)
-          return {"lambda_tangent": lz.lambda_tangent, "hess_scale": lz.scale}
+          lz = lambda_tangent_lanczos(netx, loss, xx, y, b, eps=eps, k_max=lanczos_k_max)
+          return {"lambda_tangent": lz.lambda_tangent, "hess_scale": lz.scale,
+                  "verified": lz.residual <= lz.tol * lz.scale}
         size = block
       else:
         def second(b):
           res = _certify_batch(netx, loss, xx, y, e, jnp.asarray(b), method=method)
           return {"lambda_tangent": np.linalg.eigvalsh(np.asarray(res["tangent_matrix"]))[:, -1],
-                  "hess_scale": np.asarray(res["hess_fro"])}  # Frobenius >= spectral
+                  "hess_scale": np.asarray(res["hess_fro"]),  # Frobenius >= spectral
+                  "verified": np.ones(b.shape[0], bool)}  # dense eigvalsh is exact
         size = max(1, min(block, int(2e8 // (8 * d * d))))  # B (d, d) Hessians per block
       sec = _blocks(second, deltas[need], size, progress)
       out["lambda_tangent"][need] = sec["lambda_tangent"]
       out["hess_scale"][need] = sec["hess_scale"]
+      verified[need] = sec["verified"]
       if method == "lanczos":  # Lanczos' scale is max |Ritz value| + |mu|
         out["hess_scale"][need] -= np.abs(out["multiplier"][need])
     inside = (norm_ratio < 1.0 - tol_b) & (out["grad_norm"] <= tg)
     lam_h = np.full(deltas.shape[0], np.nan)
-    if inside.any():  # lambda_max(hess L) where it matters: interior critical points
+    lam_hmin = np.full(deltas.shape[0], np.nan)
+    if inside.any():  # the spectrum of hess L where it matters: interior critical points
       Hs = jax.vmap(lambda dl: objective.hess(netx, loss, xx, y, dl))(jnp.asarray(deltas[inside]))
       eigs = np.linalg.eigvalsh(np.asarray(Hs))
-      lam_h[inside] = eigs[:, -1]
+      lam_h[inside], lam_hmin[inside] = eigs[:, -1], eigs[:, 0]
       out["hess_scale"][inside] = np.abs(eigs).max(axis=1)  # ||hess L||_2, for tol_h
   tol_h = rtol_h * (out["hess_scale"] + np.abs(out["multiplier"]))
   classes = classify(norm_ratio, out["grad_norm"], out["rgrad_norm"], out["multiplier"],
                      out["lambda_tangent"], lam_h, eps=eps, tol_b=tol_b, tol_g=tol_g,
-                     tol_h=tol_h)
-  interior_max = (classes == "interior_critical") & (lam_h < -tol_h)
+                     tol_h=tol_h, lambda_hess_min=lam_hmin, verified=verified)
+  interior_max = classes == "interior_local_max"
   return Certificate(classes, out["values"], norm_ratio, out["grad_norm"], out["rgrad_norm"],
                      out["multiplier"], out["lambda_tangent"], lam_h, interior_max,
                      float(tol_b), np.broadcast_to(np.asarray(tol_g, np.float64),
                                                    deltas.shape[:1]), tol_h,
-                     "lanczos" if method == "lanczos" else f"dense-{method}")
+                     "lanczos" if method == "lanczos" else f"dense-{method}", lam_hmin)
 
 
 def _blocks(fn, deltas, size, progress):
@@ -264,12 +290,18 @@ class Hunt(NamedTuple):
   """Interior critical points found on purpose (claim A).
 
   Attributes:
-    n_starts: interior starts. found: distinct interior critical points
-    (||grad L|| <= tol_g, ||delta|| < eps (1 - tol_b)). deltas: (found, d).
-    lambda_max: (found,) lambda_max(hess L) at each. interior_max: how many
-    are local maxima (lambda_max < -tol_h). tol_g: the tolerance used.
-    closest: the smallest ||grad L|| / ||grad L(0)|| reached strictly inside
-    the ball (how near the search came, when it found nothing).
+    n_starts: interior starts. found: distinct non-trivial interior critical
+      points (zeros of grad f strictly inside the ball; for a K-output head,
+      zeros of grad L). trivial: distinct interior points where only the
+      loss is stationary (l'(f) = 0 with grad f != 0, e.g. f = y for the
+      quadratic loss): global minima of L, reported apart and never counted
+      as evidence for claim A. deltas: (found, d). lambda_max, lambda_min:
+      (found,) extreme eigenvalues of hess L there. values: (found,) L.
+      lprime: (found,) l'(f) (||dl/du|| for a K-output head). interior_max:
+      how many of the found points are local maxima (lambda_max < -tol_h).
+      tol_g: the tolerance on ||grad f|| used. closest: the smallest
+      ||grad f|| / ||grad f(x)|| reached strictly inside the ball (how near
+      the search came, when it found nothing).
   """
 
   n_starts: int
@@ -279,20 +311,29 @@ class Hunt(NamedTuple):
   interior_max: int
   tol_g: float
   closest: float
+  trivial: int = 0
+  lambda_min: np.ndarray | None = None
+  values: np.ndarray | None = None
+  lprime: np.ndarray | None = None
 
 
 def hunt_interior_critical(net: Network, loss: Loss | str, x, y, *, eps: float,
                            key: jax.Array, n_starts: int = 32, descent_steps: int = 300,
                            newton_steps: int = 30, tol_b: float = 1e-6,
                            rtol_g: float = 1e-8, rtol_h: float = 1e-7) -> Hunt:
-  """Hunts interior critical points: minimise ||grad L||^2, then Newton on grad L = 0.
+  """Hunts non-trivial interior critical points of L: zeros of grad f inside the ball.
 
-  Starts are uniform in the ball of radius 0.95 eps. Projected descent on
-  ||grad L||^2 (Adam, step 0.01 eps, kept in the ball of radius 0.999 eps)
-  finds the basins of critical points of every kind; Newton's method on
-  grad L = 0 (a least-squares step, so a degenerate Hessian does not stop it)
-  then polishes each to machine precision. Only points that end strictly
-  inside the ball count.
+  grad L = l'(f) grad f vanishes where grad f = 0 (the network's own critical
+  points: the only candidates for an interior maximum, since hess L =
+  l'(f) hess f there) or where l'(f) = 0 (the loss's own stationary set: for
+  a convex loss these are global minima of L, never maxima). Half the starts
+  minimise ||grad f||^2 (projected Adam, step 0.01 eps, inside the ball of
+  radius 0.999 eps), then take least-squares Newton steps on grad f = 0;
+  the other half do the same on ||grad L||^2, and each end point is sorted by
+  which factor vanished. For a K-output head the target is grad L itself
+  (softmax cross-entropy has no stationary outputs). Only points strictly
+  inside the ball count. Ascent from interior starts (PGA from ``ball`` and
+  ``zero`` starts) complements this search in the sweep.
   """
   from adv_landscape.geometry import sample_ball
 
@@ -300,22 +341,58 @@ def hunt_interior_critical(net: Network, loss: Loss | str, x, y, *, eps: float,
   with jax.enable_x64(True):
     netx = net.astype(jnp.float64)
     xx = jnp.asarray(x, jnp.float64)
-    g0 = float(jnp.linalg.norm(objective.grad(netx, loss, xx, y, jnp.zeros_like(xx))))
-    tol_g = rtol_g * max(g0, 1e-300)
+    zero = jnp.zeros_like(xx)
+    multi = loss.multi_output
+    # grad f = grad of the linear loss -y u at y = -1, so one code path serves both.
+    f_loss, f_y = (loss, y) if multi else (get_loss("linear"), -1.0)
+    gf0 = float(jnp.linalg.norm(objective.grad(netx, f_loss, xx, f_y, zero)))
+    gL0 = float(jnp.linalg.norm(objective.grad(netx, loss, xx, y, zero)))
+    tol_f = rtol_g * max(gf0, 1e-300)
     starts = sample_ball(key, n_starts, xx.shape[0], 0.95 * eps, dtype=jnp.float64)
-    found = _hunt(netx, loss, xx, y, starts, eps, descent_steps, newton_steps)
-    d_end, gnorm, lam = (np.asarray(v) for v in found)
+    half = n_starts if multi else n_starts // 2
+    d_f = _hunt(netx, f_loss, xx, f_y, starts[:half], eps, descent_steps, newton_steps)
+    parts = [d_f]
+    if not multi:
+      parts.append(_hunt(netx, loss, xx, y, starts[half:], eps, descent_steps, newton_steps))
+    d_end = np.concatenate(parts)
+    gf, _ = (np.asarray(v) for v in _grad_hess(netx, f_loss, xx, f_y, jnp.asarray(d_end)))
+    gL, HL = (np.asarray(v) for v in _grad_hess(netx, loss, xx, y, jnp.asarray(d_end)))
+    vals = np.asarray(jax.vmap(lambda dl: objective.value(netx, loss, xx, y, dl))(
+        jnp.asarray(d_end)))
+    if multi:
+      lp = np.zeros(d_end.shape[0])
+    else:
+      fz = jax.vmap(lambda dl: objective.value(netx, f_loss, xx, f_y, dl))(jnp.asarray(d_end))
+      lp = np.asarray(jax.vmap(lambda u: loss.grad(u, y))(fz))
+  gfn, gLn = np.linalg.norm(gf, axis=1), np.linalg.norm(gL, axis=1)
+  eig = np.linalg.eigvalsh(HL)
   strictly_in = np.linalg.norm(d_end, axis=1) < eps * (1 - tol_b)
-  closest = float(np.min(gnorm[strictly_in]) / max(g0, 1e-300)) if strictly_in.any() else np.inf
-  inside = strictly_in & (gnorm <= tol_g)
-  pts, lams = d_end[inside], lam[inside]
-  if pts.shape[0]:  # the same critical point reached from several starts counts once
-    from adv_landscape.census import cluster_maxima
-    cl = cluster_maxima(pts, -lams, eps=eps, tol_c=1e-6)
-    pts, lams = pts[cl.reps], lams[cl.reps]
-  tol_h = rtol_h * (np.abs(lams) + 1.0)
-  return Hunt(n_starts, int(pts.shape[0]), pts, lams, int(np.sum(lams < -tol_h)), tol_g,
-              closest)
+  closest = float(np.min(gfn[strictly_in]) / max(gf0, 1e-300)) if strictly_in.any() else np.inf
+  nontrivial = strictly_in & (gfn <= tol_f)
+  trivial = strictly_in & ~nontrivial & (gLn <= rtol_g * max(gL0, 1e-300))
+  n_trivial = _distinct(d_end[trivial], eps)
+  idx = np.flatnonzero(nontrivial)
+  if idx.size:  # the same critical point reached from several starts counts once
+    idx = idx[_representatives(d_end[idx], eps)]
+  lam_max, lam_min = eig[idx, -1], eig[idx, 0]
+  tol_h = rtol_h * (np.abs(eig[idx]).max(axis=1) + 1.0) if idx.size else np.zeros(0)
+  return Hunt(n_starts, int(idx.size), d_end[idx], lam_max, int(np.sum(lam_max < -tol_h)),
+              tol_f, closest, n_trivial, lam_min, vals[idx], lp[idx])
+
+
+def _representatives(pts, eps):
+  """Indices of one point per cluster of radius 1e-6 eps (greedy, in order)."""
+  reps: list[int] = []
+  for i in range(pts.shape[0]):
+    if not reps or np.min(np.sum((pts[reps] - pts[i]) ** 2, axis=1)) > (1e-6 * eps) ** 2:
+      reps.append(i)
+  return np.asarray(reps, np.int64)
+
+
+def _distinct(pts, eps) -> int:
+  """Distinct points up to 1e-6 eps; trivial minima form manifolds, so this
+  counts the points reached, not the components."""
+  return int(_representatives(pts, eps).size) if pts.shape[0] else 0
 
 
 @partial(jax.jit, static_argnames=("loss", "descent_steps"))
@@ -347,24 +424,28 @@ def _grad_hess(net, loss, x, y, deltas):
 
 
 def _hunt(net, loss, x, y, starts, eps, descent_steps, newton_steps):
+  """Descent on ||grad L||^2, then least-squares Newton steps on grad L = 0 (host pinv)."""
+  if starts.shape[0] == 0:
+    return np.zeros((0, x.shape[0]))
   dl = np.asarray(_descend(net, loss, x, y, starts, eps, descent_steps))
-  for _ in range(newton_steps):  # least-squares Newton steps, solved on the host
+  for _ in range(newton_steps):
     g, H = (np.asarray(v) for v in _grad_hess(net, loss, x, y, jnp.asarray(dl)))
     dl = dl - np.einsum("bij,bj->bi", np.linalg.pinv(H, rcond=1e-13, hermitian=True), g)
-  g, H = (np.asarray(v) for v in _grad_hess(net, loss, x, y, jnp.asarray(dl)))
-  return dl, np.linalg.norm(g, axis=1), np.linalg.eigvalsh(H)[:, -1]
+  return dl
 
 
 class LanczosResult(NamedTuple):
   """lambda_T by Lanczos: values (B,), residuals (B,) ||A y - theta y||, the
   scale (B,) max |Ritz value| + |mu| the tolerance is relative to, the Krylov
-  dimension used, and whether every residual met the tolerance."""
+  dimension used, whether every residual met the tolerance, and the relative
+  tolerance (an endpoint converged where residual <= tol * scale)."""
 
   lambda_tangent: np.ndarray
   residual: np.ndarray
   scale: np.ndarray
   krylov_dim: int
   converged: bool
+  tol: float = 1e-9
 
 
 def lambda_tangent_lanczos(net: Network, loss: Loss | str, x, y, deltas, *, eps: float,
@@ -390,14 +471,14 @@ def lambda_tangent_lanczos(net: Network, loss: Loss | str, x, y, deltas, *, eps:
     xx = jnp.asarray(x, jnp.float64)
     D = jnp.asarray(deltas, jnp.float64)
     d = D.shape[1]
-    k = min(k0, d - 1)
+    k = min(k0, k_max, d - 1)
     while True:
       alpha, beta, mu = (np.asarray(v) for v in _lanczos_batch(
           netx, loss, xx, y, jnp.asarray(eps, jnp.float64), D, jax.random.key(seed), k=k))
       lam, res, scale = _ritz(alpha, beta, mu)
       ok = bool(np.all(res <= tol * scale))
       if ok or k >= min(k_max, d - 1):
-        return LanczosResult(lam, res, scale, k, ok)
+        return LanczosResult(lam, res, scale, k, ok, tol)
       k = min(2 * k, k_max, d - 1)
 
 

@@ -98,8 +98,10 @@ def _instance_args(p: argparse.ArgumentParser) -> None:
   a.add_argument("--inits", type=_positive_int("inits"), default=1000, help="restarts N")
   a.add_argument("--init", default="sphere", choices=INITS)
   a.add_argument("--step-rule", default="normalized", choices=STEP_RULES,
-                 help="fixed: eta=STEP; lipschitz: eta=STEP/ell; grad0: eta=STEP*eps/"
-                      "||grad L(delta0)||; normalized: step STEP*eps along g/||g|| (default)")
+                 help="fixed: eta=STEP; lipschitz: eta=STEP/ell (rigorous ell); curvature: "
+                      "eta=STEP/ell_est (largest ||hess L|| found over the ball); grad0: "
+                      "eta=STEP*eps/||grad L(delta0)||; normalized: step STEP*eps along g/||g|| "
+                      "(default; cannot converge at an interior point)")
   a.add_argument("--step", type=_positive("step"), default=0.05)
   a.add_argument("--max-steps", type=_positive_int("max-steps"), default=10_000)
   a.add_argument("--tol-g", type=_positive("tol-g"), default=None,
@@ -160,6 +162,7 @@ def cmd_census(args) -> int:
 
   from adv_landscape import ascent, census, io
   from adv_landscape.certify import certify
+  from adv_landscape.proof import prove_maxima
 
   net, loss, x, y, eps, key, source = _build_instance(args)
   if not net.act.smooth:
@@ -175,17 +178,20 @@ def cmd_census(args) -> int:
   tol_b = 1e-5 if np.dtype(x.dtype) == np.float32 else 1e-6  # float32 norms' rounding
   if args.stream:  # one chunk at a time: PGA, certificates, reduction; nothing kept
     stream = census.StreamingCensus(eps=eps, tol_c=args.tol_c, max_steps=args.max_steps)
+    stalled = 0
     n_chunks = -(-args.inits // min(args.chunk, args.inits))
     tol_max = None
     for part in tqdm(ascent.pga_chunks(net, loss, x, y, progress=False, **kw), total=n_chunks,
                      desc="chunks", disable=not progress or n_chunks == 1):
       tol = ascent.certificate_tolerance(part, net, loss, x, y, eps, normalized=normalized)
-      stream.update(part.deltas, certify(net, loss, x, y, part.deltas, eps=eps, tol_g=tol,
-                                         tol_b=tol_b), part.iterations, part.converged)
+      part_cert = certify(net, loss, x, y, part.deltas, eps=eps, tol_g=tol, tol_b=tol_b)
+      stream.update(part.deltas, part_cert, part.iterations, part.converged)
+      stalled += int(np.sum(~part.converged & (part_cert.norm_ratio < 1 - tol_b)))
       tol_max = max(tol_max or 0.0, float(tol.max()))
       res = part
     summary, maxima = stream.summary(), stream.maxima()
     summary.update(seconds_pga=None, seconds_total=time.perf_counter() - t0,
+                   stalled_inside=stalled,
                    iteration_histogram=stream.iteration_histogram[
                        :summary["max_iterations"] + 1])
     cert_info = {"tol_b": tol_b, "tol_g_certificate_max": tol_max}
@@ -198,17 +204,24 @@ def cmd_census(args) -> int:
     cert = certify(net, loss, x, y, res.deltas, eps=eps, tol_g=tol_cert, tol_b=tol_b,
                    progress=progress)
     cs = census.census_summary(res.deltas, cert, eps=eps, tol_c=args.tol_c)
+    proofs = prove_maxima(net, loss, x, y, res.deltas[cs.reps], eps=eps, tol_b=tol_b)
+    proved = np.array([np.isfinite(pr.radius) for pr in proofs], bool)
     summary = {
         "n_inits": cs.n, "certified_fraction": cs.certified_fraction,
+        "proved_fraction": float(cs.counts[proved].sum() / cs.n) if cs.reps.size else 0.0,
+        "stalled_inside": int(np.sum(~res.converged & (cert.norm_ratio < 1 - tol_b))),
         "distinct_maxima": cs.distinct, "best_value": cs.best_value,
         "p_best": cs.p_best, "median_iterations": float(np.median(res.iterations)),
         "max_iterations": int(res.iterations.max()),
         "converged_fraction": float(res.converged.mean()), "class_counts": cs.class_counts,
         "seconds_pga": t_pga, "seconds_total": time.perf_counter() - t0,
     }
-    maxima = [{"delta": res.deltas[i], "value": cert.values[i], "count": int(c),
-               "basin_fraction": float(c) / cs.n, "lambda_tangent": cert.lambda_tangent[i],
-               "multiplier": cert.multiplier[i]} for i, c in zip(cs.reps, cs.counts)]
+    maxima = [{"delta": res.deltas[i], "value": cert.values[i], "kind": str(kind),
+               "count": int(c), "basin_fraction": float(c) / cs.n,
+               "lambda_tangent": cert.lambda_tangent[i],
+               "lambda_hess": cert.lambda_hess[i], "multiplier": cert.multiplier[i],
+               "proof_radius": pr.radius, "proof_note": pr.reason}
+              for i, c, kind, pr in zip(cs.reps, cs.counts, cs.kinds, proofs)]
     cert_info = {"tol_b": tol_b, "tol_g_certificate_max": float(tol_cert.max())}
     labels = cs.labels
   _print_census(source, args, res, summary, maxima)
@@ -244,13 +257,27 @@ def _print_census(source, args, res, s, maxima) -> None:
   print(f"converged  {s['converged_fraction']:.1%}, iterations median {s['median_iterations']:.0f}"
         f", max {s['max_iterations']}")
   print("classes    " + ", ".join(f"{k} {v}" for k, v in sorted(s["class_counts"].items())))
-  print(f"maxima     {s['distinct_maxima']} distinct certified; certified fraction "
-        f"{s['certified_fraction']:.1%}")
+  kinds = [mx.get("kind", "boundary") for mx in maxima]
+  print(f"maxima     {s['distinct_maxima']} distinct certified ({kinds.count('boundary')} on the "
+        f"sphere, {kinds.count('interior')} interior); certified fraction "
+        f"{s['certified_fraction']:.2%}"
+        + (f"; proved {s['proved_fraction']:.2%}" if "proved_fraction" in s else ""))
   for rank, mx in enumerate(maxima[:5]):
-    print(f"  #{rank + 1}  L={mx['value']:.6g}  basin {mx['basin_fraction']:.1%}  "
-          f"lambda_T={mx['lambda_tangent']:.3g}  mu={mx['multiplier']:.3g}")
+    curv = (f"lambda_T={mx['lambda_tangent']:.3g}  mu={mx['multiplier']:.3g}"
+            if mx.get("kind", "boundary") == "boundary" else
+            f"lambda_max(hess L)={mx.get('lambda_hess', float('nan')):.3g}")
+    radius = mx.get("proof_radius")
+    proof = ("" if "proof_radius" not in mx else
+             f"  proof radius {radius:.2g}" if radius is not None and np.isfinite(radius) else
+             "  not proved")
+    print(f"  #{rank + 1}  {mx.get('kind', 'boundary'):8s} L={mx['value']:.6g}  basin "
+          f"{mx['basin_fraction']:.1%}  {curv}{proof}")
   if len(maxima) > 5:
     print(f"  ... {len(maxima) - 5} more")
+  if s.get("stalled_inside") and args.step_rule == "normalized":
+    print(f"note       {s['stalled_inside']} restarts stalled inside the ball: a normalized step "
+          f"has a fixed length and cannot converge at an interior critical point; rerun with "
+          f"--step-rule grad0 (or lipschitz)")
 
 
 def cmd_verify(args) -> int:

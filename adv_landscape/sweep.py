@@ -1,8 +1,9 @@
 """Resumable sweeps: one JSON-lines record per grid point (SPEC 7, 9).
 
 A grid point fixes (d, m, s, gamma, loss, activation, step rule, tolerance,
-seed). ``run_point`` builds the synthetic instance, runs PGA, certifies every
-endpoint, takes the census, compares the iteration counts with T1 and T2, and
+seed, instance family). ``run_point`` builds the instance, runs PGA,
+certifies every endpoint, takes the census, tries to prove each distinct
+maximum (``proof``), compares the iteration counts with T1 and T2, and
 (optionally) hunts interior critical points. ``run_sweep`` appends each
 finished record to a JSON-lines file, flushed and synced, and skips points
 whose key is already there, so a killed sweep resumes where it stopped and
@@ -16,6 +17,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import math
 import sys
 import time
 from typing import Callable, Iterable
@@ -29,14 +31,22 @@ from adv_landscape import ascent, bounds, io, objective
 from adv_landscape.census import census_summary, nonlinearity
 from adv_landscape.certify import certify, hunt_interior_critical
 from adv_landscape.losses import get_loss
-from adv_landscape.network import init_network, synthetic_input
+from adv_landscape.network import Network, init_network, synthetic_input
+from adv_landscape.proof import prove_maxima
+from adv_landscape.stats import km_median
 
-__all__ = ["GridPoint", "instance", "run_point", "run_sweep"]
+__all__ = ["GridPoint", "FAMILIES", "instance", "run_point", "run_sweep"]
 
 
 @dataclasses.dataclass(frozen=True)
 class GridPoint:
-  """One instance and one PGA configuration of a sweep."""
+  """One instance and one PGA configuration of a sweep.
+
+  ``family`` names the instance builder in ``FAMILIES`` ("paper" is the
+  paper's random initial-phase network; the others are planted controls on
+  which a claim is known to be false). ``step_halvings`` k multiplies the
+  step by 2^-k (the exponential-growth control of claim B).
+  """
 
   d: int
   m: int
@@ -52,6 +62,8 @@ class GridPoint:
   max_steps: int = 5000
   init: str = "sphere"
   hunt: bool = False
+  family: str = "paper"
+  step_halvings: int = 0
 
   @property
   def key(self) -> str:
@@ -59,18 +71,93 @@ class GridPoint:
     return json.dumps(dataclasses.asdict(self), sort_keys=True)
 
 
-def instance(p: GridPoint):
-  """The synthetic instance of a grid point: the network and xbar depend on
-  (seed, d, m) only, so points that differ in s rescale the same input."""
-  loss = get_loss(p.loss)
+def _keys(p: GridPoint):
   base = jax.random.fold_in(jax.random.key(p.seed), p.d * 100_003 + p.m)
-  k_net, k_x = jax.random.split(base)
+  return jax.random.split(base)
+
+
+def _paper(p: GridPoint):
+  """The paper's setting: the network and xbar depend on (seed, d, m) only, so
+  points that differ in s rescale the same input."""
+  loss = get_loss(p.loss)
+  k_net, k_x = _keys(p)
   net = init_network(k_net, p.d, p.m, activation=p.activation,
                      n_outputs=3 if loss.multi_output else None, dtype=jnp.float64)
   x = synthetic_input(k_x, p.d, p.s, dtype=jnp.float64)
   y = 0 if loss.multi_output else 1.0
+  return net, loss, x, y, p.gamma * float(jnp.linalg.norm(x))
+
+
+def _concave(p: GridPoint):
+  """Planted interior maximum (claims A, D): quadratic activation, every a_r < 0,
+  a loss increasing in f (linear, logistic or exponential with y = -1), so L
+  is maximised where f is: at z* = argmin sum |a_r| (w_r . z + b_r)^2, a
+  strict maximum (hess f = 2 W^T diag(a) W is negative definite). The radius
+  is eps = gamma ||z* - x||: with gamma > 1 (claim A's control, 1.5) delta* =
+  z* - x lies inside the ball; with gamma < 1 (claim B's oscillation
+  control, 0.8) the maximum is on the sphere with a small multiplier and
+  tangential curvature beyond it, where a step of 4 / ell_est oscillates."""
+  loss = get_loss(p.loss)
+  k_net, k_x = _keys(p)
+  net = init_network(k_net, p.d, p.m, activation="quadratic", dtype=jnp.float64)
+  b = p.s * jax.random.normal(jax.random.fold_in(k_net, 7), (p.m,), jnp.float64)
+  net = Network(net.W, -jnp.abs(net.a), b, "quadratic")
+  x = synthetic_input(k_x, p.d, p.s, dtype=jnp.float64)
+  W, A = np.asarray(net.W), np.abs(np.asarray(net.a))
+  z_star = -np.linalg.solve(W.T @ (A[:, None] * W), W.T @ (A * np.asarray(b)))
+  eps = p.gamma * float(np.linalg.norm(z_star - np.asarray(x)))
+  return net, loss, x, -1.0, eps
+
+
+def _bump(p: GridPoint):
+  """Planted interior maximum with a tanh network (claim A): in rotated
+  coordinates t = k R (z - z*), f(z) = sum_i [tanh(t_i + 1) - tanh(t_i - 1)]
+  / sqrt(m), each term unimodal with a strict maximum at t_i = 0, so z* is
+  f's unique critical point and a strict maximum. ||z* - x|| = eps / 2,
+  k = 1 / eps; with the quadratic loss and y = -1 < 0 < f, L increases with f."""
+  k_net, k_x = _keys(p)
+  x = synthetic_input(k_x, p.d, p.s, dtype=jnp.float64)
   eps = p.gamma * float(jnp.linalg.norm(x))
-  return net, loss, x, y, eps
+  R, _ = np.linalg.qr(np.asarray(jax.random.normal(k_net, (p.d, p.d), jnp.float64)))
+  u = np.asarray(jax.random.normal(jax.random.fold_in(k_net, 1), (p.d,), jnp.float64))
+  z_star = np.asarray(x) + 0.5 * eps * u / np.linalg.norm(u)
+  W = np.repeat(R / eps, 2, axis=0)  # (2d, d): each direction twice
+  shift = np.tile([1.0, -1.0], p.d)
+  b = -W @ z_star + shift
+  a = np.tile([1.0, -1.0], p.d) / np.sqrt(2 * p.d)
+  net = Network(jnp.asarray(W), jnp.asarray(a), jnp.asarray(b), "tanh")
+  return net, get_loss(p.loss), x, -1.0, eps
+
+
+def _linear_y0(p: GridPoint):
+  """No dependence on s (claim C control): linear activation, b = 0, y = 0, so
+  L(delta) = s^2 L_1(delta / s) and PGA from scaled starts is the same run
+  at every scale (grad0 steps and tolerances relative to ||grad L(0)||)."""
+  net, loss, x, _, eps = _paper(dataclasses.replace(p, activation="linear"))
+  return net, loss, x, 0 if loss.multi_output else 0.0, eps
+
+
+def _w_over_s2(p: GridPoint):
+  """The larger scale is the smoother (claim C control): the paper's network with
+  first-layer weights W / s^2, so the pre-activations have scale 1 / s."""
+  net, loss, x, y, eps = _paper(p)
+  return Network(net.W / p.s**2, net.a, net.b, net.activation), loss, x, y, eps
+
+
+FAMILIES = {
+    "paper": _paper,
+    "concave": _concave,
+    "bump": _bump,
+    "linear_y0": _linear_y0,
+    "w_over_s2": _w_over_s2,
+}
+
+
+def instance(p: GridPoint):
+  """The instance (net, loss, x, y, eps) of a grid point, from its family."""
+  if p.family not in FAMILIES:
+    raise ValueError(f"family={p.family!r} is unknown; choose one of {sorted(FAMILIES)}")
+  return FAMILIES[p.family](p)
 
 
 def run_point(p: GridPoint) -> dict:
@@ -80,21 +167,25 @@ def run_point(p: GridPoint) -> dict:
     net, loss, x, y, eps = instance(p)
     const = bounds.instance_constants(net, loss, x, y, eps)
     key = jax.random.fold_in(jax.random.key(p.seed), 1)
-    sampled = bounds.sampled_constants(net, loss, x, y, eps, key=jax.random.fold_in(key, 1))
+    sampled = bounds.sampled_constants(net, loss, x, y, eps, key=jax.random.fold_in(key, 1),
+                                       n=128)
     tol_g = p.rtol_g * const.grad0
+    ell = sampled.ell if p.step_rule == "curvature" else const.ell  # ell_est: SPEC 6 sampled
     res = ascent.pga(net, loss, x, y, key=key, eps=eps, n_restarts=p.n_restarts, init=p.init,
-                     step_rule=p.step_rule, step=p.step, max_steps=p.max_steps, tol_g=tol_g,
-                     ell=const.ell, chunk=p.n_restarts, progress=False)
+                     step_rule=p.step_rule, step=p.step * 2.0**-p.step_halvings,
+                     max_steps=p.max_steps, tol_g=tol_g, ell=ell, chunk=p.n_restarts,
+                     progress=False)
     normalized = p.step_rule == "normalized"
     tol = ascent.certificate_tolerance(res, net, loss, x, y, eps, normalized=normalized)
     cert = certify(net, loss, x, y, res.deltas, eps=eps, tol_g=tol)
     cs = census_summary(res.deltas, cert, eps=eps)
+    proofs = prove_maxima(net, loss, x, y, res.deltas[cs.reps], eps=eps, tol_b=cert.tol_b)
     # T1 needs L(delta_0) of each restart: redraw the starts exactly as pga did
     # (one chunk, so fold_in(key, 0)).
     starts = ascent.initial_deltas(jax.random.fold_in(key, 0), p.init, p.n_restarts, net, loss,
                                    x, y, eps)
     L0 = np.asarray(jax.vmap(lambda dl: objective.value(net, loss, x, y, dl))(starts))
-    fixed_step = p.step_rule in ("fixed", "lipschitz", "grad0")
+    fixed_step = p.step_rule in ("fixed", "lipschitz", "curvature", "grad0")
     theorem = fixed_step and bool(np.all(res.eta <= 1.0 / const.ell * (1 + 1e-12)))
     t1 = bounds.t1_bound(const.L_max, L0, res.eta, tol_g) if fixed_step else np.full(
         p.n_restarts, np.nan)
@@ -106,26 +197,41 @@ def run_point(p: GridPoint) -> dict:
     hunt = None
     if p.hunt:
       h = hunt_interior_critical(net, loss, x, y, eps=eps, key=jax.random.fold_in(key, 2))
-      hunt = {"n_starts": h.n_starts, "found": h.found, "interior_max": h.interior_max,
+      hunt = {"n_starts": h.n_starts, "found": h.found, "trivial_minima": h.trivial,
+              "interior_max": h.interior_max,
               "min_lambda_max": float(h.lambda_max.min()) if h.found else None,
-              "tol_g": h.tol_g, "closest_relative_grad_norm": h.closest}
+              "tol_g": h.tol_g, "closest_relative_grad_f_norm": h.closest,
+              "points": [{"L": float(v), "lprime": float(lp), "lambda_min": float(lo),
+                          "lambda_max": float(hi)} for v, lp, lo, hi in zip(
+                              h.values[:20], h.lprime[:20], h.lambda_min[:20],
+                              h.lambda_max[:20])]}
+  med = km_median(res.iterations, res.converged)
+  proved = np.array([math.isfinite(pr.radius) for pr in proofs], bool)
+  maxima_mass = float(cs.counts[proved].sum() / cs.n) if cs.reps.size else 0.0
   return {
       "key": p.key, "point": dataclasses.asdict(p), "eps": eps,
       "constants": const._asdict(), "sampled": sampled._asdict(),
       "kappa": nonlinearity(eps, const.ell, const.grad0),
       "kappa_sampled": nonlinearity(eps, sampled.ell, const.grad0),
       "tol_g": tol_g, "tol_b": cert.tol_b, "eta_max": float(np.max(res.eta)),
+      "eta_median": float(np.median(res.eta)),
       "eta_times_ell_max": float(np.max(res.eta) * const.ell), "theorem_applies": theorem,
       "iterations": res.iterations, "converged": res.converged,
+      "km_median_iterations": med.value, "km_median_censored": med.censored,
       "t1": t1, "t2": t2, "t1_violations": viol,
-      "class_counts": cs.class_counts, "certified_fraction": cs.certified_fraction,
+      "class_counts": cs.class_counts,
+      "certified_fraction": float(np.mean(cert.classes == "boundary_local_max")),
+      "maximum_fraction": cs.certified_fraction,
       "certified": cert.classes == "boundary_local_max",
       "on_sphere_fraction": float(np.mean(np.abs(cert.norm_ratio - 1) <= cert.tol_b)),
       "interior_endpoints": int(np.sum(cert.norm_ratio < 1 - cert.tol_b)),
       "interior_maxima_at_endpoints": int(np.sum(cert.interior_max)),
       "lambda_tangent": cert.lambda_tangent, "multiplier": cert.multiplier,
       "distinct_maxima": cs.distinct, "best_value": cs.best_value, "p_best": cs.p_best,
-      "basin_fractions": cs.basin_fractions, "hunt": hunt,
+      "basin_fractions": cs.basin_fractions, "maxima_kinds": cs.kinds.tolist(),
+      "proof_radius": [pr.radius for pr in proofs],
+      "proof_reason": [pr.reason for pr in proofs],
+      "proved_fraction": maxima_mass, "hunt": hunt,
       "seconds": time.perf_counter() - t0,
   }
 

@@ -92,33 +92,50 @@ def test_interior_critical_point_of_an_indefinite_quadratic():
   """Quadratic activation, linear loss with y = -1: L = (x+delta)^T A (x+delta).
 
   Its only critical point, delta = -x, lies inside the ball when eps > ||x||,
-  and is a saddle (A indefinite): interior critical, not a local max.
+  and is a saddle (A indefinite): interior_saddle, not a local max; with every
+  a_r < 0 it is a strict interior maximum.
   """
   W = jnp.array([[1.0, 0.0, 0.0], [0.0, 1.0, 0.0], [0.0, 0.0, 1.0]])
   net = Network(W, jnp.array([1.0, -2.0, 0.5]), jnp.zeros(3), "quadratic")
   x = jnp.array([0.3, -0.2, 0.1])
   cert = certify(net, "linear", x, -1.0, -np.asarray(x)[None], eps=1.0, tol_g=1e-12)
-  assert cert.classes.tolist() == ["interior_critical"]
+  assert cert.classes.tolist() == ["interior_saddle"]
   np.testing.assert_allclose(cert.lambda_hess, [2.0], rtol=1e-12)  # 2 max(a) = 2
+  np.testing.assert_allclose(cert.lambda_hess_min, [-4.0], rtol=1e-12)  # 2 min(a) = -4
   assert not cert.interior_max[0]
   net_neg = Network(W, -jnp.array([1.0, 2.0, 0.5]), jnp.zeros(3), "quadratic")
   cert = certify(net_neg, "linear", x, -1.0, -np.asarray(x)[None], eps=1.0, tol_g=1e-12)
   assert cert.interior_max[0]  # negative definite A: a genuine interior maximum
+  assert cert.classes.tolist() == ["interior_local_max"]
+  net_pos = Network(W, jnp.array([1.0, 2.0, 0.5]), jnp.zeros(3), "quadratic")
+  cert = certify(net_pos, "linear", x, -1.0, -np.asarray(x)[None], eps=1.0, tol_g=1e-12)
+  assert cert.classes.tolist() == ["interior_local_min"]
 
 
 def test_classify_covers_every_class():
   eps, tol = 1.0, dict(eps=1.0, tol_b=1e-6, tol_g=1e-8, tol_h=1e-8)
-  cases = {  # norm_ratio, grad_norm, rgrad_norm, mu, lambda_t
-      "boundary_local_max": (1.0, 1.0, 0.0, 1.0, -1.0),
-      "boundary_saddle": (1.0, 1.0, 0.0, 1.0, 1.0),
-      "degenerate": (1.0, 1.0, 0.0, 1.0, 0.0),
-      "interior_critical": (0.5, 0.0, 0.0, 0.0, -1.0),
-      "not_stationary": (1.0, 1.0, 1e-3, 1.0, -1.0),
+  cases = {  # norm_ratio, grad_norm, rgrad_norm, mu, lambda_t, lambda_max(H), lambda_min(H)
+      "boundary_local_max": (1.0, 1.0, 0.0, 1.0, -1.0, np.nan, np.nan),
+      "boundary_saddle": (1.0, 1.0, 0.0, 1.0, 1.0, np.nan, np.nan),
+      "degenerate": (1.0, 1.0, 0.0, 1.0, 0.0, np.nan, np.nan),
+      "interior_local_max": (0.5, 0.0, 0.0, 0.0, np.nan, -1.0, -2.0),
+      "interior_saddle": (0.5, 0.0, 0.0, 0.0, np.nan, 1.0, -2.0),
+      "interior_local_min": (0.5, 0.0, 0.0, 0.0, np.nan, 2.0, 1.0),
+      "not_stationary": (1.0, 1.0, 1e-3, 1.0, -1.0, np.nan, np.nan),
   }
-  for want, (r, gn, rg, mu, lam) in cases.items():
+  for want, (r, gn, rg, mu, lam, hmax, hmin) in cases.items():
     got = classify(np.array([r]), np.array([gn]), np.array([rg]), np.array([mu]),
-                   np.array([lam]), np.array([np.nan]), **tol)
+                   np.array([lam]), np.array([hmax]), lambda_hess_min=np.array([hmin]), **tol)
     assert got.tolist() == [want]
+  # An interior critical point with a flat direction: degenerate.
+  got = classify(np.array([0.5]), np.array([0.0]), np.array([0.0]), np.array([0.0]),
+                 np.array([np.nan]), np.array([0.0]), lambda_hess_min=np.array([-1.0]), **tol)
+  assert got.tolist() == ["degenerate"]
+  # A first-order point whose eigenvalue computation did not converge: unverified.
+  got = classify(np.array([1.0]), np.array([1.0]), np.array([0.0]), np.array([1.0]),
+                 np.array([-1.0]), np.array([np.nan]), verified=np.array([False]), **tol)
+  assert got.tolist() == ["unverified"]
+  cases["unverified"] = None
   # mu < 0 on the sphere: the gradient points inwards, not a KKT point.
   got = classify(np.array([1.0]), np.array([1.0]), np.array([0.0]), np.array([-1.0]),
                  np.array([-1.0]), np.array([np.nan]), **tol)

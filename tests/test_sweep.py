@@ -83,13 +83,19 @@ def test_verify_end_to_end_on_a_tiny_grid(tmp_path, monkeypatch):
   report = verify.run_verify(str(tmp_path), quick=True, progress=False)
   saved = json.loads((tmp_path / "report.json").read_text())
   assert [c["claim"] for c in saved["claims"]] == ["A", "B", "C", "D"]
-  assert all(c["verdict"] in ("holds", "fails", "mixed") for c in saved["claims"])
+  # Two scales only: Page's L needs three treatments, so C cannot be decided.
+  assert saved["claims"][2]["verdict"] == "untested"
+  assert all(c["verdict"] in ("holds", "fails", "mixed") for c in saved["claims"][:2])
+  # The tiny grid has no control points: the report must not claim they were detected.
+  assert saved["controls_detected"] is False
+  assert all(c["verdict"] == "not run" for c in saved["controls"])
   assert isinstance(saved["t1_violations"], int) and saved["t1_violations"] == 0
   for c in saved["claims"]:
     assert {"claim", "grid", "statistic", "threshold", "verdict", "ci", "seconds",
-            "details"} <= set(c)
+            "details", "would_fail"} <= set(c)
   md = (tmp_path / "report.md").read_text()
-  assert "| A |" in md and "| D |" in md and "no bound is claimed" in md
+  assert "| A |" in md and "| D |" in md and "Would have failed on" in md
+  assert md.count("CONTROL NOT DETECTED") == 1 and "## Controls" in md
   for f in report["figures"]:
     assert (tmp_path / f).stat().st_size > 1000
   b = saved["claims"][1]["statistic"]

@@ -1,0 +1,228 @@
+"""Claim checks: verdicts just inside and just outside every threshold, and every
+planted control family run through the same checks must say "fails"."""
+
+import numpy as np
+import pytest
+
+from adv_landscape import claims
+from adv_landscape.stats import page_trend
+from adv_landscape.sweep import GridPoint, run_point
+from adv_landscape.verify import CONTROLS
+
+
+def _rec(*, seed=0, d=8, m=16, s=1.0, loss="quadratic", rule="grad0", init="sphere",
+         iterations=None, converged=None, certified_fraction=1.0, interior_max=0,
+         hunt=None, studies=(), rtol_g=1e-4, distinct=1, eta=0.1, t1_violations=0):
+  n = 100
+  its = np.full(n, 50) if iterations is None else np.asarray(iterations)
+  conv = np.ones(its.size, bool) if converged is None else np.asarray(converged)
+  return {"point": {"d": d, "m": m, "s": s, "loss": loss, "step_rule": rule, "init": init,
+                    "seed": seed, "family": "paper", "rtol_g": rtol_g, "gamma": 0.5},
+          "iterations": its, "converged": conv, "certified_fraction": certified_fraction,
+          "interior_endpoints": interior_max, "interior_maxima_at_endpoints": interior_max,
+          "on_sphere_fraction": 1.0, "hunt": hunt, "studies": list(studies),
+          "distinct_maxima": distinct, "p_best": 1.0, "kappa": 1.0, "kappa_sampled": 1.0,
+          "eta_max": eta, "eta_median": eta, "t1_violations": t1_violations,
+          "theorem_applies": False, "t1": np.full(its.size, np.nan),
+          "t2": np.full(its.size, 1e9), "seconds": 0.1}
+
+
+# --- A ---------------------------------------------------------------------------------------
+
+def test_a_thresholds():
+  clean = [_rec(seed=i) for i in range(20)]
+  assert claims.claim_a(clean)["verdict"] == "holds"
+  one = clean[:19] + [_rec(seed=19, interior_max=1)]  # 1 of 20 = 5%: at the threshold
+  assert claims.claim_a(one)["verdict"] == "mixed"
+  two = clean[:18] + [_rec(seed=i, interior_max=1) for i in (18, 19)]  # 10%
+  assert claims.claim_a(two)["verdict"] == "fails"
+
+
+def test_a_counts_hunted_maxima_but_not_trivial_minima():
+  hunt_max = {"found": 1, "trivial_minima": 0, "interior_max": 1, "min_lambda_max": -1.0}
+  trivial = {"found": 0, "trivial_minima": 40, "interior_max": 0, "min_lambda_max": None}
+  assert claims.claim_a([_rec(hunt=hunt_max)])["verdict"] == "fails"
+  res = claims.claim_a([_rec(hunt=trivial)])
+  assert res["verdict"] == "holds"
+  assert res["statistic"]["hunt_trivial_minima"] == 40
+  assert res["statistic"]["hunt_nontrivial_critical"] == 0
+
+
+# --- B ---------------------------------------------------------------------------------------
+
+def _b_group(conv_share, cert_share, *, rule="curvature", seed=0):
+  n_conv = int(round(conv_share * 100))
+  conv = np.arange(100) < n_conv
+  return _rec(seed=seed, rule=rule, converged=conv, certified_fraction=cert_share,
+              iterations=np.where(conv, 50, 4000))
+
+
+@pytest.mark.parametrize("conv, cert, want", [
+    (0.95, 0.95, "holds"),   # exactly at both thresholds
+    (0.94, 0.95, "fails"),   # converged just below
+    (0.95, 0.94, "fails"),   # certified (of all restarts) just below
+])
+def test_b_group_thresholds(conv, cert, want):
+  assert claims.claim_b([_b_group(conv, cert)])["verdict"] == want
+
+
+def test_b_some_groups_failing_is_mixed_and_t1_violation_fails():
+  recs = [_b_group(1.0, 1.0), _b_group(0.5, 0.5, rule="grad0")]
+  res = claims.claim_b(recs)
+  assert res["verdict"] == "mixed" and res["statistic"]["groups_failing"] == [
+      "quadratic/grad0"]
+  assert claims.claim_b([_rec(rule="lipschitz", t1_violations=1)])["verdict"] == "fails"
+
+
+def _growth(counts_of, axis_values, study, field):
+  recs = []
+  for seed in range(3):
+    for v in axis_values:
+      base = counts_of(v) * (1 + 0.02 * seed)
+      r = _rec(seed=seed, rule="curvature", iterations=np.full(100, int(round(base))),
+               studies=(study,))
+      r["point"][field] = v
+      recs.append(r)
+  return recs
+
+
+def test_b_polynomial_growth_holds_and_exponential_growth_fails():
+  poly = _growth(lambda d: 10 * d**0.5, (8, 16, 32, 64, 128), "B-d", "d")
+  res = claims.claim_b(poly)
+  assert res["verdict"] == "holds"
+  fit = res["statistic"]["exponents"]["d"]
+  assert abs(fit["slope"] - 0.5) < 0.02 and fit["seeds"] == 3 and fit["polynomial"]
+  expo = _growth(lambda k: 10 * 2.0**k, (1, 2, 3, 4, 5), "B-halvings", "step_halvings")
+  res = claims.claim_b(expo)
+  assert res["verdict"] == "fails"
+  assert res["statistic"]["not_polynomial"] == ["step_halvings"]
+
+
+def test_b_interval_is_over_seeds_not_restarts():
+  # Two seeds with opposite slopes: restarts agree within a seed, so a bootstrap over
+  # restarts would give a narrow interval; resampling seeds must span both slopes.
+  recs = []
+  for seed, p in ((0, 0.2), (1, 0.8)):
+    for d in (8, 16, 32, 64):
+      r = _rec(seed=seed, rule="curvature", iterations=np.full(100, int(10 * d**p)),
+               studies=("B-d",))
+      r["point"]["d"] = d
+      recs.append(r)
+  ci = claims.claim_b(recs)["statistic"]["exponents"]["d"]["ci"]
+  assert ci[0] < 0.3 and ci[1] > 0.7
+
+
+# --- C ---------------------------------------------------------------------------------------
+
+def _c_records(iter_of, maxima_of, seeds=3):
+  recs = []
+  for seed in range(seeds):
+    for j, s in enumerate((0.25, 0.5, 1.0, 2.0, 4.0)):
+      recs.append(_rec(seed=seed, s=s, iterations=np.full(100, iter_of(j, seed)),
+                       distinct=maxima_of(j, seed)))
+  return recs
+
+
+def test_c_trend_verdicts():
+  up = _c_records(lambda j, s: 100 + 10 * j + s, lambda j, s: 1 + j)
+  assert claims.claim_c(up)["verdict"] == "holds"
+  flat = _c_records(lambda j, s: 100, lambda j, s: 1)
+  assert claims.claim_c(flat)["verdict"] == "fails"
+  down = _c_records(lambda j, s: 200 - 10 * j, lambda j, s: 6 - j)
+  assert claims.claim_c(down)["verdict"] == "fails"
+  half = _c_records(lambda j, s: 100 + 10 * j, lambda j, s: 1)
+  assert claims.claim_c(half)["verdict"] == "mixed"
+
+
+def test_c_alpha_boundary(monkeypatch):
+  recs = _c_records(lambda j, s: 100 + 10 * ((j + s) % 5), lambda j, s: 1 + j)
+  table = [[100 + 10 * ((j + s) % 5) for j in range(5)] for s in range(3)]
+  p = page_trend(table).pvalue
+  monkeypatch.setattr(claims, "TREND_ALPHA", p * (1 + 1e-9))  # p just below alpha
+  assert claims.claim_c(recs)["details"]["per_step_rule"]["grad0"]["verdict_iterations"] == \
+      "holds"
+  monkeypatch.setattr(claims, "TREND_ALPHA", p)  # p == alpha: not below it
+  assert claims.claim_c(recs)["details"]["per_step_rule"]["grad0"]["verdict_iterations"] == \
+      "fails"
+
+
+def test_c_censored_median_ranks_above_every_count():
+  # The largest scale never converges (censored at the 4000-step budget): it must count as
+  # the slowest, so an otherwise increasing trend still holds.
+  recs = _c_records(lambda j, s: 100 + 10 * j, lambda j, s: 1 + j)
+  for r in recs:
+    if r["point"]["s"] == 4.0:
+      r["iterations"] = np.full(100, 4000)
+      r["converged"] = np.zeros(100, bool)
+  res = claims.claim_c(recs)
+  assert res["verdict"] == "holds"
+  assert res["details"]["per_step_rule"]["grad0"]["by_scale"]["4.0"]["censored_instances"] == 3
+
+
+def test_d_verdicts():
+  good = _c_records(lambda j, s: 100 + 10 * j + s, lambda j, s: 1 + j)
+  bad = [dict(r, point=dict(r["point"], loss="logistic"), interior_maxima_at_endpoints=1)
+         for r in good]
+  assert claims.claim_d(good)["verdict"] == "holds"
+  assert claims.claim_d(bad)["verdict"] == "fails"
+  assert claims.claim_d(good + bad)["verdict"] == "mixed"
+
+
+# --- planted controls: each family, through the same checks, must fail ---------------------
+
+SMALL = dict(d=8, m=16, n_restarts=16, max_steps=3000, rtol_g=1e-4)
+
+
+def _run(points):
+  return [run_point(p) for p in points]
+
+
+def test_control_a_concave_fails():
+  recs = _run([GridPoint(s=1.0, gamma=1.5, family="concave", loss="linear", init="ball",
+                         step_rule="grad0", step=0.05, hunt=True, **SMALL)])
+  res = claims.claim_a(recs)
+  assert res["verdict"] == "fails"
+  assert recs[0]["maxima_kinds"] and set(recs[0]["maxima_kinds"]) == {"interior"}
+  assert res["statistic"]["hunt_interior_maxima"] == 1
+
+
+def test_control_a_bump_fails():
+  recs = _run([GridPoint(s=1.0, family="bump", init="ball", step_rule="grad0", step=0.05,
+                         hunt=True, **SMALL)])
+  assert claims.claim_a(recs)["verdict"] == "fails"
+  assert recs[0]["interior_maxima_at_endpoints"] > 0
+
+
+def test_control_b_halving_fails():
+  recs = _run([GridPoint(s=1.0, step_rule="curvature", step_halvings=k,
+                         **{**SMALL, "rtol_g": 1e-3}) for k in range(1, 6)])
+  for r in recs:
+    r["studies"] = ["B-halvings"]
+  res = claims.claim_b(recs)
+  assert res["verdict"] == "fails" and res["statistic"]["not_polynomial"] == ["step_halvings"]
+
+
+def test_control_b_oscillation_fails_and_the_stable_step_does_not():
+  kw = dict(s=1.0, gamma=0.8, family="concave", loss="linear", step_rule="curvature", **SMALL)
+  assert claims.claim_b(_run([GridPoint(step=4.0, **kw)]))["verdict"] == "fails"
+  assert claims.claim_b(_run([GridPoint(step=1.0, **kw)]))["verdict"] == "holds"
+
+
+@pytest.mark.parametrize("family", ["w_over_s2", "linear_y0"])
+def test_control_c_fails(family):
+  recs = _run([GridPoint(s=s, seed=seed, family=family, step_rule="grad0", step=0.05,
+                         **SMALL) for seed in (0, 1) for s in (0.25, 0.5, 1.0, 2.0, 4.0)])
+  assert claims.claim_c(recs)["verdict"] == "fails"
+
+
+def test_control_d_concave_fails():
+  recs = _run([GridPoint(s=0.5, gamma=1.5, family="concave", loss=loss, init="ball",
+                         step_rule="grad0", step=0.05, hunt=True, **SMALL)
+               for loss in ("logistic", "exponential")])
+  res = claims.claim_d(recs)
+  assert res["verdict"] == "fails"
+  assert all(v["A"] == "fails" for v in res["statistic"].values())
+
+
+def test_every_claim_has_a_control():
+  assert {claim for claim, _, _ in CONTROLS.values()} == set(claims.CLAIMS)
