@@ -195,3 +195,17 @@ def test_lanczos_matches_dense_eigvalsh(activation, loss):
   # Random points of the sphere are not stationary: no lambda_T is computed there.
   rand = certify(net, loss, x, y, deltas, eps=eps)
   assert (rand.classes == "not_stationary").all() and np.isnan(rand.lambda_tangent).all()
+
+
+def test_unconverged_lanczos_is_unverified_never_a_maximum():
+  from tests.helpers import small_instance
+  net, x, y, eps = small_instance("tanh", "quadratic", d=60, m=40, scale=2.0)
+  res = ascent.pga(net, "quadratic", x, y, key=jax.random.key(1), eps=eps, n_restarts=4,
+                   max_steps=20_000, progress=False)
+  tol = ascent.certificate_tolerance(res, net, "quadratic", x, y, eps)
+  full = certify(net, "quadratic", x, y, res.deltas, eps=eps, tol_g=tol, method="lanczos")
+  assert (full.classes == "boundary_local_max").sum() >= 2
+  # Four Krylov steps in 59 tangent dimensions cannot meet the residual tolerance.
+  short = certify(net, "quadratic", x, y, res.deltas, eps=eps, tol_g=tol, method="lanczos",
+                  lanczos_k_max=4)
+  assert set(short.classes[full.classes == "boundary_local_max"]) == {"unverified"}

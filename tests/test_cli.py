@@ -127,3 +127,40 @@ def test_streamed_census_matches_the_batch_census(tmp_path, capsys):
   assert [m["count"] for m in a["maxima"]] == [m["count"] for m in b["maxima"]]
   rc, _, err = run(base + ["--stream", "--save-endpoints"], capsys)
   assert rc == 2 and "--stream" in err
+
+
+@pytest.fixture
+def concave_net(tmp_path):
+  """The issue's planted instance: quadratic activation, every a_r < 0, linear loss, y = -1.
+  L = f is concave; its maximiser delta* = z* - x (z* = 0 with b = 0) lies inside the ball
+  when eps = 1.5 ||x||."""
+  rng = np.random.default_rng(1)
+  W = rng.standard_normal((8, 4)) / 2.0
+  a = -np.abs(rng.standard_normal(8)) / np.sqrt(8)
+  np.savez(tmp_path / "concave.npz", W=W, a=a, b=np.zeros(8), activation=np.array("quadratic"))
+  x = rng.standard_normal(4)
+  np.save(tmp_path / "cx.npy", x)
+  return tmp_path, x
+
+
+def test_interior_maxima_are_counted_and_a_stalling_step_rule_is_named(concave_net, capsys):
+  folder, x = concave_net
+  eps = 1.5 * float(np.linalg.norm(x))
+  common = ["census", "--weights", str(folder / "concave.npz"), "--x", str(folder / "cx.npy"),
+            "--loss", "linear", "--y", "-1", "--eps", str(eps), "--inits", "32", "--x64",
+            "--no-progress"]
+  out = folder / "g.json"
+  rc, stdout, _ = run(common + ["--step-rule", "grad0", "--json", str(out)], capsys)
+  assert rc == 0
+  res = json.loads(out.read_text())
+  assert res["summary"]["distinct_maxima"] >= 1 and res["summary"]["best_value"] is not None
+  assert {m["kind"] for m in res["maxima"]} == {"interior"}
+  best = np.asarray(res["maxima"][0]["delta"])
+  radius = res["maxima"][0]["proof_radius"]
+  assert radius is not None and np.linalg.norm(best + x) <= radius  # delta* = -x is within it
+  assert res["summary"]["class_counts"].get("interior_local_max", 0) >= 30
+  assert "note" not in stdout
+  rc, stdout, _ = run(common + ["--step-rule", "normalized", "--max-steps", "300"], capsys)
+  assert rc == 0
+  note = [ln for ln in stdout.splitlines() if ln.startswith("note")]
+  assert len(note) == 1 and "grad0" in note[0] and "stalled inside the ball" in note[0]

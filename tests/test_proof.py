@@ -1,0 +1,79 @@
+"""Proof radii: the true maximum lies within them, and they refuse what is not a maximum."""
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+
+from adv_landscape import ascent, objective
+from adv_landscape.certify import certify
+from adv_landscape.network import Network
+from adv_landscape.proof import prove_maximum
+from tests.helpers import small_instance
+
+
+def _polish_on_sphere(net, loss, x, y, z, eps, steps=40):
+  """The true maximum near z: Riemannian Newton to machine precision (an independent
+  implementation: the shifted tangent matrix of SPEC 5, not the Householder block)."""
+  d = z.shape[0]
+  for _ in range(steps):
+    g = np.asarray(objective.grad(net, loss, x, y, z))
+    H = np.asarray(objective.hess(net, loss, x, y, z))
+    u = z / np.linalg.norm(z)
+    P = np.eye(d) - np.outer(u, u)
+    mu = z @ g / eps**2
+    step = np.linalg.solve(P @ (H - mu * np.eye(d)) @ P - np.outer(u, u), -(P @ g))
+    z = z + P @ step
+    z = eps * z / np.linalg.norm(z)
+  return z
+
+
+@pytest.mark.parametrize("activation, loss, tol_g", [
+    ("tanh", "quadratic", 1e-3), ("tanh", "quadratic", 1e-7), ("sigmoid", "logistic", 1e-5),
+    ("gelu", "softmax_ce", 1e-5)])
+def test_true_maximum_lies_within_the_proof_radius(activation, loss, tol_g):
+  net, x, y, eps = small_instance(activation, loss, d=6, m=12, scale=2.0)
+  res = ascent.pga(net, loss, x, y, key=jax.random.key(0), eps=eps, n_restarts=6,
+                   tol_g=tol_g, max_steps=20_000, progress=False)
+  cert = certify(net, loss, x, y, res.deltas, eps=eps,
+                 tol_g=ascent.certificate_tolerance(res, net, loss, x, y, eps))
+  proved = 0
+  for dl, cls in zip(res.deltas, cert.classes):
+    if cls != "boundary_local_max":
+      continue
+    pr = prove_maximum(net, loss, x, y, dl, eps=eps)
+    assert np.isfinite(pr.radius), pr.reason
+    true = _polish_on_sphere(net, loss, x, y, np.asarray(dl), eps)
+    geo = 2 * eps * np.arcsin(np.linalg.norm(true - dl) / (2 * eps))
+    assert geo <= pr.radius * (1 + 1e-9)  # relative slack: rounding of the polish
+    proved += 1
+  assert proved >= 3
+
+
+def test_no_proof_at_a_saddle_or_a_non_stationary_point():
+  # Linear objective g . delta on the sphere: the maximum is at +g/||g||, the minimum at -g.
+  W = jnp.array([[1.0, 2.0, -1.0]])
+  net = Network(W, jnp.array([1.0]), jnp.zeros(1), "linear")
+  x = jnp.array([0.1, 0.2, 0.3])
+  g = np.array([1.0, 2.0, -1.0]) / np.sqrt(6.0)
+  assert np.isfinite(prove_maximum(net, "linear", x, -1.0, g, eps=1.0).radius)
+  low = prove_maximum(net, "linear", x, -1.0, -g, eps=1.0)  # mu < 0 there
+  assert np.isnan(low.radius) and "mu" in low.reason
+  far = np.array([1.0, 0.0, 0.0])  # not stationary: gradient too large for any ball
+  assert np.isnan(prove_maximum(net, "linear", x, -1.0, far, eps=1.0, polish=0).radius)
+
+
+def test_interior_maximum_is_proved_and_huber_is_refused():
+  W = jnp.eye(3)
+  x = jnp.array([0.3, -0.2, 0.1])
+  net = Network(W, -jnp.array([1.0, 2.0, 0.5]), jnp.zeros(3), "quadratic")
+  near = -np.asarray(x) + 1e-4 * np.array([1.0, -1.0, 0.5])  # the maximiser is -x
+  pr = prove_maximum(net, "linear", x, -1.0, near, eps=1.0)
+  assert pr.kind == "interior" and np.linalg.norm(near + np.asarray(x)) <= pr.radius
+  saddle = Network(W, jnp.array([1.0, -2.0, 0.5]), jnp.zeros(3), "quadratic")
+  assert np.isnan(prove_maximum(saddle, "linear", x, -1.0, near, eps=1.0).radius)
+  hnet, hx, hy, heps = small_instance("tanh", "huber", d=4, m=6)
+  res = ascent.pga(hnet, "huber", hx, hy, key=jax.random.key(0), eps=heps, n_restarts=1,
+                   tol_g=1e-8, max_steps=20_000, progress=False)
+  pr = prove_maximum(hnet, "huber", hx, hy, res.deltas[0], eps=heps)
+  assert np.isnan(pr.radius) and "Lipschitz" in pr.reason

@@ -1,0 +1,56 @@
+"""Statistics: each must be seen to say "no" on a planted negative."""
+
+import math
+
+import numpy as np
+import scipy.stats
+
+from adv_landscape.stats import cluster_fit, growth_test, km_median, page_trend
+
+
+def test_km_median_agrees_with_the_plain_median_without_censoring():
+  t = np.array([5, 1, 9, 3, 7])
+  med = km_median(t, np.ones(5, bool))
+  assert med == (5.0, False)
+
+
+def test_km_median_treats_unconverged_runs_as_censored_not_as_the_budget():
+  # 4 converged at 10, 20, 30, 40; 6 censored at 50: S(40) = 0.6 > 0.5 -> the median exceeds
+  # the budget. Counting censored runs as the budget would say 50, a false "converged" median.
+  t = np.array([10, 20, 30, 40] + [50] * 6)
+  conv = np.array([True] * 4 + [False] * 6)
+  assert km_median(t, conv).censored
+  # With censoring among the larger values only, the median is the plain one.
+  assert km_median(t, np.array([True] * 6 + [False] * 4)) == (50.0, False)
+  assert km_median([3, 4], [False, False]).censored
+
+
+def test_cluster_fit_recovers_a_slope_and_fails_to_narrow_with_one_unit():
+  x = np.tile([1.0, 2.0, 4.0, 8.0], 4)
+  seeds = np.repeat(np.arange(4), 4)
+  y = 3 * x**1.5 * np.exp(0.05 * np.sin(seeds + x))
+  fit = cluster_fit(x, y, seeds, n_boot=500)
+  assert abs(fit.slope - 1.5) < 0.05 and fit.ci[0] <= fit.slope <= fit.ci[1]
+  one = cluster_fit(x[:4], y[:4], seeds[:4])
+  assert one.units == 1 and all(math.isnan(c) for c in one.ci)  # no interval from one seed
+
+
+def test_growth_test_rejects_exponential_and_accepts_polynomial():
+  k = np.array([1, 2, 3, 4, 5])
+  assert not growth_test(k, 26 * 2.0**k).polynomial
+  assert growth_test(k, 26 * k**2.0).polynomial
+  d = np.array([16, 32, 64, 128, 256])
+  assert growth_test(d, 100 * d**0.3).polynomial
+  assert growth_test(d, np.full(5, 100.0)).polynomial  # flat is polynomial (degree 0)
+  assert not growth_test(d, np.exp(d / 16.0)).polynomial
+
+
+def test_page_trend_matches_scipy_and_says_no_on_flat_and_reversed_tables():
+  up = [[1, 2, 3, 4, 5], [2, 1, 3, 4, 5], [1, 2, 4, 3, 5]]
+  ref = scipy.stats.page_trend_test(up)
+  t = page_trend(up)
+  assert t.pvalue == ref.pvalue and t.pvalue < 0.01
+  assert page_trend([[1, 1, 1, 1, 1]] * 3).pvalue > 0.05
+  assert page_trend([row[::-1] for row in up]).pvalue > 0.95
+  assert page_trend([[1, math.inf, 2]] * 2).pvalue == page_trend([[1, 3, 2]] * 2).pvalue
+  assert math.isnan(page_trend([[1, 2, 3]]).pvalue)  # one block: untested
