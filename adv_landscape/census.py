@@ -24,8 +24,8 @@ import numpy as np
 
 from adv_landscape.certify import MAXIMUM_CLASSES, Certificate
 
-__all__ = ["Clusters", "cluster_maxima", "Census", "census_summary", "nonlinearity",
-           "StreamingCensus"]
+__all__ = ["Clusters", "cluster_maxima", "Census", "census_summary", "merge_proved",
+           "nonlinearity", "StreamingCensus"]
 
 
 class Clusters(NamedTuple):
@@ -70,6 +70,9 @@ class Census(NamedTuple):
     (NaN if none). p_best: probability that one random start finds the best.
     labels: (N,) cluster of each endpoint, -1 where not a certified maximum.
     kinds: (distinct,) "boundary" or "interior" for each maximum.
+    proved_distinct: after ``merge_proved``, how many maxima are proved and
+      provably pairwise different (a lower bound on the number of distinct
+      strict local maxima); None before.
   """
 
   n: int
@@ -83,6 +86,7 @@ class Census(NamedTuple):
   p_best: float
   labels: np.ndarray
   kinds: np.ndarray | None = None
+  proved_distinct: int | None = None
 
 
 def _kind(cls) -> str:
@@ -106,6 +110,74 @@ def census_summary(deltas, cert: Certificate, *, eps: float, tol_c: float = 1e-3
                 float(is_max.mean()), int(reps.size), reps, counts, counts / n, best,
                 float(counts[0] / n) if reps.size else 0.0, labels,
                 np.asarray([_kind(cert.classes[i]) for i in reps], dtype=str))
+
+
+def merge_proved(census: Census, deltas, proofs, *, eps: float) -> tuple[Census, list]:
+  """Merges clusters that proofs show to hold the same maximum; counts the provably distinct.
+
+  Clustering by distance (tol_c eps) splits one maximum into several clusters
+  when its basin's endpoints spread wider than tol_c eps (a flat direction, a
+  loose tolerance). A proof for maximum i (``proof.prove_maximum``) gives a
+  ball of radius ``unique_ball`` around its centre in which L has exactly one
+  critical point. If maximum j's true maximiser (within ``radius_j`` of its
+  representative) lies in that ball, dist(centre_i, rep_j) + radius_j <
+  unique_ball_i, the two are the same point, and the clusters merge.
+  Conversely two proved maxima whose representatives are farther apart than
+  radius_i + radius_j are different points: ``proved_distinct`` counts a
+  greedy set of such pairwise-separated maxima, a lower bound on the number of
+  distinct strict local maxima.
+
+  Args:
+    census: from ``census_summary``. deltas: (N, d) the endpoints it
+      summarised. proofs: one ``Proof`` per representative, in its order.
+    eps: the radius.
+
+  Returns:
+    the merged ``Census`` (representatives best first, as before) and the
+    proofs of its representatives.
+  """
+  from adv_landscape.proof import distance
+
+  deltas = np.asarray(deltas, np.float64)
+  k = census.reps.size
+  if k == 0:
+    return census._replace(proved_distinct=0), []
+  parent = list(range(k))
+
+  def root(i):
+    while parent[i] != i:
+      parent[i] = parent[parent[i]]
+      i = parent[i]
+    return i
+
+  ok = [np.isfinite(p.radius) for p in proofs]
+  for i in range(k):  # i is better than j: j joins i
+    if not ok[i]:
+      continue
+    on = proofs[i].kind == "boundary"
+    for j in range(i + 1, k):
+      if ok[j] and proofs[j].kind == proofs[i].kind and root(j) == j and (
+          distance(proofs[i].centre, deltas[census.reps[j]], eps, on) + proofs[j].radius
+          < proofs[i].unique_ball):
+        parent[j] = root(i)
+  roots = sorted({root(i) for i in range(k)})
+  new_index = {r: n for n, r in enumerate(roots)}
+  to_new = np.array([new_index[root(i)] for i in range(k)], np.int64)
+  labels = np.where(census.labels >= 0, to_new[np.maximum(census.labels, 0)], -1)
+  counts = np.bincount(to_new, weights=census.counts, minlength=len(roots)).astype(np.int64)
+  kept: list[int] = []
+  for r in roots:  # best first: greedy pairwise-separated proved maxima
+    if ok[r] and all(distance(deltas[census.reps[r]], deltas[census.reps[q]], eps,
+                              proofs[r].kind == "boundary")
+                     > proofs[r].radius + proofs[q].radius for q in kept):
+      kept.append(r)
+  merged = census._replace(
+      distinct=len(roots), reps=census.reps[roots], counts=counts,
+      basin_fractions=counts / census.n,
+      p_best=float(counts[0] / census.n) if roots else 0.0, labels=labels,
+      kinds=census.kinds[roots] if census.kinds is not None else None,
+      proved_distinct=len(kept))
+  return merged, [proofs[r] for r in roots]
 
 
 def nonlinearity(eps: float, ell: float, grad0_norm: float) -> float:

@@ -262,7 +262,7 @@ def claim_c(records: list[dict], *, seed: int = 0) -> dict:
                       [max(_instance_median(r)[0], 1.0) for r in rs],
                       [r["point"]["seed"] for r in rs], seed=seed)
     by_scale = {}
-    for j, s in enumerate(scales):
+    for s in scales:
       at = [r for r in rs if r["point"]["s"] == s]
       by_scale[str(s)] = {
           "median_iterations": float(np.median([_instance_median(r)[0] for r in at])),

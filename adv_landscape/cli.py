@@ -205,12 +205,15 @@ def cmd_census(args) -> int:
                    progress=progress)
     cs = census.census_summary(res.deltas, cert, eps=eps, tol_c=args.tol_c)
     proofs = prove_maxima(net, loss, x, y, res.deltas[cs.reps], eps=eps, tol_b=tol_b)
+    by_distance = cs.distinct
+    cs, proofs = census.merge_proved(cs, res.deltas, proofs, eps=eps)
     proved = np.array([np.isfinite(pr.radius) for pr in proofs], bool)
     summary = {
         "n_inits": cs.n, "certified_fraction": cs.certified_fraction,
         "proved_fraction": float(cs.counts[proved].sum() / cs.n) if cs.reps.size else 0.0,
         "stalled_inside": int(np.sum(~res.converged & (cert.norm_ratio < 1 - tol_b))),
-        "distinct_maxima": cs.distinct, "best_value": cs.best_value,
+        "distinct_maxima": cs.distinct, "distinct_maxima_by_distance": by_distance,
+        "proved_distinct_maxima": cs.proved_distinct, "best_value": cs.best_value,
         "p_best": cs.p_best, "median_iterations": float(np.median(res.iterations)),
         "max_iterations": int(res.iterations.max()),
         "converged_fraction": float(res.converged.mean()), "class_counts": cs.class_counts,
@@ -261,7 +264,8 @@ def _print_census(source, args, res, s, maxima) -> None:
   print(f"maxima     {s['distinct_maxima']} distinct certified ({kinds.count('boundary')} on the "
         f"sphere, {kinds.count('interior')} interior); certified fraction "
         f"{s['certified_fraction']:.2%}"
-        + (f"; proved {s['proved_fraction']:.2%}" if "proved_fraction" in s else ""))
+        + (f"; proved {s['proved_fraction']:.2%}, {s['proved_distinct_maxima']} provably "
+           f"distinct" if "proved_fraction" in s else ""))
   for rank, mx in enumerate(maxima[:5]):
     curv = (f"lambda_T={mx['lambda_tangent']:.3g}  mu={mx['multiplier']:.3g}"
             if mx.get("kind", "boundary") == "boundary" else

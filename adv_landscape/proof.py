@@ -84,7 +84,7 @@ from adv_landscape.geometry import householder
 from adv_landscape.losses import Loss, get_loss
 from adv_landscape.network import Network
 
-__all__ = ["Proof", "prove_maximum", "prove_maxima"]
+__all__ = ["Proof", "prove_maximum", "prove_maxima", "distance"]
 
 _U = np.finfo(np.float64).eps / 2  # unit roundoff
 
@@ -103,6 +103,10 @@ class Proof(NamedTuple):
     grad_norm: ||rgrad L|| (sphere) or ||grad L|| (interior) at the endpoint.
     kind: "boundary" or "interior".
     reason: "" when proved, else a short sentence.
+    centre: (d,) the polished point p the argument was made at.
+    unique_ball: the largest radius on the grid for which the conditions
+      still hold around p: L has exactly one critical point (its maximiser)
+      in that ball, so any other proved maximum inside it is this one.
   """
 
   radius: float
@@ -112,6 +116,8 @@ class Proof(NamedTuple):
   grad_norm: float
   kind: str
   reason: str
+  centre: np.ndarray | None = None
+  unique_ball: float = math.nan
 
 
 def _constants(net, loss, x, delta0, y, r):
@@ -178,7 +184,7 @@ def prove_maximum(net: Network, loss: Loss | str, x, y, delta0, *, eps: float,
   moved = _distance(d0, p, eps, on) + shift
   pr = (_prove_sphere if on else _prove_interior)(net, loss, x, y, p, g, H, eps, grid)
   if math.isfinite(pr.radius):
-    pr = pr._replace(radius=pr.radius + moved)
+    pr = pr._replace(radius=pr.radius + moved, centre=p)
   return pr
 
 
@@ -204,6 +210,11 @@ def _newton(p, g, H, eps, on):
     return None
 
 
+def distance(a, b, eps, on_sphere: bool) -> float:
+  """Geodesic distance on the sphere of radius eps, or Euclidean distance."""
+  return _distance(np.asarray(a, np.float64), np.asarray(b, np.float64), eps, on_sphere)
+
+
 def _distance(a, b, eps, on) -> float:
   chord = float(np.linalg.norm(a - b))
   if not on:
@@ -224,19 +235,32 @@ def _prove_sphere(net, loss, x, y, d0, g, H, eps, grid) -> Proof:
     return _fail("boundary", lam, gn, "mu <= 0: not a KKT point of the ball problem")
   if not lam < 0:
     return _fail("boundary", lam, gn, "lambda_T is not negative")
-  r = max(2.0 * gn / -lam, 1e-14 * eps)
-  for _ in range(grid):
-    if r > eps:
-      break
+
+  def holds(r):
+    """(kappa', mu margin) when the conditions hold on the geodesic ball of radius r."""
     G_r, ell_r, rho_r = _constants(net, loss, x, d0, y, r)
     if not math.isfinite(rho_r):
-      return _fail("boundary", lam, gn, "hess L is not Lipschitz (rho = inf)")
+      return None
     slope = rho_r + (G_r + eps * ell_r) / eps**2 + 2.0 * ell_r / eps
     kappa = -(lam + r * slope + (r / eps) ** 2 * (abs(lam + mu0) + ell_r))
     if kappa > 0 and gn < kappa * r:
       radius = gn / kappa
       if mu0 - radius * (G_r + eps * ell_r) / eps**2 > 0:  # mu > 0 at the true maximum
-        return Proof(radius, r, kappa, lam, gn, "boundary", "")
+        return kappa, radius
+    return False
+
+  r = max(2.0 * gn / -lam, 1e-14 * eps)
+  for _ in range(grid):
+    if r > eps:
+      break
+    ok = holds(r)
+    if ok is None:
+      return _fail("boundary", lam, gn, "hess L is not Lipschitz (rho = inf)")
+    if ok:
+      big = r
+      while 2.0 * big <= eps and holds(2.0 * big):
+        big *= 2.0
+      return Proof(ok[1], r, ok[0], lam, gn, "boundary", "", unique_ball=big)
     r *= 2.0
   return _fail("boundary", lam, gn, "no ball radius r <= eps with ||rgrad|| < kappa'(r) r")
 
@@ -248,16 +272,26 @@ def _prove_interior(net, loss, x, y, d0, g, H, eps, grid) -> Proof:
   lam = float(np.linalg.eigvalsh(H)[-1]) + 10 * d * _U * float(np.linalg.norm(H))
   if not lam < 0:
     return _fail("interior", lam, gn, "lambda_max(hess L) is not negative")
+
+  def holds(r):
+    _, _, rho_r = _constants(net, loss, x, d0, y, r)
+    if not math.isfinite(rho_r):
+      return None
+    kappa = -(lam + rho_r * r)
+    return (kappa, gn / kappa) if kappa > 0 and gn < kappa * r else False
+
   r = max(2.0 * gn / -lam, 1e-14 * eps)
   for _ in range(grid):
     if nrm + r >= eps:
       break
-    _, _, rho_r = _constants(net, loss, x, d0, y, r)
-    if not math.isfinite(rho_r):
+    ok = holds(r)
+    if ok is None:
       return _fail("interior", lam, gn, "hess L is not Lipschitz (rho = inf)")
-    kappa = -(lam + rho_r * r)
-    if kappa > 0 and gn < kappa * r:
-      return Proof(gn / kappa, r, kappa, lam, gn, "interior", "")
+    if ok:
+      big = r
+      while nrm + 2.0 * big < eps and holds(2.0 * big):
+        big *= 2.0
+      return Proof(ok[1], r, ok[0], lam, gn, "interior", "", unique_ball=big)
     r *= 2.0
   return _fail("interior", lam, gn, "no ball inside the perturbation ball with "
                "||grad L|| < kappa(r) r")

@@ -28,7 +28,7 @@ import numpy as np
 from tqdm.auto import tqdm
 
 from adv_landscape import ascent, bounds, io, objective
-from adv_landscape.census import census_summary, nonlinearity
+from adv_landscape.census import census_summary, merge_proved, nonlinearity
 from adv_landscape.certify import certify, hunt_interior_critical
 from adv_landscape.losses import get_loss
 from adv_landscape.network import Network, init_network, synthetic_input
@@ -180,6 +180,8 @@ def run_point(p: GridPoint) -> dict:
     cert = certify(net, loss, x, y, res.deltas, eps=eps, tol_g=tol)
     cs = census_summary(res.deltas, cert, eps=eps)
     proofs = prove_maxima(net, loss, x, y, res.deltas[cs.reps], eps=eps, tol_b=cert.tol_b)
+    unmerged = cs.distinct
+    cs, proofs = merge_proved(cs, res.deltas, proofs, eps=eps)
     # T1 needs L(delta_0) of each restart: redraw the starts exactly as pga did
     # (one chunk, so fold_in(key, 0)).
     starts = ascent.initial_deltas(jax.random.fold_in(key, 0), p.init, p.n_restarts, net, loss,
@@ -227,7 +229,8 @@ def run_point(p: GridPoint) -> dict:
       "interior_endpoints": int(np.sum(cert.norm_ratio < 1 - cert.tol_b)),
       "interior_maxima_at_endpoints": int(np.sum(cert.interior_max)),
       "lambda_tangent": cert.lambda_tangent, "multiplier": cert.multiplier,
-      "distinct_maxima": cs.distinct, "best_value": cs.best_value, "p_best": cs.p_best,
+      "distinct_maxima": cs.distinct, "distinct_maxima_by_distance": unmerged,
+      "proved_distinct_maxima": cs.proved_distinct, "best_value": cs.best_value, "p_best": cs.p_best,
       "basin_fractions": cs.basin_fractions, "maxima_kinds": cs.kinds.tolist(),
       "proof_radius": [pr.radius for pr in proofs],
       "proof_reason": [pr.reason for pr in proofs],

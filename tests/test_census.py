@@ -86,3 +86,18 @@ def test_streaming_census_equals_the_batch_census_on_separated_maxima():
   assert s["median_iterations"] == np.sort(res.iterations)[(200 - 1) // 2]  # lower median
   assert s["max_iterations"] == res.iterations.max()
   assert s["certified_fraction"] == batch.certified_fraction
+
+
+def test_proofs_merge_a_split_maximum_and_keep_different_ones_apart():
+  """Known answers: the linear objective L = 0.5 (g . (x + delta))^2 (y = 0) has exactly two
+  maxima on the sphere, +-eps g/||g||; the concave planted objective exactly one (inside).
+  With a loose tolerance, distance clustering splits them; proofs must merge them back to
+  the true counts, and prove the two linear maxima different."""
+  from adv_landscape.sweep import GridPoint, run_point
+  b = dict(d=16, m=32, n_restarts=64, max_steps=4000, rtol_g=1e-4, step_rule="grad0", step=0.05)
+  lin = run_point(GridPoint(s=1.0, family="linear_y0", **b))
+  assert lin["distinct_maxima_by_distance"] > 2  # the split this test is about
+  assert lin["distinct_maxima"] == 2 and lin["proved_distinct_maxima"] == 2
+  cav = run_point(GridPoint(s=1.0, gamma=1.5, family="concave", loss="linear", init="ball", **b))
+  assert cav["distinct_maxima_by_distance"] > 1
+  assert cav["distinct_maxima"] == 1 and cav["maxima_kinds"] == ["interior"]
