@@ -31,13 +31,15 @@ import numpy as np
 from tqdm.auto import tqdm
 
 from adv_landscape import objective
-from adv_landscape.geometry import project_ball_batch, sample_ball, sample_sphere
+from adv_landscape.config import PGAConfig, Tolerances
 from adv_landscape.losses import Loss, get_loss
-from adv_landscape.network import Network, validate_problem
+from adv_landscape.network import Network
+from adv_landscape.problem import L2Ball, Problem, TwoLayerObjective
 
 __all__ = ["INITS", "STEP_RULES", "PGAState", "PGAResult", "pga_init", "pga_update",
-           "run_pga", "pga", "pga_chunks", "initial_deltas", "default_tol_g",
-           "certificate_tolerance"]
+           "pga_update_problem", "run_pga", "run_pga_problem", "pga", "pga_problem",
+           "pga_chunks", "pga_problem_chunks", "initial_deltas", "default_tol_g",
+           "certificate_tolerance", "certificate_tolerance_problem"]
 
 INITS = ("sphere", "ball", "zero", "gradient")
 STEP_RULES = ("fixed", "lipschitz", "curvature", "grad0", "normalized")
@@ -71,6 +73,8 @@ class PGAResult(NamedTuple):
     converged: (B,) whether that happened. grad_mapping_norm: (B,) ||G|| at
     the endpoint. eta: (B,) the step (alpha for the normalised rule).
     history: (T, B) values per step, or None. tol_g: the tolerance used.
+    config: the ``PGAConfig`` of the run (tol_g resolved), so that nothing
+    downstream needs to be told the step rule again.
   """
 
   deltas: np.ndarray
@@ -81,15 +85,21 @@ class PGAResult(NamedTuple):
   eta: np.ndarray
   history: np.ndarray | None
   tol_g: float
+  config: PGAConfig | None = None
 
 
-def _step(net, loss, x, y, eps, delta, eta, normalized):
-  vals, g = objective.value_and_grad_batch(net, loss, x, y, delta)
+def _step(problem: Problem, delta, eta, normalized):
+  vals, g = problem.objective.value_and_grad_batch(delta)
   if normalized:  # attack-library convention: a step of length alpha along g / ||g||
     eta = eta / jnp.maximum(jnp.linalg.norm(g, axis=1), jnp.finfo(g.dtype).tiny)
-  new = project_ball_batch(delta + eta[:, None] * g, eps)
+  new = problem.constraint.project(delta + eta[:, None] * g)
   gnorm = jnp.linalg.norm(new - delta, axis=1) / eta
   return vals, new, gnorm
+
+
+def _two_layer(net, loss, x, y, eps) -> Problem:
+  """The problem of the older (net, loss, x, y, eps) entry points (inside traced code)."""
+  return Problem(TwoLayerObjective(net, x, y, loss), L2Ball(eps))
 
 
 def pga_init(delta0: jax.Array, eta: jax.Array) -> PGAState:
@@ -99,10 +109,10 @@ def pga_init(delta0: jax.Array, eta: jax.Array) -> PGAState:
                   jnp.zeros((B,), bool))
 
 
-def pga_update(state: PGAState, net: Network, loss: Loss, x, y, eps, tol_g, max_steps, *,
-               normalized: bool = False) -> tuple[PGAState, jax.Array]:
+def pga_update_problem(state: PGAState, problem: Problem, tol_g, max_steps, *,
+                       normalized: bool = False) -> tuple[PGAState, jax.Array]:
   """One PGA step for every restart still running; returns the state and L(delta_t)."""
-  vals, new, gnorm = _step(net, loss, x, y, eps, state.delta, state.eta, normalized)
+  vals, new, gnorm = _step(problem, state.delta, state.eta, normalized)
   running = ~state.converged & (state.t < max_steps)
   now = running & (gnorm <= tol_g)
   moving = running & ~now
@@ -111,18 +121,17 @@ def pga_update(state: PGAState, net: Network, loss: Loss, x, y, eps, tol_g, max_
                   state.converged | now), vals
 
 
-@partial(jax.jit, static_argnames=("loss", "normalized", "check_every", "history_len"))
-def run_pga(net: Network, loss: Loss, x, y, eps, delta0, eta, tol_g, max_steps, *,
-            normalized: bool = False, check_every: int = 8, history_len: int = 0):
-  """Runs PGA from delta0 (B, d) until every restart converged or max_steps.
+def pga_update(state: PGAState, net: Network, loss: Loss, x, y, eps, tol_g, max_steps, *,
+               normalized: bool = False) -> tuple[PGAState, jax.Array]:
+  """``pga_update_problem`` for a two-layer network on the l2 ball."""
+  return pga_update_problem(state, _two_layer(net, loss, x, y, eps), tol_g, max_steps,
+                            normalized=normalized)
 
-  Returns the final ``PGAState``, the values and ||G|| at the endpoints, and
-  the (history_len, B) value history when ``history_len > 0`` (then exactly
-  history_len steps run, with no early stop; pass history_len = max_steps).
-  """
+
+def _run(problem, delta0, eta, tol_g, max_steps, normalized, check_every, history_len):
   state = pga_init(delta0, eta)
-  update = partial(pga_update, net=net, loss=loss, x=x, y=y, eps=eps, tol_g=tol_g,
-                   max_steps=max_steps, normalized=normalized)
+  update = partial(pga_update_problem, problem=problem, tol_g=tol_g, max_steps=max_steps,
+                   normalized=normalized)
   if history_len:
     state, hist = jax.lax.scan(lambda s, _: update(s), state, None, length=history_len)
   else:
@@ -135,8 +144,28 @@ def run_pga(net: Network, loss: Loss, x, y, eps, delta0, eta, tol_g, max_steps, 
       return jnp.any(~s.converged) & (s.t < max_steps)
 
     state = jax.lax.while_loop(cond, body, state)
-  vals, _, gnorm = _step(net, loss, x, y, eps, state.delta, state.eta, normalized)
+  vals, _, gnorm = _step(problem, state.delta, state.eta, normalized)
   return state, vals, gnorm, hist
+
+
+@partial(jax.jit, static_argnames=("normalized", "check_every", "history_len"))
+def run_pga_problem(problem: Problem, delta0, eta, tol_g, max_steps, *,
+                    normalized: bool = False, check_every: int = 8, history_len: int = 0):
+  """Runs PGA on a ``Problem`` from delta0 (B, d) until every restart converged or max_steps.
+
+  Returns the final ``PGAState``, the values and ||G|| at the endpoints, and
+  the (history_len, B) value history when ``history_len > 0`` (then exactly
+  history_len steps run, with no early stop; pass history_len = max_steps).
+  """
+  return _run(problem, delta0, eta, tol_g, max_steps, normalized, check_every, history_len)
+
+
+@partial(jax.jit, static_argnames=("loss", "normalized", "check_every", "history_len"))
+def run_pga(net: Network, loss: Loss, x, y, eps, delta0, eta, tol_g, max_steps, *,
+            normalized: bool = False, check_every: int = 8, history_len: int = 0):
+  """``run_pga_problem`` for a two-layer network on the l2 ball of radius eps."""
+  return _run(_two_layer(net, loss, x, y, eps), delta0, eta, tol_g, max_steps, normalized,
+              check_every, history_len)
 
 
 def default_tol_g(net: Network, loss: Loss | str, x, y, dtype=None) -> float:
@@ -146,38 +175,34 @@ def default_tol_g(net: Network, loss: Loss | str, x, y, dtype=None) -> float:
   rounding noise of ||G|| = ||delta_{t+1} - delta_t|| / eta.
   """
   g0 = objective.grad(net, get_loss(loss), x, y, jnp.zeros_like(x))
-  rel = 1e-6 if jnp.dtype(dtype or x.dtype) == jnp.float64 else 1e-4
+  rel = Tolerances.for_dtype(dtype or x.dtype).rtol_g
   return rel * max(float(jnp.linalg.norm(g0)), float(jnp.finfo(x.dtype).tiny))
 
 
 def initial_deltas(key, init: str, n: int, net: Network, loss: Loss, x, y, eps) -> jax.Array:
   """n initial perturbations: zero, uniform in the ball, on the sphere, or eps g/||g|| at 0."""
-  d = x.shape[0]
-  if init == "sphere":
-    return sample_sphere(key, n, d, eps, dtype=x.dtype)
-  if init == "ball":
-    return sample_ball(key, n, d, eps, dtype=x.dtype)
-  if init == "zero":
-    return jnp.zeros((n, d), x.dtype)
-  if init == "gradient":
-    g = objective.grad(net, loss, x, y, jnp.zeros_like(x))
-    return jnp.broadcast_to(eps * g / jnp.maximum(jnp.linalg.norm(g), jnp.finfo(x.dtype).tiny),
-                            (n, d))
-  raise ValueError(f"init={init!r} is unknown; choose one of {list(INITS)}")
+  return _starts(_two_layer(net, get_loss(loss) if loss is not None else None, jnp.asarray(x),
+                            y, eps), key, init, n)
 
 
-def _eta(step_rule, step, net, loss, x, y, eps, delta0, ell):
-  n = delta0.shape[0]
+def _starts(problem: Problem, key, init: str, n: int) -> jax.Array:
+  x = problem.x
+  grad0 = problem.objective.grad(jnp.zeros_like(x)) if init == "gradient" else None
+  return problem.constraint.sample(key, init, n, x.shape[0], x.dtype, grad0=grad0)
+
+
+def _eta(step_rule, step, problem: Problem, delta0, ell):
+  n, dtype = delta0.shape[0], delta0.dtype
   if step_rule == "fixed":
-    return jnp.full((n,), step, x.dtype)
+    return jnp.full((n,), step, dtype)
   if step_rule in ("lipschitz", "curvature"):  # ell: rigorous, or the searched estimate
-    return jnp.full((n,), step / ell, x.dtype)
+    return jnp.full((n,), step / ell, dtype)
   if step_rule == "grad0":
-    _, g = objective.value_and_grad_batch(net, loss, x, y, delta0)
-    gn = jnp.maximum(jnp.linalg.norm(g, axis=1), jnp.finfo(x.dtype).tiny)
-    return step * eps / gn
+    _, g = problem.objective.value_and_grad_batch(delta0)
+    gn = jnp.maximum(jnp.linalg.norm(g, axis=1), jnp.finfo(dtype).tiny)
+    return step * problem.constraint.eps / gn
   if step_rule == "normalized":
-    return jnp.full((n,), step * eps, x.dtype)
+    return jnp.full((n,), step * problem.constraint.eps, dtype)
   raise ValueError(f"step_rule={step_rule!r} is unknown; choose one of {list(STEP_RULES)}")
 
 
@@ -208,8 +233,19 @@ def pga_chunks(net: Network, loss: Loss | str, x, y, *, key: jax.Array, eps: flo
   so concatenating the chunks gives exactly ``pga``'s result, while a caller
   that reduces each chunk (``census.StreamingCensus``) never holds them all.
   """
-  loss = get_loss(loss)
-  validate_problem(net, x, eps, y, loss=loss)
+  problem = Problem.two_layer(net, loss, x, y, eps=eps)
+  yield from pga_problem_chunks(problem, key=key, n_restarts=n_restarts, init=init,
+                                step_rule=step_rule, step=step, max_steps=max_steps,
+                                tol_g=tol_g, chunk=chunk, check_every=check_every,
+                                history=history, ell=ell, shard=shard, progress=progress)
+
+
+def pga_problem_chunks(problem: Problem, *, key: jax.Array, n_restarts: int,
+                       init: str = "sphere", step_rule: str = "grad0", step: float = 0.1,
+                       max_steps: int = 10_000, tol_g: float | None = None, chunk: int = 8192,
+                       check_every: int = 8, history: bool = False, ell: float | None = None,
+                       shard: bool = True, progress: bool = True):
+  """``pga_chunks`` on any ``Problem`` (an objective on a constraint set)."""
   if n_restarts < 1:
     raise ValueError(f"n_restarts={n_restarts} must be positive")
   if max_steps < 1:
@@ -220,35 +256,43 @@ def pga_chunks(net: Network, loss: Loss | str, x, y, *, key: jax.Array, eps: flo
     raise ValueError(f"init={init!r} is unknown; choose one of {list(INITS)}")
   if step_rule not in STEP_RULES:
     raise ValueError(f"step_rule={step_rule!r} is unknown; choose one of {list(STEP_RULES)}")
-  x = jnp.asarray(x)
-  net = net.astype(x.dtype)
+  x = problem.x
   if tol_g is None:
-    tol_g = default_tol_g(net, loss, x, y)
+    g0 = problem.objective.grad(jnp.zeros_like(x))
+    tol_g = Tolerances.for_dtype(x.dtype).rtol_g * max(float(jnp.linalg.norm(g0)),
+                                                       float(jnp.finfo(x.dtype).tiny))
   if not tol_g > 0:
     raise ValueError(f"tol_g={tol_g!r} must be positive")
-  if step_rule == "lipschitz" and ell is None:
-    from adv_landscape.bounds import instance_constants
-    ell = instance_constants(net, loss, x, y, eps).ell
-  if step_rule == "curvature" and ell is None:
-    from adv_landscape.bounds import estimate_ell
-    ell = estimate_ell(net, loss, x, y, eps, key=jax.random.fold_in(key, 1_000_003))
+  if step_rule in ("lipschitz", "curvature") and ell is None:
+    obj = problem.objective
+    if not isinstance(obj, TwoLayerObjective):
+      raise ValueError(f"step_rule={step_rule!r} needs ell for a model without closed-form "
+                       f"bounds: pass ell (e.g. the largest ||hess L|| you found)")
+    from adv_landscape.bounds import estimate_ell, instance_constants
+    eps = float(problem.constraint.eps)
+    ell = (instance_constants(obj.net, obj.loss, x, obj.y, eps).ell if step_rule == "lipschitz"
+           else estimate_ell(obj.net, obj.loss, x, obj.y, eps,
+                             key=jax.random.fold_in(key, 1_000_003)))
+  config = PGAConfig(step_rule=step_rule, step=float(step), init=init, tol_g=float(tol_g),
+                     max_steps=int(max_steps), chunk=int(chunk), check_every=int(check_every))
   chunk = min(chunk, n_restarts)
   n_chunks = -(-n_restarts // chunk)
   for i in tqdm(range(n_chunks), desc="PGA", unit="chunk", disable=not progress or n_chunks == 1,
                 leave=False):
-    delta0 = initial_deltas(jax.random.fold_in(key, i), init, chunk, net, loss, x, y, eps)
-    eta = _eta(step_rule, step, net, loss, x, y, eps, delta0, ell)
+    delta0 = _starts(problem, jax.random.fold_in(key, i), init, chunk)
+    eta = _eta(step_rule, step, problem, delta0, ell)
     if shard and jax.device_count() > 1:
       delta0, eta = _shard_restarts(delta0, eta)
-    state, vals, gnorm, hist = run_pga(
-        net, loss, x, y, jnp.asarray(eps, x.dtype), delta0, eta, jnp.asarray(tol_g, x.dtype),
-        jnp.asarray(max_steps, jnp.int32), normalized=step_rule == "normalized",
-        check_every=check_every, history_len=max_steps if history else 0)
+    state, vals, gnorm, hist = run_pga_problem(
+        problem, delta0, eta, jnp.asarray(tol_g, x.dtype), jnp.asarray(max_steps, jnp.int32),
+        normalized=step_rule == "normalized", check_every=check_every,
+        history_len=max_steps if history else 0)
     out = jax.device_get((state.delta, vals, state.iterations, state.converged, gnorm,
                           state.eta, hist))
     keep = min(chunk, n_restarts - i * chunk)  # the last chunk's surplus starts are dropped
     yield PGAResult(*[o[:keep] for o in out[:6]],
-                    history=None if hist is None else out[6][:, :keep], tol_g=float(tol_g))
+                    history=None if hist is None else out[6][:, :keep], tol_g=float(tol_g),
+                    config=config)
 
 
 def pga(net: Network, loss: Loss | str, x, y, *, key: jax.Array, eps: float,
@@ -276,33 +320,58 @@ def pga(net: Network, loss: Loss | str, x, y, *, key: jax.Array, eps: float,
   Returns:
     a ``PGAResult``.
   """
-  parts = list(pga_chunks(net, loss, x, y, key=key, eps=eps, n_restarts=n_restarts, init=init,
-                          step_rule=step_rule, step=step, max_steps=max_steps, tol_g=tol_g,
-                          chunk=chunk, check_every=check_every, history=history, ell=ell,
-                          shard=shard, progress=progress))
+  return pga_problem(Problem.two_layer(net, loss, x, y, eps=eps), key=key,
+                     n_restarts=n_restarts, init=init, step_rule=step_rule, step=step,
+                     max_steps=max_steps, tol_g=tol_g, chunk=chunk, check_every=check_every,
+                     history=history, ell=ell, shard=shard, progress=progress)
+
+
+def pga_problem(problem: Problem, *, key: jax.Array, n_restarts: int, init: str = "sphere",
+                step_rule: str = "grad0", step: float = 0.1, max_steps: int = 10_000,
+                tol_g: float | None = None, chunk: int = 8192, check_every: int = 8,
+                history: bool = False, ell: float | None = None, shard: bool = True,
+                progress: bool = True) -> PGAResult:
+  """``pga`` on any ``Problem`` (an objective on a constraint set); the same arguments."""
+  parts = list(pga_problem_chunks(problem, key=key, n_restarts=n_restarts, init=init,
+                                  step_rule=step_rule, step=step, max_steps=max_steps,
+                                  tol_g=tol_g, chunk=chunk, check_every=check_every,
+                                  history=history, ell=ell, shard=shard, progress=progress))
   cat = [np.concatenate([p[k] for p in parts]) for k in range(6)]
   hist = np.concatenate([p.history for p in parts], axis=1) if history else None
-  return PGAResult(*cat, history=hist, tol_g=parts[0].tol_g)
+  return PGAResult(*cat, history=hist, tol_g=parts[0].tol_g, config=parts[0].config)
 
 
 def certificate_tolerance(res: PGAResult, net: Network, loss: Loss | str, x, y, eps: float, *,
-                          normalized: bool = False, slack: float = 2.0) -> np.ndarray:
+                          normalized: bool | None = None,
+                          slack: float = Tolerances.slack) -> np.ndarray:
   """Per-endpoint first-order tolerance implied by PGA's stopping rule.
 
   On the sphere, with v = delta + eta grad L, the tangential part of
   G = (Pi(v) - delta) / eta is eps P grad L / ||v||, so ||G|| <= tol_g gives
   ||P grad L|| <= tol_g ||v|| / eps; inside the ball G = grad L. The factor
   ||v|| / eps (>= 1) is computed in float64 at each endpoint; ``slack``
-  absorbs the rounding of a float32 run.
+  absorbs the rounding of a float32 run. Whether the steps were normalised
+  is read from ``res.config`` unless ``normalized`` is given.
 
   Returns:
     (B,) tolerances for ``certify(..., tol_g=...)``.
   """
-  loss = get_loss(loss)
   with jax.enable_x64(True):
+    problem = Problem.two_layer(net, loss, x, y, eps=eps, dtype=jnp.float64)
+    return certificate_tolerance_problem(res, problem, normalized=normalized, slack=slack)
+
+
+def certificate_tolerance_problem(res: PGAResult, problem: Problem, *,
+                                  normalized: bool | None = None,
+                                  slack: float = Tolerances.slack) -> np.ndarray:
+  """``certificate_tolerance`` for any ``Problem`` (its l2 ball's radius is eps)."""
+  if normalized is None:
+    normalized = res.config is not None and res.config.normalized
+  with jax.enable_x64(True):
+    problem = problem.astype(jnp.float64)
+    eps = float(problem.constraint.eps)
     d = jnp.asarray(res.deltas, jnp.float64)
-    _, g = objective.value_and_grad_batch(net.astype(jnp.float64), loss,
-                                          jnp.asarray(x, jnp.float64), y, d)
+    _, g = problem.objective.value_and_grad_batch(d)
     eta = jnp.asarray(res.eta, jnp.float64)
     if normalized:
       eta = eta / jnp.maximum(jnp.linalg.norm(g, axis=1), jnp.finfo(jnp.float64).tiny)

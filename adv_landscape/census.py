@@ -5,9 +5,10 @@ sphere) or ``interior_local_max`` (inside the ball, where hess L is negative
 definite); each distinct maximum carries its kind, "boundary" or "interior".
 
 Two certified maxima are the same when ||delta_i - delta_j|| <= tol_c eps.
-Clustering is greedy in order of decreasing value: each maximum joins the
-first (best) representative within reach, else starts a new one, so every
-representative is the best point of its cluster.
+One clustering rule serves the batch census and the streamed one: in order of
+decreasing value, each maximum joins the nearest representative within
+reach, else starts a new one. In a batch every representative is thus the
+best point of its cluster; a stream sorts within each chunk only.
 
 >>> import numpy as np
 >>> d = np.array([[1.0, 0.0], [0.999, 0.0447], [-1.0, 0.0]])
@@ -23,6 +24,7 @@ from typing import NamedTuple
 import numpy as np
 
 from adv_landscape.certify import MAXIMUM_CLASSES, Certificate
+from adv_landscape.config import Tolerances
 
 __all__ = ["Clusters", "cluster_maxima", "Census", "census_summary", "merge_proved",
            "nonlinearity", "StreamingCensus"]
@@ -37,8 +39,9 @@ class Clusters(NamedTuple):
   counts: np.ndarray
 
 
-def cluster_maxima(deltas, values, *, eps: float, tol_c: float = 1e-3) -> Clusters:
-  """Greedy leader clustering of points (N, d) by value, radius tol_c eps."""
+def cluster_maxima(deltas, values, *, eps: float, tol_c: float = Tolerances.tol_c) -> Clusters:
+  """Leader clustering of points (N, d) in order of decreasing value, radius tol_c eps:
+  each point joins the nearest representative within reach, or leads a new cluster."""
   deltas = np.asarray(deltas, np.float64)
   values = np.asarray(values, np.float64)
   order = np.argsort(-values, kind="stable")
@@ -48,7 +51,7 @@ def cluster_maxima(deltas, values, *, eps: float, tol_c: float = 1e-3) -> Cluste
   for i in order:
     if reps:
       dist2 = np.sum((deltas[reps] - deltas[i]) ** 2, axis=1)
-      j = int(np.argmax(dist2 <= radius2)) if np.any(dist2 <= radius2) else -1
+      j = int(np.argmin(dist2)) if dist2.min() <= radius2 else -1
     else:
       j = -1
     if j < 0:
@@ -93,7 +96,8 @@ def _kind(cls) -> str:
   return "interior" if cls == "interior_local_max" else "boundary"
 
 
-def census_summary(deltas, cert: Certificate, *, eps: float, tol_c: float = 1e-3) -> Census:
+def census_summary(deltas, cert: Certificate, *, eps: float,
+                   tol_c: float = Tolerances.tol_c) -> Census:
   """Clusters the certified maxima among endpoints (N, d) and summarises them."""
   deltas = np.asarray(deltas)
   n = deltas.shape[0]
@@ -189,15 +193,16 @@ def nonlinearity(eps: float, ell: float, grad0_norm: float) -> float:
 class StreamingCensus:
   """A census reduced chunk by chunk, so that endpoints are never all held at once.
 
-  Each certified maximum joins the nearest representative within tol_c eps,
-  or becomes one; a representative keeps its first point (its leader). The
+  The clustering rule is ``cluster_maxima``'s (nearest representative within
+  tol_c eps, in decreasing value within each chunk); a representative keeps
+  its first point (its leader). The
   iteration counts go into a histogram. Memory is O(distinct maxima x d +
   max_steps), whatever the number of restarts. With well-separated maxima the
   result equals ``census_summary`` on the concatenated chunks (tested); in
   general greedy clustering depends on the order of the points.
   """
 
-  def __init__(self, *, eps: float, tol_c: float = 1e-3, max_steps: int):
+  def __init__(self, *, eps: float, tol_c: float = Tolerances.tol_c, max_steps: int):
     self.eps, self.tol_c = float(eps), float(tol_c)
     self.n = 0
     self.converged = 0

@@ -28,15 +28,21 @@ from typing import NamedTuple
 import jax
 import jax.numpy as jnp
 import numpy as np
-import optax
 from tqdm.auto import tqdm
 
-from adv_landscape import objective
-from adv_landscape.geometry import householder, multiplier, project_ball
+from adv_landscape.config import Tolerances
+from adv_landscape.geometry import householder, multiplier
+from adv_landscape.hunt import Hunt, hunt_interior_critical  # noqa: F401  (re-exported)
+from adv_landscape.lanczos import (  # noqa: F401
+                                   LanczosResult,
+                                   lambda_tangent_lanczos,
+                                   lambda_tangent_lanczos_objective,
+)
 from adv_landscape.losses import Loss, get_loss
-from adv_landscape.network import Network, validate_problem
+from adv_landscape.network import Network
+from adv_landscape.problem import Problem
 
-__all__ = ["CLASSES", "Certificate", "certify", "lambda_tangent_shift",
+__all__ = ["CLASSES", "Certificate", "certify", "certify_problem", "lambda_tangent_shift",
            "lambda_tangent_householder", "classify", "Hunt", "hunt_interior_critical",
            "lambda_tangent_lanczos", "LanczosResult"]
 
@@ -106,9 +112,9 @@ def lambda_tangent_householder(delta, g, H, eps) -> jax.Array:
   return jnp.linalg.eigvalsh(tangent_matrix_householder(delta, g, H, eps))[-1]
 
 
-def _one(net, loss, x, y, eps, delta, method):
-  val = objective.value(net, loss, x, y, delta)
-  g = objective.grad(net, loss, x, y, delta)
+def _one(obj, eps, delta, method):
+  val = obj.value(delta)
+  g = obj.grad(delta)
   nrm = jnp.linalg.norm(delta)
   safe = jnp.where(nrm > 0, delta, jnp.ones_like(delta))  # lambda_T is unused at 0
   u = safe / jnp.linalg.norm(safe)
@@ -117,7 +123,7 @@ def _one(net, loss, x, y, eps, delta, method):
              multiplier=jnp.dot(delta, g) / eps**2)
   if method == "first_order":  # no Hessian: lambda_T is computed separately, if needed
     return out
-  H = objective.hess(net, loss, x, y, delta)
+  H = obj.hess(delta)
   M = (tangent_matrix_shift if method == "shift" else tangent_matrix_householder)(
       safe, g, H, eps)
   # The eigenvalues are taken on the host (NumPy's LAPACK): eigvalsh inside
@@ -163,7 +169,7 @@ def classify(norm_ratio, grad_norm, rgrad_norm, mu, lambda_t, lambda_hess, *, ep
 
 
 def certify(net: Network, loss: Loss | str, x, y, deltas, *, eps: float,
-            tol_g=None, tol_b: float = 1e-6, rtol_h: float = 1e-7,
+            tol_g=None, tol_b: float | None = None, rtol_h: float = Tolerances.rtol_h,
             method: str = "auto", block: int = 256, lanczos_k_max: int = 512,
             progress: bool = False) -> Certificate:
   """Certifies B endpoints (B, d) in float64.
@@ -173,7 +179,8 @@ def certify(net: Network, loss: Loss | str, x, y, deltas, *, eps: float,
     tol_g: first-order tolerance on ||P grad L|| (and ||grad L|| inside), a
       float or one per endpoint (see ``ascent.certificate_tolerance``);
       default 1e-5 ||grad L(0)||.
-    tol_b: relative distance to the sphere that counts as on it.
+    tol_b: relative distance to the sphere that counts as on it; default
+      ``Tolerances.for_dtype(deltas.dtype).tol_b``.
     rtol_h: tol_h = rtol_h (||hess L|| + |mu|) per endpoint (Frobenius norm
       for the dense methods, the largest Ritz value for Lanczos).
     method: "shift" or "householder" (dense eigvalsh, exact), "lanczos"
@@ -196,27 +203,43 @@ def certify(net: Network, loss: Loss | str, x, y, deltas, *, eps: float,
     raise ValueError(
         f"activation={net.activation!r}: certificates need a second derivative, and ReLU's "
         f"curvature is a distribution (zero almost everywhere); use a smooth activation")
+  with jax.enable_x64(True):
+    problem = Problem.two_layer(net, loss, x, y, eps=eps, dtype=jnp.float64)
+    return certify_problem(problem, deltas, tol_g=tol_g, tol_b=tol_b, rtol_h=rtol_h,
+                           method=method, block=block, lanczos_k_max=lanczos_k_max,
+                           progress=progress)
+
+
+def certify_problem(problem: Problem, deltas, *, tol_g=None, tol_b: float | None = None,
+                    rtol_h: float = Tolerances.rtol_h, method: str = "auto", block: int = 256,
+                    lanczos_k_max: int = 512, progress: bool = False) -> Certificate:
+  """``certify`` for any ``Problem`` on the l2 ball: the same arguments, in float64.
+
+  The objective's ``value``, ``grad``, ``hess`` and ``hvp`` are all it uses, so
+  an ``AutodiffObjective`` is certified exactly as the closed form is.
+  """
   if method not in ("auto", "shift", "householder", "lanczos"):
     raise ValueError(f"method={method!r} is unknown; choose auto, shift, householder or lanczos")
-  validate_problem(net, x, eps, y, loss=loss)
+  if tol_b is None:
+    tol_b = Tolerances.for_dtype(np.asarray(deltas).dtype).tol_b
   deltas = np.asarray(deltas, np.float64)
-  if deltas.ndim != 2 or deltas.shape[1] != np.shape(x)[0]:
-    raise ValueError(f"deltas has shape {deltas.shape}; expected (B, {np.shape(x)[0]})")
+  d = problem.d
+  if deltas.ndim != 2 or deltas.shape[1] != d:
+    raise ValueError(f"deltas has shape {deltas.shape}; expected (B, {d})")
   if method == "auto":
     # Measured (benchmarks/certify.py): Lanczos 6x faster than dense at d = 784.
-    method = "shift" if deltas.shape[1] <= 256 else "lanczos"
+    method = "shift" if d <= 256 else "lanczos"
   with jax.enable_x64(True):
-    netx = net.astype(jnp.float64)
-    xx = jnp.asarray(x, jnp.float64)
+    problem = problem.astype(jnp.float64)
+    obj = problem.objective
+    eps = float(problem.constraint.eps)
     if tol_g is None:
-      tol_g = 1e-5 * max(float(jnp.linalg.norm(
-          objective.grad(netx, loss, xx, y, jnp.zeros_like(xx)))), 1e-300)
-    e = jnp.asarray(eps, jnp.float64)
+      tol_g = 1e-5 * max(float(jnp.linalg.norm(obj.grad(jnp.zeros(d, jnp.float64)))), 1e-300)
+    e = problem.constraint.eps
     # First order for every endpoint (cheap), then lambda_T only where the
     # first-order KKT conditions hold: elsewhere the class is "not_stationary"
     # whatever lambda_T is, and it is left NaN.
-    out = _blocks(lambda b: _certify_batch(netx, loss, xx, y, e, jnp.asarray(b),
-                                           method="first_order"),
+    out = _blocks(lambda b: _certify_batch(obj, e, jnp.asarray(b), method="first_order"),
                   deltas, min(block * 16, 8192), progress)
     norm_ratio = out["norm"] / eps
     tg = np.broadcast_to(np.asarray(tol_g, np.float64), deltas.shape[:1])
@@ -226,16 +249,15 @@ def certify(net: Network, loss: Loss | str, x, y, deltas, *, eps: float,
     out["hess_scale"] = np.full(deltas.shape[0], np.nan)
     verified = np.ones(deltas.shape[0], bool)
     if need.any():
-      d = deltas.shape[1]
       if method == "lanczos":
         def second(b):
-          lz = lambda_tangent_lanczos(netx, loss, xx, y, b, eps=eps, k_max=lanczos_k_max)
+          lz = lambda_tangent_lanczos_objective(obj, b, eps=eps, k_max=lanczos_k_max)
           return {"lambda_tangent": lz.lambda_tangent, "hess_scale": lz.scale,
                   "verified": lz.residual <= lz.tol * lz.scale}
         size = block
       else:
         def second(b):
-          res = _certify_batch(netx, loss, xx, y, e, jnp.asarray(b), method=method)
+          res = _certify_batch(obj, e, jnp.asarray(b), method=method)
           return {"lambda_tangent": np.linalg.eigvalsh(np.asarray(res["tangent_matrix"]))[:, -1],
                   "hess_scale": np.asarray(res["hess_fro"]),  # Frobenius >= spectral
                   "verified": np.ones(b.shape[0], bool)}  # dense eigvalsh is exact
@@ -250,7 +272,7 @@ def certify(net: Network, loss: Loss | str, x, y, deltas, *, eps: float,
     lam_h = np.full(deltas.shape[0], np.nan)
     lam_hmin = np.full(deltas.shape[0], np.nan)
     if inside.any():  # the spectrum of hess L where it matters: interior critical points
-      Hs = jax.vmap(lambda dl: objective.hess(netx, loss, xx, y, dl))(jnp.asarray(deltas[inside]))
+      Hs = jax.vmap(obj.hess)(jnp.asarray(deltas[inside]))
       eigs = np.linalg.eigvalsh(np.asarray(Hs))
       lam_h[inside], lam_hmin[inside] = eigs[:, -1], eigs[:, 0]
       out["hess_scale"][inside] = np.abs(eigs).max(axis=1)  # ||hess L||_2, for tol_h
@@ -279,272 +301,8 @@ def _blocks(fn, deltas, size, progress):
   return {k: np.concatenate([p[k] for p in parts]) for k in parts[0]}
 
 
-@partial(jax.jit, static_argnames=("loss", "method"))
-def _certify_batch(net, loss, x, y, eps, deltas, *, method):
+@partial(jax.jit, static_argnames=("method",))
+def _certify_batch(obj, eps, deltas, *, method):
   # A plain vmap: eigvalsh inside lax.map's loop hung the XLA CPU runtime
   # (jaxlib 0.10.2, d = 32, 256 endpoints, under jax.enable_x64).
-  return jax.vmap(lambda dl: _one(net, loss, x, y, eps, dl, method))(deltas)
-
-
-class Hunt(NamedTuple):
-  """Interior critical points found on purpose (claim A).
-
-  Attributes:
-    n_starts: interior starts. found: distinct non-trivial interior critical
-      points (zeros of grad f strictly inside the ball; for a K-output head,
-      zeros of grad L). trivial: distinct interior points where only the
-      loss is stationary (l'(f) = 0 with grad f != 0, e.g. f = y for the
-      quadratic loss): global minima of L, reported apart and never counted
-      as evidence for claim A. deltas: (found, d). lambda_max, lambda_min:
-      (found,) extreme eigenvalues of hess L there. values: (found,) L.
-      lprime: (found,) l'(f) (||dl/du|| for a K-output head). interior_max:
-      how many of the found points are local maxima (lambda_max < -tol_h).
-      tol_g: the tolerance on ||grad f|| used. closest: the smallest
-      ||grad f|| / ||grad f(x)|| reached strictly inside the ball (how near
-      the search came, when it found nothing).
-  """
-
-  n_starts: int
-  found: int
-  deltas: np.ndarray
-  lambda_max: np.ndarray
-  interior_max: int
-  tol_g: float
-  closest: float
-  trivial: int = 0
-  lambda_min: np.ndarray | None = None
-  values: np.ndarray | None = None
-  lprime: np.ndarray | None = None
-
-
-def hunt_interior_critical(net: Network, loss: Loss | str, x, y, *, eps: float,
-                           key: jax.Array, n_starts: int = 32, descent_steps: int = 300,
-                           newton_steps: int = 30, tol_b: float = 1e-6,
-                           rtol_g: float = 1e-8, rtol_h: float = 1e-7) -> Hunt:
-  """Hunts non-trivial interior critical points of L: zeros of grad f inside the ball.
-
-  grad L = l'(f) grad f vanishes where grad f = 0 (the network's own critical
-  points: the only candidates for an interior maximum, since hess L =
-  l'(f) hess f there) or where l'(f) = 0 (the loss's own stationary set: for
-  a convex loss these are global minima of L, never maxima). Half the starts
-  minimise ||grad f||^2 (projected Adam, step 0.01 eps, inside the ball of
-  radius 0.999 eps), then take least-squares Newton steps on grad f = 0;
-  the other half do the same on ||grad L||^2, and each end point is sorted by
-  which factor vanished. For a K-output head the target is grad L itself
-  (softmax cross-entropy has no stationary outputs). Only points strictly
-  inside the ball count. Ascent from interior starts (PGA from ``ball`` and
-  ``zero`` starts) complements this search in the sweep.
-  """
-  from adv_landscape.geometry import sample_ball
-
-  loss = get_loss(loss)
-  with jax.enable_x64(True):
-    netx = net.astype(jnp.float64)
-    xx = jnp.asarray(x, jnp.float64)
-    zero = jnp.zeros_like(xx)
-    multi = loss.multi_output
-    # grad f = grad of the linear loss -y u at y = -1, so one code path serves both.
-    f_loss, f_y = (loss, y) if multi else (get_loss("linear"), -1.0)
-    gf0 = float(jnp.linalg.norm(objective.grad(netx, f_loss, xx, f_y, zero)))
-    gL0 = float(jnp.linalg.norm(objective.grad(netx, loss, xx, y, zero)))
-    tol_f = rtol_g * max(gf0, 1e-300)
-    starts = sample_ball(key, n_starts, xx.shape[0], 0.95 * eps, dtype=jnp.float64)
-    half = n_starts if multi else n_starts // 2
-    d_f = _hunt(netx, f_loss, xx, f_y, starts[:half], eps, descent_steps, newton_steps)
-    parts = [d_f]
-    if not multi:
-      parts.append(_hunt(netx, loss, xx, y, starts[half:], eps, descent_steps, newton_steps))
-    d_end = np.concatenate(parts)
-    gf, _ = (np.asarray(v) for v in _grad_hess(netx, f_loss, xx, f_y, jnp.asarray(d_end)))
-    gL, HL = (np.asarray(v) for v in _grad_hess(netx, loss, xx, y, jnp.asarray(d_end)))
-    vals = np.asarray(jax.vmap(lambda dl: objective.value(netx, loss, xx, y, dl))(
-        jnp.asarray(d_end)))
-    if multi:
-      lp = np.zeros(d_end.shape[0])
-    else:
-      fz = jax.vmap(lambda dl: objective.value(netx, f_loss, xx, f_y, dl))(jnp.asarray(d_end))
-      lp = np.asarray(jax.vmap(lambda u: loss.grad(u, y))(fz))
-  gfn, gLn = np.linalg.norm(gf, axis=1), np.linalg.norm(gL, axis=1)
-  eig = np.linalg.eigvalsh(HL)
-  strictly_in = np.linalg.norm(d_end, axis=1) < eps * (1 - tol_b)
-  closest = float(np.min(gfn[strictly_in]) / max(gf0, 1e-300)) if strictly_in.any() else np.inf
-  nontrivial = strictly_in & (gfn <= tol_f)
-  trivial = strictly_in & ~nontrivial & (gLn <= rtol_g * max(gL0, 1e-300))
-  n_trivial = _distinct(d_end[trivial], eps)
-  idx = np.flatnonzero(nontrivial)
-  if idx.size:  # the same critical point reached from several starts counts once
-    idx = idx[_representatives(d_end[idx], eps)]
-  lam_max, lam_min = eig[idx, -1], eig[idx, 0]
-  tol_h = rtol_h * (np.abs(eig[idx]).max(axis=1) + 1.0) if idx.size else np.zeros(0)
-  return Hunt(n_starts, int(idx.size), d_end[idx], lam_max, int(np.sum(lam_max < -tol_h)),
-              tol_f, closest, n_trivial, lam_min, vals[idx], lp[idx])
-
-
-def _representatives(pts, eps):
-  """Indices of one point per cluster of radius 1e-6 eps (greedy, in order)."""
-  reps: list[int] = []
-  for i in range(pts.shape[0]):
-    if not reps or np.min(np.sum((pts[reps] - pts[i]) ** 2, axis=1)) > (1e-6 * eps) ** 2:
-      reps.append(i)
-  return np.asarray(reps, np.int64)
-
-
-def _distinct(pts, eps) -> int:
-  """Distinct points up to 1e-6 eps; trivial minima form manifolds, so this
-  counts the points reached, not the components."""
-  return int(_representatives(pts, eps).size) if pts.shape[0] else 0
-
-
-@partial(jax.jit, static_argnames=("loss", "descent_steps"))
-def _descend(net, loss, x, y, starts, eps, descent_steps):
-  """Adam on ||grad L||^2 from each start (pure JAX, no LAPACK calls)."""
-
-  def phi(delta):
-    g = objective.grad(net, loss, x, y, delta)
-    return jnp.dot(g, g)
-
-  def one(delta):
-    opt = optax.adam(0.01 * eps)
-
-    def descend(carry, _):  # projected: the search stays strictly inside the ball
-      dl, st = carry
-      upd, st = opt.update(jax.grad(phi)(dl), st)
-      return (project_ball(optax.apply_updates(dl, upd), 0.999 * eps), st), None
-
-    (dl, _), _ = jax.lax.scan(descend, (delta, opt.init(delta)), None, length=descent_steps)
-    return dl
-
-  return jax.vmap(one)(starts)
-
-
-@partial(jax.jit, static_argnames=("loss",))
-def _grad_hess(net, loss, x, y, deltas):
-  return (jax.vmap(lambda d: objective.grad(net, loss, x, y, d))(deltas),
-          jax.vmap(lambda d: objective.hess(net, loss, x, y, d))(deltas))
-
-
-def _hunt(net, loss, x, y, starts, eps, descent_steps, newton_steps):
-  """Descent on ||grad L||^2, then least-squares Newton steps on grad L = 0 (host pinv)."""
-  if starts.shape[0] == 0:
-    return np.zeros((0, x.shape[0]))
-  dl = np.asarray(_descend(net, loss, x, y, starts, eps, descent_steps))
-  for _ in range(newton_steps):
-    g, H = (np.asarray(v) for v in _grad_hess(net, loss, x, y, jnp.asarray(dl)))
-    dl = dl - np.einsum("bij,bj->bi", np.linalg.pinv(H, rcond=1e-13, hermitian=True), g)
-  return dl
-
-
-class LanczosResult(NamedTuple):
-  """lambda_T by Lanczos: values (B,), residuals (B,) ||A y - theta y||, the
-  scale (B,) max |Ritz value| + |mu| the tolerance is relative to, the Krylov
-  dimension used, whether every residual met the tolerance, and the relative
-  tolerance (an endpoint converged where residual <= tol * scale)."""
-
-  lambda_tangent: np.ndarray
-  residual: np.ndarray
-  scale: np.ndarray
-  krylov_dim: int
-  converged: bool
-  tol: float = 1e-9
-
-
-def lambda_tangent_lanczos(net: Network, loss: Loss | str, x, y, deltas, *, eps: float,
-                           tol: float = 1e-9, k0: int = 32, k_max: int = 512,
-                           seed: int = 0) -> LanczosResult:
-  """Top tangent eigenvalue of Hess_S by Lanczos on closed-form Hessian-vector products.
-
-  The operator is v -> P (hess L - mu I) P v on the tangent space at each
-  endpoint; every Lanczos vector is projected onto that space (and fully
-  reorthogonalised), so the normal direction never enters the Krylov space:
-  this is the shifted operator of SPEC 5 restricted to the complement of u,
-  which has the same top eigenvalue. Each product costs O(m d). The Krylov
-  dimension starts at k0 and doubles until every Ritz residual
-  beta_k |s_k| <= tol (||hess L|| + |mu|), or k_max.
-
-  References:
-    Golub, Van Loan. Matrix Computations, 4th ed., 2013, section 10.1
-    (Lanczos; the residual of a Ritz pair is beta_k |s_k|).
-  """
-  loss = get_loss(loss)
-  with jax.enable_x64(True):
-    netx = net.astype(jnp.float64)
-    xx = jnp.asarray(x, jnp.float64)
-    D = jnp.asarray(deltas, jnp.float64)
-    d = D.shape[1]
-    k = min(k0, k_max, d - 1)
-    while True:
-      alpha, beta, mu = (np.asarray(v) for v in _lanczos_batch(
-          netx, loss, xx, y, jnp.asarray(eps, jnp.float64), D, jax.random.key(seed), k=k))
-      lam, res, scale = _ritz(alpha, beta, mu)
-      ok = bool(np.all(res <= tol * scale))
-      if ok or k >= min(k_max, d - 1):
-        return LanczosResult(lam, res, scale, k, ok, tol)
-      k = min(2 * k, k_max, d - 1)
-
-
-@partial(jax.jit, static_argnames=("loss", "k"))
-def _lanczos_batch(net, loss, x, y, eps, deltas, key, *, k):
-  keys = jax.random.split(key, deltas.shape[0])
-  return jax.vmap(lambda dl, kk: _lanczos_one(net, loss, x, y, eps, dl, kk, k))(deltas, keys)
-
-
-def _lanczos_one(net, loss, x, y, eps, delta, key, k):
-  d = delta.shape[0]
-  u = delta / jnp.linalg.norm(delta)
-  g = objective.grad(net, loss, x, y, delta)
-  mu = jnp.dot(delta, g) / eps**2
-
-  def proj(v):
-    return v - jnp.dot(u, v) * u
-
-  def op(v):
-    v = proj(v)
-    return proj(objective.hvp(net, loss, x, y, delta, v) - mu * v)
-
-  q0 = proj(jax.random.normal(key, (d,), delta.dtype))
-  q0 = q0 / jnp.linalg.norm(q0)
-  Q = jnp.zeros((k + 1, d), delta.dtype).at[0].set(q0)
-
-  def orth(w, Qm):  # full reorthogonalisation, twice for stability, kept tangent
-    w = w - Qm.T @ (Qm @ w)
-    return proj(w - Qm.T @ (Qm @ w))
-
-  def step(j, carry):
-    Q, alpha, beta, scale = carry
-    w = op(Q[j])
-    a = jnp.dot(w, Q[j])
-    Qm = jnp.where((jnp.arange(k + 1) <= j)[:, None], Q, 0.0)
-    w = orth(w, Qm)
-    b = jnp.linalg.norm(w)
-    scale = jnp.maximum(scale, jnp.abs(a) + b)
-    # Breakdown (an invariant subspace is exhausted): w is rounding noise, and
-    # normalising it would lose orthogonality and create spurious Ritz values.
-    # Continue from a fresh random tangent vector with beta_j = 0 (T decouples).
-    broke = b <= 1e-10 * scale
-    fresh = orth(jax.random.normal(jax.random.fold_in(key, j + 1), (d,), delta.dtype), Qm)
-    w = jnp.where(broke, fresh / jnp.linalg.norm(fresh), w / jnp.maximum(
-        b, jnp.finfo(w.dtype).tiny))
-    return Q.at[j + 1].set(w), alpha.at[j].set(a), beta.at[j].set(jnp.where(broke, 0.0, b)), \
-        scale
-
-  Q, alpha, beta, _ = jax.lax.fori_loop(
-      0, k, step, (Q, jnp.zeros(k, delta.dtype), jnp.zeros(k, delta.dtype),
-                   jnp.zeros((), delta.dtype)))
-  return alpha, beta, mu
-
-
-def _ritz(alpha, beta, mu):
-  """Top Ritz value, its residual beta_k |s_k| and the scale, from (B, k) coefficients.
-
-  The small tridiagonal eigenproblems are solved on the host (see ``_one``).
-  """
-  B, k = alpha.shape
-  T = np.zeros((B, k, k))
-  i = np.arange(k)
-  T[:, i, i] = alpha
-  T[:, i[:-1], i[1:]] = beta[:, :-1]
-  T[:, i[1:], i[:-1]] = beta[:, :-1]
-  theta, S = np.linalg.eigh(T)
-  resid = np.abs(beta[:, -1] * S[:, -1, -1])
-  scale = np.max(np.abs(theta), axis=1) + np.abs(mu) + 1e-300
-  return theta[:, -1], resid, scale
+  return jax.vmap(lambda dl: _one(obj, eps, dl, method))(deltas)

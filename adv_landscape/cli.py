@@ -158,103 +158,54 @@ def _build_instance(args):
 
 
 def cmd_census(args) -> int:
-  from tqdm.auto import tqdm
-
-  from adv_landscape import ascent, census, io
-  from adv_landscape.certify import certify
-  from adv_landscape.proof import prove_maxima
+  from adv_landscape import io
+  from adv_landscape.pipeline import PGAConfig, Tolerances, run_census
 
   net, loss, x, y, eps, key, source = _build_instance(args)
   if not net.act.smooth:
     raise UsageError(f"activation={net.activation!r}: certificates need a second derivative, "
                      f"and ReLU's curvature is a distribution; use a smooth activation")
-  progress = not args.no_progress
   if args.stream and args.save_endpoints:
     raise UsageError("--stream keeps no endpoints, so it cannot --save-endpoints")
-  t0 = time.perf_counter()
-  kw = dict(key=key, eps=eps, n_restarts=args.inits, init=args.init, step_rule=args.step_rule,
-            step=args.step, max_steps=args.max_steps, tol_g=args.tol_g, chunk=args.chunk)
-  normalized = args.step_rule == "normalized"
-  tol_b = 1e-5 if np.dtype(x.dtype) == np.float32 else 1e-6  # float32 norms' rounding
-  if args.stream:  # one chunk at a time: PGA, certificates, reduction; nothing kept
-    stream = census.StreamingCensus(eps=eps, tol_c=args.tol_c, max_steps=args.max_steps)
-    stalled = 0
-    n_chunks = -(-args.inits // min(args.chunk, args.inits))
-    tol_max = None
-    for part in tqdm(ascent.pga_chunks(net, loss, x, y, progress=False, **kw), total=n_chunks,
-                     desc="chunks", disable=not progress or n_chunks == 1):
-      tol = ascent.certificate_tolerance(part, net, loss, x, y, eps, normalized=normalized)
-      part_cert = certify(net, loss, x, y, part.deltas, eps=eps, tol_g=tol, tol_b=tol_b)
-      stream.update(part.deltas, part_cert, part.iterations, part.converged)
-      stalled += int(np.sum(~part.converged & (part_cert.norm_ratio < 1 - tol_b)))
-      tol_max = max(tol_max or 0.0, float(tol.max()))
-      res = part
-    summary, maxima = stream.summary(), stream.maxima()
-    summary.update(seconds_pga=None, seconds_total=time.perf_counter() - t0,
-                   stalled_inside=stalled,
-                   iteration_histogram=stream.iteration_histogram[
-                       :summary["max_iterations"] + 1])
-    cert_info = {"tol_b": tol_b, "tol_g_certificate_max": tol_max}
-    labels = None
-  else:
-    res = ascent.pga(net, loss, x, y, progress=progress, **kw)
-    t_pga = time.perf_counter() - t0
-    # The first-order tolerance that PGA's stopping rule implies at each endpoint.
-    tol_cert = ascent.certificate_tolerance(res, net, loss, x, y, eps, normalized=normalized)
-    cert = certify(net, loss, x, y, res.deltas, eps=eps, tol_g=tol_cert, tol_b=tol_b,
-                   progress=progress)
-    cs = census.census_summary(res.deltas, cert, eps=eps, tol_c=args.tol_c)
-    proofs = prove_maxima(net, loss, x, y, res.deltas[cs.reps], eps=eps, tol_b=tol_b)
-    by_distance = cs.distinct
-    cs, proofs = census.merge_proved(cs, res.deltas, proofs, eps=eps)
-    proved = np.array([np.isfinite(pr.radius) for pr in proofs], bool)
-    summary = {
-        "n_inits": cs.n, "certified_fraction": cs.certified_fraction,
-        "proved_fraction": float(cs.counts[proved].sum() / cs.n) if cs.reps.size else 0.0,
-        "stalled_inside": int(np.sum(~res.converged & (cert.norm_ratio < 1 - tol_b))),
-        "distinct_maxima": cs.distinct, "distinct_maxima_by_distance": by_distance,
-        "proved_distinct_maxima": cs.proved_distinct, "best_value": cs.best_value,
-        "p_best": cs.p_best, "median_iterations": float(np.median(res.iterations)),
-        "max_iterations": int(res.iterations.max()),
-        "converged_fraction": float(res.converged.mean()), "class_counts": cs.class_counts,
-        "seconds_pga": t_pga, "seconds_total": time.perf_counter() - t0,
-    }
-    maxima = [{"delta": res.deltas[i], "value": cert.values[i], "kind": str(kind),
-               "count": int(c), "basin_fraction": float(c) / cs.n,
-               "lambda_tangent": cert.lambda_tangent[i],
-               "lambda_hess": cert.lambda_hess[i], "multiplier": cert.multiplier[i],
-               "proof_radius": pr.radius, "proof_note": pr.reason}
-              for i, c, kind, pr in zip(cs.reps, cs.counts, cs.kinds, proofs)]
-    cert_info = {"tol_b": tol_b, "tol_g_certificate_max": float(tol_cert.max())}
-    labels = cs.labels
-  _print_census(source, args, res, summary, maxima)
+  config = PGAConfig(step_rule=args.step_rule, step=args.step, init=args.init, tol_g=args.tol_g,
+                     max_steps=args.max_steps, chunk=args.chunk)
+  tols = Tolerances.for_dtype(x.dtype, tol_c=args.tol_c)
+  run = run_census(net, loss, x, y, eps=eps, key=key, n_restarts=args.inits, config=config,
+                   tolerances=tols, stream=args.stream, progress=not args.no_progress)
+  summary, maxima = dict(run.summary), run.maxima
+  if args.stream:
+    summary["iteration_histogram"] = run.iteration_histogram
+  _print_census(source, args, run.config, summary, maxima)
   if args.json:
-    config = {**source, "command": "census", "seed": args.seed, "inits": args.inits,
-              "init": args.init, "step_rule": args.step_rule, "step": args.step,
-              "max_steps": args.max_steps, "tol_g": res.tol_g, **cert_info,
-              "tol_c": args.tol_c, "chunk": args.chunk, "stream": args.stream,
-              "pga_dtype": str(res.deltas.dtype), "versions": io.versions()}
-    out = {"config": config, "summary": summary, "maxima": maxima}
+    config_out = {**source, "command": "census", "seed": args.seed, "inits": args.inits,
+                  "init": args.init, "step_rule": args.step_rule, "step": args.step,
+                  "max_steps": args.max_steps, "tol_g": run.config.tol_g,
+                  "tol_b": tols.tol_b, "tol_g_certificate_max": run.tol_certificate_max,
+                  "tol_c": args.tol_c, "tolerances": tols.describe(), "chunk": args.chunk,
+                  "stream": args.stream, "pga_dtype": str(np.asarray(x).dtype),
+                  "versions": io.versions()}
+    out = {"config": config_out, "summary": summary, "maxima": maxima}
     if args.save_endpoints:
+      res, cert, cs = run.result, run.certificate, run.census
       out["endpoints"] = [
           {"delta": res.deltas[i], "value": cert.values[i], "iterations": int(res.iterations[i]),
            "converged": bool(res.converged[i]), "class": str(cert.classes[i]),
            "grad_norm": cert.grad_norm[i], "rgrad_norm": cert.rgrad_norm[i],
            "multiplier": cert.multiplier[i], "lambda_tangent": cert.lambda_tangent[i],
-           "cluster": int(labels[i])} for i in range(cs.n)]
+           "cluster": int(cs.labels[i])} for i in range(cs.n)]
     io.write_json_atomic(args.json, out)
     print(f"wrote {args.json}")
   return 0
 
 
-def _print_census(source, args, res, s, maxima) -> None:
+def _print_census(source, args, config, s, maxima) -> None:
   inst = (f"{source['activation']} network d={source['d']} m={source['m']}"
           + (f" s={source['scale']}" if source.get("synthetic") else "")
           + f", loss={source['loss']}, y={source['y']}, eps={source['eps']:.4g}"
           + (f" (gamma={source['gamma']:.3g})" if source.get("gamma") else ""))
   print(f"instance   {inst}")
   print(f"ascent     {s['n_inits']} restarts from {args.init}, {args.step_rule} step {args.step}, "
-        f"tol_g={res.tol_g:.3g}, "
+        f"tol_g={config.tol_g:.3g}, "
         + (f"{s['seconds_pga']:.1f}s" if s["seconds_pga"] is not None else
            f"streamed, {s['seconds_total']:.1f}s in all"))
   print(f"converged  {s['converged_fraction']:.1%}, iterations median {s['median_iterations']:.0f}"
@@ -311,8 +262,28 @@ def _experiments_dir() -> str:
   return os.path.join(here, "experiments")
 
 
-def cmd_reproduce(args) -> int:
+def _source_package(name: str, folder: str) -> None:
+  """Registers the checkout's folder as the package ``name`` (no sys.path change).
+
+  ``experiments`` and ``benchmarks`` live beside the library in a source
+  checkout and are not installed; loading the package from its own
+  ``__init__.py`` lets ``import_module(f"{name}.script")`` find the scripts
+  and their ``from {name} import common``.
+  """
   import importlib.util
+
+  have = sys.modules.get(name)
+  if have is not None and os.path.dirname(os.path.abspath(have.__file__ or "")) == folder:
+    return
+  spec = importlib.util.spec_from_file_location(
+      name, os.path.join(folder, "__init__.py"), submodule_search_locations=[folder])
+  mod = importlib.util.module_from_spec(spec)
+  sys.modules[name] = mod
+  spec.loader.exec_module(mod)
+
+
+def cmd_reproduce(args) -> int:
+  import importlib
 
   from tqdm.auto import tqdm
 
@@ -335,13 +306,9 @@ def cmd_reproduce(args) -> int:
   flags += ["--data-dir", args.data_dir] if args.data_dir else []
   paths = []
   t0 = time.perf_counter()
-  sys.path.insert(0, os.path.dirname(folder))  # the scripts import experiments.common
+  _source_package("experiments", folder)  # the scripts import experiments.common
   for name in tqdm(EXPERIMENTS, desc="experiments", disable=args.no_progress):
-    spec = importlib.util.spec_from_file_location(f"experiments.{name}",
-                                                  os.path.join(folder, f"{name}.py"))
-    mod = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(mod)
-    paths += mod.main(flags)
+    paths += importlib.import_module(f"experiments.{name}").main(flags)
   print(f"wrote {len(paths)} figure files to {out} in {time.perf_counter() - t0:.0f} s")
   if args.json:
     from adv_landscape import io
@@ -353,10 +320,10 @@ def cmd_reproduce(args) -> int:
 def cmd_bench(args) -> int:
   import importlib
 
-  root = os.path.dirname(_experiments_dir())
-  if not os.path.isdir(os.path.join(root, "benchmarks")):
+  folder = os.path.join(os.path.dirname(_experiments_dir()), "benchmarks")
+  if not os.path.isdir(folder):
     raise UsageError("benchmarks/ not found: bench runs from a source checkout")
-  sys.path.insert(0, root)
+  _source_package("benchmarks", folder)
   pga = importlib.import_module("benchmarks.pga")
   argv = ["--steps", str(args.steps), "--reps", str(args.reps)]
   argv += ["--json", args.json] if args.json else []

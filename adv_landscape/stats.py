@@ -123,13 +123,19 @@ class Growth(NamedTuple):
   """Polynomial against exponential growth of y in x.
 
   Attributes:
-    polynomial: the verdict: the log-log model predicts the held-out largest
-      grid value at least as well as the semi-log one (within ``margin`` in
-      log y), and the local slopes are stable.
-    loglog_error, semilog_error: |log y - prediction| at the held-out value
-      (medians over units of the per-unit medians).
-    local_slopes: d log y / d log x between successive grid values.
+    polynomial: verdict == "polynomial": log-log predicts the held-out
+      largest grid value at least as well as semi-log (within ``margin`` in
+      log y, on average over units) and the local slopes are stable.
+    loglog_error, semilog_error: |log y - prediction| at the held-out value,
+      for the curve of per-grid-value medians (reported, not decisive).
+    local_slopes: d log y / d log x between successive grid values (medians).
     stable: every local slope within 0.5 + 0.5 |global slope| of the global.
+    verdict: "polynomial", "exponential" or "inconclusive".
+    exponential: verdict == "exponential": on each unit's own curve the
+      semi-log model predicts the held-out value better, by a mean advantage
+      above max(margin, 2 SE) with SE its standard error over units.
+    advantage, noise: that mean advantage of semi-log (log-log error minus
+      semi-log error, per unit) and its standard error.
   """
 
   polynomial: bool
@@ -137,40 +143,74 @@ class Growth(NamedTuple):
   semilog_error: float
   local_slopes: list
   stable: bool
+  verdict: str = "polynomial"
+  exponential: bool = False
+  advantage: float = 0.0
+  noise: float = 0.0
 
 
-def growth_test(xs, ys, *, margin: float = 0.1) -> Growth:
+def _heldout_errors(x, ly):
+  """(log-log error, semi-log error) predicting the largest x from the others."""
+  lx = np.log(x)
+  e_ll = abs(np.polyval(np.polyfit(lx[:-1], ly[:-1], 1), lx[-1]) - ly[-1])
+  e_sl = abs(np.polyval(np.polyfit(x[:-1], ly[:-1], 1), x[-1]) - ly[-1])
+  return float(e_ll), float(e_sl)
+
+
+def growth_test(xs, ys, units=None, *, margin: float = 0.1) -> Growth:
   """Is y polynomial in x? Held-out comparison of log-log and semi-log models.
 
-  Both models are fitted by least squares to the per-grid-value medians of y
-  at every grid value but the largest, and each predicts the largest. A
-  finite log-log slope fits exponential growth as well as polynomial growth
-  on a short grid; the held-out point and the local slopes tell them apart:
-  for y = 2^x the semi-log model is exact and the local log-log slopes grow
-  with x, for y = x^p the log-log model is exact and the local slopes are p.
+  Both models are fitted by least squares to log y at every grid value but
+  the largest, and each predicts the largest. A finite log-log slope fits
+  exponential growth as well as polynomial growth on a short grid; the
+  held-out point and the local slopes tell them apart: for y = 2^x the
+  semi-log model is exact and the local log-log slopes grow with x, for
+  y = x^p the log-log model is exact and the local slopes are p.
+
+  The comparison is made on each unit's own curve (a unit is a seed: its
+  instances share a network across the grid), and the advantage of the
+  semi-log model is averaged over units: the level of a curve may differ
+  between seeds, its shape is what is tested. Exponential needs a mean
+  advantage above max(margin, 2 SE); polynomial needs none (within margin)
+  and stable local slopes; anything else is inconclusive.
 
   >>> g = growth_test([1, 2, 4, 8, 16], [2.0**k for k in (1, 2, 4, 8, 16)])
-  >>> g.polynomial, g.stable
-  (False, False)
-  >>> growth_test([1, 2, 4, 8, 16], [k**1.5 for k in (1, 2, 4, 8, 16)]).polynomial
-  True
+  >>> g.verdict, g.stable
+  ('exponential', False)
+  >>> growth_test([1, 2, 4, 8, 16], [k**1.5 for k in (1, 2, 4, 8, 16)]).verdict
+  'polynomial'
   """
   x = np.asarray(xs, np.float64)
-  y = np.asarray(ys, np.float64)
+  ly_all = np.log(np.asarray(ys, np.float64))
+  u = np.zeros(x.size, np.int64) if units is None else np.asarray(units)
   grid = np.unique(x)
   if grid.size < 3:
     return Growth(True, math.nan, math.nan, [], True)  # too short a grid to tell
-  med = np.array([np.median(y[x == g]) for g in grid])
-  lx, ly = np.log(grid), np.log(med)
-  fit_ll = np.polyfit(lx[:-1], ly[:-1], 1)
-  fit_sl = np.polyfit(grid[:-1], ly[:-1], 1)
-  err_ll = float(abs(np.polyval(fit_ll, lx[-1]) - ly[-1]))
-  err_sl = float(abs(np.polyval(fit_sl, grid[-1]) - ly[-1]))
+  ly = np.array([np.median(ly_all[x == g]) for g in grid])
+  err_ll, err_sl = _heldout_errors(grid, ly)
+  adv = []
+  for unit in np.unique(u):
+    xu, lyu = x[u == unit], ly_all[u == unit]
+    gu = np.unique(xu)
+    if gu.size >= 3 and gu[-1] == grid[-1]:
+      curve = np.array([np.mean(lyu[xu == g]) for g in gu])
+      e_ll, e_sl = _heldout_errors(gu, curve)
+      adv.append(e_ll - e_sl)
+  adv = np.asarray(adv) if adv else np.array([err_ll - err_sl])
+  mean = float(adv.mean())
+  noise = float(adv.std(ddof=1) / np.sqrt(adv.size)) if adv.size > 1 else 0.0
+  lx = np.log(grid)
   local = np.diff(ly) / np.diff(lx)
   global_slope = float(np.polyfit(lx, ly, 1)[0])
   stable = bool(np.all(np.abs(local - global_slope) <= 0.5 + 0.5 * abs(global_slope)))
-  return Growth(bool(err_ll <= err_sl + margin) and stable, err_ll, err_sl,
-                [float(v) for v in local], stable)
+  if mean > max(margin, 2.0 * noise):
+    verdict = "exponential"
+  elif mean <= margin and stable:
+    verdict = "polynomial"
+  else:
+    verdict = "inconclusive"
+  return Growth(verdict == "polynomial", err_ll, err_sl, [float(v) for v in local], stable,
+                verdict, verdict == "exponential", mean, noise)
 
 
 class Trend(NamedTuple):

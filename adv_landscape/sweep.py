@@ -28,11 +28,12 @@ import numpy as np
 from tqdm.auto import tqdm
 
 from adv_landscape import ascent, bounds, io, objective
-from adv_landscape.census import census_summary, merge_proved, nonlinearity
-from adv_landscape.certify import certify, hunt_interior_critical
+from adv_landscape.census import nonlinearity
+from adv_landscape.config import PGAConfig, Tolerances
+from adv_landscape.hunt import hunt_interior_critical
 from adv_landscape.losses import get_loss
 from adv_landscape.network import Network, init_network, synthetic_input
-from adv_landscape.proof import prove_maxima
+from adv_landscape.pipeline import run_census
 from adv_landscape.stats import km_median
 
 __all__ = ["GridPoint", "FAMILIES", "instance", "run_point", "run_sweep"]
@@ -171,17 +172,11 @@ def run_point(p: GridPoint) -> dict:
                                        n=128)
     tol_g = p.rtol_g * const.grad0
     ell = sampled.ell if p.step_rule == "curvature" else const.ell  # ell_est: SPEC 6 sampled
-    res = ascent.pga(net, loss, x, y, key=key, eps=eps, n_restarts=p.n_restarts, init=p.init,
-                     step_rule=p.step_rule, step=p.step * 2.0**-p.step_halvings,
-                     max_steps=p.max_steps, tol_g=tol_g, ell=ell, chunk=p.n_restarts,
-                     progress=False)
-    normalized = p.step_rule == "normalized"
-    tol = ascent.certificate_tolerance(res, net, loss, x, y, eps, normalized=normalized)
-    cert = certify(net, loss, x, y, res.deltas, eps=eps, tol_g=tol)
-    cs = census_summary(res.deltas, cert, eps=eps)
-    proofs = prove_maxima(net, loss, x, y, res.deltas[cs.reps], eps=eps, tol_b=cert.tol_b)
-    unmerged = cs.distinct
-    cs, proofs = merge_proved(cs, res.deltas, proofs, eps=eps)
+    config = PGAConfig(step_rule=p.step_rule, step=p.step * 2.0**-p.step_halvings, init=p.init,
+                       tol_g=tol_g, max_steps=p.max_steps, chunk=p.n_restarts)
+    run = run_census(net, loss, x, y, eps=eps, key=key, n_restarts=p.n_restarts, config=config,
+                     ell=ell, tolerances=Tolerances.for_dtype(jnp.float64))
+    res, cert, cs, proofs = run.result, run.certificate, run.census, run.proofs
     # T1 needs L(delta_0) of each restart: redraw the starts exactly as pga did
     # (one chunk, so fold_in(key, 0)).
     starts = ascent.initial_deltas(jax.random.fold_in(key, 0), p.init, p.n_restarts, net, loss,
@@ -229,7 +224,8 @@ def run_point(p: GridPoint) -> dict:
       "interior_endpoints": int(np.sum(cert.norm_ratio < 1 - cert.tol_b)),
       "interior_maxima_at_endpoints": int(np.sum(cert.interior_max)),
       "lambda_tangent": cert.lambda_tangent, "multiplier": cert.multiplier,
-      "distinct_maxima": cs.distinct, "distinct_maxima_by_distance": unmerged,
+      "distinct_maxima": cs.distinct,
+      "distinct_maxima_by_distance": run.summary["distinct_maxima_by_distance"],
       "proved_distinct_maxima": cs.proved_distinct, "best_value": cs.best_value, "p_best": cs.p_best,
       "basin_fractions": cs.basin_fractions, "maxima_kinds": cs.kinds.tolist(),
       "proof_radius": [pr.radius for pr in proofs],

@@ -193,16 +193,19 @@ def _looseness(records) -> dict:
 
 
 def _tolerances(records) -> dict:
-  return {
-      "rtol_g (tol_g = rtol_g ||grad L(0)||)": sorted({r["point"]["rtol_g"] for r in records}),
-      "tol_b (relative distance to the sphere)": sorted({r["tol_b"] for r in records}),
-      "certificate tol_g": "per endpoint, tol_g ||delta + eta grad L|| / eps, times 2",
-      "tol_h": "1e-7 (||hess L||_2 + |mu|) per endpoint",
-      "tol_c (same maximum)": 1e-3,
-      "B thresholds": f"converged >= {claims.CONVERGED_THRESHOLD}, certified >= "
-                      f"{claims.CERTIFIED_THRESHOLD} of all restarts, per (loss, step rule)",
-      "C test": f"Page's L, one-sided, alpha = {claims.TREND_ALPHA}",
-  }
+  """The tolerances used, from the ``Tolerances`` object the sweep used (never copied)."""
+  from adv_landscape.config import Tolerances
+
+  out = {"rtol_g of each grid point (tol_g = rtol_g ||grad L(0)||)":
+         sorted({r["point"]["rtol_g"] for r in records}),
+         "tol_b recorded": sorted({r["tol_b"] for r in records})}
+  used = Tolerances.for_dtype("float64").describe()
+  used.pop("default rtol_g of PGA (tol_g = rtol_g ||grad L(0)||)")
+  out.update(used)
+  out["B thresholds"] = (f"converged >= {claims.CONVERGED_THRESHOLD}, certified >= "
+                         f"{claims.CERTIFIED_THRESHOLD} of all restarts, per (loss, step rule)")
+  out["C test"] = f"Page's L, one-sided, alpha = {claims.TREND_ALPHA}"
+  return out
 
 
 def _fmt(v) -> str:
@@ -221,7 +224,7 @@ def _headline(c) -> str:
             f"{s['hunt_interior_maxima']} maxima ({s['hunt_trivial_minima']} trivial minima apart)")
   if c["claim"] == "B":
     ex = ", ".join(f"{k} {v['slope']:.2f} [{v['ci'][0]:.2f}, {v['ci'][1]:.2f}]"
-                   + ("" if v["polynomial"] else " NOT polynomial")
+                   + ("" if v["polynomial"] else f" ({v.get('growth', 'not polynomial')})")
                    for k, v in s["exponents"].items())
     return (f"converged {s['converged_fraction']:.2%}, certified {s['certified_fraction_of_all']:.2%}"
             f" of all; groups failing {len(s['groups_failing'])}; T1 violations "
@@ -242,7 +245,7 @@ def _stat_short(c) -> str:
             f"({s['hunt_interior_maxima']} from the hunt)")
   if c["claim"] == "B":
     if s["not_polynomial"]:
-      return "not polynomial in " + ", ".join(s["not_polynomial"])
+      return "exponential in " + ", ".join(s["not_polynomial"])
     return (f"converged {s['converged_fraction']:.2%}, certified "
             f"{s['certified_fraction_of_all']:.2%}")
   if c["claim"] == "C":
@@ -329,13 +332,16 @@ def _paragraphs(report) -> list[str]:
                f"{v['certified_fraction']:.2%} | {v['median_of_instance_medians']:.0f} | "
                f"{v['censored_instances']} | {v['median_eta_t']:.3g} | {v['passes']} |")
   out += ["", "| axis | exponent of t | 95% CI (seeds) | exponent of eta t | CI | log-log "
-          "held-out error | semi-log error | local slopes | polynomial |",
-          "|---|---|---|---|---|---|---|---|---|"]
+          "held-out error | semi-log error | semi-log advantage per seed (SE) | local slopes | "
+          "growth |",
+          "|---|---|---|---|---|---|---|---|---|---|"]
   for k, v in sb["exponents"].items():
     out.append(f"| {k} | {v['slope']:.2f} | [{v['ci'][0]:.2f}, {v['ci'][1]:.2f}] | "
                f"{v['eta_t_slope']:.2f} | [{v['eta_t_ci'][0]:.2f}, {v['eta_t_ci'][1]:.2f}] | "
                f"{v['loglog_heldout_error']:.3f} | {v['semilog_heldout_error']:.3f} | "
-               + ", ".join(f"{x:.2f}" for x in v["local_slopes"]) + f" | {v['polynomial']} |")
+               f"{v.get('semilog_advantage', 0.0):.3f} ({v.get('semilog_advantage_se', 0.0):.3f}) | "
+               + ", ".join(f"{x:.2f}" for x in v["local_slopes"])
+               + f" | {v.get('growth', v['polynomial'])} |")
   out += ["", f"Where eta <= 1/ell (rigorous; {b['details']['theorem_instances']} instances) "
           f"T1 is a theorem: {sb['t1_violations']} violations. The growth studies use the "
           "curvature step eta = 1/ell_est; their exponents measure the landscape, and eta t "

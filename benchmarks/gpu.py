@@ -6,7 +6,8 @@ bookkeeping) and a plain hand-batched scan, each at JAX's default matmul
 precision (TF32 on Hopper) and at "highest" (true FP32). The bound is the two
 GEMMs of one step at the same precision: JAX's and torch's matmul, the faster.
 
-Run:  bash benchmarks/gpu.sh   (writes $OUT/gpu.json or benchmarks/results_gpu.json)
+Run:  bash benchmarks/gpu.sh   (python3 -m benchmarks.gpu from the checkout's root; writes
+      $OUT/gpu.json or benchmarks/gpu.json)
 """
 
 from __future__ import annotations
@@ -15,20 +16,14 @@ import json
 import os
 import statistics
 import subprocess
-import sys
 import time
 
 import jax
 import jax.numpy as jnp
 import numpy as np
 
-sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-from benchmarks.common import median_time  # noqa: E402
-from benchmarks.pga import instance, jax_scan, suite  # noqa: E402
-
-
-def timed(fn, reps):
-  return median_time(fn, reps)
+from benchmarks.common import median_time as timed
+from benchmarks.pga import instance, jax_scan, suite
 
 
 def gemm_rate(d, m, B, precision, reps=30):

@@ -4,4 +4,4 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 nvidia-smi --query-gpu=name,memory.total,clocks.sm,clocks.max.sm --format=csv || true
-PYTHONUNBUFFERED=1 PYTHONPATH=. python3 benchmarks/gpu.py
+PYTHONUNBUFFERED=1 python3 -m benchmarks.gpu

@@ -98,6 +98,19 @@ def test_b_polynomial_growth_holds_and_exponential_growth_fails():
   assert res["statistic"]["not_polynomial"] == ["step_halvings"]
 
 
+def test_b_growth_within_noise_is_mixed_not_fails():
+  per_seed = [[37, 37, 41, 54, 68], [97, 39, 52, 106, 280], [26, 34, 104, 55, 123],
+              [65, 33, 62, 61, 143]]
+  recs = []
+  for seed, row in enumerate(per_seed):
+    for d, t in zip((16, 32, 64, 128, 256), row):
+      r = _rec(seed=seed, rule="curvature", iterations=np.full(100, t), studies=("B-d",))
+      r["point"]["d"] = d
+      recs.append(r)
+  res = claims.claim_b(recs)
+  assert res["verdict"] == "mixed" and res["statistic"]["growth_inconclusive"] == ["d"]
+
+
 def test_b_interval_is_over_seeds_not_restarts():
   # Two seeds with opposite slopes: restarts agree within a seed, so a bootstrap over
   # restarts would give a narrow interval; resampling seeds must span both slopes.

@@ -1,0 +1,167 @@
+"""Hunting non-trivial interior critical points on purpose (claim A).
+
+Separate from the certificates: it searches, they classify.
+"""
+
+from __future__ import annotations
+
+from functools import partial
+from typing import NamedTuple
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import optax
+
+from adv_landscape import objective
+from adv_landscape.geometry import project_ball, sample_ball
+from adv_landscape.losses import Loss, get_loss
+from adv_landscape.network import Network
+
+__all__ = ["Hunt", "hunt_interior_critical"]
+
+
+class Hunt(NamedTuple):
+  """Interior critical points found on purpose (claim A).
+
+  Attributes:
+    n_starts: interior starts. found: distinct non-trivial interior critical
+      points (zeros of grad f strictly inside the ball; for a K-output head,
+      zeros of grad L). trivial: distinct interior points where only the
+      loss is stationary (l'(f) = 0 with grad f != 0, e.g. f = y for the
+      quadratic loss): global minima of L, reported apart and never counted
+      as evidence for claim A. deltas: (found, d). lambda_max, lambda_min:
+      (found,) extreme eigenvalues of hess L there. values: (found,) L.
+      lprime: (found,) l'(f) (||dl/du|| for a K-output head). interior_max:
+      how many of the found points are local maxima (lambda_max < -tol_h).
+      tol_g: the tolerance on ||grad f|| used. closest: the smallest
+      ||grad f|| / ||grad f(x)|| reached strictly inside the ball (how near
+      the search came, when it found nothing).
+  """
+
+  n_starts: int
+  found: int
+  deltas: np.ndarray
+  lambda_max: np.ndarray
+  interior_max: int
+  tol_g: float
+  closest: float
+  trivial: int = 0
+  lambda_min: np.ndarray | None = None
+  values: np.ndarray | None = None
+  lprime: np.ndarray | None = None
+
+
+def hunt_interior_critical(net: Network, loss: Loss | str, x, y, *, eps: float,
+                           key: jax.Array, n_starts: int = 32, descent_steps: int = 300,
+                           newton_steps: int = 30, tol_b: float = 1e-6,
+                           rtol_g: float = 1e-8, rtol_h: float = 1e-7) -> Hunt:
+  """Hunts non-trivial interior critical points of L: zeros of grad f inside the ball.
+
+  grad L = l'(f) grad f vanishes where grad f = 0 (the network's own critical
+  points: the only candidates for an interior maximum, since hess L =
+  l'(f) hess f there) or where l'(f) = 0 (the loss's own stationary set: for
+  a convex loss these are global minima of L, never maxima). Half the starts
+  minimise ||grad f||^2 (projected Adam, step 0.01 eps, inside the ball of
+  radius 0.999 eps), then take least-squares Newton steps on grad f = 0;
+  the other half do the same on ||grad L||^2, and each end point is sorted by
+  which factor vanished. For a K-output head the target is grad L itself
+  (softmax cross-entropy has no stationary outputs). Only points strictly
+  inside the ball count. Ascent from interior starts (PGA from ``ball`` and
+  ``zero`` starts) complements this search in the sweep.
+  """
+  loss = get_loss(loss)
+  with jax.enable_x64(True):
+    netx = net.astype(jnp.float64)
+    xx = jnp.asarray(x, jnp.float64)
+    zero = jnp.zeros_like(xx)
+    multi = loss.multi_output
+    # grad f = grad of the linear loss -y u at y = -1, so one code path serves both.
+    f_loss, f_y = (loss, y) if multi else (get_loss("linear"), -1.0)
+    gf0 = float(jnp.linalg.norm(objective.grad(netx, f_loss, xx, f_y, zero)))
+    gL0 = float(jnp.linalg.norm(objective.grad(netx, loss, xx, y, zero)))
+    tol_f = rtol_g * max(gf0, 1e-300)
+    starts = sample_ball(key, n_starts, xx.shape[0], 0.95 * eps, dtype=jnp.float64)
+    half = n_starts if multi else n_starts // 2
+    d_f = _hunt(netx, f_loss, xx, f_y, starts[:half], eps, descent_steps, newton_steps)
+    parts = [d_f]
+    if not multi:
+      parts.append(_hunt(netx, loss, xx, y, starts[half:], eps, descent_steps, newton_steps))
+    d_end = np.concatenate(parts)
+    gf, _ = (np.asarray(v) for v in _grad_hess(netx, f_loss, xx, f_y, jnp.asarray(d_end)))
+    gL, HL = (np.asarray(v) for v in _grad_hess(netx, loss, xx, y, jnp.asarray(d_end)))
+    vals = np.asarray(jax.vmap(lambda dl: objective.value(netx, loss, xx, y, dl))(
+        jnp.asarray(d_end)))
+    if multi:
+      lp = np.zeros(d_end.shape[0])
+    else:
+      fz = jax.vmap(lambda dl: objective.value(netx, f_loss, xx, f_y, dl))(jnp.asarray(d_end))
+      lp = np.asarray(jax.vmap(lambda u: loss.grad(u, y))(fz))
+  gfn, gLn = np.linalg.norm(gf, axis=1), np.linalg.norm(gL, axis=1)
+  eig = np.linalg.eigvalsh(HL)
+  strictly_in = np.linalg.norm(d_end, axis=1) < eps * (1 - tol_b)
+  closest = float(np.min(gfn[strictly_in]) / max(gf0, 1e-300)) if strictly_in.any() else np.inf
+  nontrivial = strictly_in & (gfn <= tol_f)
+  trivial = strictly_in & ~nontrivial & (gLn <= rtol_g * max(gL0, 1e-300))
+  n_trivial = _distinct(d_end[trivial], eps)
+  idx = np.flatnonzero(nontrivial)
+  if idx.size:  # the same critical point reached from several starts counts once
+    idx = idx[_representatives(d_end[idx], eps)]
+  lam_max, lam_min = eig[idx, -1], eig[idx, 0]
+  tol_h = rtol_h * (np.abs(eig[idx]).max(axis=1) + 1.0) if idx.size else np.zeros(0)
+  return Hunt(n_starts, int(idx.size), d_end[idx], lam_max, int(np.sum(lam_max < -tol_h)),
+              tol_f, closest, n_trivial, lam_min, vals[idx], lp[idx])
+
+
+def _representatives(pts, eps):
+  """Indices of one point per cluster of radius 1e-6 eps (greedy, in order)."""
+  reps: list[int] = []
+  for i in range(pts.shape[0]):
+    if not reps or np.min(np.sum((pts[reps] - pts[i]) ** 2, axis=1)) > (1e-6 * eps) ** 2:
+      reps.append(i)
+  return np.asarray(reps, np.int64)
+
+
+def _distinct(pts, eps) -> int:
+  """Distinct points up to 1e-6 eps; trivial minima form manifolds, so this
+  counts the points reached, not the components."""
+  return int(_representatives(pts, eps).size) if pts.shape[0] else 0
+
+
+@partial(jax.jit, static_argnames=("loss", "descent_steps"))
+def _descend(net, loss, x, y, starts, eps, descent_steps):
+  """Adam on ||grad L||^2 from each start (pure JAX, no LAPACK calls)."""
+
+  def phi(delta):
+    g = objective.grad(net, loss, x, y, delta)
+    return jnp.dot(g, g)
+
+  def one(delta):
+    opt = optax.adam(0.01 * eps)
+
+    def descend(carry, _):  # projected: the search stays strictly inside the ball
+      dl, st = carry
+      upd, st = opt.update(jax.grad(phi)(dl), st)
+      return (project_ball(optax.apply_updates(dl, upd), 0.999 * eps), st), None
+
+    (dl, _), _ = jax.lax.scan(descend, (delta, opt.init(delta)), None, length=descent_steps)
+    return dl
+
+  return jax.vmap(one)(starts)
+
+
+@partial(jax.jit, static_argnames=("loss",))
+def _grad_hess(net, loss, x, y, deltas):
+  return (jax.vmap(lambda d: objective.grad(net, loss, x, y, d))(deltas),
+          jax.vmap(lambda d: objective.hess(net, loss, x, y, d))(deltas))
+
+
+def _hunt(net, loss, x, y, starts, eps, descent_steps, newton_steps):
+  """Descent on ||grad L||^2, then least-squares Newton steps on grad L = 0 (host pinv)."""
+  if starts.shape[0] == 0:
+    return np.zeros((0, x.shape[0]))
+  dl = np.asarray(_descend(net, loss, x, y, starts, eps, descent_steps))
+  for _ in range(newton_steps):
+    g, H = (np.asarray(v) for v in _grad_hess(net, loss, x, y, jnp.asarray(dl)))
+    dl = dl - np.einsum("bij,bj->bi", np.linalg.pinv(H, rcond=1e-13, hermitian=True), g)
+  return dl

@@ -1,0 +1,205 @@
+"""The seam between the mathematics and the algorithms: objectives and constraints.
+
+An *objective* is L(delta) = l(f(x + delta), y) with four methods over one
+perturbation, ``value``, ``grad``, ``hess``, ``hvp``, and one over a batch,
+``value_and_grad_batch``. Two implementations:
+
+- ``TwoLayerObjective``: the closed forms of ``objective`` for a two-layer
+  ``Network`` (the fast path: a PGA step is two matrix products);
+- ``AutodiffObjective``: any JAX function ``apply(params, z)``, differentiated
+  by JAX (``jax.grad``, ``jax.hessian``, a jvp of the gradient for the HVP).
+
+A *constraint* owns the projection, the starts and the set's name; ``L2Ball``
+is the first (the l2 ball of the paper), and another threat model is one
+class beside it. A ``Problem`` pairs the two; it is a JAX pytree (the loss
+and ``apply`` are static), built and validated once, and ``astype`` converts
+it for float64 certificates.
+
+PGA (``ascent.run_pga_problem``) and the certificates
+(``certify.certify_problem``) take a ``Problem``; the older entry points
+that take ``(net, loss, x, y, eps)`` build one.
+
+>>> import jax, jax.numpy as jnp
+>>> from adv_landscape.network import init_network, forward
+>>> net = init_network(jax.random.key(0), d=3, m=4)
+>>> x = jnp.ones(3)
+>>> closed = Problem.two_layer(net, "quadratic", x, 1.0, eps=0.5)
+>>> auto = Problem.autodiff(lambda p, z: forward(p, z), net, "quadratic", x, 1.0, eps=0.5)
+>>> d = jnp.array([0.1, -0.2, 0.3])
+>>> bool(jnp.allclose(closed.objective.grad(d), auto.objective.grad(d), atol=1e-6))
+True
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from typing import Any, Callable
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+from adv_landscape import objective as closed_form
+from adv_landscape.geometry import project_ball_batch, sample_ball, sample_sphere
+from adv_landscape.losses import Loss, get_loss
+from adv_landscape.network import Network, validate_problem
+
+__all__ = ["TwoLayerObjective", "AutodiffObjective", "L2Ball", "Problem", "CONSTRAINTS"]
+
+_static = dict(metadata=dict(static=True))
+
+
+@jax.tree_util.register_dataclass
+@dataclasses.dataclass(frozen=True)
+class TwoLayerObjective:
+  """L(delta) for a two-layer network, by the closed forms of ``objective``."""
+
+  net: Network
+  x: jax.Array
+  y: jax.Array
+  loss: Loss = dataclasses.field(**_static)
+
+  def value(self, delta):
+    return closed_form.value(self.net, self.loss, self.x, self.y, delta)
+
+  def grad(self, delta):
+    return closed_form.grad(self.net, self.loss, self.x, self.y, delta)
+
+  def hess(self, delta):
+    return closed_form.hess(self.net, self.loss, self.x, self.y, delta)
+
+  def hvp(self, delta, v):
+    return closed_form.hvp(self.net, self.loss, self.x, self.y, delta, v)
+
+  def value_and_grad_batch(self, deltas):
+    return closed_form.value_and_grad_batch(self.net, self.loss, self.x, self.y, deltas)
+
+  def astype(self, dtype) -> "TwoLayerObjective":
+    return TwoLayerObjective(self.net.astype(dtype), jnp.asarray(self.x, dtype),
+                             _label(self.y, self.loss, dtype), self.loss)
+
+
+@jax.tree_util.register_dataclass
+@dataclasses.dataclass(frozen=True)
+class AutodiffObjective:
+  """L(delta) = loss(apply(params, x + delta), y) for any JAX function, by autodiff."""
+
+  params: Any
+  x: jax.Array
+  y: jax.Array
+  apply: Callable = dataclasses.field(**_static)
+  loss: Loss = dataclasses.field(**_static)
+
+  def value(self, delta):
+    return self.loss.value(self.apply(self.params, self.x + delta), self.y)
+
+  def grad(self, delta):
+    return jax.grad(self.value)(delta)
+
+  def hess(self, delta):
+    return jax.hessian(self.value)(delta)
+
+  def hvp(self, delta, v):
+    return jax.jvp(self.grad, (delta,), (v,))[1]
+
+  def value_and_grad_batch(self, deltas):
+    return jax.vmap(jax.value_and_grad(self.value))(deltas)
+
+  def astype(self, dtype) -> "AutodiffObjective":
+    params = jax.tree_util.tree_map(
+        lambda p: jnp.asarray(p, dtype) if jnp.issubdtype(jnp.asarray(p).dtype, jnp.floating)
+        else p, self.params)
+    return AutodiffObjective(params, jnp.asarray(self.x, dtype), _label(self.y, self.loss, dtype),
+                             self.apply, self.loss)
+
+
+def _label(y, loss, dtype):
+  return jnp.asarray(y, jnp.int32) if loss.multi_output else jnp.asarray(y, dtype)
+
+
+@jax.tree_util.register_dataclass
+@dataclasses.dataclass(frozen=True)
+class L2Ball:
+  """The l2 ball {||delta|| <= eps}: its projection, its starts and its name."""
+
+  eps: jax.Array
+  name: str = dataclasses.field(default="l2", **_static)
+
+  INITS = ("sphere", "ball", "zero", "gradient")
+
+  def project(self, deltas):
+    """Projects each row of (B, d) onto the ball (``optax.projections``)."""
+    return project_ball_batch(deltas, self.eps)
+
+  def sample(self, key, init: str, n: int, d: int, dtype, grad0=None):
+    """n starts: uniform on the sphere or in the ball, zero, or eps g / ||g|| at 0."""
+    if init == "sphere":
+      return sample_sphere(key, n, d, self.eps, dtype=dtype)
+    if init == "ball":
+      return sample_ball(key, n, d, self.eps, dtype=dtype)
+    if init == "zero":
+      return jnp.zeros((n, d), dtype)
+    if init == "gradient":
+      g = grad0
+      return jnp.broadcast_to(
+          self.eps * g / jnp.maximum(jnp.linalg.norm(g), jnp.finfo(dtype).tiny), (n, d))
+    raise ValueError(f"init={init!r} is unknown; choose one of {list(self.INITS)}")
+
+  def astype(self, dtype) -> "L2Ball":
+    return L2Ball(jnp.asarray(self.eps, dtype), self.name)
+
+
+CONSTRAINTS = {"l2": L2Ball}
+
+
+@jax.tree_util.register_dataclass
+@dataclasses.dataclass(frozen=True)
+class Problem:
+  """An objective on a constraint set: everything PGA and the certificates need."""
+
+  objective: TwoLayerObjective | AutodiffObjective
+  constraint: L2Ball
+
+  @property
+  def x(self):
+    return self.objective.x
+
+  @property
+  def d(self) -> int:
+    return int(self.objective.x.shape[0])
+
+  @property
+  def dtype(self):
+    return self.objective.x.dtype
+
+  @property
+  def loss(self) -> Loss:
+    return self.objective.loss
+
+  def astype(self, dtype) -> "Problem":
+    """The same problem in another dtype (float64 for certificates)."""
+    return Problem(self.objective.astype(dtype), self.constraint.astype(dtype))
+
+  @classmethod
+  def two_layer(cls, net: Network, loss, x, y, *, eps: float, dtype=None) -> "Problem":
+    """A two-layer problem, validated (shapes, finiteness, eps > 0, the label)."""
+    loss = get_loss(loss)
+    validate_problem(net, x, eps, y, loss=loss)
+    x = jnp.asarray(x) if dtype is None else jnp.asarray(x, dtype)
+    return cls(TwoLayerObjective(net.astype(x.dtype), x, _label(y, loss, x.dtype), loss),
+               L2Ball(jnp.asarray(eps, x.dtype)))
+
+  @classmethod
+  def autodiff(cls, apply: Callable, params, loss, x, y, *, eps: float,
+               dtype=None) -> "Problem":
+    """A problem for any model ``apply(params, z)``, differentiated by JAX."""
+    loss = get_loss(loss)
+    x = jnp.asarray(x) if dtype is None else jnp.asarray(x, dtype)
+    if x.ndim != 1:
+      raise ValueError(f"x has shape {x.shape}; expected (d,)")
+    if not (np.isfinite(eps) and eps > 0):
+      raise ValueError(f"eps={eps!r} must be positive and finite")
+    if not bool(jnp.all(jnp.isfinite(x))):
+      raise ValueError("x has NaN or inf entries")
+    obj = AutodiffObjective(params, x, _label(y, loss, x.dtype), apply, loss)
+    return cls(obj, L2Ball(jnp.asarray(eps, x.dtype))).astype(x.dtype)

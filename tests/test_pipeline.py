@@ -1,0 +1,56 @@
+"""The one pipeline equals the steps wired by hand; the config travels with the result."""
+
+import jax
+import numpy as np
+
+from adv_landscape import ascent
+from adv_landscape.census import census_summary, cluster_maxima
+from adv_landscape.certify import certify
+from adv_landscape.config import PGAConfig, Tolerances
+from adv_landscape.pipeline import run_census
+from tests.helpers import small_instance
+
+
+def test_run_census_equals_the_steps_by_hand():
+  net, x, y, eps = small_instance("tanh", "quadratic", d=5, m=9, scale=3.0)
+  cfg = PGAConfig(step_rule="normalized", step=0.05, max_steps=5000, tol_g=1e-7)
+  run = run_census(net, "quadratic", x, y, eps=eps, key=jax.random.key(4), n_restarts=32,
+                   config=cfg, prove=False)
+  res = ascent.pga(net, "quadratic", x, y, key=jax.random.key(4), eps=eps, n_restarts=32,
+                   step_rule="normalized", step=0.05, max_steps=5000, tol_g=1e-7,
+                   progress=False)
+  assert run.result.config.step_rule == "normalized" and run.config == run.result.config
+  np.testing.assert_array_equal(run.result.deltas, res.deltas)
+  # The rule is read from the result: no need to say normalized=True again.
+  tol = ascent.certificate_tolerance(res, net, "quadratic", x, y, eps)
+  np.testing.assert_array_equal(
+      tol, ascent.certificate_tolerance(res, net, "quadratic", x, y, eps, normalized=True))
+  assert not np.array_equal(
+      tol, ascent.certificate_tolerance(res, net, "quadratic", x, y, eps, normalized=False))
+  cert = certify(net, "quadratic", x, y, res.deltas, eps=eps, tol_g=tol)
+  cs = census_summary(res.deltas, cert, eps=eps)
+  np.testing.assert_array_equal(run.certificate.classes, cert.classes)
+  assert run.summary["distinct_maxima"] == cs.distinct
+  assert [m["count"] for m in run.maxima] == cs.counts.tolist()
+  assert run.tolerances == Tolerances.for_dtype(np.asarray(x).dtype)
+
+
+def test_streamed_pipeline_agrees_with_the_batch_one():
+  net, x, y, eps = small_instance("tanh", "quadratic", d=5, m=9, scale=3.0)
+  cfg = PGAConfig(step_rule="grad0", step=0.1, max_steps=5000, tol_g=1e-7, chunk=8)
+  kw = dict(eps=eps, key=jax.random.key(5), n_restarts=32, config=cfg, prove=False)
+  batch = run_census(net, "quadratic", x, y, **kw)
+  stream = run_census(net, "quadratic", x, y, stream=True, **kw)
+  assert stream.result is None and stream.iteration_histogram.sum() == 32
+  assert stream.summary["distinct_maxima"] == batch.summary["distinct_maxima"]
+  assert stream.summary["class_counts"] == batch.summary["class_counts"]
+  np.testing.assert_allclose([m["value"] for m in stream.maxima],
+                             [m["value"] for m in batch.maxima], rtol=1e-9)
+
+
+def test_one_clustering_rule_joins_the_nearest_representative():
+  # Point 2 is within reach of both representatives; it joins the nearer one (1), not the
+  # better one (0), in the batch census as in the streamed one.
+  d = np.array([[1.0, 0.0], [0.0, 1.0], [0.3, 0.75]])
+  cl = cluster_maxima(d, np.array([3.0, 2.0, 1.0]), eps=1.0, tol_c=1.1)  # 2 is 1.03 from 0
+  assert cl.labels.tolist() == [0, 1, 1]

@@ -1,0 +1,110 @@
+"""The objective/constraint seam: the autodiff objective is the closed form computed
+another way, so PGA, certificates and the census agree through either."""
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+
+from adv_landscape import ascent
+from adv_landscape.certify import certify, certify_problem
+from adv_landscape.network import forward
+from adv_landscape.pipeline import PGAConfig, run_census, run_census_problem
+from adv_landscape.problem import L2Ball, Problem
+from tests.helpers import ALL_LOSSES, probe_points, small_instance
+
+
+def _pair(activation, loss, **kw):
+  net, x, y, eps = small_instance(activation, loss, **kw)
+  closed = Problem.two_layer(net, loss, x, y, eps=eps)
+  auto = Problem.autodiff(forward, net, loss, x, y, eps=eps)
+  return net, x, y, eps, closed, auto
+
+
+@pytest.mark.parametrize("loss", ALL_LOSSES)
+@pytest.mark.parametrize("activation", ["tanh", "gelu", "quadratic"])
+def test_autodiff_objective_equals_the_closed_form(activation, loss):
+  _, _, _, eps, closed, auto = _pair(activation, loss)
+  v = jnp.linspace(-1.0, 1.0, 5)
+  for name, dl in probe_points(5, eps).items():
+    a, c = auto.objective, closed.objective
+    np.testing.assert_allclose(a.value(dl), c.value(dl), rtol=1e-12, err_msg=name)
+    np.testing.assert_allclose(a.grad(dl), c.grad(dl), rtol=1e-10, atol=1e-12, err_msg=name)
+    np.testing.assert_allclose(a.hess(dl), c.hess(dl), rtol=1e-10, atol=1e-12, err_msg=name)
+    np.testing.assert_allclose(a.hvp(dl, v), c.hvp(dl, v), rtol=1e-10, atol=1e-12, err_msg=name)
+  D = jnp.stack(list(probe_points(5, eps).values()))
+  for x_a, x_c in zip(auto.objective.value_and_grad_batch(D),
+                      closed.objective.value_and_grad_batch(D)):
+    np.testing.assert_allclose(x_a, x_c, rtol=1e-10, atol=1e-12)
+
+
+def test_pga_and_certificates_agree_through_either_objective():
+  net, x, y, eps, closed, auto = _pair("tanh", "quadratic", d=6, m=10, scale=2.0)
+  kw = dict(key=jax.random.key(0), n_restarts=12, step_rule="grad0", step=0.1,
+            max_steps=20_000, tol_g=1e-8, progress=False)
+  rc = ascent.pga_problem(closed, **kw)
+  ra = ascent.pga_problem(auto, **kw)
+  np.testing.assert_array_equal(ra.iterations, rc.iterations)
+  np.testing.assert_allclose(ra.deltas, rc.deltas, atol=1e-10)  # rounding of two routes
+  old = ascent.pga(net, "quadratic", x, y, eps=eps, **kw)  # the older entry point
+  np.testing.assert_array_equal(old.deltas, rc.deltas)
+  tol = ascent.certificate_tolerance_problem(rc, closed)
+  ca = certify_problem(auto, rc.deltas, tol_g=tol)
+  cc = certify(net, "quadratic", x, y, rc.deltas, eps=eps, tol_g=tol)
+  np.testing.assert_array_equal(ca.classes, cc.classes)
+  np.testing.assert_allclose(ca.lambda_tangent, cc.lambda_tangent, atol=1e-9)
+  cl = certify_problem(auto, rc.deltas, tol_g=tol, method="lanczos")  # autodiff HVPs
+  np.testing.assert_allclose(cl.lambda_tangent, cc.lambda_tangent, atol=1e-8)
+
+
+def test_a_deep_network_through_the_seam():
+  """Known answer: a deep linear network f(z) = a . W3 W2 W1 z with the linear loss at
+  y = -1 has L = g . (x + delta), g = W1^T W2^T W3^T a: its one maximum on the ball is
+  eps g / ||g||, a strict maximum (Hess_S = -mu I)."""
+  k = jax.random.split(jax.random.key(3), 4)
+  params = [jax.random.normal(k[0], (7, 5)) / 3, jax.random.normal(k[1], (6, 7)) / 3,
+            jax.random.normal(k[2], (4, 6)) / 3, jax.random.normal(k[3], (4,))]
+
+  def apply(p, z):
+    for W in p[:-1]:
+      z = W @ z
+    return p[-1] @ z
+
+  x = jnp.linspace(-1.0, 1.0, 5)
+  problem = Problem.autodiff(apply, params, "linear", x, -1.0, eps=0.7)
+  run = run_census_problem(problem, key=jax.random.key(1), n_restarts=16,
+                           config=PGAConfig(step_rule="grad0", step=0.1, tol_g=1e-10))
+  g = params[0].T @ params[1].T @ params[2].T @ params[3]
+  assert run.summary["distinct_maxima"] == 1 and run.maxima[0]["kind"] == "boundary"
+  np.testing.assert_allclose(run.maxima[0]["delta"], 0.7 * g / jnp.linalg.norm(g), atol=1e-8)
+  assert run.summary["certified_fraction"] == 1.0
+  assert np.isnan(run.maxima[0]["proof_radius"]) and "bounds" in run.maxima[0]["proof_note"]
+
+
+def test_rules_that_need_constants_say_so_for_other_models():
+  problem = Problem.autodiff(lambda p, z: jnp.sum(p * z**2), jnp.ones(3), "linear",
+                             jnp.ones(3), -1.0, eps=0.5)
+  with pytest.raises(ValueError, match="needs ell"):
+    ascent.pga_problem(problem, key=jax.random.key(0), n_restarts=2, step_rule="lipschitz",
+                       progress=False)
+  res = ascent.pga_problem(problem, key=jax.random.key(0), n_restarts=2, step_rule="lipschitz",
+                           ell=2.0, progress=False)
+  assert res.converged.all()
+
+
+def test_the_constraint_owns_projection_and_starts():
+  ball = L2Ball(jnp.asarray(2.0))
+  D = jnp.array([[3.0, 4.0], [0.3, 0.4]])
+  np.testing.assert_allclose(ball.project(D), [[1.2, 1.6], [0.3, 0.4]], rtol=1e-12)
+  s = ball.sample(jax.random.key(0), "sphere", 8, 3, jnp.float64)
+  np.testing.assert_allclose(jnp.linalg.norm(s, axis=1), 2.0, rtol=1e-12)
+  with pytest.raises(ValueError, match="init='box'"):
+    ball.sample(jax.random.key(0), "box", 2, 3, jnp.float64)
+
+
+def test_run_census_refuses_relu_in_one_line():
+  net, x, y, eps = small_instance("tanh", "quadratic")
+  from adv_landscape.network import Network
+  relu = Network(net.W, net.a, net.b, "relu")
+  with pytest.raises(ValueError, match="activation='relu'"):
+    run_census(relu, "quadratic", x, y, eps=eps, key=jax.random.key(0), n_restarts=2)
