@@ -252,8 +252,9 @@ def pga_problem_chunks(problem: Problem, *, key: jax.Array, n_restarts: int,
     raise ValueError(f"max_steps={max_steps} must be positive")
   if not (math.isfinite(step) and step > 0):
     raise ValueError(f"step={step!r} must be positive and finite")
-  if init not in INITS:
-    raise ValueError(f"init={init!r} is unknown; choose one of {list(INITS)}")
+  inits = getattr(problem.constraint, "INITS", INITS)
+  if init not in inits:
+    raise ValueError(f"init={init!r} is unknown; choose one of {list(inits)}")
   if step_rule not in STEP_RULES:
     raise ValueError(f"step_rule={step_rule!r} is unknown; choose one of {list(STEP_RULES)}")
   x = problem.x

@@ -28,7 +28,7 @@ import numpy as np
 
 from adv_landscape import ascent
 from adv_landscape.census import Census, StreamingCensus, census_summary, merge_proved
-from adv_landscape.certify import Certificate, certify_problem
+from adv_landscape.certify import Certificate
 from adv_landscape.config import PGAConfig, Tolerances
 from adv_landscape.losses import Loss, get_loss
 from adv_landscape.network import Network
@@ -114,9 +114,10 @@ def run_census_problem(problem: Problem, *, key: jax.Array, n_restarts: int,
     return _streamed(problem, eps, kw, config, tols, t0, progress)
   res = ascent.pga_problem(problem, history=history, progress=progress, **kw)
   t_pga = time.perf_counter() - t0
-  tol = ascent.certificate_tolerance_problem(res, problem, slack=tols.slack)
-  cert = certify_problem(problem, res.deltas, tol_g=tol, tol_b=tols.tol_b, rtol_h=tols.rtol_h,
-                         progress=progress)
+  con = problem.constraint
+  tol = con.certificate_tolerance(res, problem, slack=tols.slack)
+  cert = con.certify(problem, res.deltas, tol_g=tol, tol_b=tols.tol_b, rtol_h=tols.rtol_h,
+                     progress=progress)
   cs = census_summary(res.deltas, cert, eps=eps, tol_c=tols.tol_c)
   by_distance, proofs = cs.distinct, []
   if prove:
@@ -162,9 +163,9 @@ def _streamed(problem, eps, kw, config, tols, t0, progress) -> CensusRun:
   stalled, tol_max, used = 0, 0.0, config
   for part in tqdm(ascent.pga_problem_chunks(problem, progress=False, **kw), total=n_chunks,
                    desc="chunks", disable=not progress or n_chunks == 1):
-    tol = ascent.certificate_tolerance_problem(part, problem, slack=tols.slack)
-    cert = certify_problem(problem, part.deltas, tol_g=tol, tol_b=tols.tol_b,
-                           rtol_h=tols.rtol_h)
+    con = problem.constraint
+    tol = con.certificate_tolerance(part, problem, slack=tols.slack)
+    cert = con.certify(problem, part.deltas, tol_g=tol, tol_b=tols.tol_b, rtol_h=tols.rtol_h)
     stream.update(part.deltas, cert, part.iterations, part.converged)
     stalled += int(np.sum(~part.converged & (cert.norm_ratio < 1 - tols.tol_b)))
     tol_max = max(tol_max, float(tol.max()))

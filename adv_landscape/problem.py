@@ -120,7 +120,14 @@ def _label(y, loss, dtype):
 @jax.tree_util.register_dataclass
 @dataclasses.dataclass(frozen=True)
 class L2Ball:
-  """The l2 ball {||delta|| <= eps}: its projection, its starts and its name."""
+  """The l2 ball {||delta|| <= eps}: its projection, starts, certificate and name.
+
+  A constraint set supplies ``project`` (rows of a batch), ``sample`` (starts
+  by name, ``INITS``), ``certify`` (classes of endpoints in float64) and
+  ``certificate_tolerance`` (the first-order tolerance PGA's stopping rule
+  implies at each endpoint). PGA's gradient mapping ||Pi(delta + eta g) -
+  delta|| / eta is the stationarity measure for any projection.
+  """
 
   eps: jax.Array
   name: str = dataclasses.field(default="l2", **_static)
@@ -144,6 +151,16 @@ class L2Ball:
       return jnp.broadcast_to(
           self.eps * g / jnp.maximum(jnp.linalg.norm(g), jnp.finfo(dtype).tiny), (n, d))
     raise ValueError(f"init={init!r} is unknown; choose one of {list(self.INITS)}")
+
+  def certify(self, problem: "Problem", deltas, **kw):
+    """The sphere's second-order certificate (``certify.certify_problem``)."""
+    from adv_landscape.certify import certify_problem
+    return certify_problem(problem, deltas, **kw)
+
+  def certificate_tolerance(self, res, problem: "Problem", **kw):
+    """``ascent.certificate_tolerance_problem``: tol_g ||delta + eta g|| / eps per endpoint."""
+    from adv_landscape.ascent import certificate_tolerance_problem
+    return certificate_tolerance_problem(res, problem, **kw)
 
   def astype(self, dtype) -> "L2Ball":
     return L2Ball(jnp.asarray(self.eps, dtype), self.name)

@@ -24,11 +24,13 @@ import dataclasses
 import os
 import time
 from collections import defaultdict
+from typing import Callable
 
 from adv_landscape import claims, io, plots
 from adv_landscape.sweep import GridPoint, run_sweep
 
-__all__ = ["grid", "CONTROLS", "run_verify", "write_report"]
+__all__ = ["grid", "sizes", "CLAIM_SPECS", "ClaimSpec", "CONTROLS", "run_verify",
+           "write_report"]
 
 OTHER_LOSSES = ("logistic", "exponential", "huber", "linear", "softmax_ce")
 SCALES = (0.25, 0.5, 1.0, 2.0, 4.0)
@@ -73,44 +75,80 @@ def _control_points(b: dict, d0: int, m0: int) -> list[tuple[GridPoint, str]]:
   return out
 
 
-def grid(*, quick: bool, seeds: int | None = None) -> list[tuple[GridPoint, str]]:
-  """The built-in grid and the controls, as (point, study) pairs."""
+@dataclasses.dataclass(frozen=True)
+class Sizes:
+  """The sizes of a grid: quick or full."""
+
+  quick: bool
+  seeds: int
+  base: dict
+  ds: tuple
+  ms: tuple
+  tols: tuple
+  d0: int
+  m0: int
+
+
+def sizes(*, quick: bool, seeds: int | None = None) -> Sizes:
   if quick:
-    seeds = seeds or 2
-    base = dict(n_restarts=64, max_steps=4000, rtol_g=1e-4)
-    ds, ms, tols, d0, m0 = (8, 16, 32, 64), (16, 32, 64, 128), (1e-2, 1e-3, 1e-4, 1e-5), 16, 32
-  else:
-    seeds = seeds or 4
-    base = dict(n_restarts=256, max_steps=20_000, rtol_g=1e-5)
-    ds, ms = (16, 32, 64, 128, 256), (32, 64, 128, 256, 512)
-    tols, d0, m0 = (1e-2, 1e-3, 1e-4, 1e-5, 1e-6), 32, 128
+    return Sizes(True, seeds or 2, dict(n_restarts=64, max_steps=4000, rtol_g=1e-4),
+                 (8, 16, 32, 64), (16, 32, 64, 128), (1e-2, 1e-3, 1e-4, 1e-5), 16, 32)
+  return Sizes(False, seeds or 4, dict(n_restarts=256, max_steps=20_000, rtol_g=1e-5),
+               (16, 32, 64, 128, 256), (32, 64, 128, 256, 512),
+               (1e-2, 1e-3, 1e-4, 1e-5, 1e-6), 32, 128)
+
+
+def _points_a(z: Sizes, b: dict) -> list[tuple[GridPoint, str]]:
   out = []
+  for s in (0.25, 1.0, 4.0):
+    for init in ("ball", "zero"):
+      n = dict(b, n_restarts=8) if init == "zero" else b  # zero starts are all alike
+      out.append((GridPoint(d=z.d0, m=z.m0, s=s, init=init, step_rule="grad0", step=0.05, **n),
+                  "A"))
+  return out
+
+
+def _points_b(z: Sizes, b: dict) -> list[tuple[GridPoint, str]]:
   curv = dict(step_rule="curvature", step=1.0)
-  for seed in range(seeds):
-    b = dict(base, seed=seed)
-    for d in ds:
-      out.append((GridPoint(d=d, m=m0, s=1.0, **curv, **b), "B-d"))
-    for m in ms:
-      out.append((GridPoint(d=d0, m=m, s=1.0, **curv, **b), "B-m"))
-    for t in tols:
-      out.append((GridPoint(d=d0, m=m0, s=1.0, **curv, **{**b, "rtol_g": t}), "B-tol"))
-    for s in (0.25, 1.0, 4.0):
-      for init in ("ball", "zero"):
-        n = dict(b, n_restarts=8) if init == "zero" else b  # zero starts are all alike
-        out.append((GridPoint(d=d0, m=m0, s=s, init=init, step_rule="grad0", step=0.05, **n),
-                    "A"))
-    for rule, step in (("lipschitz", 1.0), ("grad0", 0.05), ("normalized", 0.05)):
-      for s in SCALES:
-        out.append((GridPoint(d=d0, m=m0, s=s, step_rule=rule, step=step,
-                              hunt=rule == "lipschitz", **b), "C"))
-    for loss in OTHER_LOSSES:
-      for rule, step in (("lipschitz", 1.0), ("grad0", 0.05)):
-        for s in (0.25, 1.0, 4.0):
-          out.append((GridPoint(d=d0, m=m0, s=s, loss=loss, step_rule=rule, step=step,
-                                hunt=rule == "lipschitz", **b), "D"))
-      out.append((GridPoint(d=d0, m=m0, s=1.0, loss=loss, init="ball", step_rule="grad0",
-                            step=0.05, **b), "D"))
-    out += _control_points(b, d0, m0)
+  return ([(GridPoint(d=d, m=z.m0, s=1.0, **curv, **b), "B-d") for d in z.ds]
+          + [(GridPoint(d=z.d0, m=m, s=1.0, **curv, **b), "B-m") for m in z.ms]
+          + [(GridPoint(d=z.d0, m=z.m0, s=1.0, **curv, **{**b, "rtol_g": t}), "B-tol")
+             for t in z.tols])
+
+
+def _points_c(z: Sizes, b: dict) -> list[tuple[GridPoint, str]]:
+  return [(GridPoint(d=z.d0, m=z.m0, s=s, step_rule=rule, step=step, hunt=rule == "lipschitz",
+                     **b), "C")
+          for rule, step in (("lipschitz", 1.0), ("grad0", 0.05), ("normalized", 0.05))
+          for s in SCALES]
+
+
+def _points_d(z: Sizes, b: dict) -> list[tuple[GridPoint, str]]:
+  out = []
+  for loss in OTHER_LOSSES:
+    for rule, step in (("lipschitz", 1.0), ("grad0", 0.05)):
+      for s in (0.25, 1.0, 4.0):
+        out.append((GridPoint(d=z.d0, m=z.m0, s=s, loss=loss, step_rule=rule, step=step,
+                              hunt=rule == "lipschitz", **b), "D"))
+    out.append((GridPoint(d=z.d0, m=z.m0, s=1.0, loss=loss, init="ball", step_rule="grad0",
+                          step=0.05, **b), "D"))
+  return out
+
+
+def _quad(records, *studies):
+  return [r for r in records if r["point"]["loss"] == "quadratic"
+          and any(s.split("-")[0] in studies for s in r["studies"])]
+
+
+def grid(*, quick: bool, seeds: int | None = None) -> list[tuple[GridPoint, str]]:
+  """The built-in grid (every claim's points) and the controls, as (point, study) pairs."""
+  z = sizes(quick=quick, seeds=seeds)
+  out = []
+  for seed in range(z.seeds):
+    b = dict(z.base, seed=seed)
+    for spec in CLAIM_SPECS.values():
+      out += spec.points(z, b)
+    out += _control_points(b, z.d0, z.m0)
   return out
 
 
@@ -129,26 +167,21 @@ def run_verify(out_dir: str, *, quick: bool, seed: int = 0, seeds: int | None = 
   for r in records:
     r["studies"] = studies[r["key"]]
   main = [r for r in records if not any(s.startswith("control:") for s in r["studies"])]
-  quad = [r for r in main if r["point"]["loss"] == "quadratic"]
-  a_recs = [r for r in quad if {"A", "C"} & set(r["studies"])]
-  b_recs = [r for r in quad if any(s.startswith("B") for s in r["studies"])]
-  c_recs = [r for r in quad if "C" in r["studies"]]
-  results = [claims.claim_a(a_recs, seed=seed),
-             claims.claim_b(b_recs + [r for r in c_recs if r not in b_recs], seed=seed),
-             claims.claim_c(c_recs, seed=seed), claims.claim_d(main, seed=seed)]
+  results = [spec.check(spec.select(main), seed=seed) for spec in CLAIM_SPECS.values()]
   controls = []
   for name, (claim, family, description) in CONTROLS.items():
     recs = [r for r in records if f"control:{name}" in r["studies"]]
     for r in recs:  # the growth test reads the study names of the main grid
       r["studies"] = r["studies"] + (["B-halvings"] if name == "B-halving" else [])
-    res = claims.CLAIMS[claim](recs, seed=seed) if recs else {"verdict": "not run",
-                                                                "statistic": None}
+    res = CLAIM_SPECS[claim].check(recs, seed=seed) if recs else {"verdict": "not run",
+                                                                    "statistic": None}
     controls.append({"claim": claim, "family": family, "name": name,
                      "description": description, "verdict": res["verdict"],
                      "statistic": res["statistic"], "instances": len(recs)})
   figures = []
-  figures += plots.plot_iterations(b_recs, results[1]["statistic"]["exponents"], out_dir)
-  figures += plots.plot_scale(results[2], out_dir)
+  for spec, res in zip(CLAIM_SPECS.values(), results):
+    if spec.figures is not None:
+      figures += spec.figures(spec.select(main), res, out_dir)
   figures += plots.plot_lambda(main, out_dir)
   proved = [r["proved_fraction"] for r in main]
   report = {
@@ -216,43 +249,58 @@ def _fmt(v) -> str:
   return str(v)
 
 
-def _headline(c) -> str:
-  s = c["statistic"]
-  if c["claim"] == "A":
-    return (f"instances with an interior max {s['instances_with_interior_max']}; hunt: "
-            f"{s['hunt_nontrivial_critical']} non-trivial critical points, "
-            f"{s['hunt_interior_maxima']} maxima ({s['hunt_trivial_minima']} trivial minima apart)")
-  if c["claim"] == "B":
-    ex = ", ".join(f"{k} {v['slope']:.2f} [{v['ci'][0]:.2f}, {v['ci'][1]:.2f}]"
-                   + ("" if v["polynomial"] else f" ({v.get('growth', 'not polynomial')})")
-                   for k, v in s["exponents"].items())
-    return (f"converged {s['converged_fraction']:.2%}, certified {s['certified_fraction_of_all']:.2%}"
-            f" of all; groups failing {len(s['groups_failing'])}; T1 violations "
-            f"{s['t1_violations']}; exponents {ex or '-'}")
-  if c["claim"] == "C":
-    return "; ".join(f"{rule}: Page p iterations {_fmt(v['iterations_page_p'])}, maxima "
-                     f"{_fmt(v['distinct_maxima_page_p'])}" for rule, v in s.items())
+def _headline_a(s) -> str:
+  return (f"instances with an interior max {s['instances_with_interior_max']}; hunt: "
+          f"{s['hunt_nontrivial_critical']} non-trivial critical points, "
+          f"{s['hunt_interior_maxima']} maxima ({s['hunt_trivial_minima']} trivial minima apart)")
+
+
+def _headline_b(s) -> str:
+  ex = ", ".join(f"{k} {v['slope']:.2f} [{v['ci'][0]:.2f}, {v['ci'][1]:.2f}]"
+                 + ("" if v["polynomial"] else f" ({v.get('growth', 'not polynomial')})")
+                 for k, v in s["exponents"].items())
+  return (f"converged {s['converged_fraction']:.2%}, certified {s['certified_fraction_of_all']:.2%}"
+          f" of all; groups failing {len(s['groups_failing'])}; T1 violations "
+          f"{s['t1_violations']}; exponents {ex or '-'}")
+
+
+def _headline_c(s) -> str:
+  return "; ".join(f"{rule}: Page p iterations {_fmt(v['iterations_page_p'])}, maxima "
+                   f"{_fmt(v['distinct_maxima_page_p'])}" for rule, v in s.items())
+
+
+def _headline_d(s) -> str:
   return "; ".join(f"{loss}: " + "/".join(f"{k} {v}" for k, v in p.items())
                    for loss, p in s.items())
 
 
-def _stat_short(c) -> str:
-  s = c["statistic"]
-  if s is None:
-    return "-"
-  if c["claim"] == "A":
-    return (f"{s['instances_with_interior_max']} instances with an interior max "
-            f"({s['hunt_interior_maxima']} from the hunt)")
-  if c["claim"] == "B":
-    if s["not_polynomial"]:
-      return "exponential in " + ", ".join(s["not_polynomial"])
-    return (f"converged {s['converged_fraction']:.2%}, certified "
-            f"{s['certified_fraction_of_all']:.2%}")
-  if c["claim"] == "C":
-    return "; ".join(f"{rule}: p {_fmt(v['iterations_page_p'])} / {_fmt(v['distinct_maxima_page_p'])}"
-                     for rule, v in s.items())
+def _short_a(s) -> str:
+  return (f"{s['instances_with_interior_max']} instances with an interior max "
+          f"({s['hunt_interior_maxima']} from the hunt)")
+
+
+def _short_b(s) -> str:
+  if s["not_polynomial"]:
+    return "exponential in " + ", ".join(s["not_polynomial"])
+  return f"converged {s['converged_fraction']:.2%}, certified {s['certified_fraction_of_all']:.2%}"
+
+
+def _short_c(s) -> str:
+  return "; ".join(f"{rule}: p {_fmt(v['iterations_page_p'])} / {_fmt(v['distinct_maxima_page_p'])}"
+                   for rule, v in s.items())
+
+
+def _short_d(s) -> str:
   return ", ".join(f"{loss}: " + "/".join(f"{k} {v}" for k, v in p.items())
                    for loss, p in s.items())
+
+
+def _headline(c) -> str:
+  return CLAIM_SPECS[c["claim"]].headline(c["statistic"])
+
+
+def _stat_short(c) -> str:
+  return "-" if c["statistic"] is None else CLAIM_SPECS[c["claim"]].short(c["statistic"])
 
 
 def write_report(report: dict, path: str) -> None:
@@ -307,8 +355,14 @@ def write_report(report: dict, path: str) -> None:
 
 
 def _paragraphs(report) -> list[str]:
-  a, b, c, d = report["claims"]
-  sa, sb = a["statistic"], b["statistic"]
+  out = []
+  for c in report["claims"]:
+    out += ([""] if out else []) + CLAIM_SPECS[c["claim"]].section(c)
+  return out
+
+
+def _section_a(a) -> list[str]:
+  sa = a["statistic"]
   out = ["## A: no local maximum inside the ball", "",
          f"{a['details']['instances']} quadratic-loss instances; PGA endpoints by start: " +
          "; ".join(f"{k}: {v['instances']} instances, {v['endpoints_inside']} endpoints inside, "
@@ -323,7 +377,12 @@ def _paragraphs(report) -> list[str]:
          f"{a['would_fail']}."]
   if a["details"]["where_interior_maxima"]:
     out.append("Interior maxima at: " + "; ".join(a["details"]["where_interior_maxima"]) + ".")
-  out += ["", "## B: convergence in polynomially many iterations", "",
+  return out
+
+
+def _section_b(b) -> list[str]:
+  sb = b["statistic"]
+  out = ["## B: convergence in polynomially many iterations", "",
           "| loss / step rule | instances | converged | certified (of all) | median of "
           "instance medians | censored instances | median eta * t | passes |",
           "|---|---|---|---|---|---|---|---|"]
@@ -347,7 +406,11 @@ def _paragraphs(report) -> list[str]:
           "curvature step eta = 1/ell_est; their exponents measure the landscape, and eta t "
           "(the gradient-flow time) is reported beside t. Verdict: "
           f"**{b['verdict']}** ({b['threshold']}). Would have failed on: {b['would_fail']}."]
-  out += ["", "## C: smaller input scale, faster and more regular", ""]
+  return out
+
+
+def _section_c(c) -> list[str]:
+  out = ["## C: smaller input scale, faster and more regular", ""]
   for rule, v in c["details"]["per_step_rule"].items():
     rows = ", ".join(f"s={s}: {t['median_iterations']:.0f} it"
                      + (f" ({t['censored_instances']} censored)" if t["censored_instances"] else "")
@@ -358,11 +421,58 @@ def _paragraphs(report) -> list[str]:
                f"the medians {v['iterations_slope']:.2f} [{v['iterations_ci'][0]:.2f}, "
                f"{v['iterations_ci'][1]:.2f}].")
   out += ["", f"Verdict: **{c['verdict']}** ({c['threshold']}). Would have failed on: "
-          f"{c['would_fail']}.", "", "## D: other losses", "",
-          "| loss | A | B | C | loss verdict |", "|---|---|---|---|---|"]
+          f"{c['would_fail']}."]
+  return out
+
+
+def _section_d(d) -> list[str]:
+  out = ["## D: other losses", "", "| loss | A | B | C | loss verdict |", "|---|---|---|---|---|"]
   for loss, p in d["details"]["per_loss"].items():
     out.append(f"| {loss} | " + " | ".join(p[k]["verdict"] for k in "ABC")
                + f" | {d['details']['loss_verdicts'][loss]} |")
   out += ["", f"Verdict: **{d['verdict']}** ({d['threshold']}). Would have failed on: "
           f"{d['would_fail']}."]
   return out
+
+
+def _figures_b(records, result, out_dir) -> list[str]:
+  return plots.plot_iterations(records, result["statistic"]["exponents"], out_dir)
+
+
+def _figures_c(records, result, out_dir) -> list[str]:
+  return plots.plot_scale(result, out_dir)
+
+
+@dataclasses.dataclass(frozen=True)
+class ClaimSpec:
+  """One claim, everything ``verify`` needs of it: a fifth claim is one more entry.
+
+  Attributes:
+    name: "A", "B", ... check: records, seed -> the claim record (``claims``).
+    points: (sizes, base point arguments) -> its (GridPoint, study) pairs.
+    select: the main grid's records -> the ones the check reads.
+    headline, short: statistic -> the summary-table and controls-table text.
+    section: claim record -> the report's Markdown section (lines).
+    figures: (records, claim record, folder) -> figure paths, or None.
+  """
+
+  name: str
+  check: Callable[..., dict]
+  points: Callable[[Sizes, dict], list]
+  select: Callable[[list], list]
+  headline: Callable[[dict], str]
+  short: Callable[[dict], str]
+  section: Callable[[dict], list]
+  figures: Callable[..., list] | None = None
+
+
+CLAIM_SPECS = {spec.name: spec for spec in (
+    ClaimSpec("A", claims.claim_a, _points_a, lambda rs: _quad(rs, "A", "C"), _headline_a,
+              _short_a, _section_a),
+    ClaimSpec("B", claims.claim_b, _points_b, lambda rs: _quad(rs, "B", "C"), _headline_b,
+              _short_b, _section_b, _figures_b),
+    ClaimSpec("C", claims.claim_c, _points_c, lambda rs: _quad(rs, "C"), _headline_c, _short_c,
+              _section_c, _figures_c),
+    ClaimSpec("D", claims.claim_d, _points_d, lambda rs: list(rs), _headline_d, _short_d,
+              _section_d),
+)}
