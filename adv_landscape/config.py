@@ -64,6 +64,13 @@ class Tolerances:
     rtol_g: the default first-order tolerance of PGA relative to
       ||grad L(0)||: 1e-6 in float64, 1e-4 in float32 (above the rounding
       noise of ||G|| = ||delta_{t+1} - delta_t|| / eta).
+    hunt_rtol_g: the interior hunt's tolerance on ||grad f|| relative to
+      ||grad f(x)||: its points are Newton-polished in float64, so 1e-8 is
+      far above their rounding and far below any point that is not critical.
+    training_slack: adversarial training certifies an inner endpoint with
+      training_slack * rtol_g ||grad L(x_i, 0)||: the inner loop keeps no
+      per-example step, so the exact tolerance of ``certificate_tolerance``
+      is not available there.
   """
 
   tol_b: float = 1e-6
@@ -71,6 +78,8 @@ class Tolerances:
   tol_c: float = 1e-3
   slack: float = 2.0
   rtol_g: float = 1e-6
+  hunt_rtol_g: float = 1e-8
+  training_slack: float = 10.0
 
   @classmethod
   def for_dtype(cls, dtype, **overrides) -> "Tolerances":

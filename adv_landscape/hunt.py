@@ -14,6 +14,7 @@ import numpy as np
 import optax
 
 from adv_landscape import objective
+from adv_landscape.config import Tolerances
 from adv_landscape.geometry import project_ball, sample_ball
 from adv_landscape.losses import Loss, get_loss
 from adv_landscape.network import Network
@@ -54,8 +55,9 @@ class Hunt(NamedTuple):
 
 def hunt_interior_critical(net: Network, loss: Loss | str, x, y, *, eps: float,
                            key: jax.Array, n_starts: int = 32, descent_steps: int = 300,
-                           newton_steps: int = 30, tol_b: float = 1e-6,
-                           rtol_g: float = 1e-8, rtol_h: float = 1e-7) -> Hunt:
+                           newton_steps: int = 30, tol_b: float = Tolerances.tol_b,
+                           rtol_g: float = Tolerances.hunt_rtol_g,
+                           rtol_h: float = Tolerances.rtol_h) -> Hunt:
   """Hunts non-trivial interior critical points of L: zeros of grad f inside the ball.
 
   grad L = l'(f) grad f vanishes where grad f = 0 (the network's own critical

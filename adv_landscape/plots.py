@@ -61,7 +61,7 @@ def plot_iterations(records: list[dict], fits: dict, out_dir: str) -> list[str]:
     ax.errorbar(xs, med, yerr=[med - lo, hi - med], fmt="o", color="k", capsize=3,
                 label="PGA iterations (median, 10-90%)")
     if np.isfinite(t1).any():
-      ax.plot(xs, t1, "s--", color="C3", label="T1 (theorem, median)")
+      ax.plot(xs, t1, "s--", color="C3", label="T1 (median; a theorem only where eta <= 1/ell)")
     ax.plot(xs, t2, "^:", color="C4", label="T2 (reference scale, median)")
     fit = fits.get(axis)
     if fit and np.isfinite(fit["slope"]):

@@ -30,6 +30,7 @@ from tqdm.auto import tqdm
 
 from adv_landscape import objective
 from adv_landscape.certify import certify
+from adv_landscape.config import Tolerances
 from adv_landscape.geometry import project_ball
 from adv_landscape.losses import get_loss
 from adv_landscape.network import Network, init_network
@@ -222,8 +223,9 @@ def _evaluate(net, loss, X, Y, eps_all, inner, key, cfg, epoch):
     for i in pick:  # each endpoint on its own instance (x_i, y_i, eps_i)
       yi = int(Y[i]) if loss.multi_output else float(Y[i])
       g0 = float(jnp.linalg.norm(objective.grad(net, loss, X[i], yi, jnp.zeros_like(X[i]))))
+      tols = Tolerances.for_dtype(np.asarray(D).dtype)
       c = certify(net, loss, X[i], yi, np.asarray(D[i])[None], eps=float(eps_all[i]),
-                  tol_g=10 * cfg.rtol_g * g0, tol_b=1e-5)
+                  tol_g=tols.training_slack * cfg.rtol_g * g0, tol_b=tols.tol_b)
       ok += int(c.classes[0] == "boundary_local_max")
     rec["certified_fraction"] = ok / k
   return rec
