@@ -245,8 +245,18 @@ def cmd_verify(args) -> int:
   report = run_verify(args.out, quick=args.quick, seed=args.seed, seeds=args.seeds,
                       progress=not args.no_progress)
   with open(os.path.join(args.out, "report.md")) as f:
-    table = [ln for ln in f.read().splitlines() if ln.startswith("|")]
-  print("\n".join(table))
+    lines = f.read().splitlines()
+  tables, current = [], []
+  for ln in lines + [""]:  # the summary table and the controls table, as on screen
+    if ln.startswith("|"):
+      current.append(ln)
+    elif current:
+      tables.append(current)
+      current = []
+  for block in tables[:2]:
+    print("\n".join(block) + "\n")
+  if not report["controls_detected"]:
+    print("CONTROL NOT DETECTED: a planted control did not say 'fails' (see the report)")
   print(f"T1 violations: {report['t1_violations']}; {report['seconds']:.0f} s; "
         f"report in {os.path.join(args.out, 'report.md')}")
   if args.json:

@@ -216,10 +216,13 @@ def distance(a, b, eps, on_sphere: bool) -> float:
 
 
 def _distance(a, b, eps, on) -> float:
-  chord = float(np.linalg.norm(a - b))
   if not on:
-    return chord
-  return 2.0 * eps * math.asin(min(1.0, chord / (2.0 * eps)))  # geodesic
+    return float(np.linalg.norm(a - b))
+  # Geodesic between the points scaled onto the sphere (endpoints sit within tol_b eps
+  # of it; a proof's radius is about the scaled endpoint, with that shift added).
+  a, b = a * (eps / np.linalg.norm(a)), b * (eps / np.linalg.norm(b))
+  chord = float(np.linalg.norm(a - b))
+  return 2.0 * eps * math.asin(min(1.0, chord / (2.0 * eps)))
 
 
 def _prove_sphere(net, loss, x, y, d0, g, H, eps, grid) -> Proof:

@@ -164,3 +164,17 @@ def test_interior_maxima_are_counted_and_a_stalling_step_rule_is_named(concave_n
   assert rc == 0
   note = [ln for ln in stdout.splitlines() if ln.startswith("note")]
   assert len(note) == 1 and "grad0" in note[0] and "stalled inside the ball" in note[0]
+
+
+def test_verify_prints_the_summary_and_controls_and_flags_missing_controls(tmp_path, monkeypatch,
+                                                                            capsys):
+  from adv_landscape import verify
+  from adv_landscape.sweep import GridPoint
+  tiny = [(GridPoint(d=3, m=8, s=s, n_restarts=4, max_steps=400, rtol_g=1e-3), "C")
+          for s in (0.5, 1.0, 2.0)]
+  monkeypatch.setattr(verify, "grid", lambda quick, seeds=None: tiny)  # no control points
+  rc, out, _ = run(["verify", "--quick", "--out", str(tmp_path / "rep"), "--no-progress"], capsys)
+  assert rc == 0
+  assert "| claim | verdict |" in out and "| claim | control |" in out
+  assert "| loss / step rule |" not in out  # the per-claim tables stay in report.md
+  assert "CONTROL NOT DETECTED" in out
