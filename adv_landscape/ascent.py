@@ -30,7 +30,6 @@ import jax.numpy as jnp
 import numpy as np
 from tqdm.auto import tqdm
 
-from adv_landscape import objective
 from adv_landscape.config import PGAConfig, Tolerances
 from adv_landscape.losses import Loss, get_loss
 from adv_landscape.network import Network
@@ -174,9 +173,16 @@ def default_tol_g(net: Network, loss: Loss | str, x, y, dtype=None) -> float:
   Scaled to the instance, as SPEC 5 asks; the float32 value sits above the
   rounding noise of ||G|| = ||delta_{t+1} - delta_t|| / eta.
   """
-  g0 = objective.grad(net, get_loss(loss), x, y, jnp.zeros_like(x))
-  rel = Tolerances.for_dtype(dtype or x.dtype).rtol_g
-  return rel * max(float(jnp.linalg.norm(g0)), float(jnp.finfo(x.dtype).tiny))
+  x = jnp.asarray(x)
+  return _default_tol_g(_two_layer(net, get_loss(loss), x, y, 1.0), dtype or x.dtype)
+
+
+def _default_tol_g(problem: Problem, dtype) -> float:
+  """``Tolerances.rtol_g`` of the dtype times ||grad L(0)||."""
+  x = problem.x
+  g0 = problem.objective.grad(jnp.zeros_like(x))
+  return Tolerances.for_dtype(dtype).rtol_g * max(float(jnp.linalg.norm(g0)),
+                                                  float(jnp.finfo(x.dtype).tiny))
 
 
 def initial_deltas(key, init: str, n: int, net: Network, loss: Loss, x, y, eps) -> jax.Array:
@@ -259,9 +265,7 @@ def pga_problem_chunks(problem: Problem, *, key: jax.Array, n_restarts: int,
     raise ValueError(f"step_rule={step_rule!r} is unknown; choose one of {list(STEP_RULES)}")
   x = problem.x
   if tol_g is None:
-    g0 = problem.objective.grad(jnp.zeros_like(x))
-    tol_g = Tolerances.for_dtype(x.dtype).rtol_g * max(float(jnp.linalg.norm(g0)),
-                                                       float(jnp.finfo(x.dtype).tiny))
+    tol_g = _default_tol_g(problem, x.dtype)
   if not tol_g > 0:
     raise ValueError(f"tol_g={tol_g!r} must be positive")
   if step_rule in ("lipschitz", "curvature") and ell is None:

@@ -42,7 +42,7 @@ from adv_landscape.losses import Loss, get_loss
 from adv_landscape.network import Network
 from adv_landscape.problem import Problem
 
-__all__ = ["CLASSES", "Certificate", "certify", "certify_problem", "lambda_tangent_shift",
+__all__ = ["CLASSES", "Certificate", "certify", "certify_problem", "require_smooth", "lambda_tangent_shift",
            "lambda_tangent_householder", "classify", "Hunt", "hunt_interior_critical",
            "lambda_tangent_lanczos", "LanczosResult"]
 
@@ -199,15 +199,20 @@ def certify(net: Network, loss: Loss | str, x, y, deltas, *, eps: float,
     a ``Certificate``.
   """
   loss = get_loss(loss)
-  if not net.act.smooth:
-    raise ValueError(
-        f"activation={net.activation!r}: certificates need a second derivative, and ReLU's "
-        f"curvature is a distribution (zero almost everywhere); use a smooth activation")
   with jax.enable_x64(True):
     problem = Problem.two_layer(net, loss, x, y, eps=eps, dtype=jnp.float64)
     return certify_problem(problem, deltas, tol_g=tol_g, tol_b=tol_b, rtol_h=rtol_h,
                            method=method, block=block, lanczos_k_max=lanczos_k_max,
                            progress=progress)
+
+
+def require_smooth(problem: Problem) -> None:
+  """Refuses a two-layer network with ReLU: certificates need a second derivative."""
+  net = getattr(problem.objective, "net", None)
+  if net is not None and not net.act.smooth:
+    raise ValueError(
+        f"activation={net.activation!r}: certificates need a second derivative, and ReLU's "
+        f"curvature is a distribution (zero almost everywhere); use a smooth activation")
 
 
 def certify_problem(problem: Problem, deltas, *, tol_g=None, tol_b: float | None = None,
@@ -218,6 +223,7 @@ def certify_problem(problem: Problem, deltas, *, tol_g=None, tol_b: float | None
   The objective's ``value``, ``grad``, ``hess`` and ``hvp`` are all it uses, so
   an ``AutodiffObjective`` is certified exactly as the closed form is.
   """
+  require_smooth(problem)
   if method not in ("auto", "shift", "householder", "lanczos"):
     raise ValueError(f"method={method!r} is unknown; choose auto, shift, householder or lanczos")
   if tol_b is None:

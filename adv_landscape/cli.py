@@ -162,9 +162,6 @@ def cmd_census(args) -> int:
   from adv_landscape.pipeline import PGAConfig, Tolerances, run_census
 
   net, loss, x, y, eps, key, source = _build_instance(args)
-  if not net.act.smooth:
-    raise UsageError(f"activation={net.activation!r}: certificates need a second derivative, "
-                     f"and ReLU's curvature is a distribution; use a smooth activation")
   if args.stream and args.save_endpoints:
     raise UsageError("--stream keeps no endpoints, so it cannot --save-endpoints")
   config = PGAConfig(step_rule=args.step_rule, step=args.step, init=args.init, tol_g=args.tol_g,

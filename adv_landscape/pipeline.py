@@ -28,9 +28,9 @@ import numpy as np
 
 from adv_landscape import ascent
 from adv_landscape.census import Census, StreamingCensus, census_summary, merge_proved
-from adv_landscape.certify import Certificate
+from adv_landscape.certify import Certificate, require_smooth
 from adv_landscape.config import PGAConfig, Tolerances
-from adv_landscape.losses import Loss, get_loss
+from adv_landscape.losses import Loss
 from adv_landscape.network import Network
 from adv_landscape.problem import Problem, TwoLayerObjective
 from adv_landscape.proof import Proof, prove_maxima
@@ -86,10 +86,6 @@ def run_census(net: Network, loss: Loss | str, x, y, *, eps: float, key: jax.Arr
     history: keep PGA's value history (runs every step; not with stream).
     progress: progress bars.
   """
-  loss = get_loss(loss)
-  if not net.act.smooth:
-    raise ValueError(f"activation={net.activation!r}: certificates need a second derivative, "
-                     f"and ReLU's curvature is a distribution; use a smooth activation")
   return run_census_problem(Problem.two_layer(net, loss, x, y, eps=eps), key=key,
                             n_restarts=n_restarts, config=config, ell=ell,
                             tolerances=tolerances, prove=prove, stream=stream, history=history,
@@ -103,6 +99,7 @@ def run_census_problem(problem: Problem, *, key: jax.Array, n_restarts: int,
                        progress: bool = False) -> CensusRun:
   """``run_census`` for any ``Problem``. Proofs need the closed-form constants of a
   two-layer network; for other objectives each maximum's ``proof_note`` says so."""
+  require_smooth(problem)  # before any PGA: the certificates would refuse it afterwards
   config = config or PGAConfig()
   tols = tolerances or Tolerances.for_dtype(problem.dtype)
   kw = dict(key=key, n_restarts=n_restarts, init=config.init,

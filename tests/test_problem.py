@@ -108,3 +108,11 @@ def test_run_census_refuses_relu_in_one_line():
   relu = Network(net.W, net.a, net.b, "relu")
   with pytest.raises(ValueError, match="activation='relu'"):
     run_census(relu, "quadratic", x, y, eps=eps, key=jax.random.key(0), n_restarts=2)
+
+
+def test_certify_problem_itself_refuses_relu():
+  net, x, y, eps = small_instance("tanh", "quadratic")
+  from adv_landscape.network import Network
+  relu = Problem.two_layer(Network(net.W, net.a, net.b, "relu"), "quadratic", x, y, eps=eps)
+  with pytest.raises(ValueError, match="activation='relu'"):
+    certify_problem(relu, np.zeros((1, x.shape[0])))
