@@ -29,10 +29,10 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from adv_landscape import objective
 from adv_landscape.geometry import sample_ball
 from adv_landscape.losses import Loss, get_loss
 from adv_landscape.network import Network, forward
+from adv_landscape.problem import Problem
 
 __all__ = ["Constants", "instance_constants", "sampled_constants", "estimate_ell", "t1_bound",
            "t2_bound", "fit_exponent", "Fit"]
@@ -77,11 +77,11 @@ def instance_constants(net: Network, loss: Loss | str, x, y, eps: float) -> Cons
   H_f = np.linalg.norm((W.T * (c2 * a_abs)) @ W, 2)
   T_f = float(np.sum(np.where(c3 == 0, 0.0, c3 * a_abs * wn**3)))
   with jax.enable_x64(True):
-    netx = net.astype(jnp.float64)
-    f0 = np.asarray(forward(netx, jnp.asarray(x)))
-    L0 = float(objective.value(netx, loss, jnp.asarray(x), y, jnp.zeros(x.shape)))
-    grad0 = float(np.linalg.norm(objective.grad(netx, loss, jnp.asarray(x), y,
-                                                jnp.zeros(x.shape))))
+    obj = Problem.two_layer(net, loss, x, y, eps=eps, dtype=jnp.float64).objective
+    zero = jnp.zeros_like(obj.x)
+    f0 = np.asarray(forward(obj.net, obj.x))
+    L0 = float(obj.value(zero))
+    grad0 = float(np.linalg.norm(obj.grad(zero)))
     if loss.multi_output:
       l1, l2, l3 = loss.sups(None, None, y)
       L_max = L0 + l1 * eps * G_f  # mean value theorem, ||grad l|| <= l1
@@ -120,17 +120,17 @@ def sampled_constants(net: Network, loss: Loss | str, x, y, eps: float, *, key: 
   """
   loss = get_loss(loss)
   with jax.enable_x64(True):
-    netx = net.astype(jnp.float64)
-    x = jnp.asarray(x, jnp.float64)
+    obj = Problem.two_layer(net, loss, x, y, eps=eps, dtype=jnp.float64).objective
+    netx, x = obj.net, obj.x
     k1, k2 = jax.random.split(key)
     pts = jnp.concatenate([sample_ball(k1, n // 2, x.shape[0], eps, dtype=jnp.float64),
                            jax.random.normal(k2, (n - n // 2, x.shape[0]), jnp.float64)])
     nrm = jnp.linalg.norm(pts[n // 2:], axis=1, keepdims=True)
     pts = pts.at[n // 2:].set(eps * pts[n // 2:] / nrm)  # half on the sphere
     fn = (lambda z: forward(netx, z)) if not loss.multi_output else None
-    H = jax.vmap(lambda p: objective.hess(netx, loss, x, y, p))(pts)
+    H = jax.vmap(obj.hess)(pts)
     Hn = jnp.linalg.norm(H, ord=2, axis=(1, 2))
-    vals = jax.vmap(lambda p: objective.value(netx, loss, x, y, p))(pts)
+    vals = jax.vmap(obj.value)(pts)
     if fn is not None:
       gf = jax.vmap(jax.grad(fn))(x[None, :] + pts)
       hf = jax.vmap(jax.hessian(fn))(x[None, :] + pts)

@@ -13,11 +13,11 @@ import jax.numpy as jnp
 import numpy as np
 import optax
 
-from adv_landscape import objective
 from adv_landscape.config import Tolerances
 from adv_landscape.geometry import project_ball, sample_ball
 from adv_landscape.losses import Loss, get_loss
 from adv_landscape.network import Network
+from adv_landscape.problem import Problem, TwoLayerObjective
 
 __all__ = ["Hunt", "hunt_interior_critical"]
 
@@ -74,31 +74,28 @@ def hunt_interior_critical(net: Network, loss: Loss | str, x, y, *, eps: float,
   """
   loss = get_loss(loss)
   with jax.enable_x64(True):
-    netx = net.astype(jnp.float64)
-    xx = jnp.asarray(x, jnp.float64)
-    zero = jnp.zeros_like(xx)
+    obj = Problem.two_layer(net, loss, x, y, eps=eps, dtype=jnp.float64).objective
+    zero = jnp.zeros_like(obj.x)
     multi = loss.multi_output
     # grad f = grad of the linear loss -y u at y = -1, so one code path serves both.
-    f_loss, f_y = (loss, y) if multi else (get_loss("linear"), -1.0)
-    gf0 = float(jnp.linalg.norm(objective.grad(netx, f_loss, xx, f_y, zero)))
-    gL0 = float(jnp.linalg.norm(objective.grad(netx, loss, xx, y, zero)))
+    f_obj = obj if multi else TwoLayerObjective(obj.net, obj.x, jnp.asarray(-1.0, jnp.float64),
+                                                get_loss("linear"))
+    gf0 = float(jnp.linalg.norm(f_obj.grad(zero)))
+    gL0 = float(jnp.linalg.norm(obj.grad(zero)))
     tol_f = rtol_g * max(gf0, 1e-300)
-    starts = sample_ball(key, n_starts, xx.shape[0], 0.95 * eps, dtype=jnp.float64)
+    starts = sample_ball(key, n_starts, zero.shape[0], 0.95 * eps, dtype=jnp.float64)
     half = n_starts if multi else n_starts // 2
-    d_f = _hunt(netx, f_loss, xx, f_y, starts[:half], eps, descent_steps, newton_steps)
-    parts = [d_f]
+    parts = [_hunt(f_obj, starts[:half], eps, descent_steps, newton_steps)]
     if not multi:
-      parts.append(_hunt(netx, loss, xx, y, starts[half:], eps, descent_steps, newton_steps))
+      parts.append(_hunt(obj, starts[half:], eps, descent_steps, newton_steps))
     d_end = np.concatenate(parts)
-    gf, _ = (np.asarray(v) for v in _grad_hess(netx, f_loss, xx, f_y, jnp.asarray(d_end)))
-    gL, HL = (np.asarray(v) for v in _grad_hess(netx, loss, xx, y, jnp.asarray(d_end)))
-    vals = np.asarray(jax.vmap(lambda dl: objective.value(netx, loss, xx, y, dl))(
-        jnp.asarray(d_end)))
-    if multi:
-      lp = np.zeros(d_end.shape[0])
-    else:
-      fz = jax.vmap(lambda dl: objective.value(netx, f_loss, xx, f_y, dl))(jnp.asarray(d_end))
-      lp = np.asarray(jax.vmap(lambda u: loss.grad(u, y))(fz))
+    D = jnp.asarray(d_end)
+    gf, _ = (np.asarray(v) for v in _grad_hess(f_obj, D))
+    gL, HL = (np.asarray(v) for v in _grad_hess(obj, D))
+    vals = np.asarray(jax.vmap(obj.value)(D))
+    # l'(f) at each point (f is the value of the linear objective at y = -1)
+    lp = (np.zeros(d_end.shape[0]) if multi else
+          np.asarray(jax.vmap(lambda u: loss.grad(u, obj.y))(jax.vmap(f_obj.value)(D))))
   gfn, gLn = np.linalg.norm(gf, axis=1), np.linalg.norm(gL, axis=1)
   eig = np.linalg.eigvalsh(HL)
   strictly_in = np.linalg.norm(d_end, axis=1) < eps * (1 - tol_b)
@@ -130,12 +127,12 @@ def _distinct(pts, eps) -> int:
   return int(_representatives(pts, eps).size) if pts.shape[0] else 0
 
 
-@partial(jax.jit, static_argnames=("loss", "descent_steps"))
-def _descend(net, loss, x, y, starts, eps, descent_steps):
+@partial(jax.jit, static_argnames=("descent_steps",))
+def _descend(obj, starts, eps, descent_steps):
   """Adam on ||grad L||^2 from each start (pure JAX, no LAPACK calls)."""
 
   def phi(delta):
-    g = objective.grad(net, loss, x, y, delta)
+    g = obj.grad(delta)
     return jnp.dot(g, g)
 
   def one(delta):
@@ -152,18 +149,17 @@ def _descend(net, loss, x, y, starts, eps, descent_steps):
   return jax.vmap(one)(starts)
 
 
-@partial(jax.jit, static_argnames=("loss",))
-def _grad_hess(net, loss, x, y, deltas):
-  return (jax.vmap(lambda d: objective.grad(net, loss, x, y, d))(deltas),
-          jax.vmap(lambda d: objective.hess(net, loss, x, y, d))(deltas))
+@jax.jit
+def _grad_hess(obj, deltas):
+  return jax.vmap(obj.grad)(deltas), jax.vmap(obj.hess)(deltas)
 
 
-def _hunt(net, loss, x, y, starts, eps, descent_steps, newton_steps):
+def _hunt(obj, starts, eps, descent_steps, newton_steps):
   """Descent on ||grad L||^2, then least-squares Newton steps on grad L = 0 (host pinv)."""
   if starts.shape[0] == 0:
-    return np.zeros((0, x.shape[0]))
-  dl = np.asarray(_descend(net, loss, x, y, starts, eps, descent_steps))
+    return np.zeros((0, obj.x.shape[0]))
+  dl = np.asarray(_descend(obj, starts, eps, descent_steps))
   for _ in range(newton_steps):
-    g, H = (np.asarray(v) for v in _grad_hess(net, loss, x, y, jnp.asarray(dl)))
+    g, H = (np.asarray(v) for v in _grad_hess(obj, jnp.asarray(dl)))
     dl = dl - np.einsum("bij,bj->bi", np.linalg.pinv(H, rcond=1e-13, hermitian=True), g)
   return dl

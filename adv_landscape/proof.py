@@ -78,11 +78,11 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from adv_landscape import objective
 from adv_landscape.bounds import instance_constants
 from adv_landscape.geometry import householder
 from adv_landscape.losses import Loss, get_loss
 from adv_landscape.network import Network
+from adv_landscape.problem import Problem
 
 __all__ = ["Proof", "prove_maximum", "prove_maxima", "distance"]
 
@@ -158,12 +158,11 @@ def prove_maximum(net: Network, loss: Loss | str, x, y, delta0, *, eps: float,
   if on:
     d0 = d0 * (eps / nrm)  # the proof is about the sphere
   with jax.enable_x64(True):
-    netx = net.astype(jnp.float64)
-    xx = jnp.asarray(x, jnp.float64)
+    obj = Problem.two_layer(net, loss, x, y, eps=eps, dtype=jnp.float64).objective
 
     def local(dl):
-      g = np.asarray(objective.grad(netx, loss, xx, y, jnp.asarray(dl)))
-      H = np.asarray(objective.hess(netx, loss, xx, y, jnp.asarray(dl)))
+      g = np.asarray(obj.grad(jnp.asarray(dl)))
+      H = np.asarray(obj.hess(jnp.asarray(dl)))
       return g, 0.5 * (H + H.T)
 
     p, g, H = d0, *local(d0)
