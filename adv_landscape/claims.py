@@ -30,7 +30,8 @@ import numpy as np
 from adv_landscape.stats import cluster_fit, growth_test, km_median, page_trend
 
 __all__ = ["claim_a", "claim_b", "claim_c", "claim_d", "CLAIMS", "CERTIFIED_THRESHOLD",
-           "CONVERGED_THRESHOLD", "TREND_ALPHA", "INTERIOR_MAX_SHARE", "GROWTH_AXES"]
+           "CONVERGED_THRESHOLD", "TREND_ALPHA", "INTERIOR_MAX_SHARE", "GROWTH_AXES",
+           "bound_ratios"]
 
 CERTIFIED_THRESHOLD = 0.95  # B: certified boundary maxima among ALL restarts, per group
 CONVERGED_THRESHOLD = 0.95  # B: restarts that met ||G|| <= tol_g within budget, per group
@@ -179,12 +180,7 @@ def claim_b(records: list[dict], *, seed: int = 0) -> dict:
       failing.append(f"{loss}/{rule}")
   viol = int(sum(r["t1_violations"] for r in records))
   theorem = [r for r in records if r["theorem_applies"]]
-  r1 = [np.asarray(r["iterations"], float)[np.asarray(r["converged"])]
-        / np.asarray(r["t1"], float)[np.asarray(r["converged"])] for r in theorem]
-  r1 = np.concatenate(r1) if r1 else np.array([])
-  r2 = [np.asarray(r["iterations"], float)[np.asarray(r["converged"])]
-        / np.asarray(r["t2"], float)[np.asarray(r["converged"])] for r in records]
-  r2 = np.concatenate(r2) if r2 else np.array([])
+  r1, r2 = bound_ratios(records)
   fits = _exponents(records, seed)
   exponential = [a for a, f in fits.items() if f["growth"] == "exponential"]
   inconclusive = [a for a, f in fits.items() if f["growth"] == "inconclusive"]
@@ -222,6 +218,15 @@ def claim_b(records: list[dict], *, seed: int = 0) -> dict:
                     "model predicts better than a log-log one by more than the noise across "
                     "seeds",
   }
+
+
+def bound_ratios(records) -> tuple[np.ndarray, np.ndarray]:
+  """Converged counts over T1 (where T1 is a theorem, eta <= 1/ell) and over T2."""
+  def ratios(rs, key):
+    parts = [np.asarray(r["iterations"], float)[np.asarray(r["converged"])]
+             / np.asarray(r[key], float)[np.asarray(r["converged"])] for r in rs]
+    return np.concatenate(parts) if parts else np.array([])
+  return ratios([r for r in records if r["theorem_applies"]], "t1"), ratios(records, "t2")
 
 
 def _trend_table(records, value):

@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import dataclasses
 import json
-import math
 import sys
 import time
 from typing import Callable, Iterable
@@ -203,8 +202,6 @@ def run_point(p: GridPoint) -> dict:
                               h.values[:20], h.lprime[:20], h.lambda_min[:20],
                               h.lambda_max[:20])]}
   med = km_median(res.iterations, res.converged)
-  proved = np.array([math.isfinite(pr.radius) for pr in proofs], bool)
-  maxima_mass = float(cs.counts[proved].sum() / cs.n) if cs.reps.size else 0.0
   return {
       "key": p.key, "point": dataclasses.asdict(p), "eps": eps,
       "constants": const._asdict(), "sampled": sampled._asdict(),
@@ -230,7 +227,7 @@ def run_point(p: GridPoint) -> dict:
       "basin_fractions": cs.basin_fractions, "maxima_kinds": cs.kinds.tolist(),
       "proof_radius": [pr.radius for pr in proofs],
       "proof_reason": [pr.reason for pr in proofs],
-      "proved_fraction": maxima_mass, "hunt": hunt,
+      "proved_fraction": run.summary["proved_fraction"], "hunt": hunt,
       "seconds": time.perf_counter() - t0,
   }
 

@@ -209,13 +209,7 @@ def _looseness(records) -> dict:
   """How far the measured counts sit below T1 and T2 (ratios count / bound)."""
   import numpy as np
 
-  t1 = [np.asarray(r["iterations"], float)[np.asarray(r["converged"])]
-        / np.asarray(r["t1"], float)[np.asarray(r["converged"])]
-        for r in records if r["theorem_applies"]]
-  t2 = [np.asarray(r["iterations"], float)[np.asarray(r["converged"])]
-        / np.asarray(r["t2"], float)[np.asarray(r["converged"])] for r in records]
-  t1 = np.concatenate(t1) if t1 else np.array([])
-  t2 = np.concatenate(t2) if t2 else np.array([])
+  t1, t2 = claims.bound_ratios(records)
   ell = [r["constants"]["ell"] / r["sampled"]["ell"] for r in records if r["sampled"]["ell"] > 0]
   return {"t1_ratio_max": float(t1.max()) if t1.size else None,
           "t1_ratio_median": float(np.median(t1)) if t1.size else None,
