@@ -2,7 +2,7 @@
 
 Each activation carries sigma, sigma', sigma'', sigma''' as elementwise JAX
 functions and ``sup_abs(order, radius)``: an upper bound on
-sup_{|t| <= radius} |sigma^(order)(t)|, the constants c1, c2, c3 of SPEC 6.
+sup_{|t| <= radius} |sigma^(order)(t)|, the constants c1, c2, c3 of docs/theory.md section 5.
 
 >>> import jax.numpy as jnp
 >>> float(get_activation("tanh").d1(jnp.array(0.0)))
@@ -18,6 +18,8 @@ from typing import Callable
 import jax
 import jax.numpy as jnp
 import numpy as np
+
+from adv_landscape.errors import InvalidInput
 
 __all__ = ["Activation", "ACTIVATIONS", "get_activation"]
 
@@ -203,5 +205,5 @@ def get_activation(name: str | Activation) -> Activation:
   try:
     return ACTIVATIONS[name]
   except KeyError:
-    raise ValueError(
+    raise InvalidInput(
         f"activation={name!r} is unknown; choose one of {sorted(ACTIVATIONS)}") from None

@@ -1,4 +1,4 @@
-"""Projected gradient ascent on the perturbation, batched over restarts (SPEC 4).
+"""Projected gradient ascent on the perturbation, batched over restarts (docs/theory.md section 2).
 
   delta_{t+1} = Pi(delta_t + eta_t grad L(delta_t))
   G(delta_t)  = (Pi(delta_t + eta_t grad L(delta_t)) - delta_t) / eta_t
@@ -31,6 +31,7 @@ import numpy as np
 from tqdm.auto import tqdm
 
 from adv_landscape.config import PGAConfig, Tolerances
+from adv_landscape.errors import InvalidInput
 from adv_landscape.losses import Loss, get_loss
 from adv_landscape.network import Network
 from adv_landscape.problem import L2Ball, Problem, TwoLayerObjective
@@ -170,7 +171,7 @@ def run_pga(net: Network, loss: Loss, x, y, eps, delta0, eta, tol_g, max_steps, 
 def default_tol_g(net: Network, loss: Loss | str, x, y, dtype=None) -> float:
   """Default first-order tolerance: 1e-6 ||grad L(0)|| in float64, 1e-4 in float32.
 
-  Scaled to the instance, as SPEC 5 asks; the float32 value sits above the
+  Scaled to the instance; the float32 value sits above the
   rounding noise of ||G|| = ||delta_{t+1} - delta_t|| / eta.
   """
   x = jnp.asarray(x)
@@ -209,7 +210,7 @@ def _eta(step_rule, step, problem: Problem, delta0, ell):
     return step * problem.constraint.eps / gn
   if step_rule == "normalized":
     return jnp.full((n,), step * problem.constraint.eps, dtype)
-  raise ValueError(f"step_rule={step_rule!r} is unknown; choose one of {list(STEP_RULES)}")
+  raise InvalidInput(f"step_rule={step_rule!r} is unknown; choose one of {list(STEP_RULES)}")
 
 
 def _shard_restarts(delta0, eta):
@@ -253,25 +254,25 @@ def pga_problem_chunks(problem: Problem, *, key: jax.Array, n_restarts: int,
                        shard: bool = True, progress: bool = True):
   """``pga_chunks`` on any ``Problem`` (an objective on a constraint set)."""
   if n_restarts < 1:
-    raise ValueError(f"n_restarts={n_restarts} must be positive")
+    raise InvalidInput(f"n_restarts={n_restarts} must be positive")
   if max_steps < 1:
-    raise ValueError(f"max_steps={max_steps} must be positive")
+    raise InvalidInput(f"max_steps={max_steps} must be positive")
   if not (math.isfinite(step) and step > 0):
-    raise ValueError(f"step={step!r} must be positive and finite")
+    raise InvalidInput(f"step={step!r} must be positive and finite")
   inits = getattr(problem.constraint, "INITS", INITS)
   if init not in inits:
-    raise ValueError(f"init={init!r} is unknown; choose one of {list(inits)}")
+    raise InvalidInput(f"init={init!r} is unknown; choose one of {list(inits)}")
   if step_rule not in STEP_RULES:
-    raise ValueError(f"step_rule={step_rule!r} is unknown; choose one of {list(STEP_RULES)}")
+    raise InvalidInput(f"step_rule={step_rule!r} is unknown; choose one of {list(STEP_RULES)}")
   x = problem.x
   if tol_g is None:
     tol_g = _default_tol_g(problem, x.dtype)
   if not tol_g > 0:
-    raise ValueError(f"tol_g={tol_g!r} must be positive")
+    raise InvalidInput(f"tol_g={tol_g!r} must be positive")
   if step_rule in ("lipschitz", "curvature") and ell is None:
     obj = problem.objective
     if not isinstance(obj, TwoLayerObjective):
-      raise ValueError(f"step_rule={step_rule!r} needs ell for a model without closed-form "
+      raise InvalidInput(f"step_rule={step_rule!r} needs ell for a model without closed-form "
                        f"bounds: pass ell (e.g. the largest ||hess L|| you found)")
     from adv_landscape.bounds import estimate_ell, instance_constants
     eps = float(problem.constraint.eps)
@@ -312,7 +313,7 @@ def pga(net: Network, loss: Loss | str, x, y, *, key: jax.Array, eps: float,
     key: PRNG key; chunk i draws its starts from ``fold_in(key, i)``.
     init: one of ``INITS``.
     step_rule: ``fixed`` (eta = step), ``lipschitz`` (eta = step / ell, the
-      rigorous ell of SPEC 6 unless given), ``curvature`` (eta = step / ell
+      rigorous ell of docs/theory.md section 5 unless given), ``curvature`` (eta = step / ell
       with ell the estimate ``bounds.estimate_ell`` unless given), ``grad0`` (eta = step eps /
       ||grad L(delta_0)||), ``normalized`` (delta + step eps g / ||g||).
     max_steps: step budget per restart.

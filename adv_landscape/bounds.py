@@ -1,4 +1,4 @@
-"""Instance constants and the iteration bounds of SPEC 6.
+"""Instance constants and the iteration bounds of docs/theory.md section 5.
 
 Rigorous upper bounds over z in x + B, with c_k the sup of |sigma^(k)| over
 each neuron's reachable pre-activation range |w_r . x + b_r| + eps ||w_r||,
@@ -8,8 +8,8 @@ and |a_r| the row norm ||a_r|| for a K-output head:
   ell <= l2 G_f^2 + l1 H_f,        rho <= l3 G_f^3 + 3 l2 G_f H_f + l1 T_f,
 with l_k = sup |l^(k)| over the reachable outputs |u - f(x)| <= eps G_f. For
 the quadratic loss l1 = F = |f(x) - y| + eps G_f, l2 = 1, l3 = 0, which gives
-SPEC 6's ell <= G_f^2 + F H_f and rho <= 3 G_f H_f + F T_f. The per-neuron
-c_k are at most the global sups, so these bounds are at most SPEC 6's.
+The global-sup bounds are ell <= G_f^2 + F H_f and rho <= 3 G_f H_f + F T_f. The per-neuron
+c_k are at most the global sups, so these bounds are at most the global-sup ones.
 
 >>> import jax
 >>> from adv_landscape.network import init_network, synthetic_input
@@ -29,6 +29,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from adv_landscape.errors import InvalidInput
 from adv_landscape.geometry import sample_ball
 from adv_landscape.losses import Loss, get_loss
 from adv_landscape.network import Network, forward
@@ -55,17 +56,17 @@ class Constants(NamedTuple):
 
 def _require_smooth(net: Network, what: str) -> None:
   if not net.act.smooth:
-    raise ValueError(
+    raise InvalidInput(
         f"activation={net.activation!r} has no second derivative (its curvature is a "
         f"distribution), so {what} are undefined; use a smooth activation")
 
 
 def instance_constants(net: Network, loss: Loss | str, x, y, eps: float) -> Constants:
-  """Rigorous constants of SPEC 6 for one instance, computed in float64 NumPy."""
+  """Rigorous constants of docs/theory.md section 5 for one instance, computed in float64 NumPy."""
   loss = get_loss(loss)
   _require_smooth(net, "curvature bounds")
   if loss.sups is None:
-    raise ValueError(f"loss={loss.name!r} is a user loss with unknown derivative bounds")
+    raise InvalidInput(f"loss={loss.name!r} is a user loss with unknown derivative bounds")
   W, b = np.asarray(net.W, np.float64), np.asarray(net.b, np.float64)
   a = np.asarray(net.a, np.float64)
   x = np.asarray(x, np.float64)

@@ -1,4 +1,4 @@
-"""Second-order certificates of PGA endpoints on the sphere ||delta|| = eps (SPEC 5).
+"""Second-order certificates of PGA endpoints on the sphere ||delta|| = eps (docs/theory.md section 3).
 
   mu        = <delta, grad L> / eps^2                   (KKT multiplier)
   rgrad     = P grad L,  P = I - u u^T,  u = delta / ||delta||
@@ -31,12 +31,13 @@ import numpy as np
 from tqdm.auto import tqdm
 
 from adv_landscape.config import Tolerances
+from adv_landscape.errors import InvalidInput
 from adv_landscape.geometry import householder, multiplier
 from adv_landscape.hunt import Hunt, hunt_interior_critical  # noqa: F401  (re-exported)
 from adv_landscape.lanczos import (  # noqa: F401
-                                   LanczosResult,
-                                   lambda_tangent_lanczos,
-                                   lambda_tangent_lanczos_objective,
+  LanczosResult,
+  lambda_tangent_lanczos,
+  lambda_tangent_lanczos_objective,
 )
 from adv_landscape.losses import Loss, get_loss
 from adv_landscape.network import Network
@@ -134,7 +135,7 @@ def _one(obj, eps, delta, method):
 
 def classify(norm_ratio, grad_norm, rgrad_norm, mu, lambda_t, lambda_hess, *, eps, tol_b,
              tol_g, tol_h, lambda_hess_min=None, verified=None) -> np.ndarray:
-  """The classes of SPEC 5 and 10, elementwise over NumPy arrays.
+  """The classes of docs/theory.md section 3, elementwise over NumPy arrays.
 
   On the sphere: first order (||P grad L|| <= tol_g, mu eps >= -tol_g), then
   lambda_T decides max / saddle / degenerate. The multiplier is compared
@@ -210,7 +211,7 @@ def require_smooth(problem: Problem) -> None:
   """Refuses a two-layer network with ReLU: certificates need a second derivative."""
   net = getattr(problem.objective, "net", None)
   if net is not None and not net.act.smooth:
-    raise ValueError(
+    raise InvalidInput(
         f"activation={net.activation!r}: certificates need a second derivative, and ReLU's "
         f"curvature is a distribution (zero almost everywhere); use a smooth activation")
 
@@ -225,13 +226,13 @@ def certify_problem(problem: Problem, deltas, *, tol_g=None, tol_b: float | None
   """
   require_smooth(problem)
   if method not in ("auto", "shift", "householder", "lanczos"):
-    raise ValueError(f"method={method!r} is unknown; choose auto, shift, householder or lanczos")
+    raise InvalidInput(f"method={method!r} is unknown; choose auto, shift, householder or lanczos")
   if tol_b is None:
     tol_b = Tolerances.for_dtype(np.asarray(deltas).dtype).tol_b
   deltas = np.asarray(deltas, np.float64)
   d = problem.d
   if deltas.ndim != 2 or deltas.shape[1] != d:
-    raise ValueError(f"deltas has shape {deltas.shape}; expected (B, {d})")
+    raise InvalidInput(f"deltas has shape {deltas.shape}; expected (B, {d})")
   if method == "auto":
     # Measured (benchmarks/certify.py): Lanczos 6x faster than dense at d = 784.
     method = "shift" if d <= 256 else "lanczos"

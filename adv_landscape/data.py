@@ -17,6 +17,8 @@ from typing import NamedTuple
 
 import numpy as np
 
+from adv_landscape.errors import InvalidInput
+
 __all__ = ["Dataset", "read_idx", "load_dataset", "FASHION_MNIST_DIR", "DATASETS"]
 
 FASHION_MNIST_DIR = "/usr/share/datasets/fashion-mnist"
@@ -49,13 +51,13 @@ def read_idx(path: str | os.PathLike) -> np.ndarray:
   with opener(path, "rb") as f:
     data = f.read()
   if len(data) < 4 or data[0] != 0 or data[1] != 0 or data[2] not in _IDX_TYPES:
-    raise ValueError(f"{path!r} is not an IDX file (bad magic number {data[:4]!r})")
+    raise InvalidInput(f"{path!r} is not an IDX file (bad magic number {data[:4]!r})")
   ndim = data[3]
   shape = tuple(int.from_bytes(data[4 + 4 * i: 8 + 4 * i], "big") for i in range(ndim))
   dtype = np.dtype(_IDX_TYPES[data[2]])
   body = data[4 + 4 * ndim:]
   if len(body) != dtype.itemsize * int(np.prod(shape)):
-    raise ValueError(f"{path!r}: header says shape {shape} but the body has {len(body)} bytes")
+    raise InvalidInput(f"{path!r}: header says shape {shape} but the body has {len(body)} bytes")
   return np.frombuffer(body, dtype).reshape(shape).astype(dtype.newbyteorder("="))
 
 
@@ -72,7 +74,7 @@ def _idx_pair(folder: str, split: str):
   imgs = _find(folder, f"{prefix}-images-idx3-ubyte")
   labs = _find(folder, f"{prefix}-labels-idx1-ubyte")
   if imgs is None or labs is None:
-    raise ValueError(
+    raise InvalidInput(
         f"data={folder!r}: no {prefix}-images-idx3-ubyte(.gz) and {prefix}-labels-idx1-ubyte(.gz)"
         f" there; for Fashion-MNIST run 'apt-get install dataset-fashion-mnist' (Debian) or "
         f"point --data-dir to a folder of MNIST-format IDX files")
@@ -87,7 +89,7 @@ def _rescale(X, scale, normalize, pixel_max):
   if normalize == "norm":
     n = np.linalg.norm(X, axis=1, keepdims=True)
     return scale * np.sqrt(X.shape[1]) * X / np.maximum(n, 1e-300)
-  raise ValueError(f"normalize={normalize!r} is unknown; choose 'pixels' or 'norm'")
+  raise InvalidInput(f"normalize={normalize!r} is unknown; choose 'pixels' or 'norm'")
 
 
 def load_dataset(name: str, *, scale: float = 1.0, normalize: str = "norm",
@@ -105,7 +107,7 @@ def load_dataset(name: str, *, scale: float = 1.0, normalize: str = "norm",
     seed, d: for ``synthetic`` (labels from a random teacher network's sign).
   """
   if not (np.isfinite(scale) and scale > 0):
-    raise ValueError(f"scale={scale!r} must be positive")
+    raise InvalidInput(f"scale={scale!r} must be positive")
   if name == "digits":
     from sklearn.datasets import load_digits  # bundled with scikit-learn: no download
     raw = load_digits()
@@ -121,7 +123,7 @@ def load_dataset(name: str, *, scale: float = 1.0, normalize: str = "norm",
     classes = (np.tanh(X @ teacher.T) @ rng.choice([-1.0, 1.0], 16) > 0).astype(np.int64)
     pmax = float(np.abs(X).max())
   else:
-    raise ValueError(f"data={name!r} is neither one of {list(DATASETS)} nor a folder")
+    raise InvalidInput(f"data={name!r} is neither one of {list(DATASETS)} nor a folder")
   if n is not None:
     X, classes = X[:n], classes[:n]
   X = _rescale(X, scale, normalize, pmax)

@@ -40,6 +40,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from adv_landscape import objective as closed_form
+from adv_landscape.errors import InvalidInput
 from adv_landscape.geometry import project_ball_batch, sample_ball, sample_sphere
 from adv_landscape.losses import Loss, get_loss
 from adv_landscape.network import Network, validate_problem
@@ -150,7 +151,7 @@ class L2Ball:
       g = grad0
       return jnp.broadcast_to(
           self.eps * g / jnp.maximum(jnp.linalg.norm(g), jnp.finfo(dtype).tiny), (n, d))
-    raise ValueError(f"init={init!r} is unknown; choose one of {list(self.INITS)}")
+    raise InvalidInput(f"init={init!r} is unknown; choose one of {list(self.INITS)}")
 
   def certify(self, problem: "Problem", deltas, **kw):
     """The sphere's second-order certificate (``certify.certify_problem``)."""
@@ -213,10 +214,10 @@ class Problem:
     loss = get_loss(loss)
     x = jnp.asarray(x) if dtype is None else jnp.asarray(x, dtype)
     if x.ndim != 1:
-      raise ValueError(f"x has shape {x.shape}; expected (d,)")
+      raise InvalidInput(f"x has shape {x.shape}; expected (d,)")
     if not (np.isfinite(eps) and eps > 0):
-      raise ValueError(f"eps={eps!r} must be positive and finite")
+      raise InvalidInput(f"eps={eps!r} must be positive and finite")
     if not bool(jnp.all(jnp.isfinite(x))):
-      raise ValueError("x has NaN or inf entries")
+      raise InvalidInput("x has NaN or inf entries")
     obj = AutodiffObjective(params, x, _label(y, loss, x.dtype), apply, loss)
     return cls(obj, L2Ball(jnp.asarray(eps, x.dtype))).astype(x.dtype)

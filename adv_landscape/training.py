@@ -31,6 +31,7 @@ from tqdm.auto import tqdm
 from adv_landscape import objective
 from adv_landscape.certify import certify
 from adv_landscape.config import Tolerances
+from adv_landscape.errors import InvalidInput
 from adv_landscape.geometry import project_ball
 from adv_landscape.losses import get_loss
 from adv_landscape.network import Network, init_network
@@ -114,7 +115,7 @@ def _optimizer(cfg: TrainConfig):
     return optax.sgd(cfg.lr)
   if cfg.optimizer == "adam":
     return optax.adam(cfg.lr)
-  raise ValueError(f"optimizer={cfg.optimizer!r} is unknown; choose 'sgd' or 'adam'")
+  raise InvalidInput(f"optimizer={cfg.optimizer!r} is unknown; choose 'sgd' or 'adam'")
 
 
 def _save(path, net, opt_state, epoch, log, cfg):
@@ -129,7 +130,7 @@ def _save(path, net, opt_state, epoch, log, cfg):
 def _load(path, template, cfg):
   with np.load(path, allow_pickle=False) as z:
     if json.loads(str(z["config"])) != dataclasses.asdict(cfg):
-      raise ValueError(f"checkpoint={path!r} was written with another configuration")
+      raise InvalidInput(f"checkpoint={path!r} was written with another configuration")
     treedef = jax.tree_util.tree_structure(template)
     n = len(jax.tree_util.tree_leaves(template))
     leaves = [jnp.asarray(z[f"leaf{i}"]) for i in range(n)]
