@@ -4,7 +4,7 @@ Scalar losses take a network output u of shape () and a label y; softmax
 cross-entropy takes u of shape (K,) and an integer class y. Every loss gives
 ``value``, ``grad`` (dl/du, shape of u) and ``hess`` (d2l/du2: a scalar, or
 (K, K)), per example; batch with ``jax.vmap``. ``derivative_sups`` bounds
-|l'|, |l''|, |l'''| over an interval of outputs (SPEC 6).
+|l'|, |l''|, |l'''| over an interval of outputs (docs/theory.md section 5).
 
 >>> import jax.numpy as jnp
 >>> float(get_loss("quadratic").grad(jnp.array(3.0), 1.0))
@@ -20,7 +20,9 @@ from typing import Callable
 import jax
 import jax.numpy as jnp
 
-__all__ = ["Loss", "LOSSES", "get_loss", "loss_from_callable"]
+from adv_landscape.errors import InvalidInput
+
+__all__ = ["Loss", "LOSSES", "get_loss", "loss_from_callable", "load_loss", "with_output_bias"]
 
 
 @dataclasses.dataclass(frozen=True, eq=False)
@@ -158,6 +160,93 @@ def loss_from_callable(fn: Callable, *, name: str | None = None,
               multi_output=multi_output, sups=None)
 
 
+def with_output_bias(loss: Loss, c) -> Loss:
+  """The loss of a network with output bias c: u -> l(u + c, y), bounds shifted with it.
+
+  A bias after the last layer moves every output by c, so folding it into the
+  loss leaves the network, its derivatives and its bounds unchanged.
+
+  >>> import jax.numpy as jnp
+  >>> float(with_output_bias(get_loss("quadratic"), 0.5).value(jnp.array(1.0), 1.0))
+  0.125
+  """
+  c = jnp.asarray(c) if loss.multi_output else float(c)
+  if bool(jnp.any(jnp.asarray(c) != 0)):
+    sups = None if loss.sups is None else (
+        lambda lo, hi, y: loss.sups(lo + c, hi + c, y))
+    return Loss(loss.name, value=lambda u, y: loss.value(u + c, y),
+                grad=lambda u, y: loss.grad(u + c, y), hess=lambda u, y: loss.hess(u + c, y),
+                multi_output=loss.multi_output, sups=sups)
+  return loss
+
+
+def _import_user_module(module: str):
+  """Imports ``module``; a file ``module.py`` in the current folder is found too.
+
+  The console script's ``sys.path`` starts at its own folder, not at the
+  user's, so a loss file beside the user's data would otherwise be missed.
+  """
+  import importlib
+  import importlib.util
+  import os
+  import sys
+
+  try:
+    return importlib.import_module(module)
+  except ModuleNotFoundError:
+    path = os.path.join(os.getcwd(), *module.split(".")) + ".py"
+    if not os.path.isfile(path):
+      raise
+  spec = importlib.util.spec_from_file_location(module, path)
+  mod = importlib.util.module_from_spec(spec)
+  sys.modules[module] = mod
+  spec.loader.exec_module(mod)
+  return mod
+
+
+def load_loss(spec: str) -> Loss:
+  """A loss named ``package.module:function`` (a JAX callable l(u, y)), via ``loss_from_callable``.
+
+  The module is imported from ``sys.path`` or, failing that, from a file
+  ``module.py`` in the current folder. The callable must return a scalar for a scalar u;
+  its derivatives come from autodiff and it has no derivative bounds, so the
+  rigorous bounds, the ``lipschitz`` step rule and the proofs are unavailable.
+
+  >>> load_loss("math:nope")
+  Traceback (most recent call last):
+  ...
+  adv_landscape.errors.InvalidInput: loss='math:nope': module 'math' has no 'nope'; check the name
+  """
+  module, sep, attr = spec.partition(":")
+  if not sep or not module or not attr:
+    raise InvalidInput(f"loss={spec!r} is neither one of {sorted(LOSSES)} nor "
+                       f"package.module:function")
+  try:
+    mod = _import_user_module(module)
+  except ImportError as e:
+    raise InvalidInput(f"loss={spec!r}: cannot import {module!r} ({e}); put it on PYTHONPATH or "
+                       f"run from its folder") from None
+  fn = mod
+  for part in attr.split("."):
+    if not hasattr(fn, part):
+      raise InvalidInput(f"loss={spec!r}: module {module!r} has no {attr!r}; check the name")
+    fn = getattr(fn, part)
+  if not callable(fn):
+    raise InvalidInput(f"loss={spec!r} is a {type(fn).__name__}, not a function l(u, y)")
+  loss = loss_from_callable(fn, name=spec)
+  try:
+    probe = jnp.asarray(loss.value(jnp.asarray(0.5), 1.0))
+    dprobe = loss.grad(jnp.asarray(0.5), 1.0)
+  except Exception as e:  # a user function can fail in any way; say so in one line
+    raise InvalidInput(f"loss={spec!r} failed on u=0.5, y=1.0 ({type(e).__name__}: "
+                       f"{str(e).splitlines()[0] if str(e) else ''}); it must be a JAX function "
+                       f"l(u, y) of a scalar output u") from None
+  if probe.shape != () or not bool(jnp.isfinite(probe)) or not bool(jnp.isfinite(dprobe)):
+    raise InvalidInput(f"loss={spec!r} returned {probe!r} at u=0.5, y=1.0; it must return a "
+                       f"finite scalar")
+  return loss
+
+
 def get_loss(name: str | Loss | Callable) -> Loss:
   """Looks up a loss by name, or wraps a callable; ``ValueError`` if unknown."""
   if isinstance(name, Loss):
@@ -167,5 +256,5 @@ def get_loss(name: str | Loss | Callable) -> Loss:
   try:
     return LOSSES[name]
   except KeyError:
-    raise ValueError(f"loss={name!r} is unknown; choose one of {sorted(LOSSES)}") from None
+    raise InvalidInput(f"loss={name!r} is unknown; choose one of {sorted(LOSSES)}") from None
 

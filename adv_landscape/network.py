@@ -1,4 +1,4 @@
-"""Two-layer networks f(z) = sum_r a_r sigma(w_r . z + b_r) (SPEC 2).
+"""Two-layer networks f(z) = sum_r a_r sigma(w_r . z + b_r) (docs/theory.md section 1).
 
 A ``Network`` is a pytree (W, a, b) whose activation name is static, so a
 jitted function of a network retraces only when the activation changes.
@@ -19,6 +19,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from adv_landscape.activations import Activation, get_activation
+from adv_landscape.errors import InvalidInput
 
 __all__ = [
     "Network", "init_network", "synthetic_input", "forward", "load_network",
@@ -86,7 +87,7 @@ def init_network(key: jax.Array, d: int, m: int, *, activation: str = "tanh",
     Adversaries. ICML 2020, section 3 (initial phase of training).
   """
   if d < 1 or m < 1:
-    raise ValueError(f"d={d} and m={m} must be positive")
+    raise InvalidInput(f"d={d} and m={m} must be positive")
   get_activation(activation)
   dtype = dtype or jnp.zeros(()).dtype
   kw, ka = jax.random.split(key)
@@ -97,7 +98,7 @@ def init_network(key: jax.Array, d: int, m: int, *, activation: str = "tanh",
 
 
 def synthetic_input(key: jax.Array, d: int, scale: float, *, dtype=None) -> jax.Array:
-  """x = s * xbar with xbar uniform on the sphere of radius sqrt(d) (SPEC 2)."""
+  """x = s * xbar with xbar uniform on the sphere of radius sqrt(d) (docs/theory.md section 1)."""
   dtype = dtype or jnp.zeros(()).dtype
   xbar = jax.random.normal(key, (d,), dtype)
   return scale * jnp.sqrt(jnp.asarray(d, dtype)) * xbar / jnp.linalg.norm(xbar)
@@ -106,7 +107,7 @@ def synthetic_input(key: jax.Array, d: int, scale: float, *, dtype=None) -> jax.
 def eps_from_gamma(x: jax.Array, gamma: float) -> float:
   """eps = gamma ||x||: the radius at perturbation ratio gamma."""
   if not gamma > 0:
-    raise ValueError(f"gamma={gamma!r} must be positive")
+    raise InvalidInput(f"gamma={gamma!r} must be positive")
   return float(gamma * np.linalg.norm(np.asarray(x, np.float64)))
 
 
@@ -120,31 +121,31 @@ def validate_problem(net: Network, x, eps: float, y=None, *, loss=None) -> None:
   W, a, b = (np.asarray(v) for v in (net.W, net.a, net.b))
   get_activation(net.activation)
   if W.ndim != 2:
-    raise ValueError(f"W has shape {W.shape}; expected (m, d)")
+    raise InvalidInput(f"W has shape {W.shape}; expected (m, d)")
   m, d = W.shape
   if a.ndim not in (1, 2) or a.shape[0] != m:
-    raise ValueError(f"a has shape {a.shape}; expected ({m},) or ({m}, K) to match W {W.shape}")
+    raise InvalidInput(f"a has shape {a.shape}; expected ({m},) or ({m}, K) to match W {W.shape}")
   if b.shape != (m,):
-    raise ValueError(f"b has shape {b.shape}; expected ({m},) to match W {W.shape}")
+    raise InvalidInput(f"b has shape {b.shape}; expected ({m},) to match W {W.shape}")
   x = np.asarray(x)
   if x.shape != (d,):
-    raise ValueError(f"x has shape {x.shape}; expected ({d},) to match W {W.shape}")
+    raise InvalidInput(f"x has shape {x.shape}; expected ({d},) to match W {W.shape}")
   for name, v in (("W", W), ("a", a), ("b", b), ("x", x)):
     if not np.all(np.isfinite(v)):
-      raise ValueError(f"{name} contains NaN or inf ({int(np.sum(~np.isfinite(v)))} entries)")
+      raise InvalidInput(f"{name} contains NaN or inf ({int(np.sum(~np.isfinite(v)))} entries)")
   if not (np.isfinite(eps) and eps > 0):
-    raise ValueError(f"eps={eps!r} must be positive and finite")
+    raise InvalidInput(f"eps={eps!r} must be positive and finite")
   if y is not None and not np.all(np.isfinite(np.asarray(y, np.float64))):
-    raise ValueError(f"y={y!r} is not finite")
+    raise InvalidInput(f"y={y!r} is not finite")
   if loss is not None:
     multi = a.ndim == 2
     if loss.multi_output != multi:
-      raise ValueError(
+      raise InvalidInput(
           f"loss={loss.name!r} needs a of shape {'(m, K)' if loss.multi_output else '(m,)'}, "
           f"got {a.shape}")
     if loss.multi_output and y is not None:
       if float(y) != int(float(y)) or not 0 <= int(float(y)) < a.shape[1]:
-        raise ValueError(f"y={y!r} must be a class index in [0, {a.shape[1]})")
+        raise InvalidInput(f"y={y!r} must be a class index in [0, {a.shape[1]})")
 
 
 def save_network(path: str | os.PathLike, net: Network) -> None:
@@ -157,20 +158,16 @@ def save_network(path: str | os.PathLike, net: Network) -> None:
 
 
 def load_network(path: str | os.PathLike, *, dtype=None) -> Network:
-  """Reads a network from ``.npz`` with W (m, d), a (m,) or (m, K), optional b, activation."""
-  path = os.fspath(path)
-  if not os.path.exists(path):
-    raise ValueError(f"weights={path!r}: no such file")
-  try:
-    with np.load(path, allow_pickle=False) as z:
-      missing = [k for k in ("W", "a", "activation") if k not in z.files]
-      if missing:
-        raise ValueError(f"weights={path!r} lacks {missing}; it must hold W, a, activation")
-      W, a = z["W"], z["a"]
-      b = z["b"] if "b" in z.files else np.zeros(W.shape[:1], W.dtype)
-      activation = str(z["activation"])
-  except (OSError, EOFError) as e:  # a corrupt or non-npz file
-    raise ValueError(f"weights={path!r} is not a readable .npz file ({e})") from None
-  get_activation(activation)
-  dtype = dtype or jnp.zeros(()).dtype
-  return Network(jnp.asarray(W, dtype), jnp.asarray(a, dtype), jnp.asarray(b, dtype), activation)
+  """Reads a network file (see ``adv_landscape.weights`` for the formats).
+
+  Files with a nonzero output bias are refused here, since a ``Network`` has
+  none: ``weights.read_network`` returns the bias, and
+  ``losses.with_output_bias`` folds it into the loss.
+  """
+  from adv_landscape.weights import read_network
+
+  loaded = read_network(path, dtype=dtype)
+  if np.any(np.asarray(loaded.output_bias) != 0):
+    raise InvalidInput(f"weights={os.fspath(path)!r} has an output bias; read it with "
+                       f"adv_landscape.weights.read_network, which returns it")
+  return loaded.net
