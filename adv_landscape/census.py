@@ -1,4 +1,4 @@
-"""Landscape census: distinct certified maxima, their basins and values (SPEC 8).
+"""Landscape census: distinct certified maxima, their basins and values (docs/theory.md section 8).
 
 A certified maximum is an endpoint of class ``boundary_local_max`` (on the
 sphere) or ``interior_local_max`` (inside the ball, where hess L is negative
@@ -76,6 +76,7 @@ class Census(NamedTuple):
     proved_distinct: after ``merge_proved``, how many maxima are proved and
       provably pairwise different (a lower bound on the number of distinct
       strict local maxima); None before.
+    values: (distinct,) L at each maximum's representative, best first.
   """
 
   n: int
@@ -90,6 +91,7 @@ class Census(NamedTuple):
   labels: np.ndarray
   kinds: np.ndarray | None = None
   proved_distinct: int | None = None
+  values: np.ndarray | None = None
 
 
 def _kind(cls) -> str:
@@ -113,7 +115,8 @@ def census_summary(deltas, cert: Certificate, *, eps: float,
   return Census(n, {str(c): int(k) for c, k in zip(classes, ccounts)},
                 float(is_max.mean()), int(reps.size), reps, counts, counts / n, best,
                 float(counts[0] / n) if reps.size else 0.0, labels,
-                np.asarray([_kind(cert.classes[i]) for i in reps], dtype=str))
+                np.asarray([_kind(cert.classes[i]) for i in reps], dtype=str),
+                values=np.asarray(cert.values, np.float64)[reps])
 
 
 def merge_proved(census: Census, deltas, proofs, *, eps: float) -> tuple[Census, list]:
@@ -180,13 +183,14 @@ def merge_proved(census: Census, deltas, proofs, *, eps: float) -> tuple[Census,
       basin_fractions=counts / census.n,
       p_best=float(counts[0] / census.n) if roots else 0.0, labels=labels,
       kinds=census.kinds[roots] if census.kinds is not None else None,
+      values=census.values[roots] if census.values is not None else None,
       proved_distinct=len(kept))
   return merged, [proofs[r] for r in roots]
 
 
 def nonlinearity(eps: float, ell: float, grad0_norm: float) -> float:
   """kappa = eps ell / ||grad L(0)||: small kappa means a near-linear objective on
-  the ball and a near-unique maximum (SPEC 8)."""
+  the ball and a near-unique maximum (docs/theory.md section 8)."""
   return float(eps * ell / max(grad0_norm, np.finfo(np.float64).tiny))
 
 

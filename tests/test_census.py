@@ -101,3 +101,22 @@ def test_proofs_merge_a_split_maximum_and_keep_different_ones_apart():
   cav = run_point(GridPoint(s=1.0, gamma=1.5, family="concave", loss="linear", init="ball", **b))
   assert cav["distinct_maxima_by_distance"] > 1
   assert cav["distinct_maxima"] == 1 and cav["maxima_kinds"] == ["interior"]
+
+
+def test_census_carries_each_maximums_value_in_order():
+  """Census.values[k] is L at maximum k's representative, after merging too (best first)."""
+  import jax
+
+  from adv_landscape.pipeline import PGAConfig, run_census
+  from adv_landscape.sweep import FAMILIES, GridPoint
+
+  p = GridPoint(d=8, m=32, s=4.0, n_restarts=64, max_steps=3000, rtol_g=1e-5, step_rule="grad0",
+                step=0.05)
+  net, loss, x, y, eps = FAMILIES[p.family](p)
+  run = run_census(net, loss, x, y, eps=eps, key=jax.random.key(0), n_restarts=64,
+                   config=PGAConfig(step_rule="grad0", step=0.05, max_steps=3000))
+  cs = run.census
+  assert cs.values.shape == (cs.distinct,) and cs.distinct >= 2
+  np.testing.assert_array_equal(cs.values, run.certificate.values[cs.reps])
+  np.testing.assert_array_equal(cs.values, [mx["value"] for mx in run.maxima])
+  assert np.all(np.diff(cs.values) <= 0)

@@ -1,0 +1,180 @@
+"""The common case in one call: ``census(net, loss, x, y, ...)``, and the CLI's synthetic instance.
+
+``census`` runs the same pipeline as ``adv-landscape census`` (``run_census``)
+with the same defaults, and splits ``seed`` the same way, so
+
+    net, x = synthetic_instance(seed=0, d=20, m=200)
+    census(net, "quadratic", x, 1.0, gamma=0.5, n_restarts=2000, seed=0)
+
+gives what ``adv-landscape census --d 20 --m 200 --gamma 0.5 --inits 2000``
+prints (in float64 with ``--x64`` and ``jax_enable_x64``).
+
+>>> import jax
+>>> net, x = synthetic_instance(seed=0, d=4, m=8)
+>>> res = census(net, "quadratic", x, 1.0, gamma=0.5, n_restarts=16, step_rule="grad0", step=0.1)
+>>> res.n_restarts, len(res.maxima) == len(res.values) >= 1
+(16, True)
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from typing import Callable
+
+import jax
+import numpy as np
+
+from adv_landscape.errors import InvalidInput
+from adv_landscape.io import percent
+from adv_landscape.losses import Loss, get_loss, with_output_bias
+from adv_landscape.network import Network, init_network, synthetic_input
+
+__all__ = ["Maximum", "CensusResult", "census", "synthetic_instance", "seed_keys"]
+
+
+def seed_keys(seed: int):
+  """(network key, input key, run key): one split of key(seed), as the command line does."""
+  return jax.random.split(jax.random.key(seed), 3)
+
+
+def synthetic_instance(*, seed: int = 0, d: int = 20, m: int = 200, activation: str = "tanh",
+                       scale: float = 1.0, n_outputs: int | None = None,
+                       dtype=None) -> tuple[Network, jax.Array]:
+  """The paper's random network and an input of scale s, from ``seed`` (as the CLI builds them)."""
+  k_net, k_x, _ = seed_keys(seed)
+  net = init_network(k_net, d, m, activation=activation, n_outputs=n_outputs, dtype=dtype)
+  return net, synthetic_input(k_x, d, scale, dtype=dtype)
+
+
+@dataclasses.dataclass(frozen=True)
+class Maximum:
+  """One distinct certified maximum.
+
+  Attributes:
+    value: L at the representative endpoint.
+    delta: the representative perturbation, shape (d,).
+    kind: "boundary" (on the sphere) or "interior".
+    cls: the certificate class (``boundary_local_max`` or ``interior_local_max``).
+    count: restarts that ended there; basin_fraction: count / restarts.
+    lambda_tangent: top Riemannian Hessian eigenvalue (boundary; NaN inside).
+    lambda_hess: top eigenvalue of hess L (interior; NaN on the sphere).
+    multiplier: the KKT multiplier mu (boundary).
+    proof_radius: a true strict local maximum lies within this distance
+      (NaN when the proof failed; ``proof_note`` says why).
+  """
+
+  value: float
+  delta: np.ndarray
+  kind: str
+  cls: str
+  count: int
+  basin_fraction: float
+  lambda_tangent: float
+  lambda_hess: float
+  multiplier: float
+  proof_radius: float
+  proof_note: str
+
+
+@dataclasses.dataclass(frozen=True)
+class CensusResult:
+  """What ``census`` found; ``run`` keeps every array (endpoints, certificates, clusters).
+
+  Attributes:
+    maxima: the distinct maxima, best first.
+    class_counts: endpoints per certificate class.
+    summary: the census JSON's ``summary`` (see docs/output.md).
+    config: every input that determines the result (eps, restarts, step rule,
+      tolerances, seed, dtype).
+    run: the ``pipeline.CensusRun``.
+  """
+
+  maxima: list[Maximum]
+  class_counts: dict
+  summary: dict
+  config: dict
+  run: object
+
+  @property
+  def n_restarts(self) -> int:
+    return int(self.summary["n_inits"])
+
+  @property
+  def values(self) -> np.ndarray:
+    return np.array([mx.value for mx in self.maxima])
+
+  @property
+  def deltas(self) -> np.ndarray:
+    d = self.config["d"]
+    return np.array([mx.delta for mx in self.maxima]).reshape(len(self.maxima), d)
+
+  @property
+  def counts(self) -> np.ndarray:
+    return np.array([mx.count for mx in self.maxima], int)
+
+  def __str__(self) -> str:
+    s = self.summary
+    lines = [f"{s['n_inits']} restarts: {s['distinct_maxima']} distinct certified maxima, "
+             f"certified {percent(s['certified_fraction'])}, converged "
+             f"{percent(s['converged_fraction'])}, median {s['median_iterations']:.0f} "
+             f"iterations"]
+    for i, mx in enumerate(self.maxima[:5]):
+      lines.append(f"  #{i + 1} {mx.kind:8s} L={mx.value:.6g} count {mx.count} "
+                   f"proof radius {mx.proof_radius:.2g}")
+    return "\n".join(lines)
+
+
+def census(net: Network, loss: str | Loss | Callable, x, y, *, eps: float | None = None,
+           gamma: float | None = None, n_restarts: int = 1000, step_rule: str = "normalized",
+           step: float = 0.05, init: str = "sphere", max_steps: int = 10_000,
+           tol_g: float | None = None, tol_c: float = 1e-3, seed: int = 0,
+           output_bias=0.0, progress: bool = False) -> CensusResult:
+  """PGA from ``n_restarts`` starts, certificates, the distinct maxima and their proofs.
+
+  The defaults are the command line's. The restarts use the third key of
+  ``jax.random.split(jax.random.key(seed), 3)``, as the command line does.
+
+  Args:
+    net: a two-layer ``Network``; loss: a name, a ``Loss`` or a callable l(u, y).
+    x: the input (its dtype sets PGA's: float64 under ``jax_enable_x64``); y: the label.
+    eps, gamma: the radius, or the perturbation ratio (eps = gamma ||x||; 0.5
+      when neither is given).
+    n_restarts, step_rule, step, init, max_steps, tol_g, tol_c: as the CLI's
+      ``--inits``, ``--step-rule``, ``--step``, ``--init``, ``--max-steps``,
+      ``--tol-g``, ``--tol-c``.
+    seed: the PRNG seed; output_bias: a bias added to the network's output.
+    progress: progress bars.
+
+  Raises:
+    InvalidInput: bad arguments (both eps and gamma, x = 0 with gamma, ...).
+  """
+  from adv_landscape.network import validate_problem
+  from adv_landscape.pipeline import PGAConfig, Tolerances, run_census
+
+  if eps is not None and gamma is not None:
+    raise InvalidInput("give eps or gamma, not both")
+  x = jax.numpy.asarray(x)
+  xnorm = float(np.linalg.norm(np.asarray(x, np.float64)))
+  if eps is None:
+    if xnorm == 0:
+      raise InvalidInput("x is zero, so gamma cannot set eps (eps = gamma ||x||); give eps")
+    eps = (0.5 if gamma is None else gamma) * xnorm
+  loss = with_output_bias(get_loss(loss), output_bias)
+  validate_problem(net, x, eps, y, loss=loss)
+  config = PGAConfig(step_rule=step_rule, step=step, init=init, tol_g=tol_g, max_steps=max_steps)
+  tols = Tolerances.for_dtype(x.dtype, tol_c=tol_c)
+  run = run_census(net, loss, x, y, eps=eps, key=seed_keys(seed)[2], n_restarts=n_restarts,
+                   config=config, tolerances=tols, progress=progress)
+  cls = {"boundary": "boundary_local_max", "interior": "interior_local_max"}
+  maxima = [Maximum(value=mx["value"], delta=np.asarray(mx["delta"]), kind=mx["kind"],
+                    cls=cls[mx["kind"]], count=mx["count"], basin_fraction=mx["basin_fraction"],
+                    lambda_tangent=mx["lambda_tangent"], lambda_hess=mx["lambda_hess"],
+                    multiplier=mx["multiplier"], proof_radius=float(mx["proof_radius"]),
+                    proof_note=mx["proof_note"]) for mx in run.maxima]
+  out_config = {**dataclasses.asdict(run.config), "eps": eps, "gamma": eps / xnorm if xnorm
+                else None, "n_restarts": n_restarts, "seed": seed, "loss": loss.name, "y": y,
+                "d": int(net.d), "m": int(net.m), "activation": net.activation,
+                "output_bias": np.asarray(output_bias).tolist(), "dtype": str(x.dtype),
+                "tolerances": tols.describe()}
+  return CensusResult(maxima, dict(run.summary["class_counts"]), dict(run.summary), out_config,
+                      run)
