@@ -1,8 +1,11 @@
-"""The ``adv-landscape`` command line (SPEC 9).
+"""The ``adv-landscape`` command line.
 
 Every command takes --seed, --json PATH (written atomically), --x64 and shows
-progress bars on long work. Invalid input exits with code 2 and one line
-naming the argument and value; nothing is written then.
+progress bars on long work. Invalid input (an ``InvalidInput`` from the
+library, or an argparse error) exits with code 2 and one line naming the
+argument, the file and what to do; output paths are checked before any
+computation and nothing is written then. Any other exception is a bug and
+keeps its traceback.
 """
 
 from __future__ import annotations
@@ -17,15 +20,34 @@ import numpy as np
 __all__ = ["main"]
 
 
-class UsageError(ValueError):
-  """Bad input found after parsing (a missing file, a NaN in the weights)."""
+from adv_landscape.errors import InvalidInput
+
+
+class _Help(argparse.ArgumentDefaultsHelpFormatter):
+  """Shows "(default: X)" after each option's help, except for flags and unset values.
+
+  An option whose default is None says in its own help what None means.
+  """
+
+  def _get_help_string(self, action):
+    if action.default is None or action.default is False:
+      return action.help
+    return super()._get_help_string(action)
 
 
 class _Parser(argparse.ArgumentParser):
-  """argparse, but a usage error is one line (SPEC 9), exit code 2."""
+  """argparse, but a usage error is one line, exit code 2, and help shows every default."""
+
+  def __init__(self, *args, **kwargs):
+    kwargs.setdefault("formatter_class", _Help)
+    super().__init__(*args, **kwargs)
 
   def error(self, message):
     self.exit(2, f"{self.prog}: error: {message}\n")
+
+
+def _warn(command: str, message: str) -> None:
+  print(f"adv-landscape {command}: warning: {message}", file=sys.stderr)
 
 
 def _positive(name):
@@ -66,11 +88,14 @@ def _finite(name):
 
 def _common(p: argparse.ArgumentParser) -> None:
   g = p.add_argument_group("common")
-  g.add_argument("--seed", type=int, default=0, help="PRNG seed (default 0)")
-  g.add_argument("--json", metavar="PATH", help="write results here, atomically")
+  g.add_argument("--seed", type=int, default=0, help="PRNG seed")
+  g.add_argument("--json", metavar="PATH", default=None,
+                 help="also write the results here as JSON, atomically (checked before any "
+                      "computation; not written by default)")
   g.add_argument("--x64", action="store_true",
                  help="run PGA in float64 (certificates are always float64)")
-  g.add_argument("--no-progress", action="store_true", help="hide progress bars")
+  g.add_argument("--no-progress", action="store_true",
+                 help="hide progress bars (notices such as 'resuming' still go to stderr)")
 
 
 def _instance_args(p: argparse.ArgumentParser) -> None:
@@ -78,80 +103,151 @@ def _instance_args(p: argparse.ArgumentParser) -> None:
   from adv_landscape.ascent import INITS, STEP_RULES
   from adv_landscape.losses import LOSSES
 
-  g = p.add_argument_group("instance: a user's network, or a synthetic one")
-  g.add_argument("--weights", metavar="NET.npz", help="W (m,d), a (m,) or (m,K), b, activation")
-  g.add_argument("--x", metavar="X.npy", help="input x of shape (d,)")
+  g = p.add_argument_group(
+      "instance", "a user's network (--weights with --x) or a synthetic one (--d, --m, "
+      "--activation, --scale, --outputs)")
+  g.add_argument("--weights", metavar="NET", default=None,
+                 help="network file: .npz (W (m,d), a (m,) or (m,K), optional b (m,), c, "
+                      "activation), or a PyTorch state_dict in .pt/.pth (extra 'torch') or "
+                      ".safetensors (extra 'safetensors') with two Linear layers (None: a "
+                      "synthetic instance)")
+  g.add_argument("--x", metavar="X.npy", default=None,
+                 help="input x of shape (d,), with --weights (None: a synthetic instance)")
   g.add_argument("--y", type=_finite("y"), default=None,
-                 help="label (default 1.0; class 0 for softmax_ce)")
-  g.add_argument("--d", type=_positive_int("d"), default=20, help="synthetic input dimension")
-  g.add_argument("--m", type=_positive_int("m"), default=200, help="synthetic width")
+                 help="label (None means 1.0, or class 0 for softmax_ce)")
+  g.add_argument("--d", type=_positive_int("d"), default=None,
+                 help="synthetic input dimension (None means 20; with --weights it must match "
+                      "the file)")
+  g.add_argument("--m", type=_positive_int("m"), default=None,
+                 help="synthetic width (None means 200; with --weights it must match the file)")
   g.add_argument("--outputs", type=_positive_int("outputs"), default=None,
-                 help="synthetic K-output head (for softmax_ce)")
-  g.add_argument("--activation", default="tanh", choices=sorted(ACTIVATIONS))
-  g.add_argument("--scale", type=_positive("scale"), default=1.0, help="input scale s")
-  g.add_argument("--loss", default="quadratic", choices=sorted(LOSSES))
+                 help="synthetic K-output head for softmax_ce (None: one output)")
+  g.add_argument("--activation", default=None, choices=sorted(ACTIVATIONS),
+                 help="activation (None means tanh for a synthetic network; with --weights it "
+                      "supplies one the file lacks, or overrides the file's with a warning)")
+  g.add_argument("--scale", type=_positive("scale"), default=None,
+                 help="input scale s of the synthetic x (None means 1.0)")
+  g.add_argument("--loss", default="quadratic", metavar="LOSS",
+                 help=f"one of {', '.join(sorted(LOSSES))}, or package.module:function, a JAX "
+                      f"function l(u, y) (derivatives by autodiff; no rigorous bounds, proofs "
+                      f"or lipschitz step rule then)")
   r = g.add_mutually_exclusive_group()
-  r.add_argument("--eps", type=_positive("eps"), help="radius of the ball")
-  r.add_argument("--gamma", type=_positive("gamma"),
-                 help="perturbation ratio, eps = gamma ||x|| (default 0.5)")
+  r.add_argument("--eps", type=_positive("eps"), default=None,
+                 help="radius of the ball (None: set by --gamma)")
+  r.add_argument("--gamma", type=_positive("gamma"), default=None,
+                 help="perturbation ratio, eps = gamma ||x|| (None means 0.5 unless --eps)")
   a = p.add_argument_group("ascent")
   a.add_argument("--inits", type=_positive_int("inits"), default=1000, help="restarts N")
-  a.add_argument("--init", default="sphere", choices=INITS)
+  a.add_argument("--init", default="sphere", choices=INITS,
+                 help="where the restarts start: uniform on the sphere, uniform in the ball, "
+                      "at 0, or at eps g/||g||")
   a.add_argument("--step-rule", default="normalized", choices=STEP_RULES,
                  help="fixed: eta=STEP; lipschitz: eta=STEP/ell (rigorous ell); curvature: "
                       "eta=STEP/ell_est (largest ||hess L|| found over the ball); grad0: "
                       "eta=STEP*eps/||grad L(delta0)||; normalized: step STEP*eps along g/||g|| "
-                      "(default; cannot converge at an interior point)")
-  a.add_argument("--step", type=_positive("step"), default=0.05)
-  a.add_argument("--max-steps", type=_positive_int("max-steps"), default=10_000)
+                      "(cannot converge at an interior point)")
+  a.add_argument("--step", type=_positive("step"), default=0.05,
+                 help="the constant c of the step rule (see --step-rule)")
+  a.add_argument("--max-steps", type=_positive_int("max-steps"), default=10_000,
+                 help="iteration budget per restart; a restart still moving then is "
+                      "'not converged'")
   a.add_argument("--tol-g", type=_positive("tol-g"), default=None,
-                 help="first-order tolerance (default 1e-6 ||grad L(0)|| with --x64, else 1e-4)")
+                 help="first-order tolerance on ||G(delta)|| (None means 1e-6 ||grad L(0)|| "
+                      "with --x64, else 1e-4 ||grad L(0)||)")
   a.add_argument("--tol-c", type=_positive("tol-c"), default=1e-3,
                  help="maxima closer than tol-c * eps are one maximum")
   a.add_argument("--chunk", type=_positive_int("chunk"), default=8192,
                  help="restarts per compiled batch")
 
 
+def _given(args, *names) -> list[str]:
+  return [f"--{n.replace('_', '-')}" for n in names if getattr(args, n) is not None]
+
+
+def _check_loss(args):
+  """The loss object, from a registry name or package.module:function."""
+  from adv_landscape.losses import LOSSES, get_loss, load_loss
+
+  loss = get_loss(args.loss) if args.loss in LOSSES else load_loss(args.loss)
+  if loss.sups is None and args.step_rule == "lipschitz":
+    raise InvalidInput(f"--step-rule lipschitz needs derivative bounds of the loss, and "
+                       f"loss={args.loss!r} (a user loss) has none; use curvature, grad0, fixed "
+                       f"or normalized")
+  return loss
+
+
+def _load_files(args):
+  """The user's network (with its output bias) and x, read and checked; no computation."""
+  from adv_landscape.weights import read_input, read_network
+
+  if not (args.weights and args.x):
+    raise InvalidInput("--weights and --x go together: give both, or neither for a synthetic "
+                       "instance")
+  stray = _given(args, "scale", "outputs")
+  if stray:
+    raise InvalidInput(f"{' and '.join(stray)} describe a synthetic instance and cannot apply "
+                       f"to weights={args.weights!r}; drop them")
+  loaded = read_network(args.weights, activation=args.activation)
+  net = loaded.net
+  for name, have in (("d", net.d), ("m", net.m)):
+    want = getattr(args, name)
+    if want is not None and want != have:
+      raise InvalidInput(f"--{name} {want} disagrees with weights={args.weights!r} ({name} = "
+                         f"{have}); drop --{name}: the file sets it")
+  if loaded.activation_source == "override":
+    _warn(args.command, f"--activation {args.activation} overrides {loaded.file_activation!r} "
+                        f"from weights={args.weights!r}")
+  x = read_input(args.x)
+  if x.shape != (net.d,):
+    raise InvalidInput(f"x={args.x!r} has shape {x.shape}; weights={args.weights!r} needs "
+                       f"({net.d},)")
+  if not np.all(np.isfinite(x)):
+    raise InvalidInput(f"x={args.x!r} has {int(np.sum(~np.isfinite(x)))} NaN or inf entries")
+  return loaded, x
+
+
 def _build_instance(args):
-  """Network, x, y, eps and a description, from files or the synthetic setting."""
-  import jax
+  """Network, loss, x, y, eps and a description, from files or the synthetic setting.
+
+  Reads and checks everything (files, shapes, values, eps) without computing.
+  """
   import jax.numpy as jnp
 
   from adv_landscape import network
-  from adv_landscape.losses import get_loss
+  from adv_landscape.api import seed_keys, synthetic_instance
+  from adv_landscape.losses import with_output_bias
 
-  loss = get_loss(args.loss)
-  key = jax.random.key(args.seed)
-  k_net, k_x, k_run = jax.random.split(key, 3)
+  loss = _check_loss(args)
+  k_run = seed_keys(args.seed)[2]
   if args.weights or args.x:
-    if not (args.weights and args.x):
-      raise UsageError("--weights and --x go together: give both, or neither for a synthetic "
-                       "instance")
-    net = network.load_network(args.weights)
-    if not os.path.exists(args.x):
-      raise UsageError(f"x={args.x!r}: no such file")
-    try:
-      x = jnp.asarray(np.load(args.x, allow_pickle=False), net.W.dtype)
-    except (OSError, ValueError) as e:
-      raise UsageError(f"x={args.x!r} is not a readable .npy file ({e})") from None
-    source = {"weights": os.path.abspath(args.weights), "x": os.path.abspath(args.x)}
+    loaded, x_np = _load_files(args)
+    net, bias = loaded.net, loaded.output_bias
+    x = jnp.asarray(x_np, net.W.dtype)
+    loss = with_output_bias(loss, bias)
+    source = {"weights": os.path.abspath(args.weights), "x": os.path.abspath(args.x),
+              "activation_source": loaded.activation_source,
+              "output_bias": np.asarray(bias).tolist()}
+    where = f"weights={args.weights!r}, x={args.x!r}: "
   else:
-    net = network.init_network(k_net, args.d, args.m, activation=args.activation,
-                               n_outputs=args.outputs)
-    x = network.synthetic_input(k_x, args.d, args.scale)
-    source = {"synthetic": True, "d": args.d, "m": args.m, "activation": args.activation,
-              "scale": args.scale, "outputs": args.outputs}
+    d, m = args.d or 20, args.m or 200
+    activation, scale = args.activation or "tanh", args.scale or 1.0
+    net, x = synthetic_instance(seed=args.seed, d=d, m=m, activation=activation, scale=scale,
+                                n_outputs=args.outputs)
+    source = {"synthetic": True, "d": d, "m": m, "activation": activation,
+              "scale": scale, "outputs": args.outputs}
+    where = ""
   y = args.y if args.y is not None else (0 if loss.multi_output else 1.0)
   if loss.multi_output:
     y = int(y)
-  if np.all(np.isfinite(np.asarray(x))):
-    xnorm = float(np.linalg.norm(np.asarray(x, np.float64)))
-  else:
-    xnorm = float("nan")
-  eps = args.eps if args.eps is not None else (args.gamma or 0.5) * xnorm
-  network.validate_problem(net, x, eps, y, loss=loss)
+  xnorm = float(np.linalg.norm(np.asarray(x, np.float64)))
   if xnorm == 0 and args.eps is None:
-    raise UsageError("x is zero, so gamma cannot set eps; give --eps")
+    raise InvalidInput(f"{where}x is zero, so --gamma cannot set eps (eps = gamma ||x||); "
+                       f"give --eps")
+  eps = args.eps if args.eps is not None else (args.gamma or 0.5) * xnorm
+  try:
+    network.validate_problem(net, x, eps, y, loss=loss)
+  except InvalidInput as e:
+    raise InvalidInput(f"{where}{e}") from None
   source.update(loss=loss.name, y=y, eps=eps, gamma=eps / xnorm if xnorm else None,
                 x_norm=xnorm, d=int(net.d), m=int(net.m), activation=net.activation)
   return net, loss, x, y, eps, k_run, source
@@ -161,12 +257,17 @@ def cmd_census(args) -> int:
   from adv_landscape import io
   from adv_landscape.pipeline import PGAConfig, Tolerances, run_census
 
-  net, loss, x, y, eps, key, source = _build_instance(args)
   if args.stream and args.save_endpoints:
-    raise UsageError("--stream keeps no endpoints, so it cannot --save-endpoints")
+    raise InvalidInput("--stream keeps no endpoints, so it cannot --save-endpoints; drop one")
+  if args.json:
+    io.check_output_file(args.json, "json")
+  net, loss, x, y, eps, key, source = _build_instance(args)
   config = PGAConfig(step_rule=args.step_rule, step=args.step, init=args.init, tol_g=args.tol_g,
                      max_steps=args.max_steps, chunk=args.chunk)
   tols = Tolerances.for_dtype(x.dtype, tol_c=args.tol_c)
+  if loss.sups is None:
+    print(f"note       loss {loss.name} is a user loss without derivative bounds: no rigorous "
+          f"ell or proof radii (the certificates and the census are unaffected)")
   run = run_census(net, loss, x, y, eps=eps, key=key, n_restarts=args.inits, config=config,
                    tolerances=tols, stream=args.stream, progress=not args.no_progress)
   summary, maxima = dict(run.summary), run.maxima
@@ -196,23 +297,24 @@ def cmd_census(args) -> int:
 
 
 def _print_census(source, args, config, s, maxima) -> None:
+  from adv_landscape.io import percent
+
   inst = (f"{source['activation']} network d={source['d']} m={source['m']}"
           + (f" s={source['scale']}" if source.get("synthetic") else "")
           + f", loss={source['loss']}, y={source['y']}, eps={source['eps']:.4g}"
           + (f" (gamma={source['gamma']:.3g})" if source.get("gamma") else ""))
   print(f"instance   {inst}")
   print(f"ascent     {s['n_inits']} restarts from {args.init}, {args.step_rule} step {args.step}, "
-        f"tol_g={config.tol_g:.3g}, "
-        + (f"{s['seconds_pga']:.1f}s" if s["seconds_pga"] is not None else
-           f"streamed, {s['seconds_total']:.1f}s in all"))
-  print(f"converged  {s['converged_fraction']:.1%}, iterations median {s['median_iterations']:.0f}"
-        f", max {s['max_iterations']}")
+        f"tol_g={config.tol_g:.3g}, {s['seconds_pga']:.1f}s of PGA, "
+        f"{s['seconds_total']:.1f}s in all" + (" (streamed)" if args.stream else ""))
+  print(f"converged  {percent(s['converged_fraction'])}, iterations median "
+        f"{s['median_iterations']:.0f}, max {s['max_iterations']}")
   print("classes    " + ", ".join(f"{k} {v}" for k, v in sorted(s["class_counts"].items())))
   kinds = [mx.get("kind", "boundary") for mx in maxima]
   print(f"maxima     {s['distinct_maxima']} distinct certified ({kinds.count('boundary')} on the "
         f"sphere, {kinds.count('interior')} interior); certified fraction "
-        f"{s['certified_fraction']:.2%}"
-        + (f"; proved {s['proved_fraction']:.2%}, {s['proved_distinct_maxima']} provably "
+        f"{percent(s['certified_fraction'])}"
+        + (f"; proved {percent(s['proved_fraction'])}, {s['proved_distinct_maxima']} provably "
            f"distinct" if "proved_fraction" in s else ""))
   for rank, mx in enumerate(maxima[:5]):
     curv = (f"lambda_T={mx['lambda_tangent']:.3g}  mu={mx['multiplier']:.3g}"
@@ -223,7 +325,7 @@ def _print_census(source, args, config, s, maxima) -> None:
              f"  proof radius {radius:.2g}" if radius is not None and np.isfinite(radius) else
              "  not proved")
     print(f"  #{rank + 1}  {mx.get('kind', 'boundary'):8s} L={mx['value']:.6g}  basin "
-          f"{mx['basin_fraction']:.1%}  {curv}{proof}")
+          f"{percent(mx['basin_fraction'], 1)}  {curv}{proof}")
   if len(maxima) > 5:
     print(f"  ... {len(maxima) - 5} more")
   if s.get("stalled_inside") and args.step_rule == "normalized":
@@ -236,9 +338,12 @@ def cmd_verify(args) -> int:
   from adv_landscape import io
   from adv_landscape.verify import run_verify
 
-  if args.json and os.path.abspath(args.json) == os.path.abspath(
-      os.path.join(args.out, "report.json")):
-    raise UsageError(f"json={args.json!r} is the report itself; give another path")
+  io.check_output_folder(args.out, "out")
+  if args.json:
+    if os.path.abspath(args.json) == os.path.abspath(os.path.join(args.out, "report.json")):
+      raise InvalidInput(f"json={args.json!r} is the report itself; give another path")
+    io.check_output_file(args.json, "json")
+  io.read_jsonl(os.path.join(args.out, "sweep.jsonl"))  # a damaged file is named now, not later
   report = run_verify(args.out, quick=args.quick, seed=args.seed, seeds=args.seeds,
                       progress=not args.no_progress)
   with open(os.path.join(args.out, "report.md")) as f:
@@ -254,7 +359,8 @@ def cmd_verify(args) -> int:
     print("\n".join(block) + "\n")
   if not report["controls_detected"]:
     print("CONTROL NOT DETECTED: a planted control did not say 'fails' (see the report)")
-  print(f"T1 violations: {report['t1_violations']}; {report['seconds']:.0f} s; "
+  print(f"T1 violations: {report['t1_violations']}; {report['seconds']:.0f} s in this run "
+        f"({report['points_reused']} of {report['config']['grid_points']} grid points reused); "
         f"report in {os.path.join(args.out, 'report.md')}")
   if args.json:
     io.write_json_atomic(args.json, report)
@@ -294,18 +400,24 @@ def cmd_reproduce(args) -> int:
 
   from tqdm.auto import tqdm
 
+  from adv_landscape import io
   from adv_landscape.data import DATASETS
 
   folder = _experiments_dir()
   if not os.path.isdir(folder):
-    raise UsageError(f"experiments folder {folder!r} not found: reproduce runs from a source "
-                     f"checkout (pip install -e .)")
+    raise InvalidInput(f"experiments folder {folder!r} not found: reproduce runs from a source "
+                       f"checkout (pip install -e .)")
   if args.data not in DATASETS and not os.path.isdir(args.data):
-    raise UsageError(f"data={args.data!r} is neither one of {list(DATASETS)} nor a folder")
+    raise InvalidInput(f"data={args.data!r} is neither one of {list(DATASETS)} nor a folder")
   if args.data == "synthetic":
-    raise UsageError("data='synthetic': reproduce needs a real data set (digits, "
-                     "fashion-mnist, or a folder of IDX files)")
-  out = args.out or os.path.join(os.path.dirname(folder), "figures")
+    raise InvalidInput("data='synthetic': reproduce needs a real data set (digits, "
+                       "fashion-mnist, or a folder of IDX files)")
+  small = args.quick or args.smoke
+  out = args.out or os.path.join(os.path.dirname(folder),
+                                 "figures-quick" if small else "figures")
+  io.check_output_folder(out, "out")
+  if args.json:
+    io.check_output_file(args.json, "json")
   flags = ["--data", args.data, "--out", out, "--seed", str(args.seed)]
   flags += ["--quick"] if args.quick else []
   flags += ["--smoke"] if args.smoke else []
@@ -318,7 +430,6 @@ def cmd_reproduce(args) -> int:
     paths += importlib.import_module(f"experiments.{name}").main(flags)
   print(f"wrote {len(paths)} figure files to {out} in {time.perf_counter() - t0:.0f} s")
   if args.json:
-    from adv_landscape import io
     io.write_json_atomic(args.json, {"figures": paths, "flags": flags,
                                      "seconds": time.perf_counter() - t0})
   return 0
@@ -327,9 +438,13 @@ def cmd_reproduce(args) -> int:
 def cmd_bench(args) -> int:
   import importlib
 
+  from adv_landscape import io
+
   folder = os.path.join(os.path.dirname(_experiments_dir()), "benchmarks")
   if not os.path.isdir(folder):
-    raise UsageError("benchmarks/ not found: bench runs from a source checkout")
+    raise InvalidInput("benchmarks/ not found: bench runs from a source checkout")
+  if args.json:
+    io.check_output_file(args.json, "json")
   _source_package("benchmarks", folder)
   pga = importlib.import_module("benchmarks.pga")
   argv = ["--steps", str(args.steps), "--reps", str(args.reps)]
@@ -340,41 +455,60 @@ def cmd_bench(args) -> int:
 
 
 def build_parser() -> argparse.ArgumentParser:
+  from adv_landscape import __version__
+
   p = _Parser(
       prog="adv-landscape",
       description="Certify and count the local maxima that projected gradient ascent finds "
                   "on the inputs of two-layer networks (Deng, He, Huang, Su, ICML 2020).")
+  p.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
   sub = p.add_subparsers(dest="command", required=True, parser_class=_Parser)
-  c = sub.add_parser("census", help="PGA from many starts, certificates, distinct maxima")
+  c = sub.add_parser("census", help="PGA from many starts, certificates, distinct maxima",
+                     description="PGA from many starts on one instance, a certificate for every "
+                                 "endpoint, the distinct maxima and their proofs.")
   _instance_args(c)
   c.add_argument("--save-endpoints", action="store_true",
                  help="also write every endpoint to the JSON")
   c.add_argument("--stream", action="store_true",
                  help="reduce each chunk into the census and drop it (memory independent of "
-                      "--inits; greedy clustering in chunk order)")
+                      "--inits; greedy clustering in chunk order; no proofs)")
   _common(c)
   c.set_defaults(func=cmd_census)
-  v = sub.add_parser("verify", help="claims A-D on the built-in grid; writes a report")
+  v = sub.add_parser("verify", help="claims A-D on the built-in grid; writes a report",
+                     description="Claims A-D of the paper, and their planted controls, on the "
+                                 "built-in synthetic grid; writes report.md, report.json, "
+                                 "figures and the resumable sweep.jsonl into --out.")
   v.add_argument("--quick", action="store_true", help="the small grid (minutes on 2 cores)")
-  v.add_argument("--out", default="verify-report", help="report folder (default verify-report)"
-                 "; a killed run resumes from its sweep.jsonl")
+  v.add_argument("--out", default="verify-report",
+                 help="report folder; a killed run resumes from its sweep.jsonl")
   v.add_argument("--seeds", type=_positive_int("seeds"), default=None,
-                 help="seeds per grid point (default 2 quick, 4 full)")
+                 help="seeds per grid point (None means 2 with --quick, 4 for the full grid)")
   _common(v)
   v.set_defaults(func=cmd_verify)
-  r = sub.add_parser("reproduce", help="regenerate every figure of the paper's experiments")
+  r = sub.add_parser("reproduce", help="regenerate every figure of the paper's experiments",
+                     description="Runs experiments/rq1..rq3 and writes their figures and "
+                                 "*_summary.json files.")
   r.add_argument("--quick", action="store_true", help="small versions (minutes on 2 cores)")
   r.add_argument("--smoke", action="store_true", help=argparse.SUPPRESS)
   r.add_argument("--data", default="digits",
-                 help="digits (default), fashion-mnist, or a folder of MNIST-format IDX files")
-  r.add_argument("--data-dir", default=None, help="where the fashion-mnist IDX files are")
-  r.add_argument("--out", default=None, help="figure folder (default figures/)")
+                 help="digits, fashion-mnist, or a folder of MNIST-format IDX files")
+  r.add_argument("--data-dir", default=None,
+                 help="where the fashion-mnist IDX files are (None: Debian's "
+                      "dataset-fashion-mnist location)")
+  r.add_argument("--out", default=None,
+                 help="figure folder (None means figures/, or figures-quick/ with --quick, so "
+                      "that a small run never overwrites the committed figures)")
   _common(r)
   r.set_defaults(func=cmd_reproduce)
-  b = sub.add_parser("bench", help="PGA throughput against the GEMM bound (benchmarks/pga.py)")
-  b.add_argument("--steps", type=_positive_int("steps"), default=200)
-  b.add_argument("--reps", type=_positive_int("reps"), default=5)
-  b.add_argument("--sizes", default=None, help="d:m:B triples, comma-separated")
+  b = sub.add_parser("bench", help="PGA throughput against the GEMM bound (benchmarks/pga.py)",
+                     description="Times batched PGA steps against the GEMM roofline of this "
+                                 "machine (and the attack libraries, with the extra 'bench').")
+  b.add_argument("--steps", type=_positive_int("steps"), default=200,
+                 help="PGA steps per timed run")
+  b.add_argument("--reps", type=_positive_int("reps"), default=5,
+                 help="timed repetitions per size (the median is reported)")
+  b.add_argument("--sizes", default=None,
+                 help="d:m:B triples, comma-separated (None: the built-in sizes)")
   _common(b)
   b.set_defaults(func=cmd_bench)
   return p
@@ -388,7 +522,7 @@ def main(argv: list[str] | None = None) -> int:
     jax.config.update("jax_enable_x64", True)
   try:
     return args.func(args)
-  except ValueError as e:  # bad input found after parsing: one line, exit 2
+  except InvalidInput as e:  # bad input found after parsing: one line, exit 2
     msg = str(e).splitlines()[0] if str(e) else type(e).__name__
     print(f"adv-landscape {args.command}: error: {msg}", file=sys.stderr)
     return 2

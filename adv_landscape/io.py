@@ -2,6 +2,8 @@
 
 >>> to_jsonable({"a": np.float32(1.5), "b": float("nan"), "c": np.arange(2)})
 {'a': 1.5, 'b': None, 'c': [0, 1]}
+>>> percent(0.9995), percent(1.0), percent(0.99999), percent(2e-6)
+('99.95%', '100.00%', '99.999%', '0.0002%')
 """
 
 from __future__ import annotations
@@ -15,7 +17,75 @@ import tempfile
 
 import numpy as np
 
-__all__ = ["to_jsonable", "write_json_atomic", "append_jsonl", "read_jsonl", "versions"]
+from adv_landscape.errors import InvalidInput
+
+__all__ = ["to_jsonable", "write_json_atomic", "append_jsonl", "read_jsonl", "versions",
+           "percent", "check_output_file", "check_output_folder"]
+
+
+def percent(fraction: float, decimals: int = 2) -> str:
+  """A fraction as a percentage that never rounds to 100% or 0% unless it is exactly that.
+
+  0.9995 with one decimal would read 100.0%, hiding the endpoints that were
+  not certified; more decimals are shown until the text differs from 100 (or 0).
+  """
+  f = float(fraction)
+  if not math.isfinite(f):
+    return "n/a"
+  text = f"{100 * f:.{decimals}f}"
+  while decimals < 12 and ((f < 1 and float(text) >= 100) or (0 < f and float(text) == 0)):
+    decimals += 1
+    text = f"{100 * f:.{decimals}f}"
+  return text + "%"
+
+
+def _nearest_existing(path: str) -> str:
+  folder = os.path.abspath(path)
+  while not os.path.exists(folder):
+    parent = os.path.dirname(folder)
+    if parent == folder:
+      break
+    folder = parent
+  return folder
+
+
+def _probe_writable(folder: str, arg: str, path: str) -> None:
+  """Creates and removes a file in ``folder``: the only test that also holds for root."""
+  try:
+    fd, tmp = tempfile.mkstemp(dir=folder, prefix=".tmp-probe-")
+    os.close(fd)
+    os.unlink(tmp)
+  except OSError as e:
+    raise InvalidInput(f"{arg}={path!r}: cannot write in {folder!r} ({e.strerror or e}); give a "
+                       f"writable place") from None
+
+
+def check_output_file(path: str | os.PathLike, arg: str = "json") -> None:
+  """Fails now, with one line, if ``path`` could not be written later; writes nothing.
+
+  Catches an existing folder at ``path``, a file where a parent folder should
+  be, and a place where no file can be created.
+  """
+  path = os.fspath(path)
+  if os.path.isdir(path):
+    raise InvalidInput(f"{arg}={path!r} is a folder; give a file name (for example "
+                       f"{os.path.join(path, 'out.json')!r})")
+  base = _nearest_existing(os.path.dirname(os.path.abspath(path)))
+  if not os.path.isdir(base):
+    raise InvalidInput(f"{arg}={path!r}: {base!r} is a file, not a folder; give a path whose "
+                       f"parent is a folder")
+  _probe_writable(base, arg, path)
+
+
+def check_output_folder(path: str | os.PathLike, arg: str = "out") -> None:
+  """``check_output_file`` for a folder (created later if missing)."""
+  path = os.fspath(path)
+  if os.path.exists(path) and not os.path.isdir(path):
+    raise InvalidInput(f"{arg}={path!r} is a file; give a folder (it is created if missing)")
+  base = _nearest_existing(path)
+  if not os.path.isdir(base):
+    raise InvalidInput(f"{arg}={path!r}: {base!r} is a file, not a folder; give another path")
+  _probe_writable(base, arg, path)
 
 
 def to_jsonable(obj):
@@ -68,15 +138,33 @@ def append_jsonl(path: str | os.PathLike, record: dict) -> None:
 
 
 def read_jsonl(path: str | os.PathLike) -> list[dict]:
-  """Complete records of a JSON-lines file (a truncated last line is dropped)."""
+  """Complete records of a JSON-lines file (a truncated last line is dropped).
+
+  Raises:
+    InvalidInput: a complete line that is not a JSON object (the file was
+      edited or damaged); the message names the file and the line.
+  """
   if not os.path.exists(path):
     return []
   out = []
-  with open(path) as f:
-    for line in f:
-      if not line.endswith("\n"):
-        break  # a write cut short by a kill
-      out.append(json.loads(line))
+  try:
+    with open(path) as f:
+      for n, line in enumerate(f, start=1):
+        if not line.endswith("\n"):
+          break  # a write cut short by a kill
+        try:
+          rec = json.loads(line)
+        except json.JSONDecodeError as e:
+          raise InvalidInput(f"{os.fspath(path)!r} line {n} is not JSON ({e.msg}); delete that "
+                             f"line to keep the other records, or the file to start "
+                             f"again") from None
+        if not isinstance(rec, dict):
+          raise InvalidInput(f"{os.fspath(path)!r} line {n} is not a record (a JSON object); "
+                             f"delete that line, or the file to start again")
+        out.append(rec)
+  except UnicodeDecodeError:
+    raise InvalidInput(f"{os.fspath(path)!r} is not a text file; delete it to start "
+                       f"again") from None
   return out
 
 

@@ -1,4 +1,4 @@
-"""Resumable sweeps: one JSON-lines record per grid point (SPEC 7, 9).
+"""Resumable sweeps: one JSON-lines record per grid point (docs/theory.md section 6).
 
 A grid point fixes (d, m, s, gamma, loss, activation, step rule, tolerance,
 seed, instance family). ``run_point`` builds the instance, runs PGA,
@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import os
 import sys
 import time
 from typing import Callable, Iterable
@@ -29,6 +30,7 @@ from tqdm.auto import tqdm
 from adv_landscape import ascent, bounds, io, objective
 from adv_landscape.census import nonlinearity
 from adv_landscape.config import PGAConfig, Tolerances
+from adv_landscape.errors import InvalidInput
 from adv_landscape.hunt import hunt_interior_critical
 from adv_landscape.losses import get_loss
 from adv_landscape.network import Network, init_network, synthetic_input
@@ -156,7 +158,7 @@ FAMILIES = {
 def instance(p: GridPoint):
   """The instance (net, loss, x, y, eps) of a grid point, from its family."""
   if p.family not in FAMILIES:
-    raise ValueError(f"family={p.family!r} is unknown; choose one of {sorted(FAMILIES)}")
+    raise InvalidInput(f"family={p.family!r} is unknown; choose one of {sorted(FAMILIES)}")
   return FAMILIES[p.family](p)
 
 
@@ -170,7 +172,7 @@ def run_point(p: GridPoint) -> dict:
     sampled = bounds.sampled_constants(net, loss, x, y, eps, key=jax.random.fold_in(key, 1),
                                        n=128)
     tol_g = p.rtol_g * const.grad0
-    ell = sampled.ell if p.step_rule == "curvature" else const.ell  # ell_est: SPEC 6 sampled
+    ell = sampled.ell if p.step_rule == "curvature" else const.ell  # ell_est: the sampled estimate
     config = PGAConfig(step_rule=p.step_rule, step=p.step * 2.0**-p.step_halvings, init=p.init,
                        tol_g=tol_g, max_steps=p.max_steps, chunk=p.n_restarts)
     run = run_census(net, loss, x, y, eps=eps, key=key, n_restarts=p.n_restarts, config=config,
@@ -239,15 +241,20 @@ def run_sweep(points: Iterable[GridPoint], path, *, progress: bool = True,
   Args:
     points: the grid (duplicates are run once).
     path: the JSON-lines file of records; created if missing.
-    progress: a progress bar over grid points, and a line on stderr when
-      records already in ``path`` are reused.
+    progress: a progress bar over grid points. When records already in
+      ``path`` are reused, a line on stderr says so whatever ``progress`` is.
     after_point: called with the count of points run so far in this call
       (tests use it to kill a sweep mid-way).
   """
   points = list(dict.fromkeys(points))
-  done = {r["key"]: r for r in io.read_jsonl(path)}
+  records = io.read_jsonl(path)
+  bad = next((n for n, r in enumerate(records, start=1) if "key" not in r), None)
+  if bad is not None:
+    raise InvalidInput(f"{os.fspath(path)!r} line {bad} is not a grid-point record (no 'key'); "
+                       f"delete that line, or the file to start again")
+  done = {r["key"]: r for r in records}
   todo = [p for p in points if p.key not in done]
-  if progress and len(todo) < len(points):  # say so: they may come from an older run
+  if len(todo) < len(points):  # say so: they may come from an older run
     print(f"resuming {path}: {len(points) - len(todo)} of {len(points)} grid points are "
           "already recorded there and are reused (delete the file to recompute them)",
           file=sys.stderr)

@@ -18,14 +18,24 @@ def parser(doc: str) -> argparse.ArgumentParser:
   p.add_argument("--data", default="digits",
                  help="digits (default), fashion-mnist, or a folder of IDX files")
   p.add_argument("--data-dir", default=None, help="folder of the fashion-mnist IDX files")
-  p.add_argument("--out", default=os.path.join(os.path.dirname(__file__), "..", "figures"))
+  p.add_argument("--out", default=None,
+                 help="figure folder (default figures/, or figures-quick/ with --quick or "
+                      "--smoke, so that a small run never overwrites the committed figures)")
   p.add_argument("--seed", type=int, default=0)
   p.add_argument("--no-progress", action="store_true")
   return p
 
 
+def default_out(quick: bool) -> str:
+  """figures/ for the full run, figures-quick/ for the small ones (both beside experiments/)."""
+  root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+  return os.path.join(root, "figures-quick" if quick else "figures")
+
+
 def setup(args):
   jax.config.update("jax_enable_x64", True)
+  if args.out is None:
+    args.out = default_out(args.quick or args.smoke)
   os.makedirs(args.out, exist_ok=True)
 
 

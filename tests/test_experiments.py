@@ -53,3 +53,29 @@ def test_reproduce_refuses_unknown_data(capsys):
 def test_reproduce_refuses_synthetic(capsys):
   assert main(["reproduce", "--data", "synthetic"]) == 2
   assert "reproduce needs a real data set" in capsys.readouterr().err
+
+
+def test_quick_reproduce_writes_to_its_own_folder(monkeypatch, capsys):
+  """--quick (and --smoke) without --out never write into figures/, the full run's folder."""
+  import importlib
+
+  from adv_landscape import cli
+
+  seen = []
+
+  class Script:
+    @staticmethod
+    def main(flags):
+      seen.append(flags[flags.index("--out") + 1])
+      return []
+
+  real = importlib.import_module
+  monkeypatch.setattr(importlib, "import_module",
+                      lambda name, *a: Script if name.startswith("experiments.") else real(name, *a))
+  for flag, folder in (("--quick", "figures-quick"), ("--smoke", "figures-quick"),
+                       (None, "figures")):
+    seen.clear()
+    assert main(["reproduce", "--no-progress"] + ([flag] if flag else [])) == 0
+    assert {os.path.basename(p) for p in seen} == {folder}, (flag, seen)
+    assert os.path.dirname(seen[0]) == os.path.dirname(cli._experiments_dir())
+  capsys.readouterr()

@@ -106,8 +106,16 @@ def test_verify_says_when_it_reuses_recorded_points(tmp_path, monkeypatch, capsy
   tiny = [(GridPoint(d=3, m=8, s=s, n_restarts=4, max_steps=400, rtol_g=1e-3), "C")
           for s in (0.5, 2.0)]
   monkeypatch.setattr(verify, "grid", lambda quick, seeds=None: tiny[:1])
-  verify.run_verify(str(tmp_path), quick=True, progress=True)
-  assert "resuming" not in capsys.readouterr().err
+  first = verify.run_verify(str(tmp_path), quick=True, progress=False)
+  assert "resuming" not in capsys.readouterr().err and first["points_reused"] == 0
   monkeypatch.setattr(verify, "grid", lambda quick, seeds=None: tiny)
-  verify.run_verify(str(tmp_path), quick=True, progress=True)
+  second = verify.run_verify(str(tmp_path), quick=True, progress=False)  # still says so
   assert "1 of 2 grid points are already recorded" in capsys.readouterr().err
+  # The header's times: the reused point's own computing time, and this run's wall time.
+  records = [json.loads(ln) for ln in (tmp_path / "sweep.jsonl").read_text().splitlines()]
+  assert second["points_reused"] == 1
+  assert second["seconds_reused"] == records[0]["seconds"]
+  assert second["seconds_computed"] == records[0]["seconds"] + records[1]["seconds"]
+  header = (tmp_path / "report.md").read_text().splitlines()[2]
+  assert (f"1 of 2 points, {records[0]['seconds']:.0f} s, reused from an earlier run; this run "
+          f"took {second['seconds']:.0f} s") in header
