@@ -1,4 +1,4 @@
-"""The paper's claims as batch checks over sweep records (SPEC 7), each able to fail.
+"""The paper's claims as batch checks over sweep records (docs/theory.md section 6), each able to fail.
 
 Each check returns ``{claim, grid, statistic, threshold, verdict, ci, seconds,
 details, would_fail}`` with ``verdict`` in holds / fails / mixed (or

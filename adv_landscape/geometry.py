@@ -1,4 +1,4 @@
-"""The ball B = {||delta|| <= eps}, its sphere and tangent spaces (SPEC 4-5).
+"""The ball B = {||delta|| <= eps}, its sphere and tangent spaces (docs/theory.md sections 2-3).
 
 >>> import jax.numpy as jnp
 >>> [round(v, 6) for v in project_ball(jnp.array([3.0, 4.0]), 1.0).tolist()]

@@ -1,4 +1,4 @@
-"""Matrix-free lambda_T: Lanczos on closed-form Hessian-vector products (SPEC 5)."""
+"""Matrix-free lambda_T: Lanczos on closed-form Hessian-vector products (docs/theory.md section 3)."""
 
 from __future__ import annotations
 
@@ -37,7 +37,7 @@ def lambda_tangent_lanczos(net: Network, loss: Loss | str, x, y, deltas, *, eps:
   The operator is v -> P (hess L - mu I) P v on the tangent space at each
   endpoint; every Lanczos vector is projected onto that space (and fully
   reorthogonalised), so the normal direction never enters the Krylov space:
-  this is the shifted operator of SPEC 5 restricted to the complement of u,
+  this is the shifted operator of docs/theory.md section 3 restricted to the complement of u,
   which has the same top eigenvalue. Each product costs O(m d). The Krylov
   dimension starts at k0 and doubles until every Ritz residual
   beta_k |s_k| <= tol (||hess L|| + |mu|), or k_max.

@@ -1,9 +1,9 @@
-"""The adversarial objective L(delta) = l(f(x + delta), y) and its derivatives (SPEC 3).
+"""The adversarial objective L(delta) = l(f(x + delta), y) and its derivatives (docs/theory.md section 1).
 
 Closed forms, with h = W z + b and c = a l'(f) (a @ l'(f) for K outputs):
   grad L = W^T (sigma'(h) * c)
   hess L = J^T l''(f) J + W^T diag(sigma''(h) * c) W,   J = (a * sigma'(h))^T W
-For one output J^T l'' J is l''(f) grad f grad f^T, the formula of SPEC 3.
+For one output J^T l'' J is l''(f) grad f grad f^T, the formula of docs/theory.md section 1.
 ``objective_autodiff`` is the general fallback for any model given as a function.
 
 >>> import jax, jax.numpy as jnp

@@ -19,7 +19,7 @@ t* <= ||rgrad|| / kappa'. delta* has rgrad = 0 and a negative definite Hess_S,
 and with mu(delta*) > 0 it satisfies the second-order sufficient conditions of
 the ball problem, so it is a strict local maximum of L on the ball.
 
-The Hessian bound on B_r (derived here; SPEC 10 names the ingredients). For v
+The Hessian bound on B_r (derived here; docs/theory.md section 4). For v
 a unit tangent vector at delta in B_r, t = ||delta - delta0|| <= r (chord <=
 arc), c = <u0, v> with |c| <= t / eps, and the constants below taken on the
 Euclidean r-ball around x + delta0 (``bounds.instance_constants`` with that

@@ -38,7 +38,7 @@ def test_quadratic_loss_constants_are_spec_formulas():
   np.testing.assert_allclose(c.ell, c.G_f**2 + c.F * c.H_f, rtol=1e-12)
   np.testing.assert_allclose(c.rho, 3 * c.G_f * c.H_f + c.F * c.T_f, rtol=1e-12)
   np.testing.assert_allclose(c.L_max, c.F**2 / 2, rtol=1e-12)
-  # and at most SPEC 6's global-sup version: c1 = 1 for tanh.
+  # and at most the global-sup version: c1 = 1 for tanh.
   W, a = np.asarray(net.W), np.asarray(net.a)
   assert c.G_f <= np.linalg.norm(W, 2) * np.linalg.norm(a) * (1 + 1e-12)
 

@@ -14,7 +14,7 @@ from tests.helpers import small_instance
 
 def _polish_on_sphere(net, loss, x, y, z, eps, steps=40):
   """The true maximum near z: Riemannian Newton to machine precision (an independent
-  implementation: the shifted tangent matrix of SPEC 5, not the Householder block)."""
+  implementation: the shifted tangent matrix of docs/theory.md section 3, not the Householder block)."""
   d = z.shape[0]
   for _ in range(steps):
     g = np.asarray(objective.grad(net, loss, x, y, z))
