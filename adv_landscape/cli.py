@@ -185,8 +185,10 @@ def _load_files(args):
                        "instance")
   stray = _given(args, "scale", "outputs")
   if stray:
-    raise InvalidInput(f"{' and '.join(stray)} describe a synthetic instance and cannot apply "
-                       f"to weights={args.weights!r}; drop them")
+    one = len(stray) == 1
+    raise InvalidInput(f"{' and '.join(stray)} {'describes' if one else 'describe'} a synthetic "
+                       f"instance and cannot apply to weights={args.weights!r}; drop "
+                       f"{'it' if one else 'them'}")
   loaded = read_network(args.weights, activation=args.activation)
   net = loaded.net
   for name, have in (("d", net.d), ("m", net.m)):
@@ -241,7 +243,7 @@ def _build_instance(args):
     y = int(y)
   xnorm = float(np.linalg.norm(np.asarray(x, np.float64)))
   if xnorm == 0 and args.eps is None:
-    raise InvalidInput(f"{where}x is zero, so --gamma cannot set eps (eps = gamma ||x||); "
+    raise InvalidInput(f"{where}x is zero, so eps cannot come from gamma (eps = gamma ||x||); "
                        f"give --eps")
   eps = args.eps if args.eps is not None else (args.gamma or 0.5) * xnorm
   try:

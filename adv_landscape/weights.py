@@ -222,8 +222,9 @@ def read_network(path: str | os.PathLike, *, activation: str | None = None, dtyp
                        f"{sorted(ACTIVATIONS)})")
   chosen = activation if activation is not None else file_act
   if chosen not in ACTIVATIONS:
-    where = "--activation" if activation is not None else f"{arg}={path!r}'s activation"
-    raise InvalidInput(f"{where} {chosen!r} is unknown; choose one of {sorted(ACTIVATIONS)}")
+    where = "--activation" if activation is not None else f"in {arg}={path!r}"
+    raise InvalidInput(f"activation {chosen!r} {where} is unknown; choose one of "
+                       f"{sorted(ACTIVATIONS)}")
   source = ("file" if activation is None else "argument" if file_act is None
             else "override" if activation != file_act else "file")
   if a.ndim == 1:
