@@ -200,7 +200,11 @@ def _import_user_module(module: str):
   spec = importlib.util.spec_from_file_location(module, path)
   mod = importlib.util.module_from_spec(spec)
   sys.modules[module] = mod
-  spec.loader.exec_module(mod)
+  try:
+    spec.loader.exec_module(mod)
+  except BaseException:
+    del sys.modules[module]  # no half-imported module left behind
+    raise
   return mod
 
 
@@ -226,6 +230,9 @@ def load_loss(spec: str) -> Loss:
   except ImportError as e:
     raise InvalidInput(f"loss={spec!r}: cannot import {module!r} ({e}); put it on PYTHONPATH or "
                        f"run from its folder") from None
+  except Exception as e:  # the user's module itself failed (a syntax error, ...): say so
+    raise InvalidInput(f"loss={spec!r}: importing {module!r} failed ({type(e).__name__}: "
+                       f"{str(e).splitlines()[0] if str(e) else ''}); fix that module") from None
   fn = mod
   for part in attr.split("."):
     if not hasattr(fn, part):

@@ -45,6 +45,8 @@ def make_files(folder) -> None:
       f.write("W = [[1, 2], [3, 4]]\n")
   with open(j("afile"), "w") as f:
     f.write("not a folder\n")
+  with open(j("broken_loss.py"), "w") as f:
+    f.write("def l(u, y):\n  return (u - y\n")
   os.makedirs(j("afolder"))
   os.makedirs(j("corrupt"))
   with open(j("corrupt/sweep.jsonl"), "w") as f:
@@ -135,6 +137,8 @@ CASES = [
     ("--weights without --x", ["census", "--weights", "{f}/net.npz", *OUT], ["go together"]),
     ("--loss module missing", ["census", *NET, "--loss", "no_such_module:fn", *OUT],
      ["no_such_module", "cannot import"]),
+    ("--loss module broken", ["census", *NET, "--loss", "broken_loss:l", *OUT],
+     ["broken_loss", "SyntaxError"]),
     ("--loss not a function", ["census", *NET, "--loss", "math:pi", *OUT], ["math:pi", "float"]),
     ("user loss with lipschitz", ["census", *NET, "--loss", "jax.numpy:hypot", "--step-rule",
                                   "lipschitz", *OUT], ["lipschitz", "derivative bounds"]),
