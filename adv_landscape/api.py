@@ -126,9 +126,9 @@ class CensusResult:
 
 def census(net: Network, loss: str | Loss | Callable, x, y, *, eps: float | None = None,
            gamma: float | None = None, n_restarts: int = 1000, step_rule: str = "normalized",
-           step: float = 0.05, init: str = "sphere", max_steps: int = 10_000,
+           step: float = 0.05, init: str | None = None, max_steps: int = 10_000,
            tol_g: float | None = None, tol_c: float = 1e-3, seed: int = 0,
-           output_bias=0.0, progress: bool = False) -> CensusResult:
+           output_bias=0.0, norm: str = "2", progress: bool = False) -> CensusResult:
   """PGA from ``n_restarts`` starts, certificates, the distinct maxima and their proofs.
 
   The defaults are the command line's. The restarts use the third key of
@@ -143,6 +143,8 @@ def census(net: Network, loss: str | Loss | Callable, x, y, *, eps: float | None
       ``--inits``, ``--step-rule``, ``--step``, ``--init``, ``--max-steps``,
       ``--tol-g``, ``--tol-c``.
     seed: the PRNG seed; output_bias: a bias added to the network's output.
+    norm: "2" (the l2 ball) or "inf" (the box; then gamma sets eps = gamma ||x|| /
+      sqrt(d), the starts default to ``vertex`` and ``step_rule="sign"`` is allowed).
     progress: progress bars.
 
   Raises:
@@ -155,24 +157,26 @@ def census(net: Network, loss: str | Loss | Callable, x, y, *, eps: float | None
     raise InvalidInput("give eps or gamma, not both")
   x = jax.numpy.asarray(x)
   xnorm = float(np.linalg.norm(np.asarray(x, np.float64)))
+  scale = xnorm / np.sqrt(x.shape[0]) if norm == "inf" else xnorm
   if eps is None:
     if xnorm == 0:
       raise InvalidInput("x is zero, so gamma cannot set eps (eps = gamma ||x||); give eps")
-    eps = (0.5 if gamma is None else gamma) * xnorm
+    eps = (0.5 if gamma is None else gamma) * scale
+  init = init or ("vertex" if norm == "inf" else "sphere")
   loss = with_output_bias(get_loss(loss), output_bias)
   validate_problem(net, x, eps, y, loss=loss)
   config = PGAConfig(step_rule=step_rule, step=step, init=init, tol_g=tol_g, max_steps=max_steps)
   tols = Tolerances.for_dtype(x.dtype, tol_c=tol_c)
   run = run_census(net, loss, x, y, eps=eps, key=seed_keys(seed)[2], n_restarts=n_restarts,
-                   config=config, tolerances=tols, progress=progress)
+                   config=config, tolerances=tols, progress=progress, norm=norm)
   cls = {"boundary": "boundary_local_max", "interior": "interior_local_max"}
   maxima = [Maximum(value=mx["value"], delta=np.asarray(mx["delta"]), kind=mx["kind"],
                     cls=cls[mx["kind"]], count=mx["count"], basin_fraction=mx["basin_fraction"],
                     lambda_tangent=mx["lambda_tangent"], lambda_hess=mx["lambda_hess"],
                     multiplier=mx["multiplier"], proof_radius=float(mx["proof_radius"]),
                     proof_note=mx["proof_note"]) for mx in run.maxima]
-  out_config = {**dataclasses.asdict(run.config), "eps": eps, "gamma": eps / xnorm if xnorm
-                else None, "n_restarts": n_restarts, "seed": seed, "loss": loss.name, "y": y,
+  out_config = {**dataclasses.asdict(run.config), "norm": norm, "eps": eps,
+                "gamma": eps / scale if xnorm else None, "n_restarts": n_restarts, "seed": seed, "loss": loss.name, "y": y,
                 "d": int(net.d), "m": int(net.m), "activation": net.activation,
                 "output_bias": np.asarray(output_bias).tolist(), "dtype": str(x.dtype),
                 "tolerances": tols.describe()}

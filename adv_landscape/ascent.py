@@ -34,7 +34,7 @@ from adv_landscape.config import PGAConfig, Tolerances
 from adv_landscape.errors import InvalidInput
 from adv_landscape.losses import Loss, get_loss
 from adv_landscape.network import Network
-from adv_landscape.problem import L2Ball, Problem, TwoLayerObjective
+from adv_landscape.problem import L2Ball, LinfBall, Problem, TwoLayerObjective
 
 __all__ = ["INITS", "STEP_RULES", "PGAState", "PGAResult", "pga_init", "pga_update",
            "pga_update_problem", "run_pga", "run_pga_problem", "pga", "pga_problem",
@@ -42,7 +42,7 @@ __all__ = ["INITS", "STEP_RULES", "PGAState", "PGAResult", "pga_init", "pga_upda
            "certificate_tolerance", "certificate_tolerance_problem"]
 
 INITS = ("sphere", "ball", "zero", "gradient")
-STEP_RULES = ("fixed", "lipschitz", "curvature", "grad0", "normalized")
+STEP_RULES = ("fixed", "lipschitz", "curvature", "grad0", "normalized", "sign")
 
 
 class PGAState(NamedTuple):
@@ -88,10 +88,18 @@ class PGAResult(NamedTuple):
   config: PGAConfig | None = None
 
 
-def _step(problem: Problem, delta, eta, normalized):
+def _step(problem: Problem, delta, eta, normalized, sign=False):
   vals, g = problem.objective.value_and_grad_batch(delta)
+  tiny = jnp.finfo(g.dtype).tiny
+  if sign:  # l_inf PGD: delta + alpha sign(g), projected (Madry et al. 2018)
+    new = problem.constraint.project(delta + eta[:, None] * jnp.sign(g))
+    # Stationarity is measured by the gradient mapping at eta0 = alpha / ||g||_inf (the
+    # step whose largest move is alpha): zero exactly at KKT points, in gradient units.
+    eta0 = eta / jnp.maximum(jnp.max(jnp.abs(g), axis=1), tiny)
+    probe = problem.constraint.project(delta + eta0[:, None] * g)
+    return vals, new, jnp.linalg.norm(probe - delta, axis=1) / eta0
   if normalized:  # attack-library convention: a step of length alpha along g / ||g||
-    eta = eta / jnp.maximum(jnp.linalg.norm(g, axis=1), jnp.finfo(g.dtype).tiny)
+    eta = eta / jnp.maximum(jnp.linalg.norm(g, axis=1), tiny)
   new = problem.constraint.project(delta + eta[:, None] * g)
   gnorm = jnp.linalg.norm(new - delta, axis=1) / eta
   return vals, new, gnorm
@@ -110,9 +118,10 @@ def pga_init(delta0: jax.Array, eta: jax.Array) -> PGAState:
 
 
 def pga_update_problem(state: PGAState, problem: Problem, tol_g, max_steps, *,
-                       normalized: bool = False) -> tuple[PGAState, jax.Array]:
+                       normalized: bool = False, sign: bool = False
+                       ) -> tuple[PGAState, jax.Array]:
   """One PGA step for every restart still running; returns the state and L(delta_t)."""
-  vals, new, gnorm = _step(problem, state.delta, state.eta, normalized)
+  vals, new, gnorm = _step(problem, state.delta, state.eta, normalized, sign)
   running = ~state.converged & (state.t < max_steps)
   now = running & (gnorm <= tol_g)
   moving = running & ~now
@@ -128,10 +137,11 @@ def pga_update(state: PGAState, net: Network, loss: Loss, x, y, eps, tol_g, max_
                             normalized=normalized)
 
 
-def _run(problem, delta0, eta, tol_g, max_steps, normalized, check_every, history_len):
+def _run(problem, delta0, eta, tol_g, max_steps, normalized, check_every, history_len,
+         sign=False):
   state = pga_init(delta0, eta)
   update = partial(pga_update_problem, problem=problem, tol_g=tol_g, max_steps=max_steps,
-                   normalized=normalized)
+                   normalized=normalized, sign=sign)
   if history_len:
     state, hist = jax.lax.scan(lambda s, _: update(s), state, None, length=history_len)
   else:
@@ -144,20 +154,22 @@ def _run(problem, delta0, eta, tol_g, max_steps, normalized, check_every, histor
       return jnp.any(~s.converged) & (s.t < max_steps)
 
     state = jax.lax.while_loop(cond, body, state)
-  vals, _, gnorm = _step(problem, state.delta, state.eta, normalized)
+  vals, _, gnorm = _step(problem, state.delta, state.eta, normalized, sign)
   return state, vals, gnorm, hist
 
 
-@partial(jax.jit, static_argnames=("normalized", "check_every", "history_len"))
+@partial(jax.jit, static_argnames=("normalized", "check_every", "history_len", "sign"))
 def run_pga_problem(problem: Problem, delta0, eta, tol_g, max_steps, *,
-                    normalized: bool = False, check_every: int = 8, history_len: int = 0):
+                    normalized: bool = False, check_every: int = 8, history_len: int = 0,
+                    sign: bool = False):
   """Runs PGA on a ``Problem`` from delta0 (B, d) until every restart converged or max_steps.
 
   Returns the final ``PGAState``, the values and ||G|| at the endpoints, and
   the (history_len, B) value history when ``history_len > 0`` (then exactly
   history_len steps run, with no early stop; pass history_len = max_steps).
   """
-  return _run(problem, delta0, eta, tol_g, max_steps, normalized, check_every, history_len)
+  return _run(problem, delta0, eta, tol_g, max_steps, normalized, check_every, history_len,
+              sign)
 
 
 @partial(jax.jit, static_argnames=("loss", "normalized", "check_every", "history_len"))
@@ -208,7 +220,7 @@ def _eta(step_rule, step, problem: Problem, delta0, ell):
     _, g = problem.objective.value_and_grad_batch(delta0)
     gn = jnp.maximum(jnp.linalg.norm(g, axis=1), jnp.finfo(dtype).tiny)
     return step * problem.constraint.eps / gn
-  if step_rule == "normalized":
+  if step_rule in ("normalized", "sign"):  # alpha = step eps, the attack libraries' step
     return jnp.full((n,), step * problem.constraint.eps, dtype)
   raise InvalidInput(f"step_rule={step_rule!r} is unknown; choose one of {list(STEP_RULES)}")
 
@@ -264,6 +276,10 @@ def pga_problem_chunks(problem: Problem, *, key: jax.Array, n_restarts: int,
     raise InvalidInput(f"init={init!r} is unknown; choose one of {list(inits)}")
   if step_rule not in STEP_RULES:
     raise InvalidInput(f"step_rule={step_rule!r} is unknown; choose one of {list(STEP_RULES)}")
+  linf = isinstance(problem.constraint, LinfBall)
+  if step_rule == "sign" and not linf:
+    raise InvalidInput("step_rule='sign' is the l_inf attack step; use it with norm 'inf' "
+                       "(on the l2 ball, 'normalized' is the attack libraries' step)")
   x = problem.x
   if tol_g is None:
     tol_g = _default_tol_g(problem, x.dtype)
@@ -276,9 +292,11 @@ def pga_problem_chunks(problem: Problem, *, key: jax.Array, n_restarts: int,
                        f"bounds: pass ell (e.g. the largest ||hess L|| you found)")
     from adv_landscape.bounds import estimate_ell, instance_constants
     eps = float(problem.constraint.eps)
-    ell = (instance_constants(obj.net, obj.loss, x, obj.y, eps).ell if step_rule == "lipschitz"
-           else estimate_ell(obj.net, obj.loss, x, obj.y, eps,
-                             key=jax.random.fold_in(key, 1_000_003)))
+    norm = "inf" if linf else "2"
+    ell = (instance_constants(obj.net, obj.loss, x, obj.y, eps, norm=norm).ell
+           if step_rule == "lipschitz" else
+           estimate_ell(obj.net, obj.loss, x, obj.y, eps, key=jax.random.fold_in(key, 1_000_003),
+                        norm=norm))
   config = PGAConfig(step_rule=step_rule, step=float(step), init=init, tol_g=float(tol_g),
                      max_steps=int(max_steps), chunk=int(chunk), check_every=int(check_every))
   chunk = min(chunk, n_restarts)
@@ -291,7 +309,7 @@ def pga_problem_chunks(problem: Problem, *, key: jax.Array, n_restarts: int,
       delta0, eta = _shard_restarts(delta0, eta)
     state, vals, gnorm, hist = run_pga_problem(
         problem, delta0, eta, jnp.asarray(tol_g, x.dtype), jnp.asarray(max_steps, jnp.int32),
-        normalized=step_rule == "normalized", check_every=check_every,
+        normalized=step_rule == "normalized", sign=step_rule == "sign", check_every=check_every,
         history_len=max_steps if history else 0)
     out = jax.device_get((state.delta, vals, state.iterations, state.converged, gnorm,
                           state.eta, hist))
@@ -315,7 +333,8 @@ def pga(net: Network, loss: Loss | str, x, y, *, key: jax.Array, eps: float,
     step_rule: ``fixed`` (eta = step), ``lipschitz`` (eta = step / ell, the
       rigorous ell of docs/theory.md section 5 unless given), ``curvature`` (eta = step / ell
       with ell the estimate ``bounds.estimate_ell`` unless given), ``grad0`` (eta = step eps /
-      ||grad L(delta_0)||), ``normalized`` (delta + step eps g / ||g||).
+      ||grad L(delta_0)||), ``normalized`` (delta + step eps g / ||g||), ``sign``
+      (delta + step eps sign(g), on the l_inf ball only).
     max_steps: step budget per restart.
     tol_g: first-order tolerance on ||G||; default ``default_tol_g``.
     history: also return the value at every step (runs all max_steps).

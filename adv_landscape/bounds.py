@@ -61,8 +61,14 @@ def _require_smooth(net: Network, what: str) -> None:
         f"distribution), so {what} are undefined; use a smooth activation")
 
 
-def instance_constants(net: Network, loss: Loss | str, x, y, eps: float) -> Constants:
-  """Rigorous constants of docs/theory.md section 5 for one instance, computed in float64 NumPy."""
+def instance_constants(net: Network, loss: Loss | str, x, y, eps: float, *,
+                       norm: str = "2") -> Constants:
+  """Rigorous constants of docs/theory.md section 5 for one instance, computed in float64 NumPy.
+
+  ``norm="inf"``: over the box ||delta||_inf <= eps, where |w_r . delta| <=
+  eps ||w_r||_1 bounds each pre-activation's range and ||delta||_2 <= eps
+  sqrt(d) the output's (the box lies in that l2 ball).
+  """
   loss = get_loss(loss)
   _require_smooth(net, "curvature bounds")
   if loss.sups is None:
@@ -72,7 +78,11 @@ def instance_constants(net: Network, loss: Loss | str, x, y, eps: float) -> Cons
   x = np.asarray(x, np.float64)
   a_abs = np.abs(a) if a.ndim == 1 else np.linalg.norm(a, axis=1)
   wn = np.linalg.norm(W, axis=1)
-  radius = np.abs(W @ x + b) + eps * wn
+  if norm not in ("2", "inf"):
+    raise InvalidInput(f"norm={norm!r} is unknown; choose '2' or 'inf'")
+  reach = eps * (np.abs(W).sum(axis=1) if norm == "inf" else wn)  # sup of |w_r . delta|
+  radius = np.abs(W @ x + b) + reach
+  eps2 = eps * np.sqrt(W.shape[1]) if norm == "inf" else eps  # sup of ||delta||_2
   c1, c2, c3 = (net.act.sup_abs(k, radius) for k in (1, 2, 3))
   G_f = np.linalg.norm(W, 2) * np.linalg.norm(c1 * a_abs)
   H_f = np.linalg.norm((W.T * (c2 * a_abs)) @ W, 2)
@@ -85,9 +95,9 @@ def instance_constants(net: Network, loss: Loss | str, x, y, eps: float) -> Cons
     grad0 = float(np.linalg.norm(obj.grad(zero)))
     if loss.multi_output:
       l1, l2, l3 = loss.sups(None, None, y)
-      L_max = L0 + l1 * eps * G_f  # mean value theorem, ||grad l|| <= l1
+      L_max = L0 + l1 * eps2 * G_f  # mean value theorem, ||grad l|| <= l1
     else:
-      lo, hi = float(f0) - eps * G_f, float(f0) + eps * G_f
+      lo, hi = float(f0) - eps2 * G_f, float(f0) + eps2 * G_f
       l1, l2, l3 = loss.sups(lo, hi, y)
       # Every built-in scalar loss is convex in u: its max on [lo, hi] is at an end.
       L_max = float(max(loss.value(jnp.asarray(lo), y), loss.value(jnp.asarray(hi), y)))
@@ -113,8 +123,10 @@ class Sampled(NamedTuple):
 
 
 def sampled_constants(net: Network, loss: Loss | str, x, y, eps: float, *, key: jax.Array,
-                      n: int = 64) -> Sampled:
+                      n: int = 64, norm: str = "2") -> Sampled:
   """Estimates of the constants at n random points of the ball (and its sphere).
+
+  ``norm="inf"``: half uniform in the box, half at random vertices.
 
   Each is a maximum over points of a quantity its rigorous bound dominates:
   ||grad f||, ||hess f||, ||hess L||, ||hess L(p) - hess L(q)|| / ||p - q||, L.
@@ -124,10 +136,15 @@ def sampled_constants(net: Network, loss: Loss | str, x, y, eps: float, *, key: 
     obj = Problem.two_layer(net, loss, x, y, eps=eps, dtype=jnp.float64).objective
     netx, x = obj.net, obj.x
     k1, k2 = jax.random.split(key)
-    pts = jnp.concatenate([sample_ball(k1, n // 2, x.shape[0], eps, dtype=jnp.float64),
-                           jax.random.normal(k2, (n - n // 2, x.shape[0]), jnp.float64)])
-    nrm = jnp.linalg.norm(pts[n // 2:], axis=1, keepdims=True)
-    pts = pts.at[n // 2:].set(eps * pts[n // 2:] / nrm)  # half on the sphere
+    d = x.shape[0]
+    if norm == "inf":
+      pts = jnp.concatenate([jax.random.uniform(k1, (n // 2, d), jnp.float64, -eps, eps),
+                             eps * jax.random.rademacher(k2, (n - n // 2, d), jnp.float64)])
+    else:
+      pts = jnp.concatenate([sample_ball(k1, n // 2, d, eps, dtype=jnp.float64),
+                             jax.random.normal(k2, (n - n // 2, d), jnp.float64)])
+      nrm = jnp.linalg.norm(pts[n // 2:], axis=1, keepdims=True)
+      pts = pts.at[n // 2:].set(eps * pts[n // 2:] / nrm)  # half on the sphere
     fn = (lambda z: forward(netx, z)) if not loss.multi_output else None
     H = jax.vmap(obj.hess)(pts)
     Hn = jnp.linalg.norm(H, ord=2, axis=(1, 2))
@@ -147,7 +164,7 @@ def sampled_constants(net: Network, loss: Loss | str, x, y, eps: float, *, key: 
 
 
 def estimate_ell(net: Network, loss: Loss | str, x, y, eps: float, *, key: jax.Array,
-                 n: int = 128) -> float:
+                 n: int = 128, norm: str = "2") -> float:
   """ell_est: the largest ||hess L||_2 found over the ball, for the ``curvature`` step.
 
   Searched at n random points, half uniform in the ball and half uniform on
@@ -157,7 +174,7 @@ def estimate_ell(net: Network, loss: Loss | str, x, y, eps: float, *, key: jax.A
   but PGA still ascends while eta < 2/ell, and the rule measures the
   landscape rather than the pessimism of the rigorous bound.
   """
-  return sampled_constants(net, loss, x, y, eps, key=key, n=n).ell
+  return sampled_constants(net, loss, x, y, eps, key=key, n=n, norm=norm).ell
 
 
 def t1_bound(L_max: float, L0: float, eta, tol_g: float):

@@ -65,6 +65,8 @@ class Certificate(NamedTuple):
       interior_max: interior critical points that are local maxima.
     tol_b, tol_g, tol_h: the tolerances used (tol_g and tol_h per endpoint).
     method: how lambda_T was computed.
+    n_active: on the l_inf ball, the number of coordinates on a face
+      (``box.certify_box``); None on the l2 ball.
   """
 
   classes: np.ndarray
@@ -81,6 +83,7 @@ class Certificate(NamedTuple):
   tol_h: np.ndarray
   method: str
   lambda_hess_min: np.ndarray | None = None
+  n_active: np.ndarray | None = None
 
 
 def tangent_matrix_shift(delta, g, H, eps) -> jax.Array:

@@ -102,6 +102,7 @@ def _instance_args(p: argparse.ArgumentParser) -> None:
   from adv_landscape.activations import ACTIVATIONS
   from adv_landscape.ascent import INITS, STEP_RULES
   from adv_landscape.losses import LOSSES
+  from adv_landscape.problem import LinfBall
 
   g = p.add_argument_group(
       "instance", "a user's network (--weights with --x) or a synthetic one (--d, --m, "
@@ -131,21 +132,28 @@ def _instance_args(p: argparse.ArgumentParser) -> None:
                  help=f"one of {', '.join(sorted(LOSSES))}, or package.module:function, a JAX "
                       f"function l(u, y) (derivatives by autodiff; no rigorous bounds, proofs "
                       f"or lipschitz step rule then)")
+  g.add_argument("--norm", default="2", choices=("2", "inf"),
+                 help="threat model: the l2 ball (the paper's) or the l_inf ball (the box "
+                      "|delta_i| <= eps of l_inf PGD)")
   r = g.add_mutually_exclusive_group()
   r.add_argument("--eps", type=_positive("eps"), default=None,
                  help="radius of the ball (None: set by --gamma)")
   r.add_argument("--gamma", type=_positive("gamma"), default=None,
-                 help="perturbation ratio, eps = gamma ||x|| (None means 0.5 unless --eps)")
+                 help="perturbation ratio (None means 0.5 unless --eps): eps = gamma ||x|| for "
+                      "l2, eps = gamma ||x|| / sqrt(d) for l_inf (the box whose vertices lie "
+                      "on the l2 sphere of the same gamma)")
   a = p.add_argument_group("ascent")
   a.add_argument("--inits", type=_positive_int("inits"), default=1000, help="restarts N")
-  a.add_argument("--init", default="sphere", choices=INITS,
-                 help="where the restarts start: uniform on the sphere, uniform in the ball, "
-                      "at 0, or at eps g/||g||")
+  a.add_argument("--init", default=None, choices=sorted(set(INITS) | set(LinfBall.INITS)),
+                 help="where the restarts start (None means sphere for l2, vertex for l_inf). "
+                      "l2: uniform on the sphere, uniform in the ball, 0, or eps g/||g||; "
+                      "l_inf: random vertices, uniform in the box, 0, or eps sign(g)")
   a.add_argument("--step-rule", default="normalized", choices=STEP_RULES,
                  help="fixed: eta=STEP; lipschitz: eta=STEP/ell (rigorous ell); curvature: "
                       "eta=STEP/ell_est (largest ||hess L|| found over the ball); grad0: "
                       "eta=STEP*eps/||grad L(delta0)||; normalized: step STEP*eps along g/||g|| "
-                      "(cannot converge at an interior point)")
+                      "(cannot converge at an interior point); sign (l_inf only): "
+                      "delta + STEP*eps sign(g), l_inf PGD (cannot converge off a vertex)")
   a.add_argument("--step", type=_positive("step"), default=0.05,
                  help="the constant c of the step rule (see --step-rule)")
   a.add_argument("--max-steps", type=_positive_int("max-steps"), default=10_000,
@@ -174,6 +182,19 @@ def _check_loss(args):
                        f"loss={args.loss!r} (a user loss) has none; use curvature, grad0, fixed "
                        f"or normalized")
   return loss
+
+
+def _check_norm_args(args) -> None:
+  """The starts and the step rule must belong to the threat model."""
+  from adv_landscape.problem import CONSTRAINTS
+
+  inits = CONSTRAINTS[args.norm].INITS
+  if args.init not in inits:
+    raise InvalidInput(f"--init {args.init} is not a start of the {args.norm} ball; choose one "
+                       f"of {list(inits)}")
+  if args.step_rule == "sign" and args.norm != "inf":
+    raise InvalidInput("--step-rule sign is the l_inf attack step; give --norm inf (on the l2 "
+                       "ball, normalized is the attack libraries' step)")
 
 
 def _load_files(args):
@@ -245,13 +266,15 @@ def _build_instance(args):
   if xnorm == 0 and args.eps is None:
     raise InvalidInput(f"{where}x is zero, so eps cannot come from gamma (eps = gamma ||x||); "
                        f"give --eps")
-  eps = args.eps if args.eps is not None else (args.gamma or 0.5) * xnorm
+  gamma_scale = xnorm / np.sqrt(x.shape[0]) if args.norm == "inf" else xnorm
+  eps = args.eps if args.eps is not None else (args.gamma or 0.5) * gamma_scale
   try:
     network.validate_problem(net, x, eps, y, loss=loss)
   except InvalidInput as e:
     raise InvalidInput(f"{where}{e}") from None
-  source.update(loss=loss.name, y=y, eps=eps, gamma=eps / xnorm if xnorm else None,
-                x_norm=xnorm, d=int(net.d), m=int(net.m), activation=net.activation)
+  source.update(loss=loss.name, y=y, norm=args.norm, eps=eps,
+                gamma=eps / gamma_scale if xnorm else None, x_norm=xnorm, d=int(net.d),
+                m=int(net.m), activation=net.activation)
   return net, loss, x, y, eps, k_run, source
 
 
@@ -264,6 +287,8 @@ def cmd_census(args) -> int:
   if args.json:
     io.check_output_file(args.json, "json")
   net, loss, x, y, eps, key, source = _build_instance(args)
+  args.init = args.init or ("vertex" if args.norm == "inf" else "sphere")
+  _check_norm_args(args)
   config = PGAConfig(step_rule=args.step_rule, step=args.step, init=args.init, tol_g=args.tol_g,
                      max_steps=args.max_steps, chunk=args.chunk)
   tols = Tolerances.for_dtype(x.dtype, tol_c=args.tol_c)
@@ -271,7 +296,8 @@ def cmd_census(args) -> int:
     print(f"note       loss {loss.name} is a user loss without derivative bounds: no rigorous "
           f"ell or proof radii (the certificates and the census are unaffected)")
   run = run_census(net, loss, x, y, eps=eps, key=key, n_restarts=args.inits, config=config,
-                   tolerances=tols, stream=args.stream, progress=not args.no_progress)
+                   tolerances=tols, stream=args.stream, progress=not args.no_progress,
+                   norm=args.norm)
   summary, maxima = dict(run.summary), run.maxima
   if args.stream:
     summary["iteration_histogram"] = run.iteration_histogram
@@ -303,7 +329,9 @@ def _print_census(source, args, config, s, maxima) -> None:
 
   inst = (f"{source['activation']} network d={source['d']} m={source['m']}"
           + (f" s={source['scale']}" if source.get("synthetic") else "")
-          + f", loss={source['loss']}, y={source['y']}, eps={source['eps']:.4g}"
+          + f", loss={source['loss']}, y={source['y']}, "
+          + ("l_inf ball " if source.get("norm") == "inf" else "")
+          + f"eps={source['eps']:.4g}"
           + (f" (gamma={source['gamma']:.3g})" if source.get("gamma") else ""))
   print(f"instance   {inst}")
   print(f"ascent     {s['n_inits']} restarts from {args.init}, {args.step_rule} step {args.step}, "
@@ -313,15 +341,21 @@ def _print_census(source, args, config, s, maxima) -> None:
         f"{s['median_iterations']:.0f}, max {s['max_iterations']}")
   print("classes    " + ", ".join(f"{k} {v}" for k, v in sorted(s["class_counts"].items())))
   kinds = [mx.get("kind", "boundary") for mx in maxima]
-  print(f"maxima     {s['distinct_maxima']} distinct certified ({kinds.count('boundary')} on the "
-        f"sphere, {kinds.count('interior')} interior); certified fraction "
+  where = "on a face" if source.get("norm") == "inf" else "on the sphere"
+  print(f"maxima     {s['distinct_maxima']} distinct certified ({kinds.count('boundary')} {where}, "
+        f"{kinds.count('interior')} interior); certified fraction "
         f"{percent(s['certified_fraction'])}"
         + (f"; proved {percent(s['proved_fraction'])}, {s['proved_distinct_maxima']} provably "
            f"distinct" if "proved_fraction" in s else ""))
   for rank, mx in enumerate(maxima[:5]):
-    curv = (f"lambda_T={mx['lambda_tangent']:.3g}  mu={mx['multiplier']:.3g}"
-            if mx.get("kind", "boundary") == "boundary" else
-            f"lambda_max(hess L)={mx.get('lambda_hess', float('nan')):.3g}")
+    if "n_active" in mx:  # the box: active coordinates, smallest multiplier, free curvature
+      curv = (f"{mx['n_active']}/{source['d']} active  min multiplier {mx['multiplier']:.3g}"
+              + (f"  lambda_max(H_FF)={mx['lambda_tangent']:.3g}"
+                 if np.isfinite(mx["lambda_tangent"]) else ""))
+    elif mx.get("kind", "boundary") == "boundary":
+      curv = f"lambda_T={mx['lambda_tangent']:.3g}  mu={mx['multiplier']:.3g}"
+    else:
+      curv = f"lambda_max(hess L)={mx.get('lambda_hess', float('nan')):.3g}"
     radius = mx.get("proof_radius")
     proof = ("" if "proof_radius" not in mx else
              f"  proof radius {radius:.2g}" if radius is not None and np.isfinite(radius) else
@@ -330,6 +364,9 @@ def _print_census(source, args, config, s, maxima) -> None:
           f"{percent(mx['basin_fraction'], 1)}  {curv}{proof}")
   if len(maxima) > 5:
     print(f"  ... {len(maxima) - 5} more")
+  if args.step_rule == "sign" and s["converged_fraction"] < 1:
+    print("note       a sign step moves every coordinate by STEP*eps, so it converges only at "
+          "a vertex; maxima with free coordinates need --step-rule grad0 (or lipschitz)")
   if s.get("stalled_inside") and args.step_rule == "normalized":
     print(f"note       {s['stalled_inside']} restarts stalled inside the ball: a normalized step "
           f"has a fixed length and cannot converge at an interior critical point; rerun with "

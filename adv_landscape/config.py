@@ -25,9 +25,9 @@ class PGAConfig:
   """How PGA runs.
 
   Attributes:
-    step_rule: fixed, lipschitz, curvature, grad0 or normalized (see ``ascent.pga``).
+    step_rule: fixed, lipschitz, curvature, grad0, normalized or sign (see ``ascent.pga``).
     step: the rule's constant c.
-    init: sphere, ball, zero or gradient.
+    init: sphere, ball, zero or gradient (l2); vertex, box, zero or gradient (l_inf).
     tol_g: first-order tolerance on ||G||; None for ``ascent.default_tol_g``.
     max_steps: step budget per restart.
     chunk: restarts per compiled batch.
@@ -46,6 +46,11 @@ class PGAConfig:
   def normalized(self) -> bool:
     """Whether steps have a fixed length (the attack libraries' convention)."""
     return self.step_rule == "normalized"
+
+  @property
+  def sign(self) -> bool:
+    """Whether steps are alpha sign(g) (l_inf PGD)."""
+    return self.step_rule == "sign"
 
 
 @dataclasses.dataclass(frozen=True)

@@ -32,7 +32,7 @@ from adv_landscape.certify import Certificate, require_smooth
 from adv_landscape.config import PGAConfig, Tolerances
 from adv_landscape.losses import Loss
 from adv_landscape.network import Network
-from adv_landscape.problem import Problem, TwoLayerObjective
+from adv_landscape.problem import LinfBall, Problem, TwoLayerObjective
 from adv_landscape.proof import Proof, prove_maxima
 
 __all__ = ["PGAConfig", "Tolerances", "CensusRun", "run_census", "run_census_problem"]
@@ -71,7 +71,7 @@ class CensusRun(NamedTuple):
 def run_census(net: Network, loss: Loss | str, x, y, *, eps: float, key: jax.Array,
                n_restarts: int, config: PGAConfig | None = None, ell: float | None = None,
                tolerances: Tolerances | None = None, prove: bool = True, stream: bool = False,
-               history: bool = False, progress: bool = False) -> CensusRun:
+               history: bool = False, progress: bool = False, norm: str = "2") -> CensusRun:
   """PGA from ``n_restarts`` starts, certificates, census and proofs, in one call.
 
   Args:
@@ -85,8 +85,9 @@ def run_census(net: Network, loss: Loss | str, x, y, *, eps: float, key: jax.Arr
       endpoints; no proofs then.
     history: keep PGA's value history (runs every step; not with stream).
     progress: progress bars.
+    norm: "2" (the l2 ball, the paper's) or "inf" (the box, l_inf PGD).
   """
-  return run_census_problem(Problem.two_layer(net, loss, x, y, eps=eps), key=key,
+  return run_census_problem(Problem.two_layer(net, loss, x, y, eps=eps, norm=norm), key=key,
                             n_restarts=n_restarts, config=config, ell=ell,
                             tolerances=tolerances, prove=prove, stream=stream, history=history,
                             progress=progress)
@@ -119,7 +120,10 @@ def run_census_problem(problem: Problem, *, key: jax.Array, n_restarts: int,
   by_distance, proofs = cs.distinct, []
   if prove:
     obj = problem.objective
-    if isinstance(obj, TwoLayerObjective):
+    if isinstance(con, LinfBall):
+      proofs = _box_proofs(cert, res.deltas, cs)
+      cs, proofs = merge_proved(cs, res.deltas, proofs, eps=eps)
+    elif isinstance(obj, TwoLayerObjective):
       proofs = prove_maxima(obj.net, obj.loss, obj.x, obj.y, res.deltas[cs.reps], eps=eps,
                             tol_b=tols.tol_b)
       cs, proofs = merge_proved(cs, res.deltas, proofs, eps=eps)
@@ -132,6 +136,8 @@ def run_census_problem(problem: Problem, *, key: jax.Array, n_restarts: int,
           "count": int(c), "basin_fraction": float(c) / cs.n,
           "lambda_tangent": float(cert.lambda_tangent[i]),
           "lambda_hess": float(cert.lambda_hess[i]), "multiplier": float(cert.multiplier[i])}
+    if cert.n_active is not None:
+      mx["n_active"] = int(cert.n_active[i])
     if prove:
       mx.update(proof_radius=proofs[n].radius, proof_note=proofs[n].reason)
     maxima.append(mx)
@@ -150,6 +156,28 @@ def run_census_problem(problem: Problem, *, key: jax.Array, n_restarts: int,
     summary.update(proved_fraction=float(cs.counts[proved].sum() / cs.n) if proved.size else 0.0,
                    proved_distinct_maxima=cs.proved_distinct)
   return CensusRun(res, cert, cs, proofs, maxima, summary, tols, res.config, float(tol.max()))
+
+
+def _box_proofs(cert, deltas, cs) -> list:
+  """Proofs on the box: a certified vertex is itself a strict local maximum.
+
+  At a vertex every coordinate is active and the certificate checked every
+  multiplier lambda_i = sign(delta_i) d_i L > tol_g > 0, so for each feasible
+  direction v (sign(delta_i) v_i <= 0), grad L . v <= -tol_g ||v||_1 < 0: L
+  decreases to first order, and the vertex, which PGA's clipping reaches
+  exactly, is a strict local maximum (radius 0). On a face with free
+  coordinates, or inside, no proof is attempted (the reason says so).
+  """
+  out = []
+  for n, i in enumerate(cs.reps):
+    if cert.n_active[i] == deltas.shape[1] and str(cs.kinds[n]) == "boundary":
+      out.append(Proof(0.0, 0.0, float(cert.multiplier[i]), np.nan, 0.0, "boundary",
+                       "a vertex with every multiplier above tol_g (first-order sufficient)",
+                       np.asarray(deltas[i], np.float64), 0.0))
+    else:
+      out.append(Proof(np.nan, np.nan, np.nan, np.nan, np.nan, str(cs.kinds[n]),
+                       "proofs on the box's faces and inside it are not implemented"))
+  return out
 
 
 def _streamed(problem, eps, kw, config, tols, t0, progress) -> CensusRun:

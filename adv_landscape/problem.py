@@ -45,7 +45,8 @@ from adv_landscape.geometry import project_ball_batch, sample_ball, sample_spher
 from adv_landscape.losses import Loss, get_loss
 from adv_landscape.network import Network, validate_problem
 
-__all__ = ["TwoLayerObjective", "AutodiffObjective", "L2Ball", "Problem", "CONSTRAINTS"]
+__all__ = ["TwoLayerObjective", "AutodiffObjective", "L2Ball", "LinfBall", "Problem",
+           "CONSTRAINTS", "NORMS", "constraint_for"]
 
 _static = dict(metadata=dict(static=True))
 
@@ -167,7 +168,63 @@ class L2Ball:
     return L2Ball(jnp.asarray(self.eps, dtype), self.name)
 
 
-CONSTRAINTS = {"l2": L2Ball}
+@jax.tree_util.register_dataclass
+@dataclasses.dataclass(frozen=True)
+class LinfBall:
+  """The l_inf ball (the box) {||delta||_inf <= eps}: the threat model of l_inf PGD.
+
+  Starts: ``vertex`` (eps times random signs), ``box`` (uniform), ``zero``,
+  ``gradient`` (eps sign(grad L(0)), the first step of FGSM). The
+  certificate is the active-set one of ``box.certify_box``; the first-order
+  tolerance PGA's stopping rule implies is tol_g itself, because on every
+  coordinate the projection does not clip, the gradient mapping is the
+  gradient (docs/theory.md section 10).
+  """
+
+  eps: jax.Array
+  name: str = dataclasses.field(default="inf", **_static)
+
+  INITS = ("vertex", "box", "zero", "gradient")
+
+  def project(self, deltas):
+    """Clips every coordinate to [-eps, eps]: the Euclidean projection onto the box."""
+    return jnp.clip(deltas, -self.eps, self.eps)
+
+  def sample(self, key, init: str, n: int, d: int, dtype, grad0=None):
+    """n starts: random vertices, uniform in the box, zero, or eps sign(grad L(0))."""
+    if init == "vertex":
+      return self.eps * jax.random.rademacher(key, (n, d), dtype)
+    if init == "box":
+      return jax.random.uniform(key, (n, d), dtype, -self.eps, self.eps)
+    if init == "zero":
+      return jnp.zeros((n, d), dtype)
+    if init == "gradient":
+      return jnp.broadcast_to(self.eps * jnp.sign(grad0), (n, d)).astype(dtype)
+    raise InvalidInput(f"init={init!r} is unknown for the l_inf ball; choose one of "
+                       f"{list(self.INITS)}")
+
+  def certify(self, problem: "Problem", deltas, **kw):
+    """The box's active-set certificate (``box.certify_box``)."""
+    from adv_landscape.box import certify_box
+    return certify_box(problem, deltas, **kw)
+
+  def certificate_tolerance(self, res, problem: "Problem", *, slack: float, **kw):
+    """slack tol_g at every endpoint (the gradient mapping is the gradient on free coordinates)."""
+    return np.full(np.asarray(res.deltas).shape[0], slack * res.tol_g)
+
+  def astype(self, dtype) -> "LinfBall":
+    return LinfBall(jnp.asarray(self.eps, dtype), self.name)
+
+
+CONSTRAINTS = {"2": L2Ball, "inf": LinfBall}
+NORMS = tuple(CONSTRAINTS)
+
+
+def constraint_for(norm: str, eps, dtype):
+  """The constraint set of a norm name ("2" or "inf")."""
+  if norm not in CONSTRAINTS:
+    raise InvalidInput(f"norm={norm!r} is unknown; choose one of {list(NORMS)}")
+  return CONSTRAINTS[norm](jnp.asarray(eps, dtype))
 
 
 @jax.tree_util.register_dataclass
@@ -176,7 +233,7 @@ class Problem:
   """An objective on a constraint set: everything PGA and the certificates need."""
 
   objective: TwoLayerObjective | AutodiffObjective
-  constraint: L2Ball
+  constraint: L2Ball | LinfBall
 
   @property
   def x(self):
@@ -199,17 +256,19 @@ class Problem:
     return Problem(self.objective.astype(dtype), self.constraint.astype(dtype))
 
   @classmethod
-  def two_layer(cls, net: Network, loss, x, y, *, eps: float, dtype=None) -> "Problem":
-    """A two-layer problem, validated (shapes, finiteness, eps > 0, the label)."""
+  def two_layer(cls, net: Network, loss, x, y, *, eps: float, dtype=None,
+                norm: str = "2") -> "Problem":
+    """A two-layer problem, validated (shapes, finiteness, eps > 0, the label), on the
+    l2 ball (``norm="2"``) or the l_inf ball (``norm="inf"``) of radius eps."""
     loss = get_loss(loss)
     validate_problem(net, x, eps, y, loss=loss)
     x = jnp.asarray(x) if dtype is None else jnp.asarray(x, dtype)
     return cls(TwoLayerObjective(net.astype(x.dtype), x, _label(y, loss, x.dtype), loss),
-               L2Ball(jnp.asarray(eps, x.dtype)))
+               constraint_for(norm, eps, x.dtype))
 
   @classmethod
   def autodiff(cls, apply: Callable, params, loss, x, y, *, eps: float,
-               dtype=None) -> "Problem":
+               dtype=None, norm: str = "2") -> "Problem":
     """A problem for any model ``apply(params, z)``, differentiated by JAX."""
     loss = get_loss(loss)
     x = jnp.asarray(x) if dtype is None else jnp.asarray(x, dtype)
@@ -220,4 +279,4 @@ class Problem:
     if not bool(jnp.all(jnp.isfinite(x))):
       raise InvalidInput("x has NaN or inf entries")
     obj = AutodiffObjective(params, x, _label(y, loss, x.dtype), apply, loss)
-    return cls(obj, L2Ball(jnp.asarray(eps, x.dtype))).astype(x.dtype)
+    return cls(obj, constraint_for(norm, eps, x.dtype)).astype(x.dtype)
