@@ -38,11 +38,19 @@ def seed_keys(seed: int):
 
 
 def synthetic_instance(*, seed: int = 0, d: int = 20, m: int = 200, activation: str = "tanh",
-                       scale: float = 1.0, n_outputs: int | None = None,
-                       dtype=None) -> tuple[Network, jax.Array]:
-  """The paper's random network and an input of scale s, from ``seed`` (as the CLI builds them)."""
+                       scale: float = 1.0, n_outputs: int | None = None, widths=None,
+                       dtype=None):
+  """The paper's random network and an input of scale s, from ``seed`` (as the CLI builds them).
+
+  ``widths`` (a tuple of hidden widths) makes a deep ``deep.MLP`` instead of the two-layer
+  ``Network`` of width m.
+  """
   k_net, k_x, _ = seed_keys(seed)
-  net = init_network(k_net, d, m, activation=activation, n_outputs=n_outputs, dtype=dtype)
+  if widths is not None:
+    from adv_landscape.deep import init_mlp
+    net = init_mlp(k_net, d, widths, activation=activation, n_outputs=n_outputs, dtype=dtype)
+  else:
+    net = init_network(k_net, d, m, activation=activation, n_outputs=n_outputs, dtype=dtype)
   return net, synthetic_input(k_x, d, scale, dtype=dtype)
 
 

@@ -38,7 +38,8 @@ from adv_landscape.problem import L2Ball, LinfBall, Problem, TwoLayerObjective
 
 __all__ = ["INITS", "STEP_RULES", "PGAState", "PGAResult", "pga_init", "pga_update",
            "pga_update_problem", "run_pga", "run_pga_problem", "pga", "pga_problem",
-           "pga_chunks", "pga_problem_chunks", "initial_deltas", "default_tol_g",
+           "pga_chunks", "pga_problem_chunks", "initial_deltas", "initial_deltas_problem",
+           "default_tol_g",
            "certificate_tolerance", "certificate_tolerance_problem"]
 
 INITS = ("sphere", "ball", "zero", "gradient")
@@ -198,10 +199,20 @@ def _default_tol_g(problem: Problem, dtype) -> float:
                                                   float(jnp.finfo(x.dtype).tiny))
 
 
-def initial_deltas(key, init: str, n: int, net: Network, loss: Loss, x, y, eps) -> jax.Array:
-  """n initial perturbations: zero, uniform in the ball, on the sphere, or eps g/||g|| at 0."""
-  return _starts(_two_layer(net, get_loss(loss) if loss is not None else None, jnp.asarray(x),
-                            y, eps), key, init, n)
+def initial_deltas(key, init: str, n: int, net: Network, loss: Loss, x, y, eps, *,
+                   norm: str = "2") -> jax.Array:
+  """n initial perturbations, as ``pga`` draws them (the constraint's ``sample``)."""
+  from adv_landscape.problem import constraint_for
+
+  x = jnp.asarray(x)
+  problem = Problem(TwoLayerObjective(net, x, y, get_loss(loss) if loss is not None else None),
+                    constraint_for(norm, eps, x.dtype))
+  return _starts(problem, key, init, n)
+
+
+def initial_deltas_problem(problem: Problem, key, init: str, n: int) -> jax.Array:
+  """n initial perturbations of any ``Problem``, as ``pga_problem`` draws a chunk's starts."""
+  return _starts(problem, key, init, n)
 
 
 def _starts(problem: Problem, key, init: str, n: int) -> jax.Array:
@@ -285,11 +296,16 @@ def pga_problem_chunks(problem: Problem, *, key: jax.Array, n_restarts: int,
     tol_g = _default_tol_g(problem, x.dtype)
   if not tol_g > 0:
     raise InvalidInput(f"tol_g={tol_g!r} must be positive")
+  if step_rule == "curvature" and ell is None and not isinstance(problem.objective,
+                                                                 TwoLayerObjective):
+    from adv_landscape.bounds import estimate_ell_problem
+    ell = estimate_ell_problem(problem, key=jax.random.fold_in(key, 1_000_003))
   if step_rule in ("lipschitz", "curvature") and ell is None:
     obj = problem.objective
     if not isinstance(obj, TwoLayerObjective):
-      raise InvalidInput(f"step_rule={step_rule!r} needs ell for a model without closed-form "
-                       f"bounds: pass ell (e.g. the largest ||hess L|| you found)")
+      raise InvalidInput(f"step_rule={step_rule!r} needs the rigorous ell, which exists for "
+                         f"two-layer networks only: use curvature (ell estimated over the "
+                         f"ball), grad0 or normalized, or pass ell")
     from adv_landscape.bounds import estimate_ell, instance_constants
     eps = float(problem.constraint.eps)
     norm = "inf" if linf else "2"

@@ -135,16 +135,7 @@ def sampled_constants(net: Network, loss: Loss | str, x, y, eps: float, *, key: 
   with jax.enable_x64(True):
     obj = Problem.two_layer(net, loss, x, y, eps=eps, dtype=jnp.float64).objective
     netx, x = obj.net, obj.x
-    k1, k2 = jax.random.split(key)
-    d = x.shape[0]
-    if norm == "inf":
-      pts = jnp.concatenate([jax.random.uniform(k1, (n // 2, d), jnp.float64, -eps, eps),
-                             eps * jax.random.rademacher(k2, (n - n // 2, d), jnp.float64)])
-    else:
-      pts = jnp.concatenate([sample_ball(k1, n // 2, d, eps, dtype=jnp.float64),
-                             jax.random.normal(k2, (n - n // 2, d), jnp.float64)])
-      nrm = jnp.linalg.norm(pts[n // 2:], axis=1, keepdims=True)
-      pts = pts.at[n // 2:].set(eps * pts[n // 2:] / nrm)  # half on the sphere
+    pts = sample_points(key, n, x.shape[0], eps, norm)
     fn = (lambda z: forward(netx, z)) if not loss.multi_output else None
     H = jax.vmap(obj.hess)(pts)
     Hn = jnp.linalg.norm(H, ord=2, axis=(1, 2))
@@ -177,6 +168,61 @@ def estimate_ell(net: Network, loss: Loss | str, x, y, eps: float, *, key: jax.A
   return sampled_constants(net, loss, x, y, eps, key=key, n=n, norm=norm).ell
 
 
+def sample_points(key: jax.Array, n: int, d: int, eps: float, norm: str = "2") -> jax.Array:
+  """n float64 points of the ball: half uniform inside, half on its boundary (for the box:
+  uniform in it, and random vertices)."""
+  k1, k2 = jax.random.split(key)
+  if norm == "inf":
+    return jnp.concatenate([jax.random.uniform(k1, (n // 2, d), jnp.float64, -eps, eps),
+                            eps * jax.random.rademacher(k2, (n - n // 2, d), jnp.float64)])
+  pts = jnp.concatenate([sample_ball(k1, n // 2, d, eps, dtype=jnp.float64),
+                         jax.random.normal(k2, (n - n // 2, d), jnp.float64)])
+  nrm = jnp.linalg.norm(pts[n // 2:], axis=1, keepdims=True)
+  return pts.at[n // 2:].set(eps * pts[n // 2:] / nrm)
+
+
+def unavailable_constants(problem) -> Constants:
+  """Constants of a model without rigorous bounds (a deep network): NaN but L(0), ||grad L(0)||.
+
+  NaN travels as null in JSON: T1, the rigorous ell and kappa are then
+  reported as not available rather than guessed.
+  """
+  with jax.enable_x64(True):
+    obj = problem.astype(jnp.float64).objective
+    zero = jnp.zeros_like(obj.x)
+    nan = float("nan")
+    return Constants(nan, nan, nan, nan, nan, nan, nan, float(obj.value(zero)),
+                     float(jnp.linalg.norm(obj.grad(zero))))
+
+
+def sampled_constants_problem(problem, *, key: jax.Array, n: int = 64) -> Sampled:
+  """``sampled_constants`` for any ``Problem``: ell, rho and L_max from the objective's own
+  Hessians at ``sample_points``; G_f and H_f (properties of a two-layer f) are NaN."""
+  norm = "inf" if problem.constraint.name == "inf" else "2"
+  with jax.enable_x64(True):
+    prob = problem.astype(jnp.float64)
+    obj = prob.objective
+    pts = sample_points(key, n, prob.d, float(prob.constraint.eps), norm)
+    H = jax.jit(jax.vmap(obj.hess))(pts)
+    Hn = jnp.linalg.norm(H, ord=2, axis=(1, 2))
+    dH = jnp.linalg.norm(H[1:] - H[:-1], ord=2, axis=(1, 2))
+    dp = jnp.linalg.norm(pts[1:] - pts[:-1], axis=1)
+    vals = jax.vmap(obj.value)(pts)
+    nan = float("nan")
+    return Sampled(nan, nan, float(jnp.max(Hn)), float(jnp.max(dH / dp)), float(jnp.max(vals)))
+
+
+def estimate_ell_problem(problem, *, key: jax.Array, n: int = 128) -> float:
+  """ell_est for any ``Problem`` (deep networks included): the largest ||hess L||_2 at n
+  points of its constraint set (``sample_points``), Hessians by the objective's own ``hess``."""
+  norm = "inf" if problem.constraint.name == "inf" else "2"
+  with jax.enable_x64(True):
+    prob = problem.astype(jnp.float64)
+    pts = sample_points(key, n, prob.d, float(prob.constraint.eps), norm)
+    H = np.asarray(jax.jit(jax.vmap(prob.objective.hess))(pts))
+  return float(np.max(np.linalg.norm(H, ord=2, axis=(1, 2))))
+
+
 def t1_bound(L_max: float, L0: float, eta, tol_g: float):
   """T1 = 2 (L_max - L(delta_0)) / (eta tol_g^2): a theorem when eta <= 1/ell.
 
@@ -184,7 +230,8 @@ def t1_bound(L_max: float, L0: float, eta, tol_g: float):
     Beck. First-Order Methods in Optimization, 2017, Theorem 10.15
     (sufficient increase of the projected gradient step, eta <= 1/L).
   """
-  return 2.0 * (L_max - np.asarray(L0)) / (np.asarray(eta) * tol_g**2)
+  with np.errstate(over="ignore"):  # a bound beyond float64 is reported as inf (null in JSON)
+    return 2.0 * (L_max - np.asarray(L0)) / (np.asarray(eta) * tol_g**2)
 
 
 def t2_bound(ell: float, L_max: float, L0, tol_g: float, d: int, p_fail: float = 0.1):
@@ -197,8 +244,9 @@ def t2_bound(ell: float, L_max: float, L0, tol_g: float, d: int, p_fail: float =
     Efficiently. ICML 2017, Theorem 3.
   """
   dL = np.maximum(L_max - np.asarray(L0), np.finfo(np.float64).tiny)
-  chi = np.maximum(1.0, np.log(d * ell * dL / (tol_g**2 * p_fail)))
-  return ell * dL / tol_g**2 * chi**4
+  with np.errstate(over="ignore"):  # a bound beyond float64 is reported as inf (null in JSON)
+    chi = np.maximum(1.0, np.log(d * ell * dL / (tol_g**2 * p_fail)))
+    return ell * dL / tol_g**2 * chi**4
 
 
 class Fit(NamedTuple):

@@ -220,11 +220,18 @@ def claim_b(records: list[dict], *, seed: int = 0) -> dict:
   }
 
 
+def _median_or_nan(values) -> float:
+  """Median of the available values (None, a NaN written to JSON, means not available)."""
+  got = [v for v in values if v is not None]
+  return float(np.median(got)) if got else float("nan")
+
+
 def bound_ratios(records) -> tuple[np.ndarray, np.ndarray]:
   """Converged counts over T1 (where T1 is a theorem, eta <= 1/ell) and over T2."""
   def ratios(rs, key):
     parts = [np.asarray(r["iterations"], float)[np.asarray(r["converged"])]
-             / np.asarray(r[key], float)[np.asarray(r["converged"])] for r in rs]
+             / np.asarray(r[key], float)[np.asarray(r["converged"])] for r in rs
+             if r[key] is not None and None not in r[key]]
     return np.concatenate(parts) if parts else np.array([])
   return ratios([r for r in records if r["theorem_applies"]], "t1"), ratios(records, "t2")
 
@@ -281,8 +288,8 @@ def claim_c(records: list[dict], *, seed: int = 0) -> dict:
           "converged_fraction": float(np.mean(np.concatenate([r["converged"] for r in at]))),
           "distinct_maxima": float(np.mean([r["distinct_maxima"] for r in at])),
           "best_basin_fraction": float(np.mean([r["p_best"] for r in at])),
-          "kappa": float(np.median([r["kappa"] for r in at])),
-          "kappa_sampled": float(np.median([r["kappa_sampled"] for r in at]))}
+          "kappa": _median_or_nan([r["kappa"] for r in at]),
+          "kappa_sampled": _median_or_nan([r["kappa_sampled"] for r in at])}
     v_it = _trend_verdict(p_it)
     v_mx = _trend_verdict(p_mx)
     rules[rule] = {"by_scale": by_scale, "iterations_page_p": p_it.pvalue,

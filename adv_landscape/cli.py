@@ -121,6 +121,12 @@ def _instance_args(p: argparse.ArgumentParser) -> None:
                       "the file)")
   g.add_argument("--m", type=_positive_int("m"), default=None,
                  help="synthetic width (None means 200; with --weights it must match the file)")
+  g.add_argument("--depth", type=_positive_int("depth"), default=None,
+                 help="synthetic hidden layers (None means 1, the paper's two-layer network); "
+                      "deeper networks are differentiated by autodiff, without rigorous bounds")
+  g.add_argument("--widths", default=None, metavar="M1,M2,...",
+                 help="synthetic hidden widths, comma-separated (None means --m repeated "
+                      "--depth times)")
   g.add_argument("--outputs", type=_positive_int("outputs"), default=None,
                  help="synthetic K-output head for softmax_ce (None: one output)")
   g.add_argument("--activation", default=None, choices=sorted(ACTIVATIONS),
@@ -184,6 +190,25 @@ def _check_loss(args):
   return loss
 
 
+def _widths(args, m: int) -> tuple | None:
+  """Hidden widths of a synthetic deep network, or None for the two-layer one."""
+  if args.widths is not None:
+    try:
+      widths = tuple(int(w) for w in args.widths.split(","))
+    except ValueError:
+      raise InvalidInput(f"widths={args.widths!r} is not a comma-separated list of integers"
+                         ) from None
+    if min(widths) < 1:
+      raise InvalidInput(f"widths={args.widths!r} must be positive")
+    if args.depth is not None and args.depth != len(widths):
+      raise InvalidInput(f"--depth {args.depth} disagrees with --widths {args.widths} "
+                         f"({len(widths)} layers); give one of them")
+    return widths if len(widths) > 1 else None if widths[0] == m else widths
+  if args.depth is None or args.depth == 1:
+    return None
+  return (m,) * args.depth
+
+
 def _check_norm_args(args) -> None:
   """The starts and the step rule must belong to the threat model."""
   from adv_landscape.problem import CONSTRAINTS
@@ -199,12 +224,13 @@ def _check_norm_args(args) -> None:
 
 def _load_files(args):
   """The user's network (with its output bias) and x, read and checked; no computation."""
+  from adv_landscape import network
   from adv_landscape.weights import read_input, read_network
 
   if not (args.weights and args.x):
     raise InvalidInput("--weights and --x go together: give both, or neither for a synthetic "
                        "instance")
-  stray = _given(args, "scale", "outputs")
+  stray = _given(args, "scale", "outputs", "depth", "widths")
   if stray:
     one = len(stray) == 1
     raise InvalidInput(f"{' and '.join(stray)} {'describes' if one else 'describe'} a synthetic "
@@ -212,7 +238,8 @@ def _load_files(args):
                        f"{'it' if one else 'them'}")
   loaded = read_network(args.weights, activation=args.activation)
   net = loaded.net
-  for name, have in (("d", net.d), ("m", net.m)):
+  m_have = net.m if isinstance(net, network.Network) else net.widths[-1]
+  for name, have in (("d", net.d), ("m", m_have)):
     want = getattr(args, name)
     if want is not None and want != have:
       raise InvalidInput(f"--{name} {want} disagrees with weights={args.weights!r} ({name} = "
@@ -254,8 +281,9 @@ def _build_instance(args):
   else:
     d, m = args.d or 20, args.m or 200
     activation, scale = args.activation or "tanh", args.scale or 1.0
+    widths = _widths(args, m)
     net, x = synthetic_instance(seed=args.seed, d=d, m=m, activation=activation, scale=scale,
-                                n_outputs=args.outputs)
+                                n_outputs=args.outputs, widths=widths)
     source = {"synthetic": True, "d": d, "m": m, "activation": activation,
               "scale": scale, "outputs": args.outputs}
     where = ""
@@ -269,12 +297,22 @@ def _build_instance(args):
   gamma_scale = xnorm / np.sqrt(x.shape[0]) if args.norm == "inf" else xnorm
   eps = args.eps if args.eps is not None else (args.gamma or 0.5) * gamma_scale
   try:
-    network.validate_problem(net, x, eps, y, loss=loss)
+    if isinstance(net, network.Network):
+      network.validate_problem(net, x, eps, y, loss=loss)
+    else:
+      from adv_landscape.deep import validate_mlp
+      validate_mlp(net, x, eps)
+      network.validate_problem(network.Network(net.Ws[-1], net.a, net.bs[-1], net.activation),
+                               np.zeros(net.widths[-2] if net.depth > 1 else net.d), eps, y,
+                               loss=loss)  # the head and the label
   except InvalidInput as e:
     raise InvalidInput(f"{where}{e}") from None
+  deep = not isinstance(net, network.Network)
   source.update(loss=loss.name, y=y, norm=args.norm, eps=eps,
                 gamma=eps / gamma_scale if xnorm else None, x_norm=xnorm, d=int(net.d),
-                m=int(net.m), activation=net.activation)
+                m=int(net.widths[-1] if deep else net.m), activation=net.activation,
+                depth=int(net.depth) if deep else 1,
+                widths=list(net.widths) if deep else [int(net.m)])
   return net, loss, x, y, eps, k_run, source
 
 
@@ -289,15 +327,29 @@ def cmd_census(args) -> int:
   net, loss, x, y, eps, key, source = _build_instance(args)
   args.init = args.init or ("vertex" if args.norm == "inf" else "sphere")
   _check_norm_args(args)
+  if source["depth"] > 1 and args.step_rule == "lipschitz":
+    raise InvalidInput("--step-rule lipschitz needs the rigorous ell, which exists for "
+                       "two-layer networks only; use curvature (ell estimated over the ball), "
+                       "grad0 or normalized")
   config = PGAConfig(step_rule=args.step_rule, step=args.step, init=args.init, tol_g=args.tol_g,
                      max_steps=args.max_steps, chunk=args.chunk)
   tols = Tolerances.for_dtype(x.dtype, tol_c=args.tol_c)
   if loss.sups is None:
     print(f"note       loss {loss.name} is a user loss without derivative bounds: no rigorous "
           f"ell or proof radii (the certificates and the census are unaffected)")
-  run = run_census(net, loss, x, y, eps=eps, key=key, n_restarts=args.inits, config=config,
-                   tolerances=tols, stream=args.stream, progress=not args.no_progress,
-                   norm=args.norm)
+  if source["depth"] > 1:
+    from adv_landscape.deep import mlp_forward
+    from adv_landscape.pipeline import Problem, run_census_problem
+    print(f"note       a {source['depth']}-hidden-layer network: derivatives by autodiff; no "
+          f"rigorous bounds, T1 or proof radii (they exist for two-layer networks)")
+    run = run_census_problem(Problem.autodiff(mlp_forward, net, loss, x, y, eps=eps,
+                                              norm=args.norm),
+                             key=key, n_restarts=args.inits, config=config, tolerances=tols,
+                             stream=args.stream, progress=not args.no_progress)
+  else:
+    run = run_census(net, loss, x, y, eps=eps, key=key, n_restarts=args.inits, config=config,
+                     tolerances=tols, stream=args.stream, progress=not args.no_progress,
+                     norm=args.norm)
   summary, maxima = dict(run.summary), run.maxima
   if args.stream:
     summary["iteration_histogram"] = run.iteration_histogram
@@ -327,7 +379,9 @@ def cmd_census(args) -> int:
 def _print_census(source, args, config, s, maxima) -> None:
   from adv_landscape.io import percent
 
-  inst = (f"{source['activation']} network d={source['d']} m={source['m']}"
+  shape = (f"m={source['m']}" if source.get("depth", 1) == 1 else
+           f"widths={','.join(str(w) for w in source['widths'])}")
+  inst = (f"{source['activation']} network d={source['d']} {shape}"
           + (f" s={source['scale']}" if source.get("synthetic") else "")
           + f", loss={source['loss']}, y={source['y']}, "
           + ("l_inf ball " if source.get("norm") == "inf" else "")
@@ -384,7 +438,7 @@ def cmd_verify(args) -> int:
     io.check_output_file(args.json, "json")
   io.read_jsonl(os.path.join(args.out, "sweep.jsonl"))  # a damaged file is named now, not later
   report = run_verify(args.out, quick=args.quick, seed=args.seed, seeds=args.seeds,
-                      progress=not args.no_progress)
+                      progress=not args.no_progress, norm=args.norm, depth=args.depth)
   with open(os.path.join(args.out, "report.md")) as f:
     lines = f.read().splitlines()
   tables, current = [], []
@@ -522,6 +576,12 @@ def build_parser() -> argparse.ArgumentParser:
                  help="report folder; a killed run resumes from its sweep.jsonl")
   v.add_argument("--seeds", type=_positive_int("seeds"), default=None,
                  help="seeds per grid point (None means 2 with --quick, 4 for the full grid)")
+  v.add_argument("--norm", default="2", choices=("2", "inf"),
+                 help="threat model of every grid point: the l2 ball, or the l_inf ball with "
+                      "vertex/box starts and sign steps in place of the normalized ones")
+  v.add_argument("--depth", type=_positive_int("depth"), default=1,
+                 help="hidden layers of the paper's grid points (the planted controls stay "
+                      "two-layer); > 1 runs by autodiff, with curvature steps for lipschitz ones")
   _common(v)
   v.set_defaults(func=cmd_verify)
   r = sub.add_parser("reproduce", help="regenerate every figure of the paper's experiments",

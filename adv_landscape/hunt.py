@@ -17,7 +17,7 @@ from adv_landscape.config import Tolerances
 from adv_landscape.geometry import project_ball, sample_ball
 from adv_landscape.losses import Loss, get_loss
 from adv_landscape.network import Network
-from adv_landscape.problem import Problem, TwoLayerObjective
+from adv_landscape.problem import AutodiffObjective, LinfBall, Problem, TwoLayerObjective
 
 __all__ = ["Hunt", "hunt_interior_critical"]
 
@@ -57,7 +57,7 @@ def hunt_interior_critical(net: Network, loss: Loss | str, x, y, *, eps: float,
                            key: jax.Array, n_starts: int = 32, descent_steps: int = 300,
                            newton_steps: int = 30, tol_b: float = Tolerances.tol_b,
                            rtol_g: float = Tolerances.hunt_rtol_g,
-                           rtol_h: float = Tolerances.rtol_h) -> Hunt:
+                           rtol_h: float = Tolerances.rtol_h, norm: str = "2") -> Hunt:
   """Hunts non-trivial interior critical points of L: zeros of grad f inside the ball.
 
   grad L = l'(f) grad f vanishes where grad f = 0 (the network's own critical
@@ -70,24 +70,52 @@ def hunt_interior_critical(net: Network, loss: Loss | str, x, y, *, eps: float,
   which factor vanished. For a K-output head the target is grad L itself
   (softmax cross-entropy has no stationary outputs). Only points strictly
   inside the ball count. Ascent from interior starts (PGA from ``ball`` and
-  ``zero`` starts) complements this search in the sweep.
+  ``zero`` starts) complements this search in the sweep. ``norm="inf"``: the
+  same inside the box ||delta||_inf <= eps (starts uniform in 0.95 times the
+  box, the search clipped to 0.999 times it).
   """
   loss = get_loss(loss)
   with jax.enable_x64(True):
-    obj = Problem.two_layer(net, loss, x, y, eps=eps, dtype=jnp.float64).objective
+    problem = Problem.two_layer(net, loss, x, y, eps=eps, dtype=jnp.float64, norm=norm)
+  return hunt_interior_critical_problem(problem, key=key, n_starts=n_starts,
+                                        descent_steps=descent_steps, newton_steps=newton_steps,
+                                        tol_b=tol_b, rtol_g=rtol_g, rtol_h=rtol_h)
+
+
+def hunt_interior_critical_problem(problem: Problem, *, key: jax.Array, n_starts: int = 32,
+                                   descent_steps: int = 300, newton_steps: int = 30,
+                                   tol_b: float = Tolerances.tol_b,
+                                   rtol_g: float = Tolerances.hunt_rtol_g,
+                                   rtol_h: float = Tolerances.rtol_h) -> Hunt:
+  """``hunt_interior_critical`` for any ``Problem`` (deep networks by autodiff, either ball)."""
+  norm = "inf" if isinstance(problem.constraint, LinfBall) else "2"
+  with jax.enable_x64(True):
+    problem = problem.astype(jnp.float64)
+    obj, eps = problem.objective, float(problem.constraint.eps)
+    loss = obj.loss
     zero = jnp.zeros_like(obj.x)
     multi = loss.multi_output
     # grad f = grad of the linear loss -y u at y = -1, so one code path serves both.
-    f_obj = obj if multi else TwoLayerObjective(obj.net, obj.x, jnp.asarray(-1.0, jnp.float64),
-                                                get_loss("linear"))
+    minus_one = jnp.asarray(-1.0, jnp.float64)
+    if multi:
+      f_obj = obj
+    elif isinstance(obj, TwoLayerObjective):
+      f_obj = TwoLayerObjective(obj.net, obj.x, minus_one, get_loss("linear"))
+    else:
+      f_obj = AutodiffObjective(obj.params, obj.x, minus_one, obj.apply, get_loss("linear"))
     gf0 = float(jnp.linalg.norm(f_obj.grad(zero)))
     gL0 = float(jnp.linalg.norm(obj.grad(zero)))
     tol_f = rtol_g * max(gf0, 1e-300)
-    starts = sample_ball(key, n_starts, zero.shape[0], 0.95 * eps, dtype=jnp.float64)
+    box = norm == "inf"
+    if box:
+      starts = jax.random.uniform(key, (n_starts, zero.shape[0]), jnp.float64, -0.95 * eps,
+                                  0.95 * eps)
+    else:
+      starts = sample_ball(key, n_starts, zero.shape[0], 0.95 * eps, dtype=jnp.float64)
     half = n_starts if multi else n_starts // 2
-    parts = [_hunt(f_obj, starts[:half], eps, descent_steps, newton_steps)]
+    parts = [_hunt(f_obj, starts[:half], eps, descent_steps, newton_steps, box)]
     if not multi:
-      parts.append(_hunt(obj, starts[half:], eps, descent_steps, newton_steps))
+      parts.append(_hunt(obj, starts[half:], eps, descent_steps, newton_steps, box))
     d_end = np.concatenate(parts)
     D = jnp.asarray(d_end)
     gf, _ = (np.asarray(v) for v in _grad_hess(f_obj, D))
@@ -98,7 +126,8 @@ def hunt_interior_critical(net: Network, loss: Loss | str, x, y, *, eps: float,
           np.asarray(jax.vmap(lambda u: loss.grad(u, obj.y))(jax.vmap(f_obj.value)(D))))
   gfn, gLn = np.linalg.norm(gf, axis=1), np.linalg.norm(gL, axis=1)
   eig = np.linalg.eigvalsh(HL)
-  strictly_in = np.linalg.norm(d_end, axis=1) < eps * (1 - tol_b)
+  size = np.abs(d_end).max(axis=1) if norm == "inf" else np.linalg.norm(d_end, axis=1)
+  strictly_in = size < eps * (1 - tol_b)
   closest = float(np.min(gfn[strictly_in]) / max(gf0, 1e-300)) if strictly_in.any() else np.inf
   nontrivial = strictly_in & (gfn <= tol_f)
   trivial = strictly_in & ~nontrivial & (gLn <= rtol_g * max(gL0, 1e-300))
@@ -127,8 +156,8 @@ def _distinct(pts, eps) -> int:
   return int(_representatives(pts, eps).size) if pts.shape[0] else 0
 
 
-@partial(jax.jit, static_argnames=("descent_steps",))
-def _descend(obj, starts, eps, descent_steps):
+@partial(jax.jit, static_argnames=("descent_steps", "box"))
+def _descend(obj, starts, eps, descent_steps, box=False):
   """Adam on ||grad L||^2 from each start (pure JAX, no LAPACK calls)."""
 
   def phi(delta):
@@ -141,7 +170,10 @@ def _descend(obj, starts, eps, descent_steps):
     def descend(carry, _):  # projected: the search stays strictly inside the ball
       dl, st = carry
       upd, st = opt.update(jax.grad(phi)(dl), st)
-      return (project_ball(optax.apply_updates(dl, upd), 0.999 * eps), st), None
+      new = optax.apply_updates(dl, upd)
+      new = (jnp.clip(new, -0.999 * eps, 0.999 * eps) if box
+             else project_ball(new, 0.999 * eps))
+      return (new, st), None
 
     (dl, _), _ = jax.lax.scan(descend, (delta, opt.init(delta)), None, length=descent_steps)
     return dl
@@ -154,11 +186,11 @@ def _grad_hess(obj, deltas):
   return jax.vmap(obj.grad)(deltas), jax.vmap(obj.hess)(deltas)
 
 
-def _hunt(obj, starts, eps, descent_steps, newton_steps):
+def _hunt(obj, starts, eps, descent_steps, newton_steps, box=False):
   """Descent on ||grad L||^2, then least-squares Newton steps on grad L = 0 (host pinv)."""
   if starts.shape[0] == 0:
     return np.zeros((0, obj.x.shape[0]))
-  dl = np.asarray(_descend(obj, starts, eps, descent_steps))
+  dl = np.asarray(_descend(obj, starts, eps, descent_steps, box))
   for _ in range(newton_steps):
     g, H = (np.asarray(v) for v in _grad_hess(obj, jnp.asarray(dl)))
     dl = dl - np.einsum("bij,bj->bi", np.linalg.pinv(H, rcond=1e-13, hermitian=True), g)

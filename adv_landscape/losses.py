@@ -78,7 +78,8 @@ _logistic = Loss(
 
 
 def _exp_sup(lo, hi, y):
-  e = math.exp(max(-y * lo, -y * hi))  # exp(-y u) is monotone in u
+  top = max(-y * lo, -y * hi)  # exp(-y u) is monotone in u
+  e = math.exp(top) if top < 709.0 else math.inf  # beyond float64: no finite bound
   return abs(y) * e, y**2 * e, abs(y) ** 3 * e
 
 

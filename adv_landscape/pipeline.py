@@ -130,6 +130,7 @@ def run_census_problem(problem: Problem, *, key: jax.Array, n_restarts: int,
     else:
       proofs = [Proof(np.nan, np.nan, np.nan, np.nan, np.nan, str(k),
                       "no rigorous derivative bounds for this model") for k in cs.kinds]
+      cs = cs._replace(proved_distinct=0)
   maxima = []
   for n, (i, c) in enumerate(zip(cs.reps, cs.counts)):
     mx = {"delta": res.deltas[i], "value": float(cert.values[i]), "kind": str(cs.kinds[n]),

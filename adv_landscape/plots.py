@@ -13,7 +13,8 @@ import numpy as np  # noqa: E402
 
 __all__ = ["save", "plot_iterations", "plot_scale", "plot_lambda"]
 
-RULE_COLORS = {"lipschitz": "C0", "grad0": "C1", "normalized": "C2", "fixed": "C3"}
+RULE_COLORS = {"lipschitz": "C0", "grad0": "C1", "normalized": "C2", "fixed": "C3", "sign": "C4",
+               "curvature": "C5"}
 
 
 def save(fig, out_dir: str, name: str) -> list[str]:

@@ -27,14 +27,16 @@ import jax.numpy as jnp
 import numpy as np
 from tqdm.auto import tqdm
 
-from adv_landscape import ascent, bounds, io, objective
+from adv_landscape import ascent, bounds, io
 from adv_landscape.census import nonlinearity
 from adv_landscape.config import PGAConfig, Tolerances
+from adv_landscape.deep import MLP, init_mlp, mlp_forward
 from adv_landscape.errors import InvalidInput
-from adv_landscape.hunt import hunt_interior_critical
+from adv_landscape.hunt import hunt_interior_critical_problem
 from adv_landscape.losses import get_loss
 from adv_landscape.network import Network, init_network, synthetic_input
-from adv_landscape.pipeline import run_census
+from adv_landscape.pipeline import run_census_problem
+from adv_landscape.problem import Problem
 from adv_landscape.stats import km_median
 
 __all__ = ["GridPoint", "FAMILIES", "instance", "run_point", "run_sweep"]
@@ -66,11 +68,19 @@ class GridPoint:
   hunt: bool = False
   family: str = "paper"
   step_halvings: int = 0
+  norm: str = "2"
+  depth: int = 1
 
   @property
   def key(self) -> str:
-    """A canonical string naming the point (the resume key)."""
-    return json.dumps(dataclasses.asdict(self), sort_keys=True)
+    """A canonical string naming the point (the resume key). ``norm`` and ``depth`` enter
+    it only when they differ from the paper's setting, so that records written before
+    they existed stay valid."""
+    fields = dataclasses.asdict(self)
+    for name, paper in (("norm", "2"), ("depth", 1)):
+      if fields[name] == paper:
+        del fields[name]
+    return json.dumps(fields, sort_keys=True)
 
 
 def _keys(p: GridPoint):
@@ -80,11 +90,16 @@ def _keys(p: GridPoint):
 
 def _paper(p: GridPoint):
   """The paper's setting: the network and xbar depend on (seed, d, m) only, so
-  points that differ in s rescale the same input."""
+  points that differ in s rescale the same input. With ``depth`` > 1, a
+  ``deep.MLP`` of ``depth`` hidden layers of width m, initialised layer by layer."""
   loss = get_loss(p.loss)
   k_net, k_x = _keys(p)
-  net = init_network(k_net, p.d, p.m, activation=p.activation,
-                     n_outputs=3 if loss.multi_output else None, dtype=jnp.float64)
+  if p.depth > 1:
+    net = init_mlp(k_net, p.d, (p.m,) * p.depth, activation=p.activation,
+                   n_outputs=3 if loss.multi_output else None, dtype=jnp.float64)
+  else:
+    net = init_network(k_net, p.d, p.m, activation=p.activation,
+                       n_outputs=3 if loss.multi_output else None, dtype=jnp.float64)
   x = synthetic_input(k_x, p.d, p.s, dtype=jnp.float64)
   y = 0 if loss.multi_output else 1.0
   return net, loss, x, y, p.gamma * float(jnp.linalg.norm(x))
@@ -143,6 +158,9 @@ def _w_over_s2(p: GridPoint):
   """The larger scale is the smoother (claim C control): the paper's network with
   first-layer weights W / s^2, so the pre-activations have scale 1 / s."""
   net, loss, x, y, eps = _paper(p)
+  if isinstance(net, MLP):
+    return (MLP((net.Ws[0] / p.s**2,) + net.Ws[1:], net.bs, net.a, net.activation), loss, x, y,
+            eps)
   return Network(net.W / p.s**2, net.a, net.b, net.activation), loss, x, y, eps
 
 
@@ -159,7 +177,19 @@ def instance(p: GridPoint):
   """The instance (net, loss, x, y, eps) of a grid point, from its family."""
   if p.family not in FAMILIES:
     raise InvalidInput(f"family={p.family!r} is unknown; choose one of {sorted(FAMILIES)}")
-  return FAMILIES[p.family](p)
+  if p.depth > 1 and p.family not in SCALED_FAMILIES:
+    raise InvalidInput(f"family={p.family!r} is a planted two-layer instance; depth > 1 "
+                       f"applies to {list(SCALED_FAMILIES)}")
+  net, loss, x, y, eps = FAMILIES[p.family](p)
+  if p.norm == "inf" and p.family in SCALED_FAMILIES:
+    eps = eps / np.sqrt(p.d)  # the box whose vertices lie on the l2 sphere of the same gamma
+  return net, loss, x, y, eps
+
+
+# Families whose eps is gamma ||x||: on the l_inf ball it becomes gamma ||x|| / sqrt(d). The
+# planted families keep their eps: the box contains the l2 ball of the same radius, so a
+# maximum planted inside the ball stays inside the box.
+SCALED_FAMILIES = ("paper", "linear_y0", "w_over_s2")
 
 
 def run_point(p: GridPoint) -> dict:
@@ -167,22 +197,28 @@ def run_point(p: GridPoint) -> dict:
   t0 = time.perf_counter()
   with jax.enable_x64(True):
     net, loss, x, y, eps = instance(p)
-    const = bounds.instance_constants(net, loss, x, y, eps)
     key = jax.random.fold_in(jax.random.key(p.seed), 1)
-    sampled = bounds.sampled_constants(net, loss, x, y, eps, key=jax.random.fold_in(key, 1),
-                                       n=128)
+    if isinstance(net, MLP):  # autodiff; no rigorous constants (NaN: reported as null)
+      problem = Problem.autodiff(mlp_forward, net, loss, x, y, eps=eps, norm=p.norm)
+      const = bounds.unavailable_constants(problem)
+      sampled = bounds.sampled_constants_problem(problem, key=jax.random.fold_in(key, 1), n=128)
+    else:
+      problem = Problem.two_layer(net, loss, x, y, eps=eps, norm=p.norm)
+      const = bounds.instance_constants(net, loss, x, y, eps, norm=p.norm)
+      sampled = bounds.sampled_constants(net, loss, x, y, eps, key=jax.random.fold_in(key, 1),
+                                         n=128, norm=p.norm)
     tol_g = p.rtol_g * const.grad0
     ell = sampled.ell if p.step_rule == "curvature" else const.ell  # ell_est: the sampled estimate
     config = PGAConfig(step_rule=p.step_rule, step=p.step * 2.0**-p.step_halvings, init=p.init,
                        tol_g=tol_g, max_steps=p.max_steps, chunk=p.n_restarts)
-    run = run_census(net, loss, x, y, eps=eps, key=key, n_restarts=p.n_restarts, config=config,
-                     ell=ell, tolerances=Tolerances.for_dtype(jnp.float64))
+    run = run_census_problem(problem, key=key, n_restarts=p.n_restarts, config=config, ell=ell,
+                             tolerances=Tolerances.for_dtype(jnp.float64))
     res, cert, cs, proofs = run.result, run.certificate, run.census, run.proofs
     # T1 needs L(delta_0) of each restart: redraw the starts exactly as pga did
     # (one chunk, so fold_in(key, 0)).
-    starts = ascent.initial_deltas(jax.random.fold_in(key, 0), p.init, p.n_restarts, net, loss,
-                                   x, y, eps)
-    L0 = np.asarray(jax.vmap(lambda dl: objective.value(net, loss, x, y, dl))(starts))
+    starts = ascent.initial_deltas_problem(problem, jax.random.fold_in(key, 0), p.init,
+                                           p.n_restarts)
+    L0 = np.asarray(jax.vmap(problem.objective.value)(starts))
     fixed_step = p.step_rule in ("fixed", "lipschitz", "curvature", "grad0")
     theorem = fixed_step and bool(np.all(res.eta <= 1.0 / const.ell * (1 + 1e-12)))
     t1 = bounds.t1_bound(const.L_max, L0, res.eta, tol_g) if fixed_step else np.full(
@@ -194,7 +230,7 @@ def run_point(p: GridPoint) -> dict:
       viol = int(over.sum())
     hunt = None
     if p.hunt:
-      h = hunt_interior_critical(net, loss, x, y, eps=eps, key=jax.random.fold_in(key, 2))
+      h = hunt_interior_critical_problem(problem, key=jax.random.fold_in(key, 2))
       hunt = {"n_starts": h.n_starts, "found": h.found, "trivial_minima": h.trivial,
               "interior_max": h.interior_max,
               "min_lambda_max": float(h.lambda_max.min()) if h.found else None,
@@ -204,6 +240,8 @@ def run_point(p: GridPoint) -> dict:
                               h.values[:20], h.lprime[:20], h.lambda_min[:20],
                               h.lambda_max[:20])]}
   med = km_median(res.iterations, res.converged)
+  with np.errstate(over="ignore"):  # an infinite rigorous ell (exponential loss) stays inf
+    eta_ell = float(np.max(res.eta) * const.ell)
   return {
       "key": p.key, "point": dataclasses.asdict(p), "eps": eps,
       "constants": const._asdict(), "sampled": sampled._asdict(),
@@ -211,7 +249,7 @@ def run_point(p: GridPoint) -> dict:
       "kappa_sampled": nonlinearity(eps, sampled.ell, const.grad0),
       "tol_g": tol_g, "tol_b": cert.tol_b, "eta_max": float(np.max(res.eta)),
       "eta_median": float(np.median(res.eta)),
-      "eta_times_ell_max": float(np.max(res.eta) * const.ell), "theorem_applies": theorem,
+      "eta_times_ell_max": eta_ell, "theorem_applies": theorem,
       "iterations": res.iterations, "converged": res.converged,
       "km_median_iterations": med.value, "km_median_censored": med.censored,
       "t1": t1, "t2": t2, "t1_violations": viol,

@@ -27,7 +27,8 @@ from collections import defaultdict
 from typing import Callable
 
 from adv_landscape import claims, io, plots
-from adv_landscape.sweep import GridPoint, run_sweep
+from adv_landscape.errors import InvalidInput
+from adv_landscape.sweep import SCALED_FAMILIES, GridPoint, run_sweep
 
 __all__ = ["grid", "sizes", "CLAIM_SPECS", "ClaimSpec", "CONTROLS", "run_verify",
            "write_report"]
@@ -152,12 +153,43 @@ def grid(*, quick: bool, seeds: int | None = None) -> list[tuple[GridPoint, str]
   return out
 
 
+# The l_inf counterparts of the l2 grid's starts and steps: a vertex for a point of the
+# sphere, the box for the ball, and l_inf PGD's sign step for the attack libraries' l2 step.
+LINF_INIT = {"sphere": "vertex", "ball": "box", "zero": "zero", "gradient": "gradient"}
+LINF_STEP = {"normalized": "sign"}
+
+
+def for_setting(p: GridPoint, norm: str = "2", depth: int = 1) -> GridPoint:
+  """The grid point on another threat model and depth (the defaults leave it as it is).
+
+  l_inf: vertex and box starts for sphere and ball ones, sign steps for
+  normalized ones. depth > 1 applies to the paper's families (the planted
+  controls stay two-layer instances: they test the checks, not the
+  networks), and the lipschitz rule, which needs the rigorous ell that only
+  two-layer networks have, becomes the curvature rule (eta = c / ell_est).
+  """
+  if norm not in ("2", "inf"):
+    raise InvalidInput(f"norm={norm!r} is unknown; choose '2' or 'inf'")
+  if norm == "inf":
+    p = dataclasses.replace(p, norm="inf", init=LINF_INIT[p.init],
+                            step_rule=LINF_STEP.get(p.step_rule, p.step_rule))
+  if depth > 1 and p.family in SCALED_FAMILIES:
+    p = dataclasses.replace(p, depth=depth,
+                            step_rule="curvature" if p.step_rule == "lipschitz" else p.step_rule)
+  return p
+
+
 def run_verify(out_dir: str, *, quick: bool, seed: int = 0, seeds: int | None = None,
-               progress: bool = True, after_point=None) -> dict:
-  """Runs (or resumes) the grid, evaluates the claims and controls, writes the report."""
+               progress: bool = True, after_point=None, norm: str = "2",
+               depth: int = 1) -> dict:
+  """Runs (or resumes) the grid, evaluates the claims and controls, writes the report.
+
+  ``norm="inf"`` runs every point on the l_inf ball, ``depth`` > 1 the paper's
+  points on deep networks (``for_setting``).
+  """
   t0 = time.perf_counter()
   os.makedirs(out_dir, exist_ok=True)
-  pairs = grid(quick=quick, seeds=seeds)
+  pairs = [(for_setting(p, norm, depth), s) for p, s in grid(quick=quick, seeds=seeds)]
   studies = defaultdict(list)
   for p, study in pairs:
     if study not in studies[p.key]:
@@ -196,7 +228,8 @@ def run_verify(out_dir: str, *, quick: bool, seed: int = 0, seeds: int | None = 
       / max(sum(len(r["iterations"]) for r in main), 1),
       "proved_fraction_min": min(proved) if proved else None,
       "bound_looseness": _looseness(main),
-      "config": {"quick": quick, "seed": seed, "grid_points": len(records),
+      "config": {"quick": quick, "seed": seed, "norm": norm, "depth": depth,
+                 "grid_points": len(records),
                  "grid": [dataclasses.asdict(p) | {"study": s} for p, s in pairs],
                  "tolerances": _tolerances(records), "versions": io.versions()},
       "figures": [os.path.basename(f) for f in figures],
@@ -215,7 +248,8 @@ def _looseness(records) -> dict:
   import numpy as np
 
   t1, t2 = claims.bound_ratios(records)
-  ell = [r["constants"]["ell"] / r["sampled"]["ell"] for r in records if r["sampled"]["ell"] > 0]
+  ell = [r["constants"]["ell"] / r["sampled"]["ell"] for r in records
+         if r["sampled"]["ell"] and r["constants"]["ell"] is not None]
   return {"t1_ratio_max": float(t1.max()) if t1.size else None,
           "t1_ratio_median": float(np.median(t1)) if t1.size else None,
           "t2_ratio_max": float(t2.max()) if t2.size else None,
@@ -319,7 +353,12 @@ def write_report(report: dict, path: str) -> None:
   head = "" if detected else ("**CONTROL NOT DETECTED**: a planted control did not fail or "
                               "was not run. ")
   lines = ["# adv_landscape verify report", "",
-           head + f"Grid: {'quick' if report['config']['quick'] else 'full'}, "
+           head + f"Grid: {'quick' if report['config']['quick'] else 'full'}"
+           + (", on the l_inf ball (sign steps for the normalized ones, vertex and box starts)"
+              if report["config"].get("norm") == "inf" else "")
+           + (f", {report['config']['depth']} hidden layers (autodiff; curvature steps for the "
+              f"lipschitz ones; no rigorous bounds, so T1 is not available)"
+              if report["config"].get("depth", 1) > 1 else "") + ", "
            f"{report['config']['grid_points']} grid points, "
            f"{report.get('seconds_computed', 0):.0f} s of computing summed over the grid "
            f"points' records ({_reuse_note(report)}). "

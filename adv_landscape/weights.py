@@ -1,4 +1,4 @@
-"""Users' files: a two-layer network (``.npz``, PyTorch ``.pt``, ``.safetensors``) and an input.
+"""Users' files: a network (``.npz``, PyTorch ``.pt``, ``.safetensors``) and an input.
 
 Every failure is an ``InvalidInput`` naming the argument, the file and what to
 do, found before any computation.
@@ -13,11 +13,15 @@ The ``.npz`` format (what ``save_network`` writes):
 | ``c`` | () or (K,), optional | output bias (default 0) |
 | ``activation`` | string, optional | one of ``ACTIVATIONS``; ``--activation`` supplies it |
 
-PyTorch files hold a ``state_dict`` of a two-layer perceptron: ``fc1.weight``
+A deep network's ``.npz`` holds ``W1`` (m_1, d), ``b1``, ``W2`` (m_2, m_1), ``b2``,
+..., ``a``, optional ``c`` and ``activation`` (a ``deep.MLP``).
+
+PyTorch files hold a ``state_dict`` of a perceptron: ``fc1.weight``
 (m, d), ``fc1.bias``, ``fc2.weight`` (1, m) or (K, m), ``fc2.bias`` (the output
 bias), or the same under any other two names (``0.weight`` and ``2.weight`` of
-an ``nn.Sequential(Linear, Tanh, Linear)``), taken in the file's order. They
-carry no activation, so the caller names it.
+an ``nn.Sequential(Linear, Tanh, Linear)``), taken in the file's order; more
+Linear layers make a deep network. They carry no activation, so the caller
+names it.
 
 >>> import os, tempfile
 >>> folder = tempfile.mkdtemp()
@@ -38,6 +42,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from adv_landscape.activations import ACTIVATIONS
+from adv_landscape.deep import MLP, read_mlp_arrays
 from adv_landscape.errors import InvalidInput
 from adv_landscape.network import Network
 
@@ -54,7 +59,7 @@ class LoadedNetwork:
   """A network read from a file.
 
   Attributes:
-    net: the two-layer network.
+    net: the network: a two-layer ``Network``, or a ``deep.MLP`` for more layers.
     output_bias: the output bias c (a float, or a (K,) array), 0.0 when absent.
     activation_source: "file", "argument" (the file had none) or "override"
       (the argument replaced the file's).
@@ -143,28 +148,29 @@ def _numeric(arrays: dict, path: str, arg: str) -> dict:
   return out
 
 
-def _two_linear_layers(arrays: dict, path: str, arg: str):
-  """(W, b, a, c) from a state_dict's two Linear layers, in the file's order."""
+def _linear_layers(arrays: dict, path: str, arg: str):
+  """(Ws, bs, a, c) from a state_dict's Linear layers, in the file's order (>= 2 layers)."""
   weights = [k for k, v in arrays.items() if k.endswith("weight") and np.ndim(v) == 2]
-  if len(weights) != 2:
+  if len(weights) < 2:
     raise InvalidInput(
-        f"{arg}={path!r} holds {len(weights)} two-dimensional weights ({weights}); a two-layer "
-        f"network has two Linear layers (fc1.weight, fc2.weight or 0.weight, 2.weight)")
-  k1, k2 = weights
-  W, A = arrays[k1], arrays[k2]
-  if A.shape[1] != W.shape[0]:
-    raise InvalidInput(f"{arg}={path!r}: {k2!r} has shape {A.shape} but {k1!r} has {W.shape}; "
-                       f"expected (K, {W.shape[0]}) after ({W.shape[0]}, d)")
-  bias = {k: arrays.get(k[: -len("weight")] + "bias") for k in (k1, k2)}
-  b = bias[k1] if bias[k1] is not None else np.zeros(W.shape[0])
-  a = A[0] if A.shape[0] == 1 else A.T
-  c = bias[k2] if bias[k2] is not None else np.zeros(A.shape[0])
-  c = float(c[0]) if A.shape[0] == 1 else c
-  used = {k1, k2} | {k[: -len("weight")] + "bias" for k in (k1, k2)}
+        f"{arg}={path!r} holds {len(weights)} two-dimensional weights ({weights}); a network "
+        f"has at least two Linear layers (fc1.weight, fc2.weight or 0.weight, 2.weight, ...)")
+  mats = [arrays[k] for k in weights]
+  for k_prev, k, prev, W in zip(weights, weights[1:], mats, mats[1:]):
+    if W.shape[1] != prev.shape[0]:
+      raise InvalidInput(f"{arg}={path!r}: {k!r} has shape {W.shape} but {k_prev!r} has "
+                         f"{prev.shape}; expected (n, {prev.shape[0]}) after it")
+  biases = [arrays.get(k[: -len("weight")] + "bias") for k in weights]
+  used = set(weights) | {k[: -len("weight")] + "bias" for k in weights}
   extra = sorted(set(arrays) - used)
   if extra:
-    raise InvalidInput(f"{arg}={path!r} holds entries beyond two Linear layers: {extra}")
-  return W, b, a, c
+    raise InvalidInput(f"{arg}={path!r} holds entries beyond its Linear layers: {extra}")
+  Ws = mats[:-1]
+  bs = [b if b is not None else np.zeros(W.shape[0]) for W, b in zip(Ws, biases[:-1])]
+  A = mats[-1]
+  a = A[0] if A.shape[0] == 1 else A.T
+  c = biases[-1] if biases[-1] is not None else np.zeros(A.shape[0])
+  return Ws, bs, a, c
 
 
 def _check_shapes(W, a, b, c, path: str, arg: str) -> None:
@@ -177,6 +183,23 @@ def _check_shapes(W, a, b, c, path: str, arg: str) -> None:
                        f"W {W.shape}")
   if np.shape(b) != (m,):
     raise InvalidInput(f"{where}: b has shape {np.shape(b)}; expected ({m},) to match W {W.shape}")
+  want = () if a.ndim == 1 else (a.shape[1],)
+  if np.shape(c) not in (want, (1,) if a.ndim == 1 else want):
+    raise InvalidInput(f"{where}: the output bias c has shape {np.shape(c)}; expected {want}")
+
+
+def _check_deep_shapes(Ws, bs, a, c, path: str, arg: str) -> None:
+  where, fan_in = f"{arg}={path!r}", np.shape(Ws[0])[1] if np.ndim(Ws[0]) == 2 else None
+  for i, (W, b) in enumerate(zip(Ws, bs), start=1):
+    if np.ndim(W) != 2 or W.shape[1] != fan_in:
+      raise InvalidInput(f"{where}: layer {i} has weights of shape {np.shape(W)}; expected "
+                         f"(m_{i}, {fan_in})")
+    if np.shape(b) != (W.shape[0],):
+      raise InvalidInput(f"{where}: layer {i} has biases of shape {np.shape(b)}; expected "
+                         f"({W.shape[0]},)")
+    fan_in = W.shape[0]
+  if a.ndim not in (1, 2) or a.shape[0] != fan_in:
+    raise InvalidInput(f"{where}: a has shape {a.shape}; expected ({fan_in},) or ({fan_in}, K)")
   want = () if a.ndim == 1 else (a.shape[1],)
   if np.shape(c) not in (want, (1,) if a.ndim == 1 else want):
     raise InvalidInput(f"{where}: the output bias c has shape {np.shape(c)}; expected {want}")
@@ -205,17 +228,27 @@ def read_network(path: str | os.PathLike, *, activation: str | None = None, dtyp
                        f"{sorted(FORMATS)}")
   reader = {"numpy": _npz_arrays, "torch": _torch_arrays, "safetensors": _safetensors_arrays}
   arrays = _numeric(reader[FORMATS[ext]](path, arg), path, arg)
-  if "W" in arrays or ext == ".npz":
-    missing = [k for k in ("W", "a") if k not in arrays]
+  if "W" in arrays or "W1" in arrays or ext == ".npz":
+    if "W1" in arrays and "W" not in arrays:  # a deep file: W1, b1, W2, b2, ..., a
+      Ws, bs = read_mlp_arrays(arrays, f"{arg}={path!r}")
+    else:
+      Ws, bs = [arrays.get("W")], [None]
+    missing = [k for k in ("W", "a") if (k == "a" and "a" not in arrays) or
+               (k == "W" and Ws[0] is None)]
     if missing:
       raise InvalidInput(f"{arg}={path!r} lacks {missing}; an .npz network holds W (m, d), "
-                         f"a (m,) or (m, K), and optionally b, c, activation")
-    W, a = arrays["W"], arrays["a"]
-    b = arrays.get("b", np.zeros(W.shape[:1]))
+                         f"a (m,) or (m, K), and optionally b, c, activation (a deep one W1, "
+                         f"b1, W2, b2, ..., a)")
+    a = arrays["a"]
+    if bs[0] is None:
+      bs = [arrays.get("b", np.zeros(np.shape(Ws[0])[:1]))]
     c = arrays.get("c", np.zeros(() if a.ndim == 1 else a.shape[1:]))
   else:
-    W, b, a, c = _two_linear_layers(arrays, path, arg)
-  _check_shapes(W, a, b, c, path, arg)
+    Ws, bs, a, c = _linear_layers(arrays, path, arg)
+  if len(Ws) > 1:
+    _check_deep_shapes(Ws, bs, a, c, path, arg)
+  else:
+    _check_shapes(Ws[0], a, bs[0], c, path, arg)
   file_act = str(arrays["activation"]) if "activation" in arrays else None
   if activation is None and file_act is None:
     raise InvalidInput(f"{arg}={path!r} names no activation; give --activation (one of "
@@ -230,7 +263,12 @@ def read_network(path: str | os.PathLike, *, activation: str | None = None, dtyp
   if a.ndim == 1:
     c = float(np.reshape(c, ()))
   dtype = dtype or jnp.zeros(()).dtype
-  net = Network(jnp.asarray(W, dtype), jnp.asarray(a, dtype), jnp.asarray(b, dtype), chosen)
+  if len(Ws) == 1:
+    net = Network(jnp.asarray(Ws[0], dtype), jnp.asarray(a, dtype), jnp.asarray(bs[0], dtype),
+                  chosen)
+  else:
+    net = MLP(tuple(jnp.asarray(W, dtype) for W in Ws), tuple(jnp.asarray(b, dtype) for b in bs),
+              jnp.asarray(a, dtype), chosen)
   return LoadedNetwork(net, c, source, file_act)
 
 

@@ -1,0 +1,61 @@
+"""verify on the l_inf ball and on deep networks: the grid mapping, resumption, the report."""
+
+import dataclasses
+import json
+
+import numpy as np
+import pytest
+
+from adv_landscape import sweep, verify
+from adv_landscape.sweep import GridPoint
+
+
+def test_for_setting_maps_starts_steps_and_depth():
+  p = GridPoint(d=4, m=8, s=1.0, init="sphere", step_rule="normalized")
+  q = verify.for_setting(p, "inf", 3)
+  assert (q.norm, q.init, q.step_rule, q.depth) == ("inf", "vertex", "sign", 3)
+  r = verify.for_setting(dataclasses.replace(p, step_rule="lipschitz", init="ball"), "2", 2)
+  assert (r.init, r.step_rule, r.depth) == ("ball", "curvature", 2)
+  planted = GridPoint(d=4, m=8, s=1.0, family="concave")
+  assert verify.for_setting(planted, "2", 3).depth == 1  # controls stay two-layer
+  assert verify.for_setting(p) == p
+
+
+def test_records_written_before_norm_and_depth_existed_are_reused(tmp_path, monkeypatch):
+  """The resume key of a paper-setting point is what it was before the two fields existed."""
+  p = GridPoint(d=3, m=4, s=1.0, n_restarts=2)
+  old_fields = {k: v for k, v in dataclasses.asdict(p).items() if k not in ("norm", "depth")}
+  path = tmp_path / "sweep.jsonl"
+  path.write_text(json.dumps({"key": json.dumps(old_fields, sort_keys=True), "seconds": 1.0})
+                  + "\n")
+
+  def forbidden(point):
+    raise AssertionError("an old record was not recognised")
+
+  monkeypatch.setattr(sweep, "run_point", forbidden)
+  assert sweep.run_sweep([p], path, progress=False)[0]["seconds"] == 1.0
+  with pytest.raises(AssertionError):  # a point on the box is another point
+    sweep.run_sweep([dataclasses.replace(p, norm="inf", init="vertex")], path, progress=False)
+
+
+def test_tiny_verify_on_the_box_and_on_a_deep_network(tmp_path, monkeypatch):
+  tiny = [(GridPoint(d=4, m=8, s=s, n_restarts=8, max_steps=600, rtol_g=1e-3, step_rule=r,
+                     step=st, hunt=r == "lipschitz"), "C")
+          for s in (0.5, 2.0) for r, st in (("lipschitz", 1.0), ("normalized", 0.05))]
+  monkeypatch.setattr(verify, "grid", lambda quick, seeds=None: tiny)
+  box = verify.run_verify(str(tmp_path / "inf"), quick=True, progress=False, norm="inf")
+  deep = verify.run_verify(str(tmp_path / "deep"), quick=True, progress=False, depth=2)
+  assert box["config"]["norm"] == "inf" and deep["config"]["depth"] == 2
+  with open(tmp_path / "inf" / "sweep.jsonl") as f:
+    recs = [json.loads(ln) for ln in f]
+  assert {r["point"]["step_rule"] for r in recs} == {"lipschitz", "sign"}
+  assert all(r["point"]["init"] == "vertex" for r in recs)
+  with open(tmp_path / "deep" / "sweep.jsonl") as f:
+    recs = [json.loads(ln) for ln in f]
+  assert {r["point"]["step_rule"] for r in recs} == {"curvature", "normalized"}
+  # no rigorous bounds for a deep network: T1 and the rigorous ell are null, never guessed
+  assert all(r["constants"]["ell"] is None and r["theorem_applies"] is False for r in recs)
+  assert all(v is None for r in recs for v in r["t1"])
+  assert all(np.isfinite(r["sampled"]["ell"]) for r in recs)
+  md = (tmp_path / "deep" / "report.md").read_text()
+  assert "2 hidden layers" in md and "T1 is not available" in md
