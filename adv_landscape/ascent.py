@@ -34,7 +34,13 @@ from adv_landscape.config import PGAConfig, Tolerances
 from adv_landscape.errors import InvalidInput
 from adv_landscape.losses import Loss, get_loss
 from adv_landscape.network import Network
-from adv_landscape.problem import L2Ball, LinfBall, Problem, TwoLayerObjective
+from adv_landscape.problem import (
+  L2Ball,
+  LinfBall,
+  Problem,
+  TwoLayerObjective,
+  constraint_for,
+)
 
 __all__ = ["INITS", "STEP_RULES", "PGAState", "PGAResult", "pga_init", "pga_update",
            "pga_update_problem", "run_pga", "run_pga_problem", "pga", "pga_problem",
@@ -202,8 +208,6 @@ def _default_tol_g(problem: Problem, dtype) -> float:
 def initial_deltas(key, init: str, n: int, net: Network, loss: Loss, x, y, eps, *,
                    norm: str = "2") -> jax.Array:
   """n initial perturbations, as ``pga`` draws them (the constraint's ``sample``)."""
-  from adv_landscape.problem import constraint_for
-
   x = jnp.asarray(x)
   problem = Problem(TwoLayerObjective(net, x, y, get_loss(loss) if loss is not None else None),
                     constraint_for(norm, eps, x.dtype))

@@ -17,8 +17,9 @@ A empty the point is interior and the classes are those of the l2 ball
 
 lambda_max(H_FF) is the top eigenvalue of diag(f) H diag(f) - C diag(1 - f)
 (f the free indicator, C > ||H||): the active coordinates are sent below the
-spectrum, as the sphere's normal direction is in ``certify``. Eigenvalues are
-computed densely, on the host.
+spectrum, as the sphere's normal direction is in ``certify``; eigenvalues on the
+host. Above d = 256 the free block's top eigenvalue comes from Lanczos on
+Hessian-vector products restricted to F (``lanczos.lambda_free_lanczos_objective``).
 
 >>> import jax, jax.numpy as jnp, numpy as np
 >>> from adv_landscape.network import Network
@@ -38,6 +39,7 @@ import numpy as np
 
 from adv_landscape.config import Tolerances
 from adv_landscape.errors import InvalidInput
+from adv_landscape.lanczos import lambda_free_lanczos_objective
 
 __all__ = ["certify_box", "classify_box", "free_block_matrix"]
 
@@ -81,9 +83,8 @@ def classify_box(n_active, n_free, grad_norm, free_grad_norm, mult_min, lambda_f
     cls[crit & (lambda_hess < -tol_h)] = "interior_local_max"
     cls[crit & (lambda_hess_min > tol_h)] = "interior_local_min"
     cls[crit & (lambda_hess > tol_h) & (lambda_hess_min < -tol_h)] = "interior_saddle"
-  if verified is not None:
-    cls[(kkt | crit) & ~np.asarray(verified, bool) & (cls != "boundary_local_max")] = (
-        "unverified")
+  if verified is not None:  # an unconverged top Ritz value is a lower bound: never a maximum
+    cls[(kkt | crit) & ~np.asarray(verified, bool)] = "unverified"
   return cls.astype(str)
 
 
@@ -98,8 +99,9 @@ def _hessians(obj, deltas):
 
 
 def certify_box(problem, deltas, *, tol_g=None, tol_b: float | None = None,
-                rtol_h: float = Tolerances.rtol_h, block: int = 256, progress: bool = False,
-                **unused):
+                rtol_h: float = Tolerances.rtol_h, method: str = "auto", block: int = 256,
+                lanczos_k_max: int = 512, lanczos_min_free: int = 64,
+                progress: bool = False):
   """Certifies B endpoints (B, d) on the box ||delta||_inf <= eps, in float64.
 
   Args:
@@ -109,11 +111,15 @@ def certify_box(problem, deltas, *, tol_g=None, tol_b: float | None = None,
       1e-5 ||grad L(0)||.
     tol_b: relative distance to a face that counts as on it; default
       ``Tolerances.for_dtype(deltas.dtype).tol_b``.
-    rtol_h: tol_h = rtol_h ||hess L||_F per endpoint.
+    rtol_h: tol_h = rtol_h ||hess L||_F per endpoint (max |Ritz value| for Lanczos).
+    method: "dense" (eigvalsh of the masked Hessian), "lanczos" (matrix-free on
+      the free block, ``lanczos.lambda_free_lanczos_objective``, for endpoints
+      with more than ``lanczos_min_free`` free coordinates; the others dense),
+      or "auto": dense up to d = 256, Lanczos above. An endpoint whose Lanczos
+      residual misses its tolerance within ``lanczos_k_max`` steps is
+      ``unverified`` (a top Ritz value lies below the true top eigenvalue).
     block: endpoints per batch of Hessians (capped at about 200 MB).
-    progress: unused (the box certificate has no long loop over blocks).
-    unused: the l2 certificate's method options (``method``,
-      ``lanczos_k_max``), accepted so that callers can pass either set.
+    progress: unused (accepted as the l2 certificate accepts it).
 
   Returns:
     a ``certify.Certificate``: ``norm_ratio`` is ||delta||_inf / eps,
@@ -152,10 +158,27 @@ def certify_box(problem, deltas, *, tol_g=None, tol_b: float | None = None,
     with np.errstate(invalid="ignore"):
       face = (n_active > 0) & (n_free > 0) & (free_grad <= tg) & (mult_min > tg)
     inside = (n_active == 0) & (grad_norm <= tg)
-    lam_free = np.full(B, np.nan)
     lam_h, lam_hmin = np.full(B, np.nan), np.full(B, np.nan)
+    if method not in ("auto", "dense", "lanczos"):
+      raise InvalidInput(f"method={method!r} is unknown; choose auto, dense or lanczos")
+    lanczos = method == "lanczos" or (method == "auto" and d > 256)
+    by_lanczos = face & (n_free > lanczos_min_free) if lanczos else np.zeros(B, bool)
+    verified = np.ones(B, bool)
     scale = np.full(B, np.nan)
-    need = np.flatnonzero(face | inside)
+    lam_free = np.full(B, np.nan)
+    # Batches of similar free sets: a batch's Krylov dimension is capped by its smallest
+    # |F| (exact when k = |F|), so small free sets go in batches of their own size.
+    todo = np.flatnonzero(by_lanczos)
+    todo = todo[np.argsort(n_free[todo], kind="stable")]
+    groups = [todo[n_free[todo] == f] for f in np.unique(n_free[todo]) if f <= 32]
+    large = todo[n_free[todo] > 32]
+    groups += [large[i:i + block] for i in range(0, large.size, block)]
+    for idx in (g for group in groups for g in np.array_split(group, -(-group.size // block))
+                if g.size):
+      lz = lambda_free_lanczos_objective(obj, deltas[idx], free[idx], k_max=lanczos_k_max)
+      lam_free[idx], scale[idx] = lz.lambda_tangent, lz.scale
+      verified[idx] = lz.residual <= lz.tol * lz.scale
+    need = np.flatnonzero((face & ~by_lanczos) | inside)
     size = max(1, min(block, int(2e8 // (8 * d * d))))
     for i in range(0, need.size, size):
       idx = need[i:i + size]
@@ -170,7 +193,8 @@ def certify_box(problem, deltas, *, tol_g=None, tol_b: float | None = None,
           lam_h[k], lam_hmin[k] = e[-1], e[0]
   tol_h = rtol_h * scale
   classes = classify_box(n_active, n_free, grad_norm, free_grad, mult_min, lam_free, lam_h,
-                         lam_hmin, tol_g=tg, tol_h=tol_h)
+                         lam_hmin, tol_g=tg, tol_h=tol_h, verified=verified)
   return Certificate(classes, vals, ratio.max(axis=1), grad_norm, free_grad, mult_min, lam_free,
                      lam_h, classes == "interior_local_max", float(tol_b), tg, tol_h,
-                     "dense-free-block", lam_hmin, n_active=n_active)
+                     "lanczos-free-block" if by_lanczos.any() else "dense-free-block", lam_hmin,
+                     n_active=n_active)

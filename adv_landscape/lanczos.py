@@ -12,7 +12,8 @@ import numpy as np
 from adv_landscape.losses import Loss, get_loss
 from adv_landscape.network import Network
 
-__all__ = ["LanczosResult", "lambda_tangent_lanczos", "lambda_tangent_lanczos_objective"]
+__all__ = ["LanczosResult", "lambda_tangent_lanczos", "lambda_tangent_lanczos_objective",
+           "lambda_free_lanczos_objective"]
 
 
 class LanczosResult(NamedTuple):
@@ -81,7 +82,6 @@ def _lanczos_batch(obj, eps, deltas, key, *, k):
 
 
 def _lanczos_one(obj, eps, delta, key, k):
-  d = delta.shape[0]
   u = delta / jnp.linalg.norm(delta)
   g = obj.grad(delta)
   mu = jnp.dot(delta, g) / eps**2
@@ -93,6 +93,60 @@ def _lanczos_one(obj, eps, delta, key, k):
     v = proj(v)
     return proj(obj.hvp(delta, v) - mu * v)
 
+  alpha, beta = _lanczos_core(op, proj, delta, key, k)
+  return alpha, beta, mu
+
+
+def lambda_free_lanczos_objective(obj, deltas, free, *, tol: float = 1e-9, k0: int = 32,
+                                  k_max: int = 512, seed: int = 0) -> LanczosResult:
+  """Top eigenvalue of the free block H_FF of hess L (the box certificate) by Lanczos.
+
+  The operator is v -> f * hess L (f * v), f the free indicator of each
+  endpoint; every Lanczos vector is kept in the free coordinates, so the
+  Krylov space never leaves them. The Krylov dimension starts at k0 and
+  doubles until every residual beta_k |s_k| <= tol max |Ritz value|, or
+  k_max; it never exceeds the smallest free set of the batch (a Krylov space
+  cannot be larger than the space it lives in; at k = |F| it is all of it
+  and the residual is zero), so batch endpoints with similar free sets
+  (``box.certify_box`` sorts them).
+  """
+  with jax.enable_x64(True):
+    D = jnp.asarray(deltas, jnp.float64)
+    F = jnp.asarray(free, jnp.float64)
+    cap = int(np.min(np.asarray(free).sum(axis=1)))  # k = |F| steps span the free space
+    if cap < 1:
+      raise ValueError("lambda_free_lanczos_objective needs a free coordinate per endpoint")
+    k = min(k0, k_max, cap)
+    while True:
+      alpha, beta = (np.asarray(v) for v in _lanczos_free_batch(
+          obj, D, F, jax.random.key(seed), k=k))
+      lam, res, scale = _ritz(alpha, beta, np.zeros(alpha.shape[0]))
+      ok = bool(np.all(res <= tol * scale))
+      if ok or k >= min(k_max, cap):
+        return LanczosResult(lam, res, scale, k, ok, tol)
+      k = min(2 * k, k_max, cap)
+
+
+@partial(jax.jit, static_argnames=("k",))
+def _lanczos_free_batch(obj, deltas, free, key, *, k):
+  keys = jax.random.split(key, deltas.shape[0])
+
+  def one(delta, f, kk):
+    def proj(v):
+      return f * v
+
+    def op(v):
+      return f * obj.hvp(delta, f * v)
+
+    return _lanczos_core(op, proj, delta, kk, k)
+
+  return jax.vmap(one)(deltas, free, keys)
+
+
+def _lanczos_core(op, proj, delta, key, k):
+  """k Lanczos steps of a symmetric operator on the subspace ``proj`` keeps, from a random
+  start; returns the tridiagonal coefficients (alpha, beta)."""
+  d = delta.shape[0]
   q0 = proj(jax.random.normal(key, (d,), delta.dtype))
   q0 = q0 / jnp.linalg.norm(q0)
   Q = jnp.zeros((k + 1, d), delta.dtype).at[0].set(q0)
@@ -122,7 +176,7 @@ def _lanczos_one(obj, eps, delta, key, k):
   Q, alpha, beta, _ = jax.lax.fori_loop(
       0, k, step, (Q, jnp.zeros(k, delta.dtype), jnp.zeros(k, delta.dtype),
                    jnp.zeros((), delta.dtype)))
-  return alpha, beta, mu
+  return alpha, beta
 
 
 def _ritz(alpha, beta, mu):

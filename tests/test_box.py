@@ -120,3 +120,28 @@ def test_sign_step_is_refused_on_the_l2_ball():
   with pytest.raises(InvalidInput, match="sign"):
     run_census(net, "quadratic", np.ones(2), 1.0, eps=0.5, key=jax.random.key(0), n_restarts=2,
                config=PGAConfig(step_rule="sign", init="sphere"))
+
+
+def test_free_block_lanczos_agrees_with_the_dense_certificate():
+  """Lanczos on the free block (forced) gives the dense classes on the brute-force points, and
+  its top eigenvalue agrees with the dense one to 1e-8 relative at d = 300."""
+  net, x, Q, c = _quadratic_instance(2, 8)
+  points, want = _brute_force(Q, c, 2.5)
+  problem = Problem.two_layer(net, "linear", x, -1.0, eps=2.5, norm="inf")
+  cert = certify_box(problem, points, tol_g=1e-8, method="lanczos", lanczos_min_free=2)
+  assert cert.method == "lanczos-free-block" and cert.classes.tolist() == want.tolist()
+  rng = np.random.default_rng(0)
+  big = Network(jnp.asarray(rng.standard_normal((40, 300)) / np.sqrt(300)),
+                jnp.asarray(rng.standard_normal(40) / np.sqrt(40)), jnp.zeros(40), "tanh")
+  p2 = Problem.two_layer(big, "quadratic", rng.standard_normal(300), 1.0, eps=0.5, norm="inf")
+  delta = np.where(rng.random((3, 300)) < 0.5, 0.5, rng.uniform(-0.4, 0.4, (3, 300)))
+  delta[1, :] *= -1
+  free = np.abs(delta) < 0.5
+  from adv_landscape.box import free_block_matrix
+  from adv_landscape.lanczos import lambda_free_lanczos_objective
+  lz = lambda_free_lanczos_objective(p2.objective, delta, free)
+  dense = [np.linalg.eigvalsh(np.asarray(free_block_matrix(p2.objective.hess(jnp.asarray(dl)),
+                                                           jnp.asarray(f))))[-1]
+           for dl, f in zip(delta, free)]
+  assert lz.converged
+  np.testing.assert_allclose(lz.lambda_tangent, dense, rtol=1e-8, atol=1e-12)
