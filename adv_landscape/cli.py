@@ -507,11 +507,12 @@ def cmd_reproduce(args) -> int:
                        "fashion-mnist, or a folder of IDX files)")
   small = args.quick or args.smoke
   out = args.out or os.path.join(os.path.dirname(folder),
-                                 "figures-quick" if small else "figures")
+                                 ("figures-quick" if small else "figures")
+                                 + ("-inf" if args.norm == "inf" else ""))
   io.check_output_folder(out, "out")
   if args.json:
     io.check_output_file(args.json, "json")
-  flags = ["--data", args.data, "--out", out, "--seed", str(args.seed)]
+  flags = ["--data", args.data, "--out", out, "--seed", str(args.seed), "--norm", args.norm]
   flags += ["--quick"] if args.quick else []
   flags += ["--smoke"] if args.smoke else []
   flags += ["--no-progress"] if args.no_progress else []
@@ -595,8 +596,11 @@ def build_parser() -> argparse.ArgumentParser:
                  help="where the fashion-mnist IDX files are (None: Debian's "
                       "dataset-fashion-mnist location)")
   r.add_argument("--out", default=None,
-                 help="figure folder (None means figures/, or figures-quick/ with --quick, so "
-                      "that a small run never overwrites the committed figures)")
+                 help="figure folder (None means figures/, or figures-quick/ with --quick, with "
+                      "-inf appended for --norm inf, so that no run overwrites another's)")
+  r.add_argument("--norm", default="2", choices=("2", "inf"),
+                 help="threat model of every experiment: the l2 ball, or the l_inf box of "
+                      "half-width gamma ||x|| / sqrt(d) (sign steps in adversarial training)")
   _common(r)
   r.set_defaults(func=cmd_reproduce)
   b = sub.add_parser("bench", help="PGA throughput against the GEMM bound (benchmarks/pga.py)",

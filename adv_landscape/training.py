@@ -29,12 +29,12 @@ import optax
 from tqdm.auto import tqdm
 
 from adv_landscape import objective
-from adv_landscape.certify import certify
 from adv_landscape.config import Tolerances
 from adv_landscape.errors import InvalidInput
 from adv_landscape.geometry import project_ball
 from adv_landscape.losses import get_loss
 from adv_landscape.network import Network, init_network
+from adv_landscape.problem import Problem
 
 __all__ = ["TrainConfig", "adversarial_examples", "train", "batch_loss"]
 
@@ -55,26 +55,34 @@ class TrainConfig:
   pga_step: float = 0.25  # alpha = pga_step * eps_i
   rtol_g: float = 1e-3  # inner convergence: ||G|| <= rtol_g ||grad L(x_i, 0)||
   init: str = "zero"
+  norm: str = "2"  # "inf": the box of half-width gamma ||x_i|| / sqrt(d), sign steps
   certify_every: int = 1
   certify_n: int = 32
   seed: int = 0
 
 
-def _inner(net, loss, x, y, eps, key, steps, alpha_c, rtol_g, init):
-  """k normalised PGA steps for one example; returns delta, first t with small G."""
+def _inner(net, loss, x, y, eps, key, steps, alpha_c, rtol_g, init, box=False):
+  """k PGA steps for one example (normalised l2 steps, or l_inf sign steps on the box);
+  returns delta, first t with small G."""
   g0 = objective.grad(net, loss, x, y, jnp.zeros_like(x))
   tol = rtol_g * jnp.linalg.norm(g0)
   z = jax.random.normal(key, x.shape, x.dtype)
-  delta = jnp.where(init == 1, eps * z / jnp.linalg.norm(z), jnp.zeros_like(x))
+  start = eps * jnp.sign(z) if box else eps * z / jnp.linalg.norm(z)  # a vertex, or the sphere
+  delta = jnp.where(init == 1, start, jnp.zeros_like(x))
   alpha = alpha_c * eps
+  tiny = jnp.finfo(x.dtype).tiny
 
   def step(carry, t):
     d, first = carry
     g = objective.grad(net, loss, x, y, d)
-    gn = jnp.maximum(jnp.linalg.norm(g), jnp.finfo(x.dtype).tiny)
-    eta = alpha / gn
-    new = project_ball(d + eta * g, eps)
-    small = jnp.linalg.norm(new - d) / eta <= tol
+    if box:  # sign step; stationarity by the gradient mapping at alpha / ||g||_inf (ascent)
+      new = jnp.clip(d + alpha * jnp.sign(g), -eps, eps)
+      eta = alpha / jnp.maximum(jnp.max(jnp.abs(g)), tiny)
+      small = jnp.linalg.norm(jnp.clip(d + eta * g, -eps, eps) - d) / eta <= tol
+    else:
+      eta = alpha / jnp.maximum(jnp.linalg.norm(g), tiny)
+      new = project_ball(d + eta * g, eps)
+      small = jnp.linalg.norm(new - d) / eta <= tol
     first = jnp.where((first < 0) & small, t, first)
     return (jnp.where(first >= 0, d, new), first), None
 
@@ -82,16 +90,17 @@ def _inner(net, loss, x, y, eps, key, steps, alpha_c, rtol_g, init):
   return d, jnp.where(first < 0, steps, first), first >= 0
 
 
-@partial(jax.jit, static_argnames=("loss", "steps", "init"))
+@partial(jax.jit, static_argnames=("loss", "steps", "init", "norm"))
 def adversarial_examples(net: Network, loss, X, Y, eps, key, *, steps: int, alpha_c: float,
-                         rtol_g: float, init: str = "zero"):
+                         rtol_g: float, init: str = "zero", norm: str = "2"):
   """Inner maximisation for a batch: X (B, d), Y (B,), eps (B,).
 
   Returns deltas (B, d), iteration counts (B,) and converged flags (B,).
   """
   keys = jax.random.split(key, X.shape[0])
   return jax.vmap(lambda x, y, e, k: _inner(net, loss, x, y, e, k, steps, alpha_c, rtol_g,
-                                            1 if init == "sphere" else 0))(X, Y, eps, keys)
+                                            1 if init in ("sphere", "vertex") else 0,
+                                            norm == "inf"))(X, Y, eps, keys)
 
 
 def batch_loss(net: Network, loss, X, Y, D) -> jax.Array:
@@ -164,7 +173,9 @@ def train(X, Y, cfg: TrainConfig, *, checkpoint: str | None = None, progress: bo
   start, log = 0, []
   if checkpoint and os.path.exists(checkpoint):
     state, start, log = _load(checkpoint, state, cfg)
-  eps_all = cfg.gamma * jnp.linalg.norm(X, axis=1)
+  if cfg.norm not in ("2", "inf"):
+    raise InvalidInput(f"norm={cfg.norm!r} is unknown; choose '2' or 'inf'")
+  eps_all = cfg.gamma * jnp.linalg.norm(X, axis=1) / (jnp.sqrt(d) if cfg.norm == "inf" else 1.0)
 
   @jax.jit
   def update(net, opt_state, Xb, Yb, Db):
@@ -173,7 +184,7 @@ def train(X, Y, cfg: TrainConfig, *, checkpoint: str | None = None, progress: bo
     return optax.apply_updates(net, upd), opt_state, val
 
   inner = partial(adversarial_examples, loss=loss, steps=cfg.pga_steps, alpha_c=cfg.pga_step,
-                  rtol_g=cfg.rtol_g, init=cfg.init)
+                  rtol_g=cfg.rtol_g, init=cfg.init, norm=cfg.norm)
   net, opt_state = state
   for epoch in tqdm(range(start, cfg.epochs), desc="epochs", disable=not progress, leave=False,
                     initial=start, total=cfg.epochs):
@@ -225,8 +236,10 @@ def _evaluate(net, loss, X, Y, eps_all, inner, key, cfg, epoch):
       yi = int(Y[i]) if loss.multi_output else float(Y[i])
       g0 = float(jnp.linalg.norm(objective.grad(net, loss, X[i], yi, jnp.zeros_like(X[i]))))
       tols = Tolerances.for_dtype(np.asarray(D).dtype)
-      c = certify(net, loss, X[i], yi, np.asarray(D[i])[None], eps=float(eps_all[i]),
-                  tol_g=tols.training_slack * cfg.rtol_g * g0, tol_b=tols.tol_b)
+      problem = Problem.two_layer(net, loss, X[i], yi, eps=float(eps_all[i]), norm=cfg.norm)
+      c = problem.constraint.certify(problem, np.asarray(D[i])[None],
+                                     tol_g=tols.training_slack * cfg.rtol_g * g0,
+                                     tol_b=tols.tol_b)
       ok += int(c.classes[0] == "boundary_local_max")
     rec["certified_fraction"] = ok / k
   return rec

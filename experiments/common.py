@@ -7,6 +7,7 @@ import json
 import os
 
 import jax
+import numpy as np
 
 from adv_landscape import io
 
@@ -21,21 +22,33 @@ def parser(doc: str) -> argparse.ArgumentParser:
   p.add_argument("--out", default=None,
                  help="figure folder (default figures/, or figures-quick/ with --quick or "
                       "--smoke, so that a small run never overwrites the committed figures)")
+  p.add_argument("--norm", default="2", choices=("2", "inf"),
+                 help="threat model: the l2 ball (the paper's) or the l_inf box of half-width "
+                      "gamma ||x|| / sqrt(d), with vertex starts and sign steps")
   p.add_argument("--seed", type=int, default=0)
   p.add_argument("--no-progress", action="store_true")
   return p
 
 
-def default_out(quick: bool) -> str:
-  """figures/ for the full run, figures-quick/ for the small ones (both beside experiments/)."""
+def default_out(quick: bool, norm: str = "2") -> str:
+  """figures/ for the full run, figures-quick/ for the small ones, with -inf on the l_inf ball
+  (all beside experiments/), so that no run overwrites another's figures."""
   root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-  return os.path.join(root, "figures-quick" if quick else "figures")
+  return os.path.join(root, ("figures-quick" if quick else "figures")
+                      + ("-inf" if norm == "inf" else ""))
+
+
+def radius(x, gamma: float, norm: str) -> float:
+  """eps = gamma ||x|| (l2), or gamma ||x|| / sqrt(d) (the box whose vertices lie on that
+  l2 sphere)."""
+  r = gamma * float(np.linalg.norm(np.asarray(x, np.float64)))
+  return r / float(np.sqrt(np.size(x))) if norm == "inf" else r
 
 
 def setup(args):
   jax.config.update("jax_enable_x64", True)
   if args.out is None:
-    args.out = default_out(args.quick or args.smoke)
+    args.out = default_out(args.quick or args.smoke, args.norm)
   os.makedirs(args.out, exist_ok=True)
 
 

@@ -45,7 +45,7 @@ def run(args):
   # The SGD step is scaled by 64 / d (digits have d = 64): with ||x||^2 = d the
   # weight gradient grows with d, and a fixed step diverges on 784-pixel images.
   trained, log = train(X, y, TrainConfig(m=64, epochs=epochs, lr=0.05 * 64 / d, gamma=gamma,
-                                         seed=args.seed, certify_n=0),
+                                         seed=args.seed, certify_n=0, norm=args.norm),
                        progress=not args.no_progress)
   nets = {"initialisation": init}
   if log and log[-1].get("diverged"):
@@ -60,14 +60,16 @@ def run(args):
     hist, lam, cert_cls, iters = [], [], [], []
     for j, i in enumerate(points):
       x, yi = jnp.asarray(X[i]), float(y[i])
-      eps = gamma * float(jnp.linalg.norm(x))
+      eps = common.radius(x, gamma, args.norm)
       tol_g = 1e-4 * float(jnp.linalg.norm(objective.grad(net, "quadratic", x, yi,
                                                           jnp.zeros_like(x))))
       # --seed reaches the keys; seed 0 draws the keys of the committed figures.
       run = run_census(net, "quadratic", x, yi, eps=eps,
                        key=jax.random.key(args.seed * 100_003 + 1000 + j), n_restarts=n_starts,
                        config=PGAConfig(step_rule="grad0", step=0.1, tol_g=tol_g,
-                                        max_steps=max_steps), history=True, prove=False)
+                                        max_steps=max_steps,
+                                        init="vertex" if args.norm == "inf" else "sphere"),
+                       history=True, prove=False, norm=args.norm)
       res, c = run.result, run.certificate
       h = res.history
       span = np.maximum(h[-1] - h[0], 1e-300)

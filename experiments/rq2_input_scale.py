@@ -42,7 +42,8 @@ def run(args):
       # lr scaled by 64 / d, as in rq1: digits (d = 64) use --lr itself.
       cfg = TrainConfig(m=64, epochs=epochs, lr=args.lr * 64 / ds.X.shape[1],
                         gamma=args.gamma, pga_steps=10,
-                        seed=args.seed + seed, certify_n=8 if args.smoke else 32)
+                        seed=args.seed + seed, certify_n=8 if args.smoke else 32,
+                        norm=args.norm)
       _, log = train(ds.X, ds.y, cfg, progress=not args.no_progress)
       runs.append(log)
     curves[str(s)] = runs

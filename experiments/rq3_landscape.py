@@ -25,6 +25,7 @@ from adv_landscape.data import load_dataset
 from adv_landscape.losses import get_loss
 from adv_landscape.network import init_network
 from adv_landscape.pipeline import PGAConfig, run_census
+from adv_landscape.problem import Problem
 
 try:
   from experiments import common
@@ -36,12 +37,13 @@ import matplotlib.pyplot as plt  # noqa: E402
 SCALES = (0.25, 1.0, 4.0)
 
 
-def trajectories(net, loss, x, y, eps, starts, eta, steps):
+def trajectories(net, loss, x, y, eps, starts, eta, steps, norm="2"):
   """PGA paths (steps + 1, n, d) from the given starts, by the suite's update."""
   state = ascent.pga_init(starts, jnp.full((starts.shape[0],), eta))
+  problem = Problem.two_layer(net, loss, x, y, eps=eps, norm=norm)
 
   def step(s, _):
-    s, _ = ascent.pga_update(s, net, loss, x, y, eps, 0.0, steps)
+    s, _ = ascent.pga_update_problem(s, problem, 0.0, steps)
     return s, s.delta
 
   _, path = jax.lax.scan(step, state, None, length=steps)
@@ -58,37 +60,50 @@ def run(args):
     ds = load_dataset(args.data, scale=s, data_dir=args.data_dir, n=64)
     x, y = jnp.asarray(ds.X[args.index]), float(ds.y[args.index])
     net = init_network(jax.random.key(args.seed), x.shape[0], 64, dtype=jnp.float64)
-    eps = gamma * float(jnp.linalg.norm(x))
+    eps = common.radius(x, gamma, args.norm)
+    box = args.norm == "inf"
     g0 = objective.grad(net, loss, x, y, jnp.zeros_like(x))
     u1 = g0 / jnp.linalg.norm(g0)
     r = jax.random.normal(jax.random.key(args.seed + 1), x.shape)
     u2 = r - jnp.dot(r, u1) * u1
     u2 = u2 / jnp.linalg.norm(u2)
-    c = jnp.linspace(-eps, eps, grid)
+    # the plane meets the box out to eps / ||u||_inf along u: draw that far (masked outside)
+    reach = eps / float(min(jnp.max(jnp.abs(u1)), jnp.max(jnp.abs(u2)))) if box else eps
+    c = jnp.linspace(-reach, reach, grid)
     A, B = jnp.meshgrid(c, c)
     pts = A.reshape(-1, 1) * u1[None] + B.reshape(-1, 1) * u2[None]
     vals, _ = objective.value_and_grad_batch(net, loss, x, y, pts)
-    vals = np.where((A ** 2 + B ** 2).reshape(-1) <= eps ** 2, np.asarray(vals), np.nan)
+    inside = (np.max(np.abs(np.asarray(pts)), axis=1) <= eps if box
+              else (A ** 2 + B ** 2).reshape(-1) <= eps ** 2)
+    vals = np.where(inside, np.asarray(vals), np.nan)
     th = np.linspace(0, 2 * np.pi, 8, endpoint=False)
     starts = eps * (np.cos(th)[:, None] * np.asarray(u1)[None] + np.sin(th)[:, None]
                     * np.asarray(u2)[None])
     eta = 0.1 * eps / float(jnp.linalg.norm(g0))
-    path = np.asarray(trajectories(net, loss, x, y, eps, jnp.asarray(starts), eta, steps))
+    if box:  # the plane's circle of radius eps may leave the box: start where it is inside
+      starts = np.clip(starts, -eps, eps)
+    path = np.asarray(trajectories(net, loss, x, y, eps, jnp.asarray(starts), eta, steps,
+                                   args.norm))
     proj = np.stack([path @ np.asarray(u1), path @ np.asarray(u2)], -1)
     # --seed reaches the key; seed 0 draws the key of the committed figures.
     run = run_census(net, loss, x, y, eps=eps, key=jax.random.key(args.seed * 100_003 + 7),
                      n_restarts=n_census,
                      config=PGAConfig(step_rule="grad0", step=0.1, max_steps=20_000,
-                                      tol_g=1e-6 * float(jnp.linalg.norm(g0))))
+                                      tol_g=1e-6 * float(jnp.linalg.norm(g0)),
+                                      init="vertex" if box else "sphere"), norm=args.norm)
     res, cert, cs = run.result, run.certificate, run.census
     circles = []
     t = np.linspace(-np.pi, np.pi, 361)
     for k, rep in enumerate(cs.reps[:6]):
       dstar = jnp.asarray(res.deltas[rep])
       v = jax.random.normal(jax.random.key(100 + k), x.shape)
-      v = v - jnp.dot(v, dstar) / eps ** 2 * dstar
-      v = v / jnp.linalg.norm(v)
-      curve = jnp.cos(t)[:, None] * dstar[None] + jnp.sin(t)[:, None] * eps * v[None]
+      if box:  # a random line through the maximum, clipped to the box (t in [-pi, pi] eps)
+        v = v / jnp.linalg.norm(v)
+        curve = jnp.clip(dstar[None] + (t / np.pi)[:, None] * eps * v[None], -eps, eps)
+      else:
+        v = v - jnp.dot(v, dstar) / jnp.dot(dstar, dstar) * dstar
+        v = v / jnp.linalg.norm(v)
+        curve = jnp.cos(t)[:, None] * dstar[None] + jnp.sin(t)[:, None] * eps * v[None]
       cv, _ = objective.value_and_grad_batch(net, loss, x, y, curve)
       circles.append(np.asarray(cv))
     results[str(s)] = dict(A=np.asarray(A) / eps, B=np.asarray(B) / eps,
@@ -109,14 +124,17 @@ def figures(results, args):
       ax.plot(r["proj"][:, k, 0], r["proj"][:, k, 1], "-", color="w", lw=1)
       ax.plot(r["proj"][0, k, 0], r["proj"][0, k, 1], "o", color="w", ms=3)
       ax.plot(r["proj"][-1, k, 0], r["proj"][-1, k, 1], "*", color="r", ms=7)
-    circ = np.linspace(0, 2 * np.pi, 200)
-    ax.plot(np.cos(circ), np.sin(circ), "k-", lw=0.8)
+    if args.norm != "inf":  # the ball's boundary in the plane (the box's is where L is drawn)
+      circ = np.linspace(0, 2 * np.pi, 200)
+      ax.plot(np.cos(circ), np.sin(circ), "k-", lw=0.8)
     ax.set_aspect("equal")
     ax.set_title(f"s = {s}: {r['distinct']} distinct maxima")
     ax.set_xlabel("delta . g / eps  (g = grad L(0) / ||grad L(0)||)")
     ax.set_ylabel("delta . v / eps  (v random, orthogonal)")
-  fig.suptitle("RQ3: L on a 2-D disk of the ball, with PGA paths (white, end = red star; "
-               "paths leave the plane and are projected)")
+  fig.suptitle(("RQ3: L on a 2-D slice of the l_inf ball" if args.norm == "inf" else
+                "RQ3: L on a 2-D disk of the ball")
+               + ", with PGA paths (white, end = red star; paths leave the plane and are "
+                 "projected)")
   paths += plots.save(fig, args.out, "rq3_slices")
 
   fig, axes = plt.subplots(1, len(results), figsize=(4.6 * len(results), 3.8),
@@ -125,11 +143,14 @@ def figures(results, args):
     for k, cv in enumerate(r["circles"]):
       ax.plot(r["t"], cv, color=f"C{k}", label=f"max #{k + 1}: L = {r['values'][k]:.3g}")
     ax.axvline(0, color="k", lw=0.8)
-    ax.set_xlabel("angle along a great circle through the maximum (rad)")
+    ax.set_xlabel("distance along a random line through the maximum, clipped to the box "
+                  "(pi = eps)" if args.norm == "inf" else
+                  "angle along a great circle through the maximum (rad)")
     ax.set_ylabel("L")
     ax.set_title(f"s = {s}")
     ax.legend(fontsize=7)
-  fig.suptitle("RQ3: great-circle slices through each certified maximum (up to 6)")
+  fig.suptitle("RQ3: slices through each certified maximum (up to 6)"
+               + (", l_inf ball" if args.norm == "inf" else ", along great circles"))
   paths += plots.save(fig, args.out, "rq3_great_circles")
   return paths
 

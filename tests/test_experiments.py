@@ -72,10 +72,11 @@ def test_quick_reproduce_writes_to_its_own_folder(monkeypatch, capsys):
   real = importlib.import_module
   monkeypatch.setattr(importlib, "import_module",
                       lambda name, *a: Script if name.startswith("experiments.") else real(name, *a))
-  for flag, folder in (("--quick", "figures-quick"), ("--smoke", "figures-quick"),
-                       (None, "figures")):
+  for flags, folder in ((["--quick"], "figures-quick"), (["--smoke"], "figures-quick"),
+                        ([], "figures"), (["--norm", "inf"], "figures-inf"),
+                        (["--quick", "--norm", "inf"], "figures-quick-inf")):
     seen.clear()
-    assert main(["reproduce", "--no-progress"] + ([flag] if flag else [])) == 0
-    assert {os.path.basename(p) for p in seen} == {folder}, (flag, seen)
+    assert main(["reproduce", "--no-progress"] + flags) == 0
+    assert {os.path.basename(p) for p in seen} == {folder}, (flags, seen)
     assert os.path.dirname(seen[0]) == os.path.dirname(cli._experiments_dir())
   capsys.readouterr()

@@ -68,3 +68,24 @@ def test_divergence_is_logged_and_stops_training():
                                           certify_n=0), progress=False)
   assert log[-1] == {"epoch": log[-1]["epoch"], "diverged": True}
   assert all(np.isfinite(r["adv_loss"]) for r in log[:-1])
+
+
+def test_inner_sign_attack_reaches_the_vertex_of_a_linear_network():
+  """On the box, the training attack is l_inf PGD: for L = f linear (linear activation and
+  loss, y = -1) every example's maximiser is the vertex eps sign(g), reached and converged."""
+  import jax
+  import jax.numpy as jnp
+  import numpy as np
+
+  from adv_landscape.network import Network
+  from adv_landscape.training import adversarial_examples
+
+  rng = np.random.default_rng(0)
+  W, a = rng.standard_normal((5, 4)), rng.standard_normal(5)
+  net = Network(jnp.asarray(W), jnp.asarray(a), jnp.zeros(5), "linear")
+  X = jnp.asarray(rng.standard_normal((3, 4)))
+  eps = jnp.full((3,), 0.3)
+  D, its, conv = adversarial_examples(net, "linear", X, -jnp.ones(3), eps, jax.random.key(0),
+                                      steps=20, alpha_c=0.25, rtol_g=1e-6, norm="inf")
+  np.testing.assert_allclose(D, np.broadcast_to(0.3 * np.sign(W.T @ a), (3, 4)), atol=1e-12)
+  assert bool(np.all(conv)) and int(np.max(its)) <= 4  # 0 -> eps in ceil(1 / 0.25) steps
