@@ -11,7 +11,7 @@ rounds (``benchmarks.pga.gemm_pairs``).
 Instance: ``benchmarks.pga.instance`` (tanh, quadratic loss, y = 0), with the
 box of half-width eps = 0.5 ||x|| / sqrt(d) = 0.5 and alpha = 0.05 eps.
 
-Run:  python -m benchmarks.linf --json benchmarks/results_linf.json
+Run:  python -m benchmarks.linf --json benchmarks/results/linf_cpu.json
       (torchattacks from the extra ``bench``; about 2 minutes on 2 cores)
 """
 
