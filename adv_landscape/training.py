@@ -56,14 +56,17 @@ class TrainConfig:
   rtol_g: float = 1e-3  # inner convergence: ||G|| <= rtol_g ||grad L(x_i, 0)||
   init: str = "zero"
   norm: str = "2"  # "inf": the box of half-width gamma ||x_i|| / sqrt(d), sign steps
+  lr_first: float | None = None  # the first layer's (W's) learning rate; None: lr
+  adversarial: bool = True  # False: standard training (no inner maximisation)
   certify_every: int = 1
   certify_n: int = 32
   seed: int = 0
 
 
-def _inner(net, loss, x, y, eps, key, steps, alpha_c, rtol_g, init, box=False):
-  """k PGA steps for one example (normalised l2 steps, or l_inf sign steps on the box);
-  returns delta, first t with small G."""
+def _inner(net, loss, x, y, eps, key, steps, alpha_c, rtol_g, init, box=False, plain=False):
+  """k PGA steps for one example (normalised l2 steps, or l_inf sign steps on the box; with
+  ``plain``, gradient steps eta = alpha_c eps / ||grad L(start)||, the grad0 rule, on either
+  set); returns delta, first t with small G."""
   g0 = objective.grad(net, loss, x, y, jnp.zeros_like(x))
   tol = rtol_g * jnp.linalg.norm(g0)
   z = jax.random.normal(key, x.shape, x.dtype)
@@ -72,10 +75,15 @@ def _inner(net, loss, x, y, eps, key, steps, alpha_c, rtol_g, init, box=False):
   alpha = alpha_c * eps
   tiny = jnp.finfo(x.dtype).tiny
 
+  eta0 = alpha / jnp.maximum(jnp.linalg.norm(objective.grad(net, loss, x, y, delta)), tiny)
+
   def step(carry, t):
     d, first = carry
     g = objective.grad(net, loss, x, y, d)
-    if box:  # sign step; stationarity by the gradient mapping at alpha / ||g||_inf (ascent)
+    if plain:  # projected gradient steps of fixed eta: G is the gradient mapping itself
+      new = jnp.clip(d + eta0 * g, -eps, eps) if box else project_ball(d + eta0 * g, eps)
+      small = jnp.linalg.norm(new - d) / eta0 <= tol
+    elif box:  # sign step; stationarity by the gradient mapping at alpha / ||g||_inf (ascent)
       new = jnp.clip(d + alpha * jnp.sign(g), -eps, eps)
       eta = alpha / jnp.maximum(jnp.max(jnp.abs(g)), tiny)
       small = jnp.linalg.norm(jnp.clip(d + eta * g, -eps, eps) - d) / eta <= tol
@@ -90,17 +98,21 @@ def _inner(net, loss, x, y, eps, key, steps, alpha_c, rtol_g, init, box=False):
   return d, jnp.where(first < 0, steps, first), first >= 0
 
 
-@partial(jax.jit, static_argnames=("loss", "steps", "init", "norm"))
+@partial(jax.jit, static_argnames=("loss", "steps", "init", "norm", "rule"))
 def adversarial_examples(net: Network, loss, X, Y, eps, key, *, steps: int, alpha_c: float,
-                         rtol_g: float, init: str = "zero", norm: str = "2"):
+                         rtol_g: float, init: str = "zero", norm: str = "2",
+                         rule: str = "attack"):
   """Inner maximisation for a batch: X (B, d), Y (B,), eps (B,).
 
-  Returns deltas (B, d), iteration counts (B,) and converged flags (B,).
+  ``rule`` "attack": the attack libraries' step (normalised l2, or sign on the box);
+  "grad0": projected gradient steps eta = alpha_c eps / ||grad L(start)|| (a stronger,
+  convergent attack for evaluation). Returns deltas (B, d), iteration counts (B,) and
+  converged flags (B,).
   """
   keys = jax.random.split(key, X.shape[0])
   return jax.vmap(lambda x, y, e, k: _inner(net, loss, x, y, e, k, steps, alpha_c, rtol_g,
                                             1 if init in ("sphere", "vertex") else 0,
-                                            norm == "inf"))(X, Y, eps, keys)
+                                            norm == "inf", rule == "grad0"))(X, Y, eps, keys)
 
 
 def batch_loss(net: Network, loss, X, Y, D) -> jax.Array:
@@ -119,12 +131,16 @@ def _accuracy(net, loss, X, Y):
   return jnp.mean(jnp.sign(F) == jnp.sign(Y))
 
 
-def _optimizer(cfg: TrainConfig):
-  if cfg.optimizer == "sgd":
-    return optax.sgd(cfg.lr)
-  if cfg.optimizer == "adam":
-    return optax.adam(cfg.lr)
-  raise InvalidInput(f"optimizer={cfg.optimizer!r} is unknown; choose 'sgd' or 'adam'")
+def _optimizer(cfg: TrainConfig, net: Network):
+  make = {"sgd": optax.sgd, "adam": optax.adam}.get(cfg.optimizer)
+  if make is None:
+    raise InvalidInput(f"optimizer={cfg.optimizer!r} is unknown; choose 'sgd' or 'adam'")
+  if cfg.lr_first is None:
+    return make(cfg.lr)
+  # W gets its own rate (e.g. lr / s^2: the reparametrisation V = s W of RQ2's protocol)
+  labels = Network("first", jax.tree_util.tree_map(lambda _: "rest", net.a), "rest",
+                   net.activation)
+  return optax.multi_transform({"first": make(cfg.lr_first), "rest": make(cfg.lr)}, labels)
 
 
 def _save(path, net, opt_state, epoch, log, cfg):
@@ -148,8 +164,10 @@ def _load(path, template, cfg):
 
 
 def train(X, Y, cfg: TrainConfig, *, checkpoint: str | None = None, progress: bool = True,
-          after_epoch: Callable[[int], None] | None = None):
-  """Adversarial training; returns the network and one log record per epoch.
+          after_epoch: Callable[[int], None] | None = None,
+          evaluate: Callable[[Network, int], dict] | None = None):
+  """Adversarial (or, with ``cfg.adversarial`` False, standard) training; returns the
+  network and one log record per epoch.
 
   A run whose weights become non-finite stops, and its last record says
   ``{"diverged": True}``.
@@ -159,6 +177,9 @@ def train(X, Y, cfg: TrainConfig, *, checkpoint: str | None = None, progress: bo
     cfg: the settings.
     checkpoint: ``.npz`` path; written after each epoch, resumed from if present.
     after_epoch: called with the epoch just finished (tests inject kills here).
+    evaluate: ``evaluate(net, epoch) -> dict`` merged into each epoch's record,
+      and called once before training for an epoch-0 record (not with a
+      checkpoint resume, whose log already holds it).
   """
   loss = get_loss(cfg.loss)
   X = jnp.asarray(X)
@@ -168,11 +189,13 @@ def train(X, Y, cfg: TrainConfig, *, checkpoint: str | None = None, progress: bo
   K = int(Y.max()) + 1 if loss.multi_output else None
   net = init_network(jax.random.fold_in(key, 0), d, cfg.m, activation=cfg.activation,
                      n_outputs=K, dtype=X.dtype)
-  opt = _optimizer(cfg)
+  opt = _optimizer(cfg, net)
   state = (net, opt.init(net))
   start, log = 0, []
   if checkpoint and os.path.exists(checkpoint):
     state, start, log = _load(checkpoint, state, cfg)
+  elif evaluate is not None:
+    log.append({"epoch": 0, **evaluate(net, 0)})
   if cfg.norm not in ("2", "inf"):
     raise InvalidInput(f"norm={cfg.norm!r} is unknown; choose '2' or 'inf'")
   eps_all = cfg.gamma * jnp.linalg.norm(X, axis=1) / (jnp.sqrt(d) if cfg.norm == "inf" else 1.0)
@@ -193,12 +216,17 @@ def train(X, Y, cfg: TrainConfig, *, checkpoint: str | None = None, progress: bo
     bs = min(cfg.batch_size, n)  # the last partial batch is dropped (one trace per epoch)
     for i in range(0, n - bs + 1, bs):
       idx = perm[i:i + bs]
-      D, _, _ = inner(net, X=X[idx], Y=Y[idx], eps=eps_all[idx],
-                      key=jax.random.fold_in(ek, 1 + i))
+      if cfg.adversarial:
+        D, _, _ = inner(net, X=X[idx], Y=Y[idx], eps=eps_all[idx],
+                        key=jax.random.fold_in(ek, 1 + i))
+      else:
+        D = jnp.zeros_like(X[idx])
       net, opt_state, _ = update(net, opt_state, X[idx], Y[idx], D)
     finite = all(bool(jnp.all(jnp.isfinite(v))) for v in jax.tree_util.tree_leaves(net))
     rec = _evaluate(net, loss, X, Y, eps_all, inner, jax.random.fold_in(ek, 10**6), cfg,
                     epoch) if finite else {}
+    if finite and evaluate is not None:
+      rec.update(evaluate(net, epoch + 1))
     if not finite or not all(np.isfinite(v) for v in rec.values()):
       # Divergence is a result (too large a step for this input scale), not a crash:
       # it is logged, and training stops rather than carry NaN forward.

@@ -47,7 +47,7 @@ def test_batched_pga_equals_python_loop(rule, normalized):
 
 
 @pytest.mark.parametrize("init", ascent.INITS)
-@pytest.mark.parametrize("rule", ascent.STEP_RULES)
+@pytest.mark.parametrize("rule", [r for r in ascent.STEP_RULES if r != "sign"])  # sign: box only
 def test_pga_stops_at_kkt_points(init, rule):
   net, x, y, eps = small_instance("softplus", "logistic")
   res = ascent.pga(net, "logistic", x, y, key=jax.random.key(1), eps=eps, n_restarts=8,

@@ -19,7 +19,7 @@ def check_figure(path):
 
 
 FIGURES = {"rq1": ["rq1_value_vs_iteration", "rq1_lambda_hist", "rq1_certified"],
-           "rq2": ["rq2_adv_loss", "rq2_robust_acc"],
+           "rq2": ["rq2_protocols", "rq2_speed"],
            "rq3": ["rq3_slices", "rq3_great_circles"]}
 
 
@@ -37,6 +37,13 @@ def test_reproduce_runs_every_experiment_in_smoke_mode(tmp_path, capsys):
     assert summary["summary"] and summary["config"]["smoke"] is True
   out = capsys.readouterr().out
   assert "RQ1" in out and "RQ2" in out and "RQ3" in out
+  rq2 = json.loads((tmp_path / "rq2_summary.json").read_text())["summary"]["protocols"]
+  assert set(rq2) == {"fixed", "rescaled", "tuned", "clean"}
+  for proto in rq2.values():
+    assert proto["trend"]["verdict"] in ("supports", "contradicts", "inconclusive")
+    for s in proto["per_scale"].values():  # a number per seed, or a divergence that says so
+      assert len(s["auc"]) == 2
+      assert all(a is not None for a in s["auc"]) or s["diverged_seeds"] > 0
 
 
 def test_scripts_have_a_main_with_argparse():
@@ -80,3 +87,26 @@ def test_quick_reproduce_writes_to_its_own_folder(monkeypatch, capsys):
     assert {os.path.basename(p) for p in seen} == {folder}, (flags, seen)
     assert os.path.dirname(seen[0]) == os.path.dirname(cli._experiments_dir())
   capsys.readouterr()
+
+
+def test_rq2_trend_verdict_can_support_contradict_or_abstain():
+  """Planted tables (seeds x scales of AUC): increasing in s supports the paper's claim,
+  decreasing contradicts it, noise without a trend is inconclusive."""
+  rng = np.random.default_rng(0)
+  scales = np.asarray(rq2_input_scale.SCALES)
+  seeds = np.arange(5)
+  up = 0.5 * scales[None] ** 0.3 * np.exp(0.01 * rng.standard_normal((5, 5)))
+  assert rq2_input_scale.trend_verdict(up, scales, seeds)["verdict"] == "supports"
+  down = 0.5 * scales[None] ** -0.3 * np.exp(0.01 * rng.standard_normal((5, 5)))
+  assert rq2_input_scale.trend_verdict(down, scales, seeds)["verdict"] == "contradicts"
+  flat = 0.5 * np.exp(0.2 * rng.standard_normal((5, 5)))
+  assert rq2_input_scale.trend_verdict(flat, scales, seeds)["verdict"] == "inconclusive"
+
+
+def test_rq2_speed_measures_on_a_known_curve():
+  s = rq2_input_scale.speed([1.0, 0.8, 0.5, 0.4], floor=0.2)  # half of the excess: 0.6
+  assert s["half_epochs"] == 2 and not s["half_censored"]
+  assert abs(s["auc"] - (0.8 + 0.5 + 0.4) / 3) < 1e-12
+  assert abs(s["initial_slope"] - 0.6 / 3) < 1e-12
+  never = rq2_input_scale.speed([1.0, 0.95, 0.9], floor=0.2)
+  assert never["half_censored"] and never["half_epochs"] == 2
