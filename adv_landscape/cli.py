@@ -272,7 +272,7 @@ def _build_instance(args):
   if args.weights or args.x:
     loaded, x_np = _load_files(args)
     net, bias = loaded.net, loaded.output_bias
-    x = jnp.asarray(x_np, net.W.dtype)
+    x = jnp.asarray(x_np, net.a.dtype)
     loss = with_output_bias(loss, bias)
     source = {"weights": os.path.abspath(args.weights), "x": os.path.abspath(args.x),
               "activation_source": loaded.activation_source,

@@ -207,7 +207,7 @@ def _check_deep_shapes(Ws, bs, a, c, path: str, arg: str) -> None:
 
 def read_network(path: str | os.PathLike, *, activation: str | None = None, dtype=None,
                  arg: str = "weights") -> LoadedNetwork:
-  """Reads a two-layer network from ``.npz``, ``.pt``/``.pth`` or ``.safetensors``.
+  """Reads a network (two-layer, or deep) from ``.npz``, ``.pt``/``.pth`` or ``.safetensors``.
 
   Args:
     path: the file.
@@ -218,7 +218,7 @@ def read_network(path: str | os.PathLike, *, activation: str | None = None, dtyp
 
   Raises:
     InvalidInput: a missing, damaged or unrecognised file, non-numeric arrays,
-      shapes that do not make a two-layer network, or no activation.
+      shapes that do not chain into a network, or no activation.
   """
   path = os.fspath(path)
   _require_file(path, arg)
@@ -233,8 +233,7 @@ def read_network(path: str | os.PathLike, *, activation: str | None = None, dtyp
       Ws, bs = read_mlp_arrays(arrays, f"{arg}={path!r}")
     else:
       Ws, bs = [arrays.get("W")], [None]
-    missing = [k for k in ("W", "a") if (k == "a" and "a" not in arrays) or
-               (k == "W" and Ws[0] is None)]
+    missing = (["W"] if Ws[0] is None else []) + ([] if "a" in arrays else ["a"])
     if missing:
       raise InvalidInput(f"{arg}={path!r} lacks {missing}; an .npz network holds W (m, d), "
                          f"a (m,) or (m, K), and optionally b, c, activation (a deep one W1, "

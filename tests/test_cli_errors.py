@@ -58,7 +58,7 @@ def make_files(folder) -> None:
     from safetensors.numpy import save_file
   except ImportError:
     return
-  save_file({"0.weight": W, "2.weight": a[None], "4.weight": np.ones((1, 1))}, j("deep.safetensors"))
+  save_file({"0.weight": W, "2.weight": a[None], "4.weight": np.ones((1, 3))}, j("deep.safetensors"))
 
 
 def _torch_message() -> str:
@@ -132,8 +132,9 @@ CASES = [
      ["text.h5", "unknown extension"]),
     ("PyTorch file", ["census", "--weights", "{f}/text.pt", "--x", "{f}/x.npy", "--activation",
                       "tanh", *OUT], ["text.pt", _torch_message()]),
-    ("three Linear layers", ["census", "--weights", "{f}/deep.safetensors", "--x", "{f}/x.npy",
-                             "--activation", "tanh", *OUT], ["deep.safetensors", "3"]),
+    ("Linear layers that do not chain", ["census", "--weights", "{f}/deep.safetensors", "--x",
+                                         "{f}/x.npy", "--activation", "tanh", *OUT],
+     ["deep.safetensors", "'4.weight' has shape (1, 3)"]),
     ("--weights without --x", ["census", "--weights", "{f}/net.npz", *OUT], ["go together"]),
     ("--loss module missing", ["census", *NET, "--loss", "no_such_module:fn", *OUT],
      ["no_such_module", "cannot import"]),

@@ -99,3 +99,21 @@ def test_cli_deep_census_and_refusals(tmp_path, capsys):
   assert "two-layer networks only" in capsys.readouterr().err
   assert main(["census", "--depth", "3", "--widths", "4,4", "--no-progress"]) == 2
   assert "disagrees" in capsys.readouterr().err
+
+
+def test_cli_census_of_a_deep_network_file(tmp_path, capsys):
+  import json
+
+  from adv_landscape.cli import main
+
+  net = init_mlp(jax.random.key(10), 4, (6, 5, 3), activation="tanh", dtype=jnp.float64)
+  save_mlp(tmp_path / "deep.npz", net)
+  np.save(tmp_path / "x.npy", np.linspace(-1.0, 1.0, 4))
+  out = tmp_path / "c.json"
+  assert main(["census", "--weights", str(tmp_path / "deep.npz"), "--x", str(tmp_path / "x.npy"),
+               "--eps", "0.5", "--inits", "16", "--x64", "--step-rule", "grad0", "--step",
+               "0.1", "--no-progress", "--json", str(out)]) == 0
+  res = json.loads(out.read_text())
+  assert res["config"]["depth"] == 3 and res["config"]["widths"] == [6, 5, 3]
+  assert res["summary"]["certified_fraction"] > 0
+  assert "3-hidden-layer" in capsys.readouterr().out
