@@ -126,19 +126,14 @@ def certify_box(problem, deltas, *, tol_g=None, tol_b: float | None = None,
     ``rgrad_norm`` is ||g_F||, ``multiplier`` the smallest multiplier on A,
     ``lambda_tangent`` lambda_max(H_FF), ``n_active`` |A|.
   """
-  from adv_landscape.certify import Certificate, require_smooth
+  from adv_landscape.certify import Certificate, prepare_endpoints, require_smooth
   from adv_landscape.problem import LinfBall
 
   require_smooth(problem)
   if not isinstance(problem.constraint, LinfBall):
     raise InvalidInput("certify_box needs a problem on the l_inf ball (norm='inf')")
-  if tol_b is None:
-    tol_b = Tolerances.for_dtype(np.asarray(deltas).dtype).tol_b
-  deltas = np.asarray(deltas, np.float64)
-  d = problem.d
-  if deltas.ndim != 2 or deltas.shape[1] != d:
-    raise InvalidInput(f"deltas has shape {deltas.shape}; expected (B, {d})")
-  B = deltas.shape[0]
+  deltas, tol_b = prepare_endpoints(problem, deltas, tol_b)
+  d, B = problem.d, deltas.shape[0]
   with jax.enable_x64(True):
     problem = problem.astype(jnp.float64)
     obj = problem.objective

@@ -219,6 +219,17 @@ def require_smooth(problem: Problem) -> None:
         f"curvature is a distribution (zero almost everywhere); use a smooth activation")
 
 
+def prepare_endpoints(problem: Problem, deltas, tol_b):
+  """(B, d) float64 endpoints, checked against the problem, and tol_b (by default the one of
+  the endpoints' own dtype: the rounding of their norms)."""
+  if tol_b is None:
+    tol_b = Tolerances.for_dtype(np.asarray(deltas).dtype).tol_b
+  deltas = np.asarray(deltas, np.float64)
+  if deltas.ndim != 2 or deltas.shape[1] != problem.d:
+    raise InvalidInput(f"deltas has shape {deltas.shape}; expected (B, {problem.d})")
+  return deltas, tol_b
+
+
 def certify_problem(problem: Problem, deltas, *, tol_g=None, tol_b: float | None = None,
                     rtol_h: float = Tolerances.rtol_h, method: str = "auto", block: int = 256,
                     lanczos_k_max: int = 512, progress: bool = False) -> Certificate:
@@ -230,12 +241,8 @@ def certify_problem(problem: Problem, deltas, *, tol_g=None, tol_b: float | None
   require_smooth(problem)
   if method not in ("auto", "shift", "householder", "lanczos"):
     raise InvalidInput(f"method={method!r} is unknown; choose auto, shift, householder or lanczos")
-  if tol_b is None:
-    tol_b = Tolerances.for_dtype(np.asarray(deltas).dtype).tol_b
-  deltas = np.asarray(deltas, np.float64)
+  deltas, tol_b = prepare_endpoints(problem, deltas, tol_b)
   d = problem.d
-  if deltas.ndim != 2 or deltas.shape[1] != d:
-    raise InvalidInput(f"deltas has shape {deltas.shape}; expected (B, {d})")
   if method == "auto":
     # Measured (benchmarks/certify.py): Lanczos 6x faster than dense at d = 784.
     method = "shift" if d <= 256 else "lanczos"

@@ -84,12 +84,16 @@ def test_a_deep_network_through_the_seam():
 def test_rules_that_need_constants_say_so_for_other_models():
   problem = Problem.autodiff(lambda p, z: jnp.sum(p * z**2), jnp.ones(3), "linear",
                              jnp.ones(3), -1.0, eps=0.5)
-  with pytest.raises(ValueError, match="needs ell"):
+  with pytest.raises(ValueError, match="needs the rigorous ell"):
     ascent.pga_problem(problem, key=jax.random.key(0), n_restarts=2, step_rule="lipschitz",
                        progress=False)
   res = ascent.pga_problem(problem, key=jax.random.key(0), n_restarts=2, step_rule="lipschitz",
                            ell=2.0, progress=False)
   assert res.converged.all()
+  # the curvature rule estimates ell_est from the model's own Hessians (here 2 diag(p) = 2 I)
+  res = ascent.pga_problem(problem, key=jax.random.key(0), n_restarts=2, step_rule="curvature",
+                           step=1.0, progress=False)
+  np.testing.assert_allclose(res.eta, 0.5, rtol=1e-12)
 
 
 def test_the_constraint_owns_projection_and_starts():
