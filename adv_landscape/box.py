@@ -126,7 +126,12 @@ def certify_box(problem, deltas, *, tol_g=None, tol_b: float | None = None,
     ``rgrad_norm`` is ||g_F||, ``multiplier`` the smallest multiplier on A,
     ``lambda_tangent`` lambda_max(H_FF), ``n_active`` |A|.
   """
-  from adv_landscape.certify import Certificate, prepare_endpoints, require_smooth
+  from adv_landscape.certify import (
+    Certificate,
+    default_certificate_tol_g,
+    prepare_endpoints,
+    require_smooth,
+  )
   from adv_landscape.problem import LinfBall
 
   require_smooth(problem)
@@ -139,7 +144,7 @@ def certify_box(problem, deltas, *, tol_g=None, tol_b: float | None = None,
     obj = problem.objective
     eps = float(problem.constraint.eps)
     if tol_g is None:
-      tol_g = 1e-5 * max(float(jnp.linalg.norm(obj.grad(jnp.zeros(d, jnp.float64)))), 1e-300)
+      tol_g = default_certificate_tol_g(obj, d)
     tg = np.broadcast_to(np.asarray(tol_g, np.float64), (B,))
     vals, G = (np.asarray(v) for v in _first_order(obj, jnp.asarray(deltas)))
     ratio = np.abs(deltas) / eps

@@ -230,6 +230,11 @@ def prepare_endpoints(problem: Problem, deltas, tol_b):
   return deltas, tol_b
 
 
+def default_certificate_tol_g(obj, d: int) -> float:
+  """1e-5 ||grad L(0)||: the first-order tolerance of a certificate told none (float64 obj)."""
+  return 1e-5 * max(float(jnp.linalg.norm(obj.grad(jnp.zeros(d, jnp.float64)))), 1e-300)
+
+
 def certify_problem(problem: Problem, deltas, *, tol_g=None, tol_b: float | None = None,
                     rtol_h: float = Tolerances.rtol_h, method: str = "auto", block: int = 256,
                     lanczos_k_max: int = 512, progress: bool = False) -> Certificate:
@@ -251,7 +256,7 @@ def certify_problem(problem: Problem, deltas, *, tol_g=None, tol_b: float | None
     obj = problem.objective
     eps = float(problem.constraint.eps)
     if tol_g is None:
-      tol_g = 1e-5 * max(float(jnp.linalg.norm(obj.grad(jnp.zeros(d, jnp.float64)))), 1e-300)
+      tol_g = default_certificate_tol_g(obj, d)
     e = problem.constraint.eps
     # First order for every endpoint (cheap), then lambda_T only where the
     # first-order KKT conditions hold: elsewhere the class is "not_stationary"

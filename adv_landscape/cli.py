@@ -505,10 +505,11 @@ def cmd_reproduce(args) -> int:
   if args.data == "synthetic":
     raise InvalidInput("data='synthetic': reproduce needs a real data set (digits, "
                        "fashion-mnist, or a folder of IDX files)")
-  small = args.quick or args.smoke
-  out = args.out or os.path.join(os.path.dirname(folder),
-                                 ("figures-quick" if small else "figures")
-                                 + ("-inf" if args.norm == "inf" else ""))
+  out = args.out
+  if out is None:  # the experiments' own default (experiments.common.default_out)
+    _source_package("experiments", folder)
+    out = importlib.import_module("experiments.common").default_out(args.quick or args.smoke,
+                                                                     args.norm)
   io.check_output_folder(out, "out")
   if args.json:
     io.check_output_file(args.json, "json")

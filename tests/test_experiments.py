@@ -78,7 +78,7 @@ def test_quick_reproduce_writes_to_its_own_folder(monkeypatch, capsys):
 
   real = importlib.import_module
   monkeypatch.setattr(importlib, "import_module",
-                      lambda name, *a: Script if name.startswith("experiments.") else real(name, *a))
+                      lambda name, *a: Script if name.startswith("experiments.rq") else real(name, *a))
   for flags, folder in ((["--quick"], "figures-quick"), (["--smoke"], "figures-quick"),
                         ([], "figures"), (["--norm", "inf"], "figures-inf"),
                         (["--quick", "--norm", "inf"], "figures-quick-inf")):
