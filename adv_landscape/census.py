@@ -218,6 +218,7 @@ class StreamingCensus:
     self.lambda_tangent: list[float] = []
     self.multiplier: list[float] = []
     self.kinds: list[str] = []
+    self.n_active: list[int] = []  # on the l_inf ball: coordinates on a face
 
   def update(self, deltas, cert: Certificate, iterations, converged) -> None:
     """Adds one chunk: endpoints (B, d), their certificate, counts and flags."""
@@ -243,6 +244,8 @@ class StreamingCensus:
       self.lambda_tangent.append(float(cert.lambda_tangent[i]))
       self.multiplier.append(float(cert.multiplier[i]))
       self.kinds.append(_kind(cert.classes[i]))
+      if cert.n_active is not None:
+        self.n_active.append(int(cert.n_active[i]))
 
   def median_iterations(self) -> float:
     """The lower median of the iteration counts, from the histogram."""
@@ -253,10 +256,14 @@ class StreamingCensus:
     """The distinct maxima, best first: delta, value, kind, count, basin fraction,
     lambda_T, mu."""
     order = np.argsort(-np.asarray(self.values), kind="stable")
-    return [{"delta": self.reps[j], "value": self.values[j], "kind": self.kinds[j],
-             "count": self.counts[j],
-             "basin_fraction": self.counts[j] / self.n, "lambda_tangent": self.lambda_tangent[j],
-             "multiplier": self.multiplier[j]} for j in order]
+    out = [{"delta": self.reps[j], "value": self.values[j], "kind": self.kinds[j],
+            "count": self.counts[j],
+            "basin_fraction": self.counts[j] / self.n, "lambda_tangent": self.lambda_tangent[j],
+            "multiplier": self.multiplier[j]} for j in order]
+    if self.n_active:  # the l_inf ball's certificate, as the batch census reports it
+      for mx, j in zip(out, order):
+        mx["n_active"] = self.n_active[j]
+    return out
 
   def summary(self) -> dict:
     mx = self.maxima()
