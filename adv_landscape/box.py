@@ -166,18 +166,12 @@ def certify_box(problem, deltas, *, tol_g=None, tol_b: float | None = None,
     verified = np.ones(B, bool)
     scale = np.full(B, np.nan)
     lam_free = np.full(B, np.nan)
-    # Batches of similar free sets: a batch's Krylov dimension is capped by its smallest
-    # |F| (exact when k = |F|), so small free sets go in batches of their own size.
     todo = np.flatnonzero(by_lanczos)
-    todo = todo[np.argsort(n_free[todo], kind="stable")]
-    groups = [todo[n_free[todo] == f] for f in np.unique(n_free[todo]) if f <= 32]
-    large = todo[n_free[todo] > 32]
-    groups += [large[i:i + block] for i in range(0, large.size, block)]
-    for idx in (g for group in groups for g in np.array_split(group, -(-group.size // block))
-                if g.size):
-      lz = lambda_free_lanczos_objective(obj, deltas[idx], free[idx], k_max=lanczos_k_max)
-      lam_free[idx], scale[idx] = lz.lambda_tangent, lz.scale
-      verified[idx] = lz.residual <= lz.tol * lz.scale
+    if todo.size:  # each endpoint stops on its own, at the latest when k = |F| (exact)
+      todo = todo[np.argsort(n_free[todo], kind="stable")]  # similar free sets share blocks
+      lz = lambda_free_lanczos_objective(obj, deltas[todo], free[todo], k_max=lanczos_k_max,
+                                         precision="mixed", rtol_h=rtol_h, block=block)
+      lam_free[todo], scale[todo], verified[todo] = lz.lambda_tangent, lz.scale, lz.verified
     need = np.flatnonzero((face & ~by_lanczos) | inside)
     size = max(1, min(block, int(2e8 // (8 * d * d))))
     for i in range(0, need.size, size):

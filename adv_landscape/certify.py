@@ -43,7 +43,7 @@ from adv_landscape.losses import Loss, get_loss
 from adv_landscape.network import Network
 from adv_landscape.problem import Problem
 
-__all__ = ["CLASSES", "Certificate", "certify", "certify_problem", "require_smooth", "lambda_tangent_shift",
+__all__ = ["CLASSES", "Certificate", "ConcaveBall", "covering_ball", "certify", "certify_problem", "require_smooth", "lambda_tangent_shift",
            "lambda_tangent_householder", "classify", "Hunt", "hunt_interior_critical",
            "lambda_tangent_lanczos", "LanczosResult"]
 
@@ -84,6 +84,41 @@ class Certificate(NamedTuple):
   method: str
   lambda_hess_min: np.ndarray | None = None
   n_active: np.ndarray | None = None
+  inherited: np.ndarray | None = None
+
+
+class ConcaveBall(NamedTuple):
+  """A geodesic ball of the sphere on which Hess_S L <= -kappa, from a proof.
+
+  ``proof.prove_maximum`` shows, for its centre p and radius r
+  (``Proof.unique_ball``, ``unique_kappa``, ``unique_ell``), that every unit
+  tangent vector v at every point delta of the sphere within geodesic
+  distance r of p has Hess_S L(delta)[v, v] <= -kappa, and ||hess L(delta)||
+  <= ell. So lambda_T(delta) <= -kappa at all those points: a certificate
+  needs no eigenvalue there.
+  """
+
+  centre: np.ndarray
+  radius: float
+  kappa: float
+  ell: float
+
+
+def covering_ball(deltas, balls, eps: float) -> np.ndarray:
+  """For each endpoint, the index of the first ball holding its projection eps delta /
+  ||delta|| on the sphere (geodesic distance 2 eps asin(||a - b|| / 2eps), stable for
+  small distances), or -1."""
+  deltas = np.asarray(deltas, np.float64)
+  out = np.full(deltas.shape[0], -1)
+  if not balls or not deltas.size:
+    return out
+  e = eps * deltas / np.maximum(np.linalg.norm(deltas, axis=1, keepdims=True), 1e-300)
+  for n in reversed(range(len(balls))):  # the first ball wins
+    c = np.asarray(balls[n].centre, np.float64)
+    chord = np.linalg.norm(e - c, axis=1)
+    dist = 2.0 * eps * np.arcsin(np.minimum(chord / (2.0 * eps), 1.0))
+    out[dist <= balls[n].radius] = n
+  return out
 
 
 def tangent_matrix_shift(delta, g, H, eps) -> jax.Array:
@@ -237,11 +272,20 @@ def default_certificate_tol_g(obj, d: int) -> float:
 
 def certify_problem(problem: Problem, deltas, *, tol_g=None, tol_b: float | None = None,
                     rtol_h: float = Tolerances.rtol_h, method: str = "auto", block: int = 256,
-                    lanczos_k_max: int = 512, progress: bool = False) -> Certificate:
+                    lanczos_k_max: int = 512, progress: bool = False,
+                    covered=()) -> Certificate:
   """``certify`` for any ``Problem`` on the l2 ball: the same arguments, in float64.
 
   The objective's ``value``, ``grad``, ``hess`` and ``hvp`` are all it uses, so
   an ``AutodiffObjective`` is certified exactly as the closed form is.
+
+  ``covered``: ``ConcaveBall``s from proofs. An endpoint that meets the
+  first-order conditions and whose projection on the sphere lies in one of
+  them inherits lambda_T <= -kappa from the proof instead of an eigenvalue
+  computation (``Certificate.inherited``; its ``lambda_tangent`` is then that
+  bound, and tol_h uses the ball's bound ell on ||hess L||). The certificate
+  is then about the projected point, which is within tol_b eps of the endpoint.
+  Endpoints outside every ball are certified on their own.
   """
   require_smooth(problem)
   if method not in ("auto", "shift", "householder", "lanczos"):
@@ -261,22 +305,29 @@ def certify_problem(problem: Problem, deltas, *, tol_g=None, tol_b: float | None
     # First order for every endpoint (cheap), then lambda_T only where the
     # first-order KKT conditions hold: elsewhere the class is "not_stationary"
     # whatever lambda_T is, and it is left NaN.
-    out = _blocks(lambda b: _certify_batch(obj, e, jnp.asarray(b), method="first_order"),
-                  deltas, min(block * 16, 8192), progress)
+    out, tg, need = _first_order(obj, e, deltas, tol_g, tol_b, block, progress)
     norm_ratio = out["norm"] / eps
-    tg = np.broadcast_to(np.asarray(tol_g, np.float64), deltas.shape[:1])
-    need = (np.abs(norm_ratio - 1.0) <= tol_b) & (out["rgrad_norm"] <= tg) & (
-        out["multiplier"] * eps >= -tg)
     out["lambda_tangent"] = np.full(deltas.shape[0], np.nan)
     out["hess_scale"] = np.full(deltas.shape[0], np.nan)
     verified = np.ones(deltas.shape[0], bool)
+    inherited = np.zeros(deltas.shape[0], bool)
+    if len(covered) and need.any():
+      idx = np.flatnonzero(need)
+      ball = covering_ball(deltas[idx], covered, eps)
+      hit = ball >= 0
+      idx, ball = idx[hit], ball[hit]
+      out["lambda_tangent"][idx] = [-covered[b].kappa for b in ball]
+      out["hess_scale"][idx] = [covered[b].ell for b in ball]
+      inherited[idx] = True
+      need = need & ~inherited
     if need.any():
       if method == "lanczos":
-        def second(b):
-          lz = lambda_tangent_lanczos_objective(obj, b, eps=eps, k_max=lanczos_k_max)
+        def second(b):  # float32 iterations, float64 where the decision needs it
+          lz = lambda_tangent_lanczos_objective(obj, b, eps=eps, k_max=lanczos_k_max,
+                                                precision="mixed", rtol_h=rtol_h, block=block)
           return {"lambda_tangent": lz.lambda_tangent, "hess_scale": lz.scale,
-                  "verified": lz.residual <= lz.tol * lz.scale}
-        size = block
+                  "verified": lz.verified}
+        size = 16 * block  # the Lanczos blocks are formed inside
       else:
         def second(b):
           res = _certify_batch(obj, e, jnp.asarray(b), method=method)
@@ -284,7 +335,7 @@ def certify_problem(problem: Problem, deltas, *, tol_g=None, tol_b: float | None
                   "hess_scale": np.asarray(res["hess_fro"]),  # Frobenius >= spectral
                   "verified": np.ones(b.shape[0], bool)}  # dense eigvalsh is exact
         size = max(1, min(block, int(2e8 // (8 * d * d))))  # B (d, d) Hessians per block
-      sec = _blocks(second, deltas[need], size, progress)
+      sec = _blocks(second, deltas[need], size, progress, pad=method != "lanczos")
       out["lambda_tangent"][need] = sec["lambda_tangent"]
       out["hess_scale"][need] = sec["hess_scale"]
       verified[need] = sec["verified"]
@@ -307,19 +358,46 @@ def certify_problem(problem: Problem, deltas, *, tol_g=None, tol_b: float | None
                      out["multiplier"], out["lambda_tangent"], lam_h, interior_max,
                      float(tol_b), np.broadcast_to(np.asarray(tol_g, np.float64),
                                                    deltas.shape[:1]), tol_h,
-                     "lanczos" if method == "lanczos" else f"dense-{method}", lam_hmin)
+                     "lanczos" if method == "lanczos" else f"dense-{method}", lam_hmin,
+                     inherited=inherited)
 
 
-def _blocks(fn, deltas, size, progress):
-  """fn over blocks of `size` rows (the last padded, so one trace), concatenated."""
+def _first_order(obj, e, deltas, tol_g, tol_b, block, progress):
+  """The first-order quantities of every endpoint, tol_g per endpoint, and where the KKT
+  conditions on the sphere hold (float64 ``obj``)."""
+  out = _blocks(lambda b: _certify_batch(obj, e, jnp.asarray(b), method="first_order"),
+                deltas, min(block * 16, 8192), progress)
+  eps = float(e)
+  tg = np.broadcast_to(np.asarray(tol_g, np.float64), deltas.shape[:1])
+  need = (np.abs(out["norm"] / eps - 1.0) <= tol_b) & (out["rgrad_norm"] <= tg) & (
+      out["multiplier"] * eps >= -tg)
+  return out, tg, need
+
+
+def kkt_points(problem: Problem, deltas, *, tol_g, tol_b: float | None = None,
+               block: int = 256) -> tuple[np.ndarray, np.ndarray]:
+  """(values, mask): L at each endpoint and where the first-order KKT conditions of the
+  sphere hold (the endpoints a second-order certificate would look at)."""
+  deltas, tol_b = prepare_endpoints(problem, deltas, tol_b)
+  with jax.enable_x64(True):
+    problem = problem.astype(jnp.float64)
+    out, _, need = _first_order(problem.objective, problem.constraint.eps, deltas, tol_g,
+                                tol_b, block, False)
+  return out["values"], need
+
+
+def _blocks(fn, deltas, size, progress, pad=True):
+  """fn over blocks of `size` rows (the last padded, so one trace, unless not ``pad``),
+  concatenated."""
   n = deltas.shape[0]
   size = max(1, min(size, n))
   parts = []
   for i in tqdm(range(0, n, size), desc="certify", unit="block", leave=False,
                 disable=not progress or n <= size):
     chunk = deltas[i:i + size]
-    pad = np.concatenate([chunk, np.repeat(chunk[-1:], size - chunk.shape[0], 0)])
-    parts.append({k: np.asarray(v)[:chunk.shape[0]] for k, v in fn(pad).items()})
+    if pad:
+      chunk = np.concatenate([chunk, np.repeat(chunk[-1:], size - chunk.shape[0], 0)])
+    parts.append({k: np.asarray(v)[:min(size, n - i)] for k, v in fn(chunk).items()})
   return {k: np.concatenate([p[k] for p in parts]) for k in parts[0]}
 
 
