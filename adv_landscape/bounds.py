@@ -22,6 +22,7 @@ True
 
 from __future__ import annotations
 
+import hashlib
 import math
 from typing import NamedTuple
 
@@ -61,6 +62,27 @@ def _require_smooth(net: Network, what: str) -> None:
         f"distribution), so {what} are undefined; use a smooth activation")
 
 
+_SPECTRAL: dict = {}  # ||W||_2 by the weights' digest: proofs ask for it on every radius
+
+
+def _spectral_norm(W) -> float:
+  """||W||_2 (an SVD), computed once per weight matrix."""
+  key = (W.shape, hashlib.blake2b(np.ascontiguousarray(W).tobytes(), digest_size=16).digest())
+  if key not in _SPECTRAL:
+    if len(_SPECTRAL) > 64:
+      _SPECTRAL.clear()
+    _SPECTRAL[key] = float(np.linalg.norm(W, 2))
+  return _SPECTRAL[key]
+
+
+def _psd_norm(W, c) -> float:
+  """||W^T diag(c) W||_2 for c >= 0: the top eigenvalue of the smaller of the two Gram
+  matrices of diag(sqrt c) W (the same nonzero spectrum), without an SVD."""
+  S = np.sqrt(c)[:, None] * W
+  G = S @ S.T if S.shape[0] < S.shape[1] else S.T @ S
+  return max(float(np.linalg.eigvalsh(G)[-1]), 0.0)
+
+
 def instance_constants(net: Network, loss: Loss | str, x, y, eps: float, *,
                        norm: str = "2") -> Constants:
   """Rigorous constants of docs/theory.md section 5 for one instance, computed in float64 NumPy.
@@ -84,8 +106,8 @@ def instance_constants(net: Network, loss: Loss | str, x, y, eps: float, *,
   radius = np.abs(W @ x + b) + reach
   eps2 = eps * np.sqrt(W.shape[1]) if norm == "inf" else eps  # sup of ||delta||_2
   c1, c2, c3 = (net.act.sup_abs(k, radius) for k in (1, 2, 3))
-  G_f = np.linalg.norm(W, 2) * np.linalg.norm(c1 * a_abs)
-  H_f = np.linalg.norm((W.T * (c2 * a_abs)) @ W, 2)
+  G_f = _spectral_norm(W) * np.linalg.norm(c1 * a_abs)
+  H_f = _psd_norm(W, c2 * a_abs)
   T_f = float(np.sum(np.where(c3 == 0, 0.0, c3 * a_abs * wn**3)))
   with jax.enable_x64(True):
     obj = Problem.two_layer(net, loss, x, y, eps=eps, dtype=jnp.float64).objective

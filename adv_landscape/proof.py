@@ -107,6 +107,10 @@ class Proof(NamedTuple):
     unique_ball: the largest radius on the grid for which the conditions
       still hold around p: L has exactly one critical point (its maximiser)
       in that ball, so any other proved maximum inside it is this one.
+    unique_kappa: the concavity modulus on the unique ball: there,
+      Hess_S L <= -unique_kappa (sphere; hess L inside), a bound that any
+      point of the ball inherits (``certify.ConcaveBall``).
+    unique_ell: a bound on ||hess L|| over the unique ball.
   """
 
   radius: float
@@ -118,6 +122,8 @@ class Proof(NamedTuple):
   reason: str
   centre: np.ndarray | None = None
   unique_ball: float = math.nan
+  unique_kappa: float = math.nan
+  unique_ell: float = math.nan
 
 
 def _constants(net, loss, x, delta0, y, r):
@@ -248,7 +254,7 @@ def _prove_sphere(net, loss, x, y, d0, g, H, eps, grid) -> Proof:
     if kappa > 0 and gn < kappa * r:
       radius = gn / kappa
       if mu0 - radius * (G_r + eps * ell_r) / eps**2 > 0:  # mu > 0 at the true maximum
-        return kappa, radius
+        return kappa, radius, ell_r
     return False
 
   r = max(2.0 * gn / -lam, 1e-14 * eps)
@@ -259,10 +265,11 @@ def _prove_sphere(net, loss, x, y, d0, g, H, eps, grid) -> Proof:
     if ok is None:
       return _fail("boundary", lam, gn, "hess L is not Lipschitz (rho = inf)")
     if ok:
-      big = r
-      while 2.0 * big <= eps and holds(2.0 * big):
-        big *= 2.0
-      return Proof(ok[1], r, ok[0], lam, gn, "boundary", "", unique_ball=big)
+      big, at_big = r, ok
+      while 2.0 * big <= eps and (wider := holds(2.0 * big)):
+        big, at_big = 2.0 * big, wider
+      return Proof(ok[1], r, ok[0], lam, gn, "boundary", "", unique_ball=big,
+                   unique_kappa=at_big[0], unique_ell=at_big[2])
     r *= 2.0
   return _fail("boundary", lam, gn, "no ball radius r <= eps with ||rgrad|| < kappa'(r) r")
 
