@@ -27,13 +27,23 @@ import jax
 import numpy as np
 
 from adv_landscape import ascent
+from adv_landscape import distributed as dist
 from adv_landscape.census import Census, StreamingCensus, census_summary, merge_proved
-from adv_landscape.certify import Certificate, require_smooth
+from adv_landscape.certify import (
+  CLASSES,
+  Certificate,
+  ConcaveBall,
+  certify_problem,
+  covering_ball,
+  kkt_points,
+  require_smooth,
+)
 from adv_landscape.config import PGAConfig, Tolerances
+from adv_landscape.errors import InvalidInput
 from adv_landscape.losses import Loss
 from adv_landscape.network import Network
-from adv_landscape.problem import LinfBall, Problem, TwoLayerObjective
-from adv_landscape.proof import Proof, prove_maxima
+from adv_landscape.problem import L2Ball, LinfBall, Problem, TwoLayerObjective
+from adv_landscape.proof import Proof, distance, prove_maximum
 
 __all__ = ["PGAConfig", "Tolerances", "CensusRun", "run_census", "run_census_problem"]
 
@@ -80,9 +90,10 @@ def run_census(net: Network, loss: Loss | str, x, y, *, eps: float, key: jax.Arr
       and ``curvature`` rules (computed when None).
     tolerances: default ``Tolerances.for_dtype(x.dtype)`` (tol_c included).
     prove: try to prove each distinct maximum and merge clusters that hold the
-      same one (``census.merge_proved``).
+      same one (``census.merge_proved``); endpoints in a proof's concave ball
+      inherit its certificate (``_certify``; on the l2 ball of a two-layer network).
     stream: reduce chunk by chunk (``census.StreamingCensus``), keeping no
-      endpoints; no proofs then.
+      endpoints; proofs then serve the certificates only and are not reported.
     history: keep PGA's value history (runs every step; not with stream).
     progress: progress bars.
     norm: "2" (the l2 ball, the paper's) or "inf" (the box, l_inf PGD).
@@ -109,13 +120,18 @@ def run_census_problem(problem: Problem, *, key: jax.Array, n_restarts: int,
   eps = float(problem.constraint.eps)
   t0 = time.perf_counter()
   if stream:
-    return _streamed(problem, eps, kw, config, tols, t0, progress)
-  res = ascent.pga_problem(problem, history=history, progress=progress, **kw)
+    return _streamed(problem, eps, kw, config, tols, t0, progress, prove)
+  if dist.size() > 1:
+    if history:
+      raise InvalidInput("history is kept by a single process only; run without many processes")
+    res = _pga_everywhere(problem, kw)
+  else:
+    res = ascent.pga_problem(problem, history=history, progress=progress, **kw)
   t_pga = time.perf_counter() - t0
   con = problem.constraint
   tol = con.certificate_tolerance(res, problem, slack=tols.slack)
-  cert = con.certify(problem, res.deltas, tol_g=tol, tol_b=tols.tol_b, rtol_h=tols.rtol_h,
-                     progress=progress)
+  proved: dict = {}
+  cert = _certify(problem, res.deltas, tol, tols, [], proved, prove=prove, progress=progress)
   cs = census_summary(res.deltas, cert, eps=eps, tol_c=tols.tol_c)
   by_distance, proofs = cs.distinct, []
   if prove:
@@ -124,8 +140,9 @@ def run_census_problem(problem: Problem, *, key: jax.Array, n_restarts: int,
       proofs = _box_proofs(cert, res.deltas, cs)
       cs, proofs = merge_proved(cs, res.deltas, proofs, eps=eps)
     elif isinstance(obj, TwoLayerObjective):
-      proofs = prove_maxima(obj.net, obj.loss, obj.x, obj.y, res.deltas[cs.reps], eps=eps,
-                            tol_b=tols.tol_b)
+      proofs = [proved[int(i)] if int(i) in proved else prove_maximum(
+          obj.net, obj.loss, obj.x, obj.y, res.deltas[i], eps=eps, tol_b=tols.tol_b)
+          for i in cs.reps]
       cs, proofs = merge_proved(cs, res.deltas, proofs, eps=eps)
     else:
       proofs = [Proof(np.nan, np.nan, np.nan, np.nan, np.nan, str(k),
@@ -152,11 +169,132 @@ def run_census_problem(problem: Problem, *, key: jax.Array, n_restarts: int,
       "converged_fraction": float(res.converged.mean()), "class_counts": cs.class_counts,
       "stalled_inside": int(np.sum(~res.converged & (cert.norm_ratio < 1 - tols.tol_b))),
       "seconds_pga": t_pga, "seconds_total": time.perf_counter() - t0,
+      "certified_by_proof": int(cert.inherited.sum()) if cert.inherited is not None else 0,
   }
   if prove:
     summary.update(proved_fraction=float(cs.counts[proved].sum() / cs.n) if proved.size else 0.0,
                    proved_distinct_maxima=cs.proved_distinct)
   return CensusRun(res, cert, cs, proofs, maxima, summary, tols, res.config, float(tol.max()))
+
+
+_MAX_CANDIDATES = 32  # maxima proved ahead of the certificates, per batch of endpoints
+
+
+def _certify(problem, deltas, tol, tols, balls, proved, *, prove, progress,
+             split: bool = True) -> Certificate:
+  """Certificates of a batch of endpoints, each distinct maximum certified once where a
+  proof allows it.
+
+  On the sphere of a two-layer network with proofs on: the first-order KKT points
+  outside the known balls are clustered (tol_c eps, best value first, at most
+  _MAX_CANDIDATES clusters); each cluster's best endpoint is certified, and where it is
+  a maximum, proved (``proof.prove_maximum``). A proof's unique ball is a
+  ``certify.ConcaveBall``: Hess_S L <= -kappa at every point of it, so every endpoint
+  that meets the first-order conditions there inherits lambda_T <= -kappa without an
+  eigenvalue computation of its own; every other endpoint is certified on its own.
+  That is a rigorous argument, not proximity: an endpoint within tol_c eps of a
+  maximum but outside its ball gets its own Lanczos run. ``balls`` (a list) gathers the
+  balls, so that later chunks of a stream inherit from earlier ones; ``proved`` (a dict)
+  maps endpoint indices to their proofs. With many processes and ``split``, each
+  process certifies its share of the endpoints (the candidates and proofs are made
+  on every process, alike) and the shares are gathered.
+  """
+  con, obj = problem.constraint, problem.objective
+  kw = dict(tol_b=tols.tol_b, rtol_h=tols.rtol_h)
+  if not (prove and isinstance(con, L2Ball) and isinstance(obj, TwoLayerObjective)):
+    return _by_rows(lambda r: con.certify(problem, deltas[r], tol_g=np.asarray(tol)[r],
+                                          progress=progress, **kw), deltas.shape[0], split)
+  eps = float(con.eps)
+  values, kkt = kkt_points(problem, deltas, tol_g=tol, tol_b=tols.tol_b)
+  concave = [b for b in balls if b.kappa > 0]  # the others only mark a proof tried
+  cand = np.flatnonzero(kkt & (covering_ball(deltas, concave, eps) < 0))
+  reps: list[int] = []
+  tried = [b.centre for b in balls]
+  for i in cand[np.argsort(-values[cand], kind="stable")]:
+    if len(reps) >= _MAX_CANDIDATES:
+      break
+    if all(distance(deltas[i], t, eps, True) > tols.tol_c * eps for t in tried):
+      reps.append(int(i))
+      tried.append(deltas[i])
+  if reps:
+    rc = certify_problem(problem, deltas[reps], tol_g=np.asarray(tol)[reps], **kw)
+    for i, c in zip(reps, rc.classes):
+      if c != "boundary_local_max":
+        continue
+      pr = prove_maximum(obj.net, obj.loss, obj.x, obj.y, deltas[i], eps=eps, tol_b=tols.tol_b)
+      proved[i] = pr
+      if np.isfinite(pr.radius) and pr.unique_kappa > 0:
+        balls.append(ConcaveBall(pr.centre, pr.unique_ball, pr.unique_kappa, pr.unique_ell))
+      else:  # tried: a later chunk does not try again near it (kappa 0: covers nothing)
+        balls.append(ConcaveBall(np.asarray(deltas[i], np.float64), 0.0, 0.0, np.inf))
+  concave = [b for b in balls if b.kappa > 0]
+  return _by_rows(lambda r: certify_problem(problem, deltas[r], tol_g=np.asarray(tol)[r],
+                                            progress=progress, covered=concave, **kw),
+                  deltas.shape[0], split)
+
+
+def _by_rows(fn, n, split) -> Certificate:
+  """fn(rows) for all rows, or, with ``split`` and many processes, for this process's share
+  of the rows, the shares gathered into one certificate on every process."""
+  if not split or dist.size() == 1:
+    return fn(np.arange(n))
+  rows = np.array_split(np.arange(n), dist.size())[dist.rank()]
+  cert = fn(rows)
+  arrays = {k: v for k, v in _cert_arrays(cert).items()}
+  arrays["_rows"] = rows
+  full = {}
+  for part in dist.gather(arrays):
+    for k, v in part.items():
+      if k not in full:
+        full[k] = np.empty((n,) + v.shape[1:], v.dtype)
+      full[k][part["_rows"]] = v
+  full.pop("_rows")
+  return _cert_from(full, cert)
+
+
+def _cert_arrays(cert: Certificate) -> dict:
+  """The per-endpoint arrays of a certificate, classes as codes (for ``dist.gather``)."""
+  out = {k: np.asarray(v) for k, v in cert._asdict().items()
+         if isinstance(v, np.ndarray) and k != "classes"}
+  out["classes"] = np.searchsorted(np.asarray(_SORTED), cert.classes)
+  return out
+
+
+def _cert_from(arrays: dict, like: Certificate) -> Certificate:
+  """A certificate from ``_cert_arrays``' arrays, its scalars from ``like``."""
+  arrays = dict(arrays, classes=np.asarray(_SORTED)[arrays["classes"]].astype(str))
+  return like._replace(**arrays)
+
+
+_SORTED = sorted(CLASSES)
+
+
+def _pga_everywhere(problem, kw) -> ascent.PGAResult:
+  """PGA with the chunks split across processes (chunk i on process i mod N), gathered in
+  chunk order on every process: the single process's result."""
+  n_chunks = _chunks_for_everyone(kw)
+  parts = list(ascent.pga_problem_chunks(problem, progress=False, chunks=dist.mine(n_chunks),
+                                         **kw))
+  names = ("deltas", "values", "iterations", "converged", "grad_mapping_norm", "eta")
+  local = {k: np.concatenate([np.asarray(getattr(p, k)) for p in parts]) for k in names}
+  local["chunk"] = np.concatenate([np.full(len(p.deltas), i) for p, i in
+                                   zip(parts, dist.mine(n_chunks))])
+  every = dist.gather(local)
+  ids = np.concatenate([e["chunk"] for e in every])
+  order = np.argsort(ids, kind="stable")  # each chunk's rows stay in their order
+  cat = {k: np.concatenate([e[k] for e in every])[order] for k in names}
+  return ascent.PGAResult(*(cat[k] for k in names), history=None, tol_g=parts[0].tol_g,
+                          config=parts[0].config)
+
+
+def _chunks_for_everyone(kw) -> int:
+  """The number of chunks, checked to give every process at least one."""
+  n_chunks = -(-kw["n_restarts"] // min(kw["chunk"], kw["n_restarts"]))
+  if n_chunks < dist.size():
+    raise InvalidInput(f"{kw['n_restarts']} restarts in chunks of {kw['chunk']} make "
+                       f"{n_chunks} chunks for {dist.size()} processes; lower --chunk to at "
+                       f"most {max(1, kw['n_restarts'] // dist.size())}")
+  return n_chunks
 
 
 def _box_proofs(cert, deltas, cs) -> list:
@@ -181,31 +319,65 @@ def _box_proofs(cert, deltas, cs) -> list:
   return out
 
 
-def _streamed(problem, eps, kw, config, tols, t0, progress) -> CensusRun:
+def _streamed(problem, eps, kw, config, tols, t0, progress, prove) -> CensusRun:
+  """Chunk by chunk; with many processes in rounds: in round r process p runs chunk
+  r N + p (PGA and certificates), every process receives the round's chunks and
+  reduces them in chunk order, so each holds the single process's census (the proof
+  balls found in a round serve from the next round on)."""
   from tqdm.auto import tqdm
 
   stream = StreamingCensus(eps=eps, tol_c=tols.tol_c, max_steps=config.max_steps)
-  n_chunks = -(-kw["n_restarts"] // min(config.chunk, kw["n_restarts"]))
-  stalled, tol_max, used, t_pga = 0, 0.0, config, 0.0
-  chunks = iter(ascent.pga_problem_chunks(problem, progress=False, **kw))
+  n_chunks = _chunks_for_everyone(kw) if dist.size() > 1 else \
+      -(-kw["n_restarts"] // min(config.chunk, kw["n_restarts"]))
+  stalled, tol_max, used, t_pga, balls, inherited = 0, 0.0, config, 0.0, [], 0
+  con = problem.constraint
+  like = empty = None
   bar = tqdm(total=n_chunks, desc="chunks", disable=not progress or n_chunks == 1)
-  while True:
-    t = time.perf_counter()  # the generator runs a chunk's PGA when asked for it
-    part = next(chunks, None)
-    t_pga += time.perf_counter() - t
-    if part is None:
-      break
-    bar.update()
-    con = problem.constraint
-    tol = con.certificate_tolerance(part, problem, slack=tols.slack)
-    cert = con.certify(problem, part.deltas, tol_g=tol, tol_b=tols.tol_b, rtol_h=tols.rtol_h)
-    stream.update(part.deltas, cert, part.iterations, part.converged)
-    stalled += int(np.sum(~part.converged & (cert.norm_ratio < 1 - tols.tol_b)))
-    tol_max = max(tol_max, float(tol.max()))
-    used = part.config
+  for first in range(0, n_chunks, dist.size()):
+    mine = first + dist.rank()
+    if mine < n_chunks:
+      t = time.perf_counter()
+      part = next(iter(ascent.pga_problem_chunks(problem, progress=False, chunks=[mine],
+                                                 **kw)))
+      t_pga += time.perf_counter() - t
+      tol = con.certificate_tolerance(part, problem, slack=tols.slack)
+      known = len(balls)
+      cert = _certify(problem, part.deltas, tol, tols, balls, {}, prove=prove, progress=False,
+                      split=False)
+      local = dict(_cert_arrays(cert), deltas=part.deltas, iterations=part.iterations,
+                   converged=part.converged, tol=np.asarray(tol, np.float64),
+                   **_ball_arrays(balls[known:], problem.d))
+      del balls[known:]  # every process adds the round's balls below, in chunk order
+      like, used = like or cert, part.config
+      empty = empty or {k: v[:0] for k, v in local.items()}
+    else:  # past the last chunk (never in round 0): send nothing, in the right shapes
+      local = empty
+    for arrays in dist.gather(local):
+      if not len(arrays["deltas"]):
+        continue
+      c = _cert_from({k: v for k, v in arrays.items() if k in Certificate._fields}, like)
+      stream.update(arrays["deltas"], c, arrays["iterations"], arrays["converged"])
+      if c.inherited is not None:
+        inherited += int(c.inherited.sum())
+      stalled += int(np.sum(~arrays["converged"] & (c.norm_ratio < 1 - tols.tol_b)))
+      tol_max = max(tol_max, float(arrays["tol"].max()))
+      balls.extend(_balls_from(arrays))
+      bar.update()
   bar.close()
   summary = stream.summary()
   summary.update(seconds_pga=t_pga, seconds_total=time.perf_counter() - t0,
-                 stalled_inside=stalled)
+                 stalled_inside=stalled, certified_by_proof=inherited)
   hist = stream.iteration_histogram[:summary["max_iterations"] + 1]
   return CensusRun(None, None, None, [], stream.maxima(), summary, tols, used, tol_max, hist)
+
+
+def _ball_arrays(balls, d) -> dict:
+  return {"ball_centre": np.asarray([b.centre for b in balls], np.float64).reshape(-1, d),
+          "ball_radius": np.asarray([b.radius for b in balls], np.float64),
+          "ball_kappa": np.asarray([b.kappa for b in balls], np.float64),
+          "ball_ell": np.asarray([b.ell for b in balls], np.float64)}
+
+
+def _balls_from(arrays) -> list:
+  return [ConcaveBall(c, float(r), float(k), float(e)) for c, r, k, e in zip(
+      arrays["ball_centre"], arrays["ball_radius"], arrays["ball_kappa"], arrays["ball_ell"])]

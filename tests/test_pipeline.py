@@ -54,3 +54,36 @@ def test_one_clustering_rule_joins_the_nearest_representative():
   d = np.array([[1.0, 0.0], [0.0, 1.0], [0.3, 0.75]])
   cl = cluster_maxima(d, np.array([3.0, 2.0, 1.0]), eps=1.0, tol_c=1.1)  # 2 is 1.03 from 0
   assert cl.labels.tolist() == [0, 1, 1]
+
+
+def test_certified_by_proof_only_inside_the_concave_balls():
+  """Endpoints inside a proved maximum's concave ball inherit lambda_T <= -kappa (a true
+  upper bound: the dense eigenvalue lies below it) and the dense class; streamed chunks
+  inherit from balls proved in earlier chunks; the classes equal a run without proofs."""
+  from adv_landscape.certify import certify_problem
+  from adv_landscape.problem import Problem
+  net, x, y, eps = small_instance("tanh", "quadratic", d=5, m=9, scale=3.0)
+  cfg = PGAConfig(step_rule="grad0", step=0.1, max_steps=5000, tol_g=1e-9, chunk=16)
+  kw = dict(eps=eps, key=jax.random.key(5), n_restarts=48, config=cfg)
+  run = run_census(net, "quadratic", x, y, **kw)
+  plain = run_census(net, "quadratic", x, y, prove=False, **kw)
+  got = run.certificate
+  assert run.summary["certified_by_proof"] == int(got.inherited.sum()) >= 24
+  np.testing.assert_array_equal(got.classes, plain.certificate.classes)
+  inh = got.inherited
+  assert (got.lambda_tangent[inh] >= plain.certificate.lambda_tangent[inh]).all()
+  stream = run_census(net, "quadratic", x, y, stream=True, **kw)
+  assert stream.summary["certified_by_proof"] >= 24
+  assert stream.summary["class_counts"] == plain.summary["class_counts"]
+  # The argument is the ball, not proximity: the same endpoints with each ball shrunk
+  # below their distance to its centre are all certified on their own.
+  from adv_landscape.certify import ConcaveBall
+  problem = Problem.two_layer(net, "quadratic", x, y, eps=eps)
+  tol = run.result.tol_g * 2.0 * np.ones(48)
+  pr = [p for p in run.proofs if np.isfinite(p.radius)][0]
+  dist = np.linalg.norm(run.result.deltas * eps / np.linalg.norm(
+      run.result.deltas, axis=1, keepdims=True) - pr.centre, axis=1)
+  for radius, want in ((pr.unique_ball, True), (0.5 * dist.min(), False)):
+    ball = ConcaveBall(pr.centre, radius, pr.unique_kappa, pr.unique_ell)
+    cert = certify_problem(problem, run.result.deltas, tol_g=tol, covered=[ball])
+    assert cert.inherited.any() == want
