@@ -278,8 +278,12 @@ def pga_problem_chunks(problem: Problem, *, key: jax.Array, n_restarts: int,
                        init: str = "sphere", step_rule: str = "grad0", step: float = 0.1,
                        max_steps: int = 10_000, tol_g: float | None = None, chunk: int = 8192,
                        check_every: int = 8, history: bool = False, ell: float | None = None,
-                       shard: bool = True, progress: bool = True):
-  """``pga_chunks`` on any ``Problem`` (an objective on a constraint set)."""
+                       shard: bool = True, progress: bool = True, chunks=None):
+  """``pga_chunks`` on any ``Problem`` (an objective on a constraint set).
+
+  ``chunks``: run only these chunk indices, in this order (default all): chunk i
+  is the same whichever process runs it (its starts come from fold_in(key, i)).
+  """
   if n_restarts < 1:
     raise InvalidInput(f"n_restarts={n_restarts} must be positive")
   if max_steps < 1:
@@ -321,11 +325,12 @@ def pga_problem_chunks(problem: Problem, *, key: jax.Array, n_restarts: int,
                      max_steps=int(max_steps), chunk=int(chunk), check_every=int(check_every))
   chunk = min(chunk, n_restarts)
   n_chunks = -(-n_restarts // chunk)
-  for i in tqdm(range(n_chunks), desc="PGA", unit="chunk", disable=not progress or n_chunks == 1,
+  todo = range(n_chunks) if chunks is None else list(chunks)
+  for i in tqdm(todo, desc="PGA", unit="chunk", disable=not progress or len(todo) <= 1,
                 leave=False):
     delta0 = _starts(problem, jax.random.fold_in(key, i), init, chunk)
     eta = _eta(step_rule, step, problem, delta0, ell)
-    if shard and jax.device_count() > 1:
+    if shard and jax.process_count() == 1 and jax.device_count() > 1:  # this host's devices
       delta0, eta = _shard_restarts(delta0, eta)
     state, vals, gnorm, hist = run_pga_problem(
         problem, delta0, eta, jnp.asarray(tol_g, x.dtype), jnp.asarray(max_steps, jnp.int32),

@@ -316,6 +316,15 @@ def _build_instance(args):
   return net, loss, x, y, eps, k_run, source
 
 
+def _join(args) -> bool:
+  """Joins the run's processes (``distributed.initialize``); True on process 0, which alone
+  prints the results and writes files."""
+  from adv_landscape import distributed as dist
+
+  dist.initialize(args.coordinator, args.num_processes, args.process_id, cluster=args.cluster)
+  return dist.rank() == 0
+
+
 def cmd_census(args) -> int:
   from adv_landscape import io
   from adv_landscape.pipeline import PGAConfig, Tolerances, run_census
@@ -324,6 +333,7 @@ def cmd_census(args) -> int:
     raise InvalidInput("--stream keeps no endpoints, so it cannot --save-endpoints; drop one")
   if args.json:
     io.check_output_file(args.json, "json")
+  writer = _join(args)
   net, loss, x, y, eps, key, source = _build_instance(args)
   args.init = args.init or ("vertex" if args.norm == "inf" else "sphere")
   _check_norm_args(args)
@@ -353,6 +363,8 @@ def cmd_census(args) -> int:
   summary, maxima = dict(run.summary), run.maxima
   if args.stream:
     summary["iteration_histogram"] = run.iteration_histogram
+  if not writer:
+    return 0
   _print_census(source, args, run.config, summary, maxima)
   if args.json:
     config_out = {**source, "command": "census", "seed": args.seed, "inits": args.inits,
@@ -361,6 +373,7 @@ def cmd_census(args) -> int:
                   "tol_b": tols.tol_b, "tol_g_certificate_max": run.tol_certificate_max,
                   "tol_c": args.tol_c, "tolerances": tols.describe(), "chunk": args.chunk,
                   "stream": args.stream, "pga_dtype": str(np.asarray(x).dtype),
+                  "processes": _processes(),
                   "versions": io.versions()}
     out = {"config": config_out, "summary": summary, "maxima": maxima}
     if args.save_endpoints:
@@ -437,8 +450,12 @@ def cmd_verify(args) -> int:
       raise InvalidInput(f"json={args.json!r} is the report itself; give another path")
     io.check_output_file(args.json, "json")
   io.read_jsonl(os.path.join(args.out, "sweep.jsonl"))  # a damaged file is named now, not later
+  writer = _join(args)
   report = run_verify(args.out, quick=args.quick, seed=args.seed, seeds=args.seeds,
-                      progress=not args.no_progress, norm=args.norm, depth=args.depth)
+                      progress=not args.no_progress and writer, norm=args.norm,
+                      depth=args.depth)
+  if not writer:
+    return 0
   with open(os.path.join(args.out, "report.md")) as f:
     lines = f.read().splitlines()
   tables, current = [], []
@@ -458,6 +475,26 @@ def cmd_verify(args) -> int:
   if args.json:
     io.write_json_atomic(args.json, report)
   return 0
+
+
+def _processes() -> int:
+  from adv_landscape import distributed as dist
+
+  return dist.size()
+
+
+def _processes_args(p) -> None:
+  g = p.add_argument_group(
+      "many processes", "one run over several processes or hosts (jax.distributed); all "
+      "three on every process, or --cluster, or none for one process")
+  g.add_argument("--coordinator", default=None, metavar="HOST:PORT",
+                 help="process 0's address and a free port, the same on every process")
+  g.add_argument("--num-processes", type=_positive_int("num-processes"), default=None,
+                 help="how many processes take part")
+  g.add_argument("--process-id", type=int, default=None, help="this process's index, 0..N-1")
+  g.add_argument("--cluster", action="store_true",
+                 help="take the three from the cluster's environment (SLURM, Open MPI, TPU "
+                      "pods: jax.distributed.initialize() with no arguments)")
 
 
 EXPERIMENTS = ("rq1_local_max", "rq2_input_scale", "rq3_landscape")
@@ -566,7 +603,9 @@ def build_parser() -> argparse.ArgumentParser:
                  help="also write every endpoint to the JSON")
   c.add_argument("--stream", action="store_true",
                  help="reduce each chunk into the census and drop it (memory independent of "
-                      "--inits; greedy clustering in chunk order; no proofs)")
+                      "--inits; greedy clustering in chunk order; proofs serve the "
+                      "certificates only)")
+  _processes_args(c)
   _common(c)
   c.set_defaults(func=cmd_census)
   v = sub.add_parser("verify", help="claims A-D on the built-in grid; writes a report",
@@ -584,6 +623,7 @@ def build_parser() -> argparse.ArgumentParser:
   v.add_argument("--depth", type=_positive_int("depth"), default=1,
                  help="hidden layers of the paper's grid points (the planted controls stay "
                       "two-layer); > 1 runs by autodiff, with curvature steps for lipschitz ones")
+  _processes_args(v)
   _common(v)
   v.set_defaults(func=cmd_verify)
   r = sub.add_parser("reproduce", help="regenerate every figure of the paper's experiments",

@@ -28,6 +28,7 @@ import numpy as np
 from tqdm.auto import tqdm
 
 from adv_landscape import ascent, bounds, io
+from adv_landscape import distributed as dist
 from adv_landscape.census import nonlinearity
 from adv_landscape.config import PGAConfig, Tolerances
 from adv_landscape.deep import MLP, init_mlp, mlp_forward
@@ -296,14 +297,25 @@ def run_sweep(points: Iterable[GridPoint], path, *, progress: bool = True,
     print(f"resuming {path}: {len(points) - len(todo)} of {len(points)} grid points are "
           "already recorded there and are reused (delete the file to recompute them)",
           file=sys.stderr)
-  writer = jax.process_index() == 0
-  bar = tqdm(todo, desc="grid points", unit="pt", disable=not progress, leave=False)
-  for i, p in enumerate(bar, start=1):
-    bar.set_postfix_str(f"d={p.d} m={p.m} s={p.s} {p.loss} {p.step_rule}")
-    rec = json.loads(json.dumps(io.to_jsonable(run_point(p))))  # exactly what is stored
-    if writer:
-      io.append_jsonl(path, rec)
-    done[p.key] = rec
-    if after_point is not None:
-      after_point(i)
+  # Many processes: in round r process q runs point r N + q; the round's records are
+  # gathered on every process and process 0 appends them in grid order.
+  writer, n_proc, me = dist.rank() == 0, dist.size(), dist.rank()
+  bar = tqdm(total=len(todo), desc="grid points", unit="pt", disable=not progress, leave=False)
+  for first in range(0, len(todo), n_proc):
+    mine = todo[first + me] if first + me < len(todo) else None
+    if mine is not None:
+      bar.set_postfix_str(f"d={mine.d} m={mine.m} s={mine.s} {mine.loss} {mine.step_rule}")
+      with dist.alone():
+        rec = json.dumps(io.to_jsonable(run_point(mine)))  # exactly what is stored
+    got = dist.gather_bytes([rec.encode()] if mine is not None else [])
+    for n, recs in enumerate(got):
+      for raw in recs:
+        p, rec_n = todo[first + n], json.loads(raw)
+        if writer:
+          io.append_jsonl(path, rec_n)
+        done[p.key] = rec_n
+        bar.update()
+        if after_point is not None:
+          after_point(first + n + 1)
+  bar.close()
   return [done[p.key] for p in points]

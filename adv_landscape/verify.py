@@ -27,6 +27,7 @@ from collections import defaultdict
 from typing import Callable
 
 from adv_landscape import claims, io, plots
+from adv_landscape import distributed as dist
 from adv_landscape.errors import InvalidInput
 from adv_landscape.sweep import SCALED_FAMILIES, GridPoint, run_sweep
 
@@ -198,6 +199,8 @@ def run_verify(out_dir: str, *, quick: bool, seed: int = 0, seeds: int | None = 
   recorded = {r.get("key") for r in io.read_jsonl(sweep_path)}
   records = run_sweep([p for p, _ in pairs], sweep_path, progress=progress,
                       after_point=after_point)
+  if dist.rank() != 0:  # process 0 writes the report; the others only computed points
+    return None
   reused = [r for r in records if r["key"] in recorded]
   for r in records:
     r["studies"] = studies[r["key"]]
