@@ -170,7 +170,7 @@ def certify_box(problem, deltas, *, tol_g=None, tol_b: float | None = None,
     if todo.size:  # each endpoint stops on its own, at the latest when k = |F| (exact)
       todo = todo[np.argsort(n_free[todo], kind="stable")]  # similar free sets share blocks
       lz = lambda_free_lanczos_objective(obj, deltas[todo], free[todo], k_max=lanczos_k_max,
-                                         precision="mixed", rtol_h=rtol_h, block=block)
+                                         precision="mixed", rtol_h=rtol_h)
       lam_free[todo], scale[todo], verified[todo] = lz.lambda_tangent, lz.scale, lz.verified
     need = np.flatnonzero((face & ~by_lanczos) | inside)
     size = max(1, min(block, int(2e8 // (8 * d * d))))

@@ -324,10 +324,10 @@ def certify_problem(problem: Problem, deltas, *, tol_g=None, tol_b: float | None
       if method == "lanczos":
         def second(b):  # float32 iterations, float64 where the decision needs it
           lz = lambda_tangent_lanczos_objective(obj, b, eps=eps, k_max=lanczos_k_max,
-                                                precision="mixed", rtol_h=rtol_h, block=block)
+                                                precision="mixed", rtol_h=rtol_h)
           return {"lambda_tangent": lz.lambda_tangent, "hess_scale": lz.scale,
                   "verified": lz.verified}
-        size = 16 * block  # the Lanczos blocks are formed inside
+        size = 65536  # the Lanczos blocks are formed inside
       else:
         def second(b):
           res = _certify_batch(obj, e, jnp.asarray(b), method=method)

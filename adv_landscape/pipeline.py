@@ -43,7 +43,7 @@ from adv_landscape.errors import InvalidInput
 from adv_landscape.losses import Loss
 from adv_landscape.network import Network
 from adv_landscape.problem import L2Ball, LinfBall, Problem, TwoLayerObjective
-from adv_landscape.proof import Proof, distance, prove_maximum
+from adv_landscape.proof import Proof, prove_maximum
 
 __all__ = ["PGAConfig", "Tolerances", "CensusRun", "run_census", "run_census_problem"]
 
@@ -209,13 +209,12 @@ def _certify(problem, deltas, tol, tols, balls, proved, *, prove, progress,
   concave = [b for b in balls if b.kappa > 0]  # the others only mark a proof tried
   cand = np.flatnonzero(kkt & (covering_ball(deltas, concave, eps) < 0))
   reps: list[int] = []
-  tried = [b.centre for b in balls]
-  for i in cand[np.argsort(-values[cand], kind="stable")]:
-    if len(reps) >= _MAX_CANDIDATES:
-      break
-    if all(distance(deltas[i], t, eps, True) > tols.tol_c * eps for t in tried):
-      reps.append(int(i))
-      tried.append(deltas[i])
+  left = cand[np.argsort(-values[cand], kind="stable")]
+  for b in balls:  # a proof was tried near these already
+    left = left[_geodesic(deltas[left], b.centre, eps) > tols.tol_c * eps]
+  while left.size and len(reps) < _MAX_CANDIDATES:  # the best, then the best beyond tol_c
+    reps.append(int(left[0]))
+    left = left[_geodesic(deltas[left], deltas[left[0]], eps) > tols.tol_c * eps]
   if reps:
     rc = certify_problem(problem, deltas[reps], tol_g=np.asarray(tol)[reps], **kw)
     for i, c in zip(reps, rc.classes):
@@ -231,6 +230,14 @@ def _certify(problem, deltas, tol, tols, balls, proved, *, prove, progress,
   return _by_rows(lambda r: certify_problem(problem, deltas[r], tol_g=np.asarray(tol)[r],
                                             progress=progress, covered=concave, **kw),
                   deltas.shape[0], split)
+
+
+def _geodesic(points, centre, eps) -> np.ndarray:
+  """Geodesic distances on the sphere of radius eps between the projections of points
+  (n, d) and of centre (``proof.distance``, vectorised)."""
+  p = eps * points / np.maximum(np.linalg.norm(points, axis=1, keepdims=True), 1e-300)
+  c = eps * centre / max(float(np.linalg.norm(centre)), 1e-300)
+  return 2.0 * eps * np.arcsin(np.minimum(np.linalg.norm(p - c, axis=1) / (2.0 * eps), 1.0))
 
 
 def _by_rows(fn, n, split) -> Certificate:

@@ -1,7 +1,14 @@
-"""Certificate costs (issue 5, item 4): Lanczos vs dense eigvalsh for lambda_T, and
-the closed-form Hessian vs jax.hessian. float64, all in one process.
+"""Certificate costs (issues 5 and 12): block Lanczos against dense eigvalsh for lambda_T,
+the batched rate against one endpoint at a time, and the closed-form Hessian against
+jax.hessian. All in one process.
 
-Run:  python -m benchmarks.certify --json benchmarks/results/certify.json   (about 3 min)
+lambda_T at PGA endpoints (float32 PGA, normalized steps, as a census runs it):
+dense: ``certify(method="shift")``, the float64 Hessian and LAPACK's eigvalsh.
+batched: ``lambda_tangent_lanczos_objective(precision="mixed")``, the certificates'
+own call (blocks of 256 endpoints on a CPU, float32 refined in float64 near zero).
+single: the same call with block=1, one endpoint after the other.
+
+Run:  python -m benchmarks.certify --json benchmarks/results/certify.json   (about 6 min)
 """
 
 from __future__ import annotations
@@ -14,47 +21,67 @@ import jax.numpy as jnp
 import numpy as np
 
 from adv_landscape import ascent, io, objective
-from adv_landscape.certify import certify, lambda_tangent_lanczos
+from adv_landscape.certify import certify
+from adv_landscape.lanczos import lambda_tangent_lanczos_objective
 from adv_landscape.network import init_network, synthetic_input
+from adv_landscape.problem import Problem
 from benchmarks.common import median_time
 
 
-def _median_time(fn, reps):
-  return median_time(fn, reps)[0]
-
-
 def endpoints(d, m, n, seed=0):
-  net = init_network(jax.random.key(seed), d, m, dtype=jnp.float64)
-  x = synthetic_input(jax.random.key(seed + 1), d, 1.0, dtype=jnp.float64)
+  net = init_network(jax.random.key(seed), d, m)
+  x = synthetic_input(jax.random.key(seed + 1), d, 1.0)
   eps = 0.5 * float(jnp.linalg.norm(x))
   res = ascent.pga(net, "quadratic", x, 0.0, key=jax.random.key(seed + 2), eps=eps,
-                   n_restarts=n, step_rule="normalized", step=0.05, max_steps=2000,
+                   n_restarts=n, step_rule="normalized", step=0.05, max_steps=3000,
                    progress=False)
   return net, x, eps, res.deltas
 
 
-def lanczos_vs_dense(d, m, n, reps):
+def lanczos_vs_dense(d, m, n, n_dense, n_single):
   net, x, eps, deltas = endpoints(d, m, n)
-  dense = certify(net, "quadratic", x, 0.0, deltas, eps=eps, method="shift")
-  lz = lambda_tangent_lanczos(net, "quadratic", x, 0.0, deltas, eps=eps)
-  t_dense = _median_time(lambda: certify(net, "quadratic", x, 0.0, deltas, eps=eps,
-                                         method="shift"), reps)
-  t_lz = _median_time(lambda: lambda_tangent_lanczos(net, "quadratic", x, 0.0, deltas,
-                                                     eps=eps), reps)
-  return {"d": d, "m": m, "endpoints": n,
-          "max_abs_diff": float(np.max(np.abs(dense.lambda_tangent - lz.lambda_tangent))),
-          "max_residual": float(lz.residual.max()), "krylov_dim": lz.krylov_dim,
-          "seconds_dense": t_dense, "seconds_lanczos": t_lz, "speedup": t_dense / t_lz}
+  with jax.enable_x64(True):
+    obj = Problem.two_layer(net, "quadratic", x, 0.0, eps=eps, dtype=jnp.float64).objective
+
+    def batched(D, block=None):
+      return lambda_tangent_lanczos_objective(obj, D, eps=eps, precision="mixed", rtol_h=1e-7,
+                                              block=block)
+    batched(deltas[:8])  # compile
+    t0 = time.perf_counter()
+    lz = batched(deltas)
+    t_batch = time.perf_counter() - t0
+    batched(deltas[:1], block=1)  # compile the one-row block
+    t0 = time.perf_counter()
+    one = [batched(deltas[i:i + 1], block=1) for i in range(n_single)]
+    t_single = time.perf_counter() - t0
+  t0 = time.perf_counter()
+  dense = certify(net, "quadratic", x, 0.0, deltas[:n_dense], eps=eps, method="shift",
+                  tol_g=np.inf)  # every endpoint gets its lambda_T
+  t_dense = time.perf_counter() - t0
+  diff = np.abs(dense.lambda_tangent - lz.lambda_tangent[:n_dense])
+  single_diff = np.abs(np.array([o.lambda_tangent[0] for o in one]) - lz.lambda_tangent[:n_single])
+  return {"d": d, "m": m, "endpoints": n, "dense_endpoints": n_dense,
+          "single_endpoints": n_single, "max_abs_diff_dense": float(diff.max()),
+          "max_rel_diff_dense": float((diff / lz.scale[:n_dense]).max()),
+          "max_abs_diff_single": float(single_diff.max()),
+          "krylov_median": float(np.median(lz.steps)), "krylov_max": int(lz.steps.max()),
+          "refined": int(lz.refined.sum()), "verified": bool(lz.verified.all()),
+          "rate_batched": n / t_batch, "rate_single": n_single / t_single,
+          "rate_dense": n_dense / t_dense,
+          "batched_over_single": (n / t_batch) / (n_single / t_single),
+          "batched_over_dense": (n / t_batch) / (n_dense / t_dense)}
 
 
 def hessian_speed(d, m, reps):
   net, x, eps, deltas = endpoints(d, m, 4)
-  dl = jnp.asarray(deltas[0])
-  closed = jax.jit(lambda z: objective.hess(net, "quadratic", x, 0.0, z))
-  auto = jax.jit(jax.hessian(lambda z: objective.value(net, "quadratic", x, 0.0, z)))
-  err = float(jnp.max(jnp.abs(closed(dl) - auto(dl))))
-  tc = _median_time(lambda: closed(dl).block_until_ready(), reps)
-  ta = _median_time(lambda: auto(dl).block_until_ready(), reps)
+  with jax.enable_x64(True):
+    net, x = net.astype(jnp.float64), jnp.asarray(x, jnp.float64)
+    dl = jnp.asarray(deltas[0], jnp.float64)
+    closed = jax.jit(lambda z: objective.hess(net, "quadratic", x, 0.0, z))
+    auto = jax.jit(jax.hessian(lambda z: objective.value(net, "quadratic", x, 0.0, z)))
+    err = float(jnp.max(jnp.abs(closed(dl) - auto(dl))))
+    tc = median_time(lambda: closed(dl).block_until_ready(), reps)[0]
+    ta = median_time(lambda: auto(dl).block_until_ready(), reps)[0]
   return {"d": d, "m": m, "max_abs_diff": err, "seconds_closed_form": tc,
           "seconds_jax_hessian": ta, "speedup": ta / tc}
 
@@ -62,16 +89,16 @@ def hessian_speed(d, m, reps):
 def main(argv=None):
   p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
   p.add_argument("--json")
-  p.add_argument("--reps", type=int, default=3)
-  p.add_argument("--sizes", default="784:1024:16,3072:1024:4", help="d:m:endpoints,...")
+  p.add_argument("--sizes", default="784:1024:256:16:16,3072:1024:256:4:8",
+                 help="d:m:endpoints:dense endpoints:single endpoints,...")
   args = p.parse_args(argv)
-  jax.config.update("jax_enable_x64", True)
-  rows = [lanczos_vs_dense(*map(int, s.split(":")), args.reps) for s in args.sizes.split(",")]
+  rows = [lanczos_vs_dense(*map(int, s.split(":"))) for s in args.sizes.split(",")]
   for r in rows:
-    print(f"lambda_T d={r['d']}: dense {r['seconds_dense']:.2f}s, Lanczos "
-          f"{r['seconds_lanczos']:.2f}s ({r['speedup']:.1f}x), max diff {r['max_abs_diff']:.1e}, "
-          f"Krylov {r['krylov_dim']}")
-  h = hessian_speed(784, 1024, max(args.reps, 5))
+    print(f"d={r['d']}: batched {r['rate_batched']:.1f}/s, single {r['rate_single']:.2f}/s "
+          f"({r['batched_over_single']:.1f}x), dense {r['rate_dense']:.2f}/s "
+          f"({r['batched_over_dense']:.0f}x); |Lanczos - dense| <= {r['max_abs_diff_dense']:.1e}, "
+          f"Krylov median {r['krylov_median']:.0f}, refined {r['refined']}")
+  h = hessian_speed(784, 1024, 5)
   print(f"Hessian d=784 m=1024: closed form {h['seconds_closed_form'] * 1e3:.1f} ms, jax.hessian "
         f"{h['seconds_jax_hessian'] * 1e3:.1f} ms ({h['speedup']:.1f}x), diff {h['max_abs_diff']:.1e}")
   out = {"lanczos_vs_dense": rows, "hessian": h, "versions": io.versions(),
