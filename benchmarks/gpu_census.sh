@@ -8,8 +8,9 @@ cd "$(dirname "$0")/.."
 OUT=${OUT:-benchmarks/results}
 nvidia-smi --query-gpu=name,memory.total,driver_version --format=csv | tee "$OUT/gpu_card.txt"
 export JAX_DEFAULT_MATMUL_PRECISION=highest PYTHONUNBUFFERED=1
-for n in 131072 1000000; do
-  /usr/bin/time -v timeout "${BUDGET_S:-420}" python3 -m adv_landscape.cli census --d 784 \
+for run in 131072:150 1000000:380; do  # restarts:seconds allowed
+  n=${run%%:*}
+  /usr/bin/time -v timeout "${run##*:}" python3 -m adv_landscape.cli census --d 784 \
       --m 1024 --gamma 0.5 --inits "$n" --stream --chunk 131072 --no-progress \
       --json "$OUT/gpu_census_$n.json" > "$OUT/gpu_census_$n.log" 2>&1
   echo "n=$n exit $?"; tail -n 30 "$OUT/gpu_census_$n.log"
