@@ -128,7 +128,8 @@ class Proof(NamedTuple):
 
 def _constants(net, loss, x, delta0, y, r):
   """(G_r, ell_r, rho_r) on the Euclidean r-ball around x + delta0 (rigorous)."""
-  c = instance_constants(net, loss, np.asarray(x, np.float64) + delta0, y, r)
+  with jax.enable_x64(True):  # the constants are float64 whatever the caller's setting
+    c = instance_constants(net, loss, np.asarray(x, np.float64) + delta0, y, r)
   return c.F * c.G_f, c.ell, c.rho  # ||grad L|| <= sup|l'| ||grad f||
 
 
