@@ -248,11 +248,18 @@ def _block(kind, obj, data, rows, cap, shift, lam, res, scale, steps, *, dtype, 
       Q, alpha, beta = _steps(obj, dat, Q, alpha, beta, jnp.asarray(j, jnp.int32),
                               jnp.asarray(s, jnp.int32), key, kind=kind)
       j = nxt
-    a = np.asarray(alpha, np.float64)[:, :j]  # on the host: no compiled slice per j
-    b = np.asarray(beta, np.float64)[:, :j]
     live = np.flatnonzero(who >= 0)
     full = live[cap[who[live]] >= j]  # Krylov dimension j: one batched eigensolve
-    theta, r, sc = _ritz_many(a[full], b[full], shift[who[full]])
+    if jax.default_backend() == "cpu":
+      a = np.asarray(alpha, np.float64)[:, :j]  # on the host: no compiled slice per j
+      b = np.asarray(beta, np.float64)[:, :j]
+      theta, r, sc = _ritz_many(a[full], b[full], shift[who[full]])
+    else:  # on the device: only three numbers per endpoint travel
+      top, r, low = (np.asarray(v, np.float64)[full] for v in _ritz_device(alpha, beta, j=j))
+      theta, sc = top, np.maximum(np.abs(top), np.abs(low)) + shift[who[full]] + 1e-300
+      if np.any(cap[who[live]] < j):
+        a = np.asarray(alpha, np.float64)[:, :j]
+        b = np.asarray(beta, np.float64)[:, :j]
     k = np.full(full.size, j)
     for p in live[cap[who[live]] < j]:  # a free space smaller than j: its own size
       i, kp = who[p], int(cap[who[p]])
@@ -279,8 +286,8 @@ def _block(kind, obj, data, rows, cap, shift, lam, res, scale, steps, *, dtype, 
 
 def _ritz_many(a, b, shift):
   """``_ritz`` for n endpoints with the same Krylov dimension k, (n, k) coefficients: dense
-  eigh of the n tridiagonal matrices at once (on the accelerator where there is one;
-  on the CPU by NumPy's LAPACK, outside any compiled XLA program, see certify._one)."""
+  eigh of the n tridiagonal matrices at once, by NumPy's LAPACK on the host (outside any
+  compiled XLA program, see certify._one; ``_ritz_device`` is the accelerators' path)."""
   n, k = a.shape
   if n == 0:
     return np.zeros(0), np.zeros(0), np.zeros(0)
@@ -289,17 +296,21 @@ def _ritz_many(a, b, shift):
   T[:, i, i] = a
   T[:, i[:-1], i[1:]] = b[:, :-1]
   T[:, i[1:], i[:-1]] = b[:, :-1]
-  if jax.default_backend() == "cpu":
-    theta, S = np.linalg.eigh(T)
-  else:
-    with jax.enable_x64(True):
-      theta, S = (np.asarray(v) for v in _eigh(jnp.asarray(T)))
+  theta, S = np.linalg.eigh(T)
   resid = np.abs(b[:, -1] * S[:, -1, -1])
   scale = np.maximum(np.abs(theta[:, 0]), np.abs(theta[:, -1])) + shift + 1e-300
   return theta[:, -1], resid, scale
 
 
-_eigh = jax.jit(jnp.linalg.eigh)
+@partial(jax.jit, static_argnames=("j",))
+def _ritz_device(alpha, beta, *, j):
+  """Top Ritz value, its residual and the bottom Ritz value of every row's j x j
+  tridiagonal matrix, on the accelerator (float64), so that only (B,) arrays reach the
+  host. Not used on a CPU (see ``_ritz_many``)."""
+  a, b = alpha[:, :j].astype(jnp.float64), beta[:, :j].astype(jnp.float64)  # under x64
+  T = jax.vmap(lambda x, y: jnp.diag(x) + jnp.diag(y[:-1], 1) + jnp.diag(y[:-1], -1))(a, b)
+  theta, S = jnp.linalg.eigh(T)
+  return theta[:, -1], jnp.abs(b[:, -1] * S[:, -1, -1]), theta[:, 0]
 
 
 def _ritz(a, b, shift):
