@@ -13,7 +13,7 @@ multiplier term, ``torch.linalg.eigvalsh``; the maxima clustered greedily (tol_c
 Both must find the same distinct maxima (count and values to 1e-5 relative).
 
 Run:  python -m benchmarks.census_time --n 256 --json benchmarks/results/census_time_256.json
-      (about 3 minutes at N = 256 on 2 CPU cores; N = 4096 about 30 minutes)
+      (about 3 minutes at N = 256 on 2 CPU cores; N = 4096 ran over 40 minutes, unfinished)
 """
 
 from __future__ import annotations
