@@ -224,15 +224,15 @@ def default_block() -> int:
   return 256 if jax.default_backend() == "cpu" else 4096
 
 
-def _bucket(n: int, top: int) -> int:
-  """The smallest power of two >= n, at most top: few distinct compiled shapes."""
-  return min(top, 1 << max(0, n - 1).bit_length())
+def _bucket(n: int) -> int:
+  """The smallest power of two >= n: few distinct compiled shapes."""
+  return 1 << max(0, n - 1).bit_length()
 
 
 def _block(kind, obj, data, rows, cap, shift, lam, res, scale, steps, *, dtype, tol, k0, kcap,
            key):
   """Runs one block of endpoints to convergence, writing into the output arrays."""
-  size = _bucket(rows.size, 1 << 30)
+  size = _bucket(rows.size)
   who = np.concatenate([rows, np.full(size - rows.size, -1)])  # -1: padding
 
   def gather(pos):
@@ -277,7 +277,7 @@ def _block(kind, obj, data, rows, cap, shift, lam, res, scale, steps, *, dtype, 
       return
     nxt = min(j + _CHECK * (1 + j // 64), kcap)
     if alive.size <= who.size // 2:  # compact: the retired endpoints stop costing
-      new = _bucket(alive.size, 1 << 30)
+      new = _bucket(alive.size)
       pick = np.concatenate([alive, np.repeat(alive[:1], new - alive.size)])
       who = np.concatenate([who[alive], np.full(new - alive.size, -1)])
       idx = jnp.asarray(pick)

@@ -247,8 +247,7 @@ def _by_rows(fn, n, split) -> Certificate:
     return fn(np.arange(n))
   rows = np.array_split(np.arange(n), dist.size())[dist.rank()]
   cert = fn(rows)
-  arrays = {k: v for k, v in _cert_arrays(cert).items()}
-  arrays["_rows"] = rows
+  arrays = dict(_cert_arrays(cert), _rows=rows)
   full = {}
   for part in dist.gather(arrays):
     for k, v in part.items():
