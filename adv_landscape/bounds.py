@@ -4,7 +4,7 @@ Rigorous upper bounds over z in x + B, with c_k the sup of |sigma^(k)| over
 each neuron's reachable pre-activation range |w_r . x + b_r| + eps ||w_r||,
 and |a_r| the row norm ||a_r|| for a K-output head:
   G_f = ||W||_2 ||c1 * |a| ||_2,   H_f = ||W^T diag(c2 |a|) W||_2,
-  T_f = sum_r c3_r |a_r| ||w_r||^3,
+  T_f = ||W^T diag(c3 |a| ||w||) W||_2   (||w|| the row norms ||w_r||),
   ell <= l2 G_f^2 + l1 H_f,        rho <= l3 G_f^3 + 3 l2 G_f H_f + l1 T_f,
 with l_k = sup |l^(k)| over the reachable outputs |u - f(x)| <= eps G_f. For
 the quadratic loss l1 = F = |f(x) - y| + eps G_f, l2 = 1, l3 = 0, which gives
@@ -108,7 +108,8 @@ def instance_constants(net: Network, loss: Loss | str, x, y, eps: float, *,
   c1, c2, c3 = (net.act.sup_abs(k, radius) for k in (1, 2, 3))
   G_f = _spectral_norm(W) * np.linalg.norm(c1 * a_abs)
   H_f = _psd_norm(W, c2 * a_abs)
-  T_f = float(np.sum(np.where(c3 == 0, 0.0, c3 * a_abs * wn**3)))
+  c3w = np.where(c3 == 0, 0.0, c3 * a_abs * wn)
+  T_f = _psd_norm(W, c3w) if np.all(np.isfinite(c3w)) else math.inf
   with jax.enable_x64(True):
     obj = Problem.two_layer(net, loss, x, y, eps=eps, dtype=jnp.float64).objective
     zero = jnp.zeros_like(obj.x)

@@ -13,6 +13,7 @@ from adv_landscape.bounds import (
   t1_bound,
   t2_bound,
 )
+from adv_landscape.network import Network, forward
 from tests.helpers import ALL_LOSSES, SMOOTH_ACTIVATIONS, small_instance
 
 
@@ -41,6 +42,34 @@ def test_quadratic_loss_constants_are_spec_formulas():
   # and at most the global-sup version: c1 = 1 for tanh.
   W, a = np.asarray(net.W), np.asarray(net.a)
   assert c.G_f <= np.linalg.norm(W, 2) * np.linalg.norm(a) * (1 + 1e-12)
+
+
+def test_third_derivative_bound_is_attained_by_aligned_neurons():
+  """m copies of one neuron at z = 0, where |tanh'''| = 2 is largest: d^3 f along w / ||w||
+  equals T_f; one neuron's share c3 |a| ||w||^3 (a planted underestimate) is exceeded, so
+  the comparison can fail."""
+  with jax.enable_x64(True):
+    m, d = 6, 4
+    w = jnp.array([0.6, -0.2, 0.9, 0.3])
+    net = Network(jnp.tile(w, (m, 1)), jnp.full(m, 0.7), jnp.zeros(m), "tanh")
+    x = jnp.zeros(d)
+    c = instance_constants(net, "quadratic", x, 0.1, 0.2)
+    v = w / jnp.linalg.norm(w)
+    d3f = jax.jacfwd(jax.hessian(lambda z: forward(net, z)))(x)
+    d3 = abs(float(jnp.einsum("ijk,i,j,k->", d3f, v, v, v)))
+    assert d3 <= c.T_f * (1 + 1e-12)
+    np.testing.assert_allclose(d3, c.T_f, rtol=1e-12)  # 2 * 0.7 * m * ||w||^3
+    one_neuron = 2.0 * 0.7 * float(jnp.linalg.norm(w)) ** 3
+    assert d3 > 5 * one_neuron
+
+
+def test_third_derivative_bound_is_below_the_sum_over_neurons():
+  """T_f (a top eigenvalue) is at most sum_r c3_r |a_r| ||w_r||^3 (the trace)."""
+  net, x, y, eps = small_instance("tanh", "quadratic", d=20, m=40)
+  c = instance_constants(net, "quadratic", x, y, eps)
+  W, a = np.asarray(net.W, np.float64), np.abs(np.asarray(net.a, np.float64))
+  trace = float(np.sum(2.0 * a * np.linalg.norm(W, axis=1) ** 3))  # c3 <= sup |tanh'''| = 2
+  assert 0 < c.T_f < trace
 
 
 def test_relu_and_user_losses_are_refused():
