@@ -219,6 +219,8 @@ class StreamingCensus:
     self.multiplier: list[float] = []
     self.kinds: list[str] = []
     self.n_active: list[int] = []  # on the l_inf ball: coordinates on a face
+    self.radius_count: list[int] = []  # endpoints with a proof-grade radius, per maximum
+    self.radius_max: list[float] = []  # and the largest of their radii
 
   def update(self, deltas, cert: Certificate, iterations, converged) -> None:
     """Adds one chunk: endpoints (B, d), their certificate, counts and flags."""
@@ -233,19 +235,30 @@ class StreamingCensus:
       self.reps = np.zeros((0, deltas.shape[1]))
     idx = np.flatnonzero(np.isin(cert.classes, MAXIMUM_CLASSES))
     radius2 = (self.tol_c * self.eps) ** 2
+    pr = np.full(deltas.shape[0], np.nan) if cert.proof_radius is None else cert.proof_radius
     for i in idx[np.argsort(-cert.values[idx], kind="stable")]:
       dist2 = np.sum((self.reps - deltas[i]) ** 2, axis=1)
       if dist2.size and dist2.min() <= radius2:
-        self.counts[int(np.argmin(dist2))] += 1
+        j = int(np.argmin(dist2))
+        self.counts[j] += 1
+        self._radius(j, pr[i])
         continue
       self.reps = np.vstack([self.reps, deltas[i]])
       self.values.append(float(cert.values[i]))
       self.counts.append(1)
+      self.radius_count.append(0)
+      self.radius_max.append(float("nan"))
+      self._radius(len(self.counts) - 1, pr[i])
       self.lambda_tangent.append(float(cert.lambda_tangent[i]))
       self.multiplier.append(float(cert.multiplier[i]))
       self.kinds.append(_kind(cert.classes[i]))
       if cert.n_active is not None:
         self.n_active.append(int(cert.n_active[i]))
+
+  def _radius(self, j: int, r: float) -> None:
+    if np.isfinite(r):
+      self.radius_count[j] += 1
+      self.radius_max[j] = float(np.fmax(self.radius_max[j], r))
 
   def median_iterations(self) -> float:
     """The lower median of the iteration counts, from the histogram."""
@@ -259,7 +272,8 @@ class StreamingCensus:
     out = [{"delta": self.reps[j], "value": self.values[j], "kind": self.kinds[j],
             "count": self.counts[j],
             "basin_fraction": self.counts[j] / self.n, "lambda_tangent": self.lambda_tangent[j],
-            "multiplier": self.multiplier[j]} for j in order]
+            "multiplier": self.multiplier[j], "endpoints_with_radius": self.radius_count[j],
+            "endpoint_radius_max": self.radius_max[j]} for j in order]
     if self.n_active:  # the l_inf ball's certificate, as the batch census reports it
       for mx, j in zip(out, order):
         mx["n_active"] = self.n_active[j]

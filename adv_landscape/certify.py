@@ -67,6 +67,9 @@ class Certificate(NamedTuple):
     method: how lambda_T was computed.
     n_active: on the l_inf ball, the number of coordinates on a face
       (``box.certify_box``); None on the l2 ball.
+    inherited: where lambda_T was inherited from a proof's ``ConcaveBall``.
+    proof_radius: for those endpoints, a bound on the distance to the strict
+      local maximum the ball holds (``certify_problem``); NaN elsewhere.
   """
 
   classes: np.ndarray
@@ -85,6 +88,7 @@ class Certificate(NamedTuple):
   lambda_hess_min: np.ndarray | None = None
   n_active: np.ndarray | None = None
   inherited: np.ndarray | None = None
+  proof_radius: np.ndarray | None = None
 
 
 class ConcaveBall(NamedTuple):
@@ -113,11 +117,14 @@ def covering_ball(deltas, balls, eps: float) -> np.ndarray:
   if not balls or not deltas.size:
     return out
   e = eps * deltas / np.maximum(np.linalg.norm(deltas, axis=1, keepdims=True), 1e-300)
+  dist = {}  # nested balls share a centre: one pass over the endpoints per centre
   for n in reversed(range(len(balls))):  # the first ball wins
     c = np.asarray(balls[n].centre, np.float64)
-    chord = np.linalg.norm(e - c, axis=1)
-    dist = 2.0 * eps * np.arcsin(np.minimum(chord / (2.0 * eps), 1.0))
-    out[dist <= balls[n].radius] = n
+    key = c.tobytes()
+    if key not in dist:
+      chord = np.linalg.norm(e - c, axis=1)
+      dist[key] = 2.0 * eps * np.arcsin(np.minimum(chord / (2.0 * eps), 1.0))
+    out[dist[key] <= balls[n].radius] = n
   return out
 
 
@@ -273,7 +280,7 @@ def default_certificate_tol_g(obj, d: int) -> float:
 def certify_problem(problem: Problem, deltas, *, tol_g=None, tol_b: float | None = None,
                     rtol_h: float = Tolerances.rtol_h, method: str = "auto", block: int = 256,
                     lanczos_k_max: int = 512, progress: bool = False,
-                    covered=()) -> Certificate:
+                    covered=(), first: dict | None = None) -> Certificate:
   """``certify`` for any ``Problem`` on the l2 ball: the same arguments, in float64.
 
   The objective's ``value``, ``grad``, ``hess`` and ``hvp`` are all it uses, so
@@ -285,7 +292,15 @@ def certify_problem(problem: Problem, deltas, *, tol_g=None, tol_b: float | None
   computation (``Certificate.inherited``; its ``lambda_tangent`` is then that
   bound, and tol_h uses the ball's bound ell on ||hess L||). The certificate
   is then about the projected point, which is within tol_b eps of the endpoint.
-  Endpoints outside every ball are certified on their own.
+  Endpoints outside every ball are certified on their own. ``first``: the third
+  output of ``kkt_points`` for these endpoints (rows alike), not computed again.
+
+  Such an endpoint also gets a proof-grade radius at the cost of one gradient:
+  the ball is geodesically convex and holds the proof's maximiser delta*; along
+  the geodesic from the projection p to delta*, phi = L o gamma has
+  phi'(0) <= ||rgrad L(p)|| and phi'' <= -kappa, and phi'(t*) = 0, so
+  t* <= ||rgrad L(p)|| / kappa. ``proof_radius`` = ||rgrad L(p)|| / kappa +
+  ||delta - p|| bounds ||delta - delta*|| (chord <= arc).
   """
   require_smooth(problem)
   if method not in ("auto", "shift", "householder", "lanczos"):
@@ -305,21 +320,27 @@ def certify_problem(problem: Problem, deltas, *, tol_g=None, tol_b: float | None
     # First order for every endpoint (cheap), then lambda_T only where the
     # first-order KKT conditions hold: elsewhere the class is "not_stationary"
     # whatever lambda_T is, and it is left NaN.
-    out, tg, need = _first_order(obj, e, deltas, tol_g, tol_b, block, progress)
+    out, tg, need = _first_order(obj, e, deltas, tol_g, tol_b, block, progress, first)
     norm_ratio = out["norm"] / eps
     out["lambda_tangent"] = np.full(deltas.shape[0], np.nan)
     out["hess_scale"] = np.full(deltas.shape[0], np.nan)
     verified = np.ones(deltas.shape[0], bool)
     inherited = np.zeros(deltas.shape[0], bool)
+    radius = np.full(deltas.shape[0], np.nan)
     if len(covered) and need.any():
       idx = np.flatnonzero(need)
       ball = covering_ball(deltas[idx], covered, eps)
       hit = ball >= 0
       idx, ball = idx[hit], ball[hit]
-      out["lambda_tangent"][idx] = [-covered[b].kappa for b in ball]
+      kappa = np.asarray([covered[b].kappa for b in ball], np.float64)
+      out["lambda_tangent"][idx] = -kappa
       out["hess_scale"][idx] = [covered[b].ell for b in ball]
       inherited[idx] = True
       need = need & ~inherited
+      if idx.size:
+        p = eps * deltas[idx] / np.linalg.norm(deltas[idx], axis=1, keepdims=True)
+        at_p, _, _ = _first_order(obj, e, p, 0.0, tol_b, block, False)
+        radius[idx] = at_p["rgrad_norm"] / kappa + np.linalg.norm(deltas[idx] - p, axis=1)
     if need.any():
       if method == "lanczos":
         def second(b):  # float32 iterations, float64 where the decision needs it
@@ -359,14 +380,16 @@ def certify_problem(problem: Problem, deltas, *, tol_g=None, tol_b: float | None
                      float(tol_b), np.broadcast_to(np.asarray(tol_g, np.float64),
                                                    deltas.shape[:1]), tol_h,
                      "lanczos" if method == "lanczos" else f"dense-{method}", lam_hmin,
-                     inherited=inherited)
+                     inherited=inherited, proof_radius=radius)
 
 
-def _first_order(obj, e, deltas, tol_g, tol_b, block, progress):
-  """The first-order quantities of every endpoint, tol_g per endpoint, and where the KKT
-  conditions on the sphere hold (float64 ``obj``)."""
-  out = _blocks(lambda b: _certify_batch(obj, e, jnp.asarray(b), method="first_order"),
-                deltas, min(block * 16, 8192), progress)
+def _first_order(obj, e, deltas, tol_g, tol_b, block, progress, first=None):
+  """The first-order quantities of every endpoint (``first`` where already computed for
+  these endpoints), tol_g per endpoint, and where the KKT conditions on the sphere hold
+  (float64 ``obj``)."""
+  out = dict(first) if first is not None else _blocks(
+      lambda b: _certify_batch(obj, e, jnp.asarray(b), method="first_order"),
+      deltas, min(block * 16, 8192), progress)
   eps = float(e)
   tg = np.broadcast_to(np.asarray(tol_g, np.float64), deltas.shape[:1])
   need = (np.abs(out["norm"] / eps - 1.0) <= tol_b) & (out["rgrad_norm"] <= tg) & (
@@ -375,15 +398,17 @@ def _first_order(obj, e, deltas, tol_g, tol_b, block, progress):
 
 
 def kkt_points(problem: Problem, deltas, *, tol_g, tol_b: float | None = None,
-               block: int = 256) -> tuple[np.ndarray, np.ndarray]:
-  """(values, mask): L at each endpoint and where the first-order KKT conditions of the
-  sphere hold (the endpoints a second-order certificate would look at)."""
+               block: int = 256) -> tuple[np.ndarray, np.ndarray, dict]:
+  """(values, mask, first): L at each endpoint, where the first-order KKT conditions of
+  the sphere hold (the endpoints a second-order certificate would look at), and the
+  first-order arrays, which ``certify_problem(first=...)`` takes instead of computing
+  them again."""
   deltas, tol_b = prepare_endpoints(problem, deltas, tol_b)
   with jax.enable_x64(True):
     problem = problem.astype(jnp.float64)
     out, _, need = _first_order(problem.objective, problem.constraint.eps, deltas, tol_g,
                                 tol_b, block, False)
-  return out["values"], need
+  return out["values"], need, out
 
 
 def _blocks(fn, deltas, size, progress, pad=True):

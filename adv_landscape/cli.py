@@ -414,7 +414,8 @@ def _print_census(source, args, config, s, maxima) -> None:
         f"{percent(s['certified_fraction'])}"
         + (f"; proved {percent(s['proved_fraction'])}, {s['proved_distinct_maxima']} provably "
            f"distinct" if "proved_fraction" in s else "")
-        + (f"; {s['certified_by_proof']} endpoints certified by a proof's concave ball"
+        + (f"; {s['certified_by_proof']} endpoints certified by a proof's concave ball, "
+           f"each within {s['endpoint_radius_max']:.2g} of a proved maximum"
            if s.get("certified_by_proof") else ""))
   for rank, mx in enumerate(maxima[:5]):
     if "n_active" in mx:  # the box: active coordinates, smallest multiplier, free curvature

@@ -157,7 +157,8 @@ def run_census_problem(problem: Problem, *, key: jax.Array, n_restarts: int,
     if cert.n_active is not None:
       mx["n_active"] = int(cert.n_active[i])
     if prove:
-      mx.update(proof_radius=proofs[n].radius, proof_note=proofs[n].reason)
+      mx.update(proof_radius=proofs[n].radius, proof_note=proofs[n].reason,
+                **_endpoint_radii(cert.proof_radius, cs.labels == n))
     maxima.append(mx)
   proved = np.array([np.isfinite(p.radius) for p in proofs], bool)
   summary = {
@@ -170,6 +171,7 @@ def run_census_problem(problem: Problem, *, key: jax.Array, n_restarts: int,
       "stalled_inside": int(np.sum(~res.converged & (cert.norm_ratio < 1 - tols.tol_b))),
       "seconds_pga": t_pga, "seconds_total": time.perf_counter() - t0,
       "certified_by_proof": int(cert.inherited.sum()) if cert.inherited is not None else 0,
+      **_endpoint_radii(cert.proof_radius, np.ones(cs.n, bool)),
   }
   if prove:
     summary.update(proved_fraction=float(cs.counts[proved].sum() / cs.n) if proved.size else 0.0,
@@ -188,8 +190,9 @@ def _certify(problem, deltas, tol, tols, balls, proved, *, prove, progress,
   On the sphere of a two-layer network with proofs on: the first-order KKT points
   outside the known balls are clustered (tol_c eps, best value first, at most
   _MAX_CANDIDATES clusters); each cluster's best endpoint is certified, and where it is
-  a maximum, proved (``proof.prove_maximum``). A proof's unique ball is a
-  ``certify.ConcaveBall``: Hess_S L <= -kappa at every point of it, so every endpoint
+  a maximum, proved (``proof.prove_maximum``). A proof's nested balls, from the smallest
+  holding the maximiser to the unique ball (``Proof.concave``), are
+  ``certify.ConcaveBall``s: Hess_S L <= -kappa at every point of each, so every endpoint
   that meets the first-order conditions there inherits lambda_T <= -kappa without an
   eigenvalue computation of its own; every other endpoint is certified on its own.
   That is a rigorous argument, not proximity: an endpoint within tol_c eps of a
@@ -205,13 +208,14 @@ def _certify(problem, deltas, tol, tols, balls, proved, *, prove, progress,
     return _by_rows(lambda r: con.certify(problem, deltas[r], tol_g=np.asarray(tol)[r],
                                           progress=progress, **kw), deltas.shape[0], split)
   eps = float(con.eps)
-  values, kkt = kkt_points(problem, deltas, tol_g=tol, tol_b=tols.tol_b)
+  values, kkt, first = kkt_points(problem, deltas, tol_g=tol, tol_b=tols.tol_b)
   concave = [b for b in balls if b.kappa > 0]  # the others only mark a proof tried
   cand = np.flatnonzero(kkt & (covering_ball(deltas, concave, eps) < 0))
   reps: list[int] = []
   left = cand[np.argsort(-values[cand], kind="stable")]
-  for b in balls:  # a proof was tried near these already
-    left = left[_geodesic(deltas[left], b.centre, eps) > tols.tol_c * eps]
+  centres = {np.asarray(b.centre, np.float64).tobytes(): b.centre for b in balls}
+  for c in centres.values():  # a proof was tried near these already
+    left = left[_geodesic(deltas[left], c, eps) > tols.tol_c * eps]
   while left.size and len(reps) < _MAX_CANDIDATES:  # the best, then the best beyond tol_c
     reps.append(int(left[0]))
     left = left[_geodesic(deltas[left], deltas[left[0]], eps) > tols.tol_c * eps]
@@ -222,14 +226,24 @@ def _certify(problem, deltas, tol, tols, balls, proved, *, prove, progress,
         continue
       pr = prove_maximum(obj.net, obj.loss, obj.x, obj.y, deltas[i], eps=eps, tol_b=tols.tol_b)
       proved[i] = pr
-      if np.isfinite(pr.radius) and pr.unique_kappa > 0:
-        balls.append(ConcaveBall(pr.centre, pr.unique_ball, pr.unique_kappa, pr.unique_ell))
+      if np.isfinite(pr.radius) and pr.concave:  # nested, smallest (tightest) first
+        balls.extend(ConcaveBall(pr.centre, r, k, e) for r, k, e in pr.concave)
       else:  # tried: a later chunk does not try again near it (kappa 0: covers nothing)
         balls.append(ConcaveBall(np.asarray(deltas[i], np.float64), 0.0, 0.0, np.inf))
   concave = [b for b in balls if b.kappa > 0]
-  return _by_rows(lambda r: certify_problem(problem, deltas[r], tol_g=np.asarray(tol)[r],
-                                            progress=progress, covered=concave, **kw),
-                  deltas.shape[0], split)
+  return _by_rows(lambda r: certify_problem(
+      problem, deltas[r], tol_g=np.asarray(tol)[r], progress=progress, covered=concave,
+      first={k: v[r] for k, v in first.items()}, **kw), deltas.shape[0], split)
+
+
+def _endpoint_radii(radius, where) -> dict:
+  """How many of the endpoints ``where`` have a proof-grade radius
+  (``Certificate.proof_radius``), and the largest: each lies within it of a proved
+  strict local maximum."""
+  r = np.zeros(0) if radius is None else np.asarray(radius)[where]
+  r = r[np.isfinite(r)]
+  return {"endpoints_with_radius": int(r.size),
+          "endpoint_radius_max": float(r.max()) if r.size else float("nan")}
 
 
 def _geodesic(points, centre, eps) -> np.ndarray:
@@ -373,6 +387,10 @@ def _streamed(problem, eps, kw, config, tols, t0, progress, prove) -> CensusRun:
   summary = stream.summary()
   summary.update(seconds_pga=t_pga, seconds_total=time.perf_counter() - t0,
                  stalled_inside=stalled, certified_by_proof=inherited)
+  rmax = np.asarray(stream.radius_max, np.float64)
+  summary.update(endpoints_with_radius=int(sum(stream.radius_count)),
+                 endpoint_radius_max=float(np.nanmax(rmax)) if np.isfinite(rmax).any()
+                 else float("nan"))
   hist = stream.iteration_histogram[:summary["max_iterations"] + 1]
   return CensusRun(None, None, None, [], stream.maxima(), summary, tols, used, tol_max, hist)
 

@@ -111,6 +111,11 @@ class Proof(NamedTuple):
       Hess_S L <= -unique_kappa (sphere; hess L inside), a bound that any
       point of the ball inherits (``certify.ConcaveBall``).
     unique_ell: a bound on ||hess L|| over the unique ball.
+    concave: (sphere) ``ball``, then doublings from the first at or above
+      1e-6 eps up to ``unique_ball``, each as (r, kappa'(r), ell_r): Hess_S L <= -kappa'(r) on the geodesic ball of
+      radius r around p, which holds the maximiser. Smaller balls carry larger
+      kappa', so an endpoint near p inherits a tighter bound and radius
+      (``certify.ConcaveBall``).
   """
 
   radius: float
@@ -124,6 +129,7 @@ class Proof(NamedTuple):
   unique_ball: float = math.nan
   unique_kappa: float = math.nan
   unique_ell: float = math.nan
+  concave: tuple = ()
 
 
 def _constants(net, loss, x, delta0, y, r):
@@ -267,10 +273,18 @@ def _prove_sphere(net, loss, x, y, d0, g, H, eps, grid) -> Proof:
       return _fail("boundary", lam, gn, "hess L is not Lipschitz (rho = inf)")
     if ok:
       big, at_big = r, ok
-      while 2.0 * big <= eps and (wider := holds(2.0 * big)):
-        big, at_big = 2.0 * big, wider
+      concave = [(r, ok[0], ok[2])]
+      # Upwards in doublings from the first of them at or above 1e-6 eps: below it
+      # kappa'(r) is lambda_T's to many digits, and every ball on which the conditions
+      # hold is a valid unique ball, so the radii skipped cost nothing but evaluations.
+      jump = r * 2.0 ** max(0, math.ceil(math.log2(1e-6 * eps / r)))
+      step = jump if jump > r else 2.0 * r
+      while step <= eps and (wider := holds(step)):
+        big, at_big = step, wider
+        concave.append((big, wider[0], wider[2]))
+        step = 2.0 * big
       return Proof(ok[1], r, ok[0], lam, gn, "boundary", "", unique_ball=big,
-                   unique_kappa=at_big[0], unique_ell=at_big[2])
+                   unique_kappa=at_big[0], unique_ell=at_big[2], concave=tuple(concave))
     r *= 2.0
   return _fail("boundary", lam, gn, "no ball radius r <= eps with ||rgrad|| < kappa'(r) r")
 

@@ -63,7 +63,8 @@ def _census(tmp_path, extra, name, n, seed="3"):
 
 def _same_census(one, two):
   for k in ("n_inits", "distinct_maxima", "class_counts", "certified_fraction",
-            "median_iterations", "max_iterations", "converged_fraction", "p_best"):
+            "median_iterations", "max_iterations", "converged_fraction", "p_best",
+            "certified_by_proof", "endpoints_with_radius"):
     assert one["summary"][k] == two["summary"][k], k
   assert len(one["maxima"]) == len(two["maxima"]) >= 1
   for a, b in zip(one["maxima"], two["maxima"]):
