@@ -65,6 +65,9 @@ _Q_BYTES = {"cpu": 384e6}
 _Q_BYTES_ACCELERATOR = 16e9
 _CHECK = 8  # Lanczos steps between two convergence checks
 _ROWS = 32  # rows per panel of the reorthogonalisation
+# Ritz values on the host (NumPy) on a CPU, on the device elsewhere; None: by the backend.
+# Tests set False to run the accelerators' path on a CPU.
+RITZ_ON_HOST: bool | None = None
 
 
 class LanczosResult(NamedTuple):
@@ -224,6 +227,13 @@ def default_block() -> int:
   return 256 if jax.default_backend() == "cpu" else 4096
 
 
+def _min_rows() -> int:
+  """Compaction stops at this many rows: 1 on a CPU; 256 on an accelerator, where fewer
+  rows cost as much time (latency, not arithmetic) and each new row count compiles the
+  Lanczos step again."""
+  return 1 if jax.default_backend() == "cpu" else 256
+
+
 def _bucket(n: int) -> int:
   """The smallest power of two >= n: few distinct compiled shapes."""
   return 1 << max(0, n - 1).bit_length()
@@ -251,12 +261,14 @@ def _block(kind, obj, data, rows, cap, shift, lam, res, scale, steps, *, dtype, 
       j = nxt
     live = np.flatnonzero(who >= 0)
     full = live[cap[who[live]] >= j]  # Krylov dimension j: one batched eigensolve
-    if jax.default_backend() == "cpu":
+    on_host = jax.default_backend() == "cpu" if RITZ_ON_HOST is None else RITZ_ON_HOST
+    if on_host:
       a = np.asarray(alpha, np.float64)[:, :j]  # on the host: no compiled slice per j
       b = np.asarray(beta, np.float64)[:, :j]
       theta, r, sc = _ritz_many(a[full], b[full], shift[who[full]])
     else:  # on the device: only three numbers per endpoint travel
-      top, r, low = (np.asarray(v, np.float64)[full] for v in _ritz_device(alpha, beta, j=j))
+      top, r, low = (np.asarray(v, np.float64)[full] for v in _ritz_device(
+          alpha, beta, jnp.asarray(j, jnp.int32), size=min(_bucket(j), alpha.shape[1])))
       theta, sc = top, np.maximum(np.abs(top), np.abs(low)) + shift[who[full]] + 1e-300
       if np.any(cap[who[live]] < j):
         a = np.asarray(alpha, np.float64)[:, :j]
@@ -276,8 +288,8 @@ def _block(kind, obj, data, rows, cap, shift, lam, res, scale, steps, *, dtype, 
     if alive.size == 0:
       return
     nxt = min(j + _CHECK * (1 + j // 64), kcap)
-    if alive.size <= who.size // 2:  # compact: the retired endpoints stop costing
-      new = _bucket(alive.size)
+    if alive.size <= who.size // 2 and who.size > _min_rows():
+      new = max(_bucket(alive.size), _min_rows())  # compact: retired endpoints stop costing
       pick = np.concatenate([alive, np.repeat(alive[:1], new - alive.size)])
       who = np.concatenate([who[alive], np.full(new - alive.size, -1)])
       idx = jnp.asarray(pick)
@@ -303,15 +315,28 @@ def _ritz_many(a, b, shift):
   return theta[:, -1], resid, scale
 
 
-@partial(jax.jit, static_argnames=("j",))
-def _ritz_device(alpha, beta, *, j):
+@partial(jax.jit, static_argnames=("size",))
+def _ritz_device(alpha, beta, j, *, size):
   """Top Ritz value, its residual and the bottom Ritz value of every row's j x j
   tridiagonal matrix, on the accelerator (float64), so that only (B,) arrays reach the
-  host. Not used on a CPU (see ``_ritz_many``)."""
-  a, b = alpha[:, :j].astype(jnp.float64), beta[:, :j].astype(jnp.float64)  # under x64
-  T = jax.vmap(lambda x, y: jnp.diag(x) + jnp.diag(y[:-1], 1) + jnp.diag(y[:-1], -1))(a, b)
+  host. Not used on a CPU (see ``_ritz_many``).
+
+  One compiled program per ``size`` (a power of two >= j), not per j: each matrix is
+  padded to size x size with a decoupled diagonal block at -big, big = 2 (max |alpha| +
+  2 max |beta|) + 1 of its first j rows, below every eigenvalue of the j x j matrix
+  (Gershgorin), so the padding's eigenvalues come first and the rest are the j Ritz
+  values, with eigenvectors zero on the padding."""
+  a, b = alpha[:, :size].astype(jnp.float64), beta[:, :size].astype(jnp.float64)  # x64
+  idx = jnp.arange(size)
+  real = idx < j
+  big = 2.0 * (jnp.max(jnp.abs(jnp.where(real, a, 0.0)), axis=1)
+               + 2.0 * jnp.max(jnp.abs(jnp.where(real, b, 0.0)), axis=1)) + 1.0
+  a = jnp.where(real, a, -big[:, None])
+  off = jnp.where(idx[:-1] < j - 1, b[:, :-1], 0.0)  # couplings inside the first j rows
+  T = jax.vmap(lambda x, y: jnp.diag(x) + jnp.diag(y, 1) + jnp.diag(y, -1))(a, off)
   theta, S = jnp.linalg.eigh(T)
-  return theta[:, -1], jnp.abs(b[:, -1] * S[:, -1, -1]), theta[:, 0]
+  resid = jnp.abs(b[:, j - 1] * S[:, j - 1, -1])
+  return theta[:, -1], resid, theta[:, size - j]
 
 
 def _ritz(a, b, shift):

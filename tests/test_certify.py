@@ -270,3 +270,43 @@ def test_float32_alone_would_miss_the_close_calls(monkeypatch):
     assert not lz.refined[0]
     errors.append(abs(lz.lambda_tangent[0] - 3e-7))
   assert max(errors) > 1e-9, errors
+
+
+def test_device_ritz_values_equal_the_hosts_with_one_program_per_power_of_two():
+  """The accelerators' Ritz solve pads each tridiagonal matrix to a power of two: for every
+  Krylov dimension j = 1..40 it gives the host's top Ritz value, residual and bottom Ritz
+  value (float64 eigh both; 1e-12 of the scale), and compiles once per padded size (1, 2,
+  4, ..., 64: 7 programs), not once per j (40)."""
+  from adv_landscape.lanczos import _bucket, _ritz_device, _ritz_many
+  rng = np.random.default_rng(3)
+  with jax.enable_x64(True):
+    alpha, beta = rng.standard_normal((5, 64)), np.abs(rng.standard_normal((5, 64)))
+    before = _ritz_device._cache_size()
+    for j in range(1, 41):
+      top, resid, low = (np.asarray(v) for v in _ritz_device(
+          jnp.asarray(alpha), jnp.asarray(beta), jnp.asarray(j, jnp.int32),
+          size=_bucket(j)))
+      theta, r, scale = _ritz_many(alpha[:, :j], beta[:, :j], np.zeros(5))
+      np.testing.assert_allclose(top, theta, rtol=0, atol=1e-12 * scale.max())
+      np.testing.assert_allclose(resid, r, rtol=0, atol=1e-12 * scale.max())
+      np.testing.assert_allclose(np.maximum(np.abs(top), np.abs(low)), scale, rtol=1e-12)
+    assert _ritz_device._cache_size() - before <= 7
+
+
+def test_lanczos_with_the_device_ritz_path_equals_the_host_path(monkeypatch):
+  """The whole block Lanczos with its Ritz values on the device (the accelerators' path,
+  forced on this CPU) stops at the same Krylov dimensions with the same lambda_T."""
+  import adv_landscape.lanczos as lz_mod
+  from tests.helpers import small_instance
+  net, x, y, eps = small_instance("tanh", "quadratic", d=60, m=40, scale=2.0)
+  z = jax.random.normal(jax.random.key(0), (6, 60))
+  deltas = eps * z / jnp.linalg.norm(z, axis=1, keepdims=True)
+  runs = []
+  for on_host in (True, False):
+    monkeypatch.setattr(lz_mod, "RITZ_ON_HOST", on_host)
+    runs.append(lz_mod.lambda_tangent_lanczos(net, "quadratic", x, y, deltas, eps=eps,
+                                              tol=1e-10))
+  host, device = runs
+  np.testing.assert_array_equal(host.steps, device.steps)
+  np.testing.assert_allclose(device.lambda_tangent, host.lambda_tangent, rtol=0,
+                             atol=1e-12 * host.scale.max())
