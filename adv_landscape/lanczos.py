@@ -137,13 +137,21 @@ def lambda_tangent_lanczos_objective(obj, deltas, *, eps: float, tol: float = 1e
     if D.ndim != 2 or D.shape[1] < 2:
       raise InvalidInput(f"deltas has shape {D.shape}; expected (B, d) with d >= 2")
     obj64 = obj.astype(jnp.float64)
-    g = np.asarray(jax.jit(jax.vmap(obj64.grad))(jnp.asarray(D)))
+    pad = np.concatenate([D, np.repeat(D[:1], _bucket(D.shape[0]) - D.shape[0], 0)])
+    g = np.asarray(_grads(obj64, jnp.asarray(pad)))[:D.shape[0]]  # few compiled shapes
     mu = np.einsum("bd,bd->b", D, g) / eps**2
     u = D / np.linalg.norm(D, axis=1, keepdims=True)
     data = {"delta": D, "u": u, "mu": mu}
     cap = np.full(D.shape[0], D.shape[1] - 1)  # the tangent space's dimension
     return _solve("tangent", obj64, data, cap, np.abs(mu), tol=tol, k0=k0, k_max=k_max,
                   seed=seed, precision=precision, rtol_h=rtol_h, block=block)
+
+
+@jax.jit
+def _grads(obj, deltas):
+  """grad L of every row (one compiled program per objective type and shape; a
+  ``jax.jit`` made inside a call would compile again on every call)."""
+  return jax.vmap(obj.grad)(deltas)
 
 
 def lambda_free_lanczos_objective(obj, deltas, free, *, tol: float = 1e-9, k0: int = 16,
