@@ -112,10 +112,10 @@ class Proof(NamedTuple):
       point of the ball inherits (``certify.ConcaveBall``).
     unique_ell: a bound on ||hess L|| over the unique ball.
     concave: (sphere) ``ball``, then doublings from the first at or above
-      1e-6 eps up to ``unique_ball``, each as (r, kappa'(r), ell_r): Hess_S L <= -kappa'(r) on the geodesic ball of
-      radius r around p, which holds the maximiser. Smaller balls carry larger
-      kappa', so an endpoint near p inherits a tighter bound and radius
-      (``certify.ConcaveBall``).
+      1e-6 eps up to ``unique_ball``, each as (r, kappa'(r), ell_r):
+      Hess_S L <= -kappa'(r) on the geodesic ball of radius r around p, which
+      holds the maximiser. Smaller balls carry larger kappa', so an endpoint
+      near p inherits a tighter bound and radius (``certify.ConcaveBall``).
   """
 
   radius: float
