@@ -289,4 +289,7 @@ class StreamingCensus:
             "max_iterations": int(np.flatnonzero(self.iteration_histogram).max())
             if self.n else 0,
             "converged_fraction": self.converged / max(self.n, 1),
-            "class_counts": dict(self.class_counts)}
+            "class_counts": dict(self.class_counts),
+            "endpoints_with_radius": int(sum(self.radius_count)),
+            "endpoint_radius_max": max((r for r in self.radius_max if np.isfinite(r)),
+                                       default=float("nan"))}

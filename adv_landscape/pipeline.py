@@ -387,10 +387,6 @@ def _streamed(problem, eps, kw, config, tols, t0, progress, prove) -> CensusRun:
   summary = stream.summary()
   summary.update(seconds_pga=t_pga, seconds_total=time.perf_counter() - t0,
                  stalled_inside=stalled, certified_by_proof=inherited)
-  rmax = np.asarray(stream.radius_max, np.float64)
-  summary.update(endpoints_with_radius=int(sum(stream.radius_count)),
-                 endpoint_radius_max=float(np.nanmax(rmax)) if np.isfinite(rmax).any()
-                 else float("nan"))
   hist = stream.iteration_histogram[:summary["max_iterations"] + 1]
   return CensusRun(None, None, None, [], stream.maxima(), summary, tols, used, tol_max, hist)
 

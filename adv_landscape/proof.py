@@ -278,7 +278,7 @@ def _prove_sphere(net, loss, x, y, d0, g, H, eps, grid) -> Proof:
       # kappa'(r) is lambda_T's to many digits, and every ball on which the conditions
       # hold is a valid unique ball, so the radii skipped cost nothing but evaluations.
       jump = r * 2.0 ** max(0, math.ceil(math.log2(1e-6 * eps / r)))
-      step = jump if jump > r else 2.0 * r
+      step = max(jump, 2.0 * r)
       while step <= eps and (wider := holds(step)):
         big, at_big = step, wider
         concave.append((big, wider[0], wider[2]))
