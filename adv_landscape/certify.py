@@ -106,6 +106,7 @@ class ConcaveBall(NamedTuple):
   radius: float
   kappa: float
   ell: float
+  grad_rounding: float = 0.0  # bounds the rounding of ||rgrad L|| computed in the ball
 
 
 def covering_ball(deltas, balls, eps: float) -> np.ndarray:
@@ -340,7 +341,12 @@ def certify_problem(problem: Problem, deltas, *, tol_g=None, tol_b: float | None
       if idx.size:
         p = eps * deltas[idx] / np.linalg.norm(deltas[idx], axis=1, keepdims=True)
         at_p, _, _ = _first_order(obj, e, p, 0.0, tol_b, block, False)
-        radius[idx] = at_p["rgrad_norm"] / kappa + np.linalg.norm(deltas[idx] - p, axis=1)
+        e_g = np.asarray([covered[b].grad_rounding for b in ball], np.float64)
+        u, dd = np.finfo(np.float64).eps / 2, deltas.shape[1]
+        # rounding: of the gradient (the ball's bound), and of p and the distance
+        gap = np.linalg.norm(deltas[idx] - p, axis=1)
+        radius[idx] = ((at_p["rgrad_norm"] + e_g) / kappa + gap * (1 + (dd + 8) * u * 2)
+                       + 3 * (dd + 2) * u * eps) * (1 + 16 * u)
     if need.any():
       if method == "lanczos":
         def second(b):  # float32 iterations, float64 where the decision needs it

@@ -227,7 +227,7 @@ def _certify(problem, deltas, tol, tols, balls, proved, *, prove, progress,
       pr = prove_maximum(obj.net, obj.loss, obj.x, obj.y, deltas[i], eps=eps, tol_b=tols.tol_b)
       proved[i] = pr
       if np.isfinite(pr.radius) and pr.concave:  # nested, smallest (tightest) first
-        balls.extend(ConcaveBall(pr.centre, r, k, e) for r, k, e in pr.concave)
+        balls.extend(ConcaveBall(pr.centre, r, k, e, g) for r, k, e, g in pr.concave)
       else:  # tried: a later chunk does not try again near it (kappa 0: covers nothing)
         balls.append(ConcaveBall(np.asarray(deltas[i], np.float64), 0.0, 0.0, np.inf))
   concave = [b for b in balls if b.kappa > 0]
@@ -395,9 +395,11 @@ def _ball_arrays(balls, d) -> dict:
   return {"ball_centre": np.asarray([b.centre for b in balls], np.float64).reshape(-1, d),
           "ball_radius": np.asarray([b.radius for b in balls], np.float64),
           "ball_kappa": np.asarray([b.kappa for b in balls], np.float64),
-          "ball_ell": np.asarray([b.ell for b in balls], np.float64)}
+          "ball_ell": np.asarray([b.ell for b in balls], np.float64),
+          "ball_rounding": np.asarray([b.grad_rounding for b in balls], np.float64)}
 
 
 def _balls_from(arrays) -> list:
-  return [ConcaveBall(c, float(r), float(k), float(e)) for c, r, k, e in zip(
-      arrays["ball_centre"], arrays["ball_radius"], arrays["ball_kappa"], arrays["ball_ell"])]
+  return [ConcaveBall(c, float(r), float(k), float(e), float(g)) for c, r, k, e, g in zip(
+      arrays["ball_centre"], arrays["ball_radius"], arrays["ball_kappa"], arrays["ball_ell"],
+      arrays["ball_rounding"])]

@@ -95,8 +95,8 @@ def test_certified_by_proof_only_inside_the_concave_balls():
 
 def test_endpoint_radii_hold_the_maximiser_and_are_nearly_tight():
   """An endpoint that inherits from a proof's concave ball gets ||rgrad L(p)|| / kappa
-  + ||delta - p|| as its radius: the maximiser (polished by Newton in float64 to a radius
-  of 1e-14) lies within it, and 0.99 of it misses some endpoint, so the comparison can
+  + ||delta - p|| (plus rounding margins) as its radius: the maximiser (polished by
+  Newton in float64 to a radius of 1e-12, its rounding margin) lies within it, and 0.99 of it misses some endpoint, so the comparison can
   fail and the bound is within 1% of the truth somewhere."""
   from adv_landscape.proof import prove_maximum
   net, x, y, eps = small_instance("tanh", "quadratic", d=5, m=9, scale=3.0)
@@ -114,8 +114,10 @@ def test_endpoint_radii_hold_the_maximiser_and_are_nearly_tight():
     if not np.isfinite(pr.radius):
       continue
     star = prove_maximum(net, "quadratic", x, y, pr.centre, eps=eps, polish=20)
-    assert star.radius < 1e-13  # the maximiser, to that distance
     mine = has & (run.census.labels == n)
+    # The maximiser, to that distance: the polish leaves only the radius's own rounding
+    # margin (about E_g / kappa, 1e-12 here), far below the endpoints' radii.
+    assert star.radius < 1e-2 * cert.proof_radius[mine].min()
     dist = np.linalg.norm(deltas[mine] - star.centre, axis=1)
     assert (dist <= cert.proof_radius[mine] + star.radius).all()
     missed += int((dist > 0.99 * cert.proof_radius[mine] + star.radius).sum())

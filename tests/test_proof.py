@@ -77,3 +77,50 @@ def test_interior_maximum_is_proved_and_huber_is_refused():
                    tol_g=1e-8, max_steps=20_000, progress=False)
   pr = prove_maximum(hnet, "huber", hx, hy, res.deltas[0], eps=heps)
   assert np.isnan(pr.radius) and "Lipschitz" in pr.reason
+
+
+def _extended_derivatives(net, x, y, z):
+  """grad L and hess L of a tanh network with the quadratic loss in 80-bit extended
+  precision (NumPy's longdouble; u = 2^-64): an independent reference for the float64
+  rounding bounds."""
+  ld = np.longdouble
+  W, a = np.asarray(net.W, np.float64).astype(ld), np.asarray(net.a, np.float64).astype(ld)
+  b = np.asarray(net.b, np.float64).astype(ld)
+  zz = np.asarray(x, np.float64).astype(ld) + np.asarray(z, np.float64).astype(ld)
+  t = np.tanh(W @ zz + b)
+  s1, s2 = 1 - t * t, -2 * t * (1 - t * t)
+  lp = a @ t - ld(y)
+  gf = W.T @ (a * s1)
+  return lp * gf, np.outer(gf, gf) + lp * (W.T * (a * s2)) @ W
+
+
+@pytest.mark.skipif(np.finfo(np.longdouble).eps >= np.finfo(np.float64).eps,
+                    reason="longdouble is float64 on this platform: no reference")
+@pytest.mark.parametrize("d, m, scale", [(6, 12, 2.0), (40, 300, 1.0), (200, 30, 4.0)])
+def test_rounding_bounds_cover_the_measured_float64_error(d, m, scale):
+  """E_g and E_H dominate the float64 error of the closed-form gradient and Hessian, as
+  measured against 80-bit extended precision, at points in and on the ball; and they stay
+  below 1e-9 of the quantities' size, so they move a radius or an eigenvalue by no more
+  than that. (Worst-case bounds exceed the typical error by the length of the sums and
+  the cancellation that |W| |z| ignores: up to about 1e5 here.) A bound of zero fails
+  this test: the measured errors are nonzero."""
+  from adv_landscape.proof import rounding_bounds
+
+  net, x, y, eps = small_instance("tanh", "quadratic", d=d, m=m, scale=scale)
+  pts = np.asarray(jax.random.normal(jax.random.key(7), (6, d)), np.float64)
+  pts = eps * pts / np.linalg.norm(pts, axis=1, keepdims=True) * np.linspace(0.2, 1, 6)[:, None]
+  worst = 0.0
+  for z in pts:
+    g64 = np.asarray(objective.grad(net, "quadratic", x, y, jnp.asarray(z)), np.float64)
+    H64 = np.asarray(objective.hess(net, "quadratic", x, y, jnp.asarray(z)), np.float64)
+    g_ref, H_ref = _extended_derivatives(net, x, y, z)
+    err_g = float(np.linalg.norm((g64 - g_ref).astype(np.float64)))
+    err_H = float(np.linalg.norm((H64 - H_ref).astype(np.float64), 2))
+    rb = rounding_bounds(net, "quadratic", x, y, z)
+    assert err_g <= rb.grad and err_H <= rb.hess
+    ball = rounding_bounds(net, "quadratic", x, y, np.zeros(d), radius=eps)  # the whole ball
+    assert rb.grad <= ball.grad and rb.hess <= ball.hess
+    assert rb.grad <= 1e-9 * max(1.0, np.linalg.norm(g64))
+    assert rb.hess <= 1e-9 * max(1.0, np.linalg.norm(H64))
+    worst = max(worst, err_g)
+  assert worst > 0  # the reference resolves the float64 error, so a zero bound would fail
