@@ -11,6 +11,7 @@ keeps its traceback.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
 import sys
 import time
@@ -74,6 +75,20 @@ def _positive_int(name):
   return parse
 
 
+SEED_MAX = 2**31 - 1  # seeds travel as int32 when x64 is off
+
+
+def _seed(text):
+  try:
+    v = int(text)
+  except ValueError:
+    raise argparse.ArgumentTypeError(f"seed={text!r} is not an integer") from None
+  if not 0 <= v <= SEED_MAX:
+    raise argparse.ArgumentTypeError(f"seed={text} is out of range; give an integer in "
+                                     f"[0, {SEED_MAX}]")
+  return v
+
+
 def _finite(name):
   def parse(text):
     try:
@@ -88,7 +103,7 @@ def _finite(name):
 
 def _common(p: argparse.ArgumentParser) -> None:
   g = p.add_argument_group("common")
-  g.add_argument("--seed", type=int, default=0, help="PRNG seed")
+  g.add_argument("--seed", type=_seed, default=0, help="PRNG seed (a non-negative integer)")
   g.add_argument("--json", metavar="PATH", default=None,
                  help="also write the results here as JSON, atomically (checked before any "
                       "computation; not written by default)")
@@ -273,6 +288,16 @@ def _build_instance(args):
     loaded, x_np = _load_files(args)
     net, bias = loaded.net, loaded.output_bias
     x = jnp.asarray(x_np, net.a.dtype)
+    if loss.multi_output != (net.a.ndim == 2):  # before the bias is folded into the loss
+      raise InvalidInput(
+          f"weights={args.weights!r} has {'a K-output' if net.a.ndim == 2 else 'a one-output'} "
+          f"head (a of shape {tuple(net.a.shape)}) and loss={loss.name!r} "
+          f"{'takes one output' if not loss.multi_output else 'takes K outputs'}; give --loss "
+          f"{'softmax_ce' if net.a.ndim == 2 else 'quadratic (or another scalar loss)'}")
+    if args.y is None:
+      raise InvalidInput(f"weights={args.weights!r}: give the label --y of x (a class index "
+                         f"for softmax_ce, the target or sign for a scalar loss); a user's "
+                         f"network has no default label")
     loss = with_output_bias(loss, bias)
     source = {"weights": os.path.abspath(args.weights), "x": os.path.abspath(args.x),
               "activation_source": loaded.activation_source,
@@ -289,6 +314,10 @@ def _build_instance(args):
     where = ""
   y = args.y if args.y is not None else (0 if loss.multi_output else 1.0)
   if loss.multi_output:
+    k = int(net.a.shape[1])
+    if float(y) != int(y) or not 0 <= int(y) < k:
+      raise InvalidInput(f"--y {args.y:g} is not a class index: softmax_ce needs an integer in "
+                         f"[0, {k})")
     y = int(y)
   xnorm = float(np.linalg.norm(np.asarray(x, np.float64)))
   if xnorm == 0 and args.eps is None:
@@ -332,7 +361,7 @@ def cmd_census(args) -> int:
   if args.stream and args.save_endpoints:
     raise InvalidInput("--stream keeps no endpoints, so it cannot --save-endpoints; drop one")
   if args.json:
-    io.check_output_file(args.json, "json")
+    io.check_output_file(args.json, "json", inputs={"x": args.x, "weights": args.weights})
   writer = _join(args)
   net, loss, x, y, eps, key, source = _build_instance(args)
   args.init = args.init or ("vertex" if args.norm == "inf" else "sphere")
@@ -454,9 +483,10 @@ def cmd_verify(args) -> int:
     io.check_output_file(args.json, "json")
   io.read_jsonl(os.path.join(args.out, "sweep.jsonl"))  # a damaged file is named now, not later
   writer = _join(args)
-  report = run_verify(args.out, quick=args.quick, seed=args.seed, seeds=args.seeds,
-                      progress=not args.no_progress and writer, norm=args.norm,
-                      depth=args.depth)
+  with io.FolderLock(args.out) if writer else contextlib.nullcontext():
+    report = run_verify(args.out, quick=args.quick, seed=args.seed, seeds=args.seeds,
+                        progress=not args.no_progress and writer, norm=args.norm,
+                        depth=args.depth)
   if not writer:
     return 0
   with open(os.path.join(args.out, "report.md")) as f:
@@ -673,6 +703,13 @@ def main(argv: list[str] | None = None) -> int:
     msg = str(e).splitlines()[0] if str(e) else type(e).__name__
     print(f"adv-landscape {args.command}: error: {msg}", file=sys.stderr)
     return 2
+  except KeyboardInterrupt:  # Ctrl-C: one line, not a traceback (128 + SIGINT)
+    what = {"verify": "rerun the same command to resume (finished grid points are kept)",
+            "reproduce": "rerun the same command (figures already written are kept)"}
+    print(f"\nadv-landscape {args.command}: interrupted; "
+          + what.get(args.command, "nothing was written (results are written at the end)"),
+          file=sys.stderr)
+    return 130
 
 
 if __name__ == "__main__":

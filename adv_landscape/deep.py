@@ -88,13 +88,18 @@ def init_mlp(key: jax.Array, d: int, widths, *, activation: str = "tanh",
   dtype = dtype or jnp.zeros(()).dtype
   keys = jax.random.split(key, len(widths) + 1)
   Ws, bs, fan_in = [], [], d
-  for k, m in zip(keys[:-1], widths):
-    Ws.append(jax.random.normal(k, (m, fan_in), dtype) / jnp.sqrt(jnp.asarray(fan_in, dtype)))
-    bs.append(jnp.zeros((m,), dtype))
-    fan_in = m
-  shape = (widths[-1],) if n_outputs is None else (widths[-1], n_outputs)
-  a = jax.random.rademacher(keys[-1], shape, dtype) / jnp.sqrt(jnp.asarray(widths[-1], dtype))
-  return MLP(tuple(Ws), tuple(bs), a, activation)
+  with jax.enable_x64(True):  # drawn in float64, then cast: the same instance at any precision
+    f64 = jnp.float64
+    for k, m in zip(keys[:-1], widths):
+      W = jax.random.normal(k, (m, fan_in), f64) / jnp.sqrt(jnp.asarray(fan_in, f64))
+      Ws.append(np.asarray(W))
+      bs.append(jnp.zeros((m,), dtype))
+      fan_in = m
+    shape = (widths[-1],) if n_outputs is None else (widths[-1], n_outputs)
+    a = np.asarray(jax.random.rademacher(keys[-1], shape, f64)
+                   / jnp.sqrt(jnp.asarray(widths[-1], f64)))
+  return MLP(tuple(jnp.asarray(W, dtype) for W in Ws), tuple(bs), jnp.asarray(a, dtype),
+             activation)
 
 
 def mlp_forward(net: MLP, z: jax.Array) -> jax.Array:

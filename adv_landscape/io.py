@@ -19,7 +19,8 @@ import numpy as np
 
 from adv_landscape.errors import InvalidInput
 
-__all__ = ["to_jsonable", "write_json_atomic", "append_jsonl", "read_jsonl", "versions",
+__all__ = ["to_jsonable", "write_json_atomic", "append_jsonl", "read_jsonl", "repair_jsonl",
+           "FolderLock", "versions",
            "percent", "check_output_file", "check_output_folder"]
 
 
@@ -60,16 +61,38 @@ def _probe_writable(folder: str, arg: str, path: str) -> None:
                        f"writable place") from None
 
 
-def check_output_file(path: str | os.PathLike, arg: str = "json") -> None:
+def _same_file(a: str, b: str) -> bool:
+  try:
+    return os.path.samefile(a, b)
+  except OSError:
+    return os.path.realpath(a) == os.path.realpath(b)
+
+
+def check_output_file(path: str | os.PathLike, arg: str = "json", *,
+                      inputs: dict | None = None) -> None:
   """Fails now, with one line, if ``path`` could not be written later; writes nothing.
 
   Catches an existing folder at ``path``, a file where a parent folder should
-  be, and a place where no file can be created.
+  be, a place where no file can be created, a link or anything but a regular
+  file at ``path`` (a result replaces only a regular file, never a device or a
+  link), and a path that is one of the run's ``inputs`` (name -> path).
   """
   path = os.fspath(path)
+  for name, other in (inputs or {}).items():
+    if other and os.path.exists(other) and _same_file(path, os.fspath(other)):
+      raise InvalidInput(f"{arg}={path!r} is the input --{name}; writing there would destroy "
+                         f"it, so give another path")
+  if os.path.islink(path):
+    raise InvalidInput(f"{arg}={path!r} is a symbolic link; results are written only to "
+                       f"regular files or new paths: give the link's target "
+                       f"{os.path.realpath(path)!r} or another path")
   if os.path.isdir(path):
     raise InvalidInput(f"{arg}={path!r} is a folder; give a file name (for example "
                        f"{os.path.join(path, 'out.json')!r})")
+  if os.path.exists(path) and not os.path.isfile(path):
+    raise InvalidInput(f"{arg}={path!r} is not a regular file (a device, a pipe or a "
+                       f"socket); results are written only to regular files or new paths: "
+                       f"give another path")
   base = _nearest_existing(os.path.dirname(os.path.abspath(path)))
   if not os.path.isdir(base):
     raise InvalidInput(f"{arg}={path!r}: {base!r} is a file, not a folder; give a path whose "
@@ -107,6 +130,8 @@ def to_jsonable(obj):
 def write_json_atomic(path: str | os.PathLike, obj, *, indent: int | None = 1) -> None:
   """Writes JSON to a temporary file in the same folder, then renames it over path."""
   path = os.fspath(path)
+  if os.path.islink(path) or (os.path.exists(path) and not os.path.isfile(path)):
+    raise InvalidInput(f"{path!r} is a link or not a regular file; it is not replaced")
   folder = os.path.dirname(os.path.abspath(path))
   os.makedirs(folder, exist_ok=True)
   fd, tmp = tempfile.mkstemp(dir=folder, prefix=".tmp-", suffix=".json")
@@ -124,13 +149,47 @@ def write_json_atomic(path: str | os.PathLike, obj, *, indent: int | None = 1) -
     raise
 
 
+def repair_jsonl(path: str | os.PathLike) -> int:
+  """Cuts a last line that a kill left unfinished (no newline); returns the bytes removed.
+
+  Every complete line before it is kept, so appending afterwards starts on a
+  line of its own instead of gluing a record onto the fragment.
+  """
+  path = os.fspath(path)
+  if not os.path.isfile(path):
+    return 0
+  with open(path, "rb+") as f:
+    f.seek(0, os.SEEK_END)
+    size = f.tell()
+    if size == 0:
+      return 0
+    pos, keep = size, 0
+    while pos > 0:  # back to the last newline, a block at a time
+      step = min(65536, pos)
+      f.seek(pos - step)
+      block = f.read(step)
+      cut = block.rfind(b"\n")
+      if cut >= 0:
+        keep = pos - step + cut + 1
+        break
+      pos -= step
+    if keep == size:
+      return 0
+    f.truncate(keep)
+    f.flush()
+    os.fsync(f.fileno())
+  return size - keep
+
+
 def append_jsonl(path: str | os.PathLike, record: dict) -> None:
   """Appends one record as one line, flushed and synced.
 
   A run killed mid-write can leave at most one truncated last line, which
-  ``read_jsonl`` drops, so every complete line is a finished record.
+  ``read_jsonl`` drops and ``repair_jsonl`` (called here first) cuts away, so
+  every complete line is a finished record.
   """
   line = json.dumps(to_jsonable(record), allow_nan=False) + "\n"
+  repair_jsonl(path)
   with open(path, "a") as f:
     f.write(line)
     f.flush()
@@ -166,6 +225,46 @@ def read_jsonl(path: str | os.PathLike) -> list[dict]:
     raise InvalidInput(f"{os.fspath(path)!r} is not a text file; delete it to start "
                        f"again") from None
   return out
+
+
+class FolderLock:
+  """An exclusive lock on a results folder (``.lock`` inside it), held while a run writes.
+
+  A second run on the same folder fails at once with one line instead of
+  computing everything again and writing every record twice. The lock is the
+  kernel's (``fcntl.flock``): it is released when the process ends, however it
+  ends, so a killed run never leaves a stale lock.
+  """
+
+  def __init__(self, folder: str | os.PathLike, arg: str = "out"):
+    self.folder, self.arg, self._fh = os.fspath(folder), arg, None
+
+  def __enter__(self) -> "FolderLock":
+    import fcntl
+
+    os.makedirs(self.folder, exist_ok=True)
+    path = os.path.join(self.folder, ".lock")
+    fh = open(path, "a+")
+    try:
+      fcntl.flock(fh.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except OSError:
+      fh.seek(0)
+      who = fh.read().strip()
+      fh.close()
+      raise InvalidInput(f"{self.arg}={self.folder!r}: another run is writing there"
+                         f"{f' (process {who})' if who else ''}; wait for it to finish, or "
+                         f"give another --{self.arg}") from None
+    fh.seek(0)
+    fh.truncate()
+    fh.write(str(os.getpid()))
+    fh.flush()
+    self._fh = fh
+    return self
+
+  def __exit__(self, *exc) -> None:
+    if self._fh is not None:
+      self._fh.close()  # closing releases the lock
+      self._fh = None
 
 
 def versions() -> dict:

@@ -19,6 +19,7 @@ from typing import Callable
 
 import jax
 import jax.numpy as jnp
+import numpy as np
 
 from adv_landscape.errors import InvalidInput
 
@@ -171,10 +172,16 @@ def with_output_bias(loss: Loss, c) -> Loss:
   >>> float(with_output_bias(get_loss("quadratic"), 0.5).value(jnp.array(1.0), 1.0))
   0.125
   """
-  c = jnp.asarray(c) if loss.multi_output else float(c)
+  if not loss.multi_output and np.size(c) != 1:
+    raise InvalidInput(f"loss={loss.name!r} takes one output, but the output bias has shape "
+                       f"{np.shape(c)}; a K-output network needs loss softmax_ce")
+  c = jnp.asarray(c) if loss.multi_output else float(np.reshape(c, ()))
   if bool(jnp.any(jnp.asarray(c) != 0)):
+    # The bounds take the range [lo, hi] of a scalar output; a multi-output loss's bounds
+    # hold for every output (lo = hi = None), so the shift leaves them as they are.
     sups = None if loss.sups is None else (
-        lambda lo, hi, y: loss.sups(lo + c, hi + c, y))
+        lambda lo, hi, y: loss.sups(None if lo is None else lo + c,
+                                    None if hi is None else hi + c, y))
     return Loss(loss.name, value=lambda u, y: loss.value(u + c, y),
                 grad=lambda u, y: loss.grad(u + c, y), hess=lambda u, y: loss.hess(u + c, y),
                 multi_output=loss.multi_output, sups=sups)

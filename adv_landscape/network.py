@@ -91,17 +91,23 @@ def init_network(key: jax.Array, d: int, m: int, *, activation: str = "tanh",
   get_activation(activation)
   dtype = dtype or jnp.zeros(()).dtype
   kw, ka = jax.random.split(key)
-  W = jax.random.normal(kw, (m, d), dtype) / jnp.sqrt(jnp.asarray(d, dtype))
-  shape = (m,) if n_outputs is None else (m, n_outputs)
-  a = jax.random.rademacher(ka, shape, dtype) / jnp.sqrt(jnp.asarray(m, dtype))
-  return Network(W, a, jnp.zeros((m,), dtype), activation)
+  with jax.enable_x64(True):  # drawn in float64, then cast: the instance is the same
+    f64 = jnp.float64         # whatever the precision it runs in (x64 on or off)
+    W = jax.random.normal(kw, (m, d), f64) / jnp.sqrt(jnp.asarray(d, f64))
+    shape = (m,) if n_outputs is None else (m, n_outputs)
+    a = jax.random.rademacher(ka, shape, f64) / jnp.sqrt(jnp.asarray(m, f64))
+    W, a = np.asarray(W), np.asarray(a)
+  return Network(jnp.asarray(W, dtype), jnp.asarray(a, dtype), jnp.zeros((m,), dtype),
+                 activation)
 
 
 def synthetic_input(key: jax.Array, d: int, scale: float, *, dtype=None) -> jax.Array:
   """x = s * xbar with xbar uniform on the sphere of radius sqrt(d) (docs/theory.md section 1)."""
   dtype = dtype or jnp.zeros(()).dtype
-  xbar = jax.random.normal(key, (d,), dtype)
-  return scale * jnp.sqrt(jnp.asarray(d, dtype)) * xbar / jnp.linalg.norm(xbar)
+  with jax.enable_x64(True):  # drawn in float64, then cast (as ``init_network``)
+    xbar = jax.random.normal(key, (d,), jnp.float64)
+    x = np.asarray(scale * jnp.sqrt(jnp.asarray(d, jnp.float64)) * xbar / jnp.linalg.norm(xbar))
+  return jnp.asarray(x, dtype)
 
 
 def eps_from_gamma(x: jax.Array, gamma: float) -> float:
@@ -123,6 +129,8 @@ def validate_problem(net: Network, x, eps: float, y=None, *, loss=None) -> None:
   if W.ndim != 2:
     raise InvalidInput(f"W has shape {W.shape}; expected (m, d)")
   m, d = W.shape
+  if m < 1 or d < 1:
+    raise InvalidInput(f"W has shape {W.shape}; a network needs at least one unit and one input")
   if a.ndim not in (1, 2) or a.shape[0] != m:
     raise InvalidInput(f"a has shape {a.shape}; expected ({m},) or ({m}, K) to match W {W.shape}")
   if b.shape != (m,):

@@ -286,6 +286,11 @@ def run_sweep(points: Iterable[GridPoint], path, *, progress: bool = True,
       (tests use it to kill a sweep mid-way).
   """
   points = list(dict.fromkeys(points))
+  if dist.rank() == 0:
+    cut = io.repair_jsonl(path)
+    if cut:
+      print(f"repaired {path}: cut its unfinished last line ({cut} bytes, a record a killed "
+            f"run was writing); every complete record is kept", file=sys.stderr)
   records = io.read_jsonl(path)
   bad = next((n for n, r in enumerate(records, start=1) if "key" not in r), None)
   if bad is not None:

@@ -238,7 +238,16 @@ def read_network(path: str | os.PathLike, *, activation: str | None = None, dtyp
       raise InvalidInput(f"{arg}={path!r} lacks {missing}; an .npz network holds W (m, d), "
                          f"a (m,) or (m, K), and optionally b, c, activation (a deep one W1, "
                          f"b1, W2, b2, ..., a)")
+    known = ({"a", "c", "activation"} | {f"{p}{i}" for i in range(1, len(Ws) + 1) for p in "Wb"}
+             if "W1" in arrays and "W" not in arrays else {"W", "a", "b", "c", "activation"})
+    extra = sorted(set(arrays) - known)
+    if extra:
+      raise InvalidInput(f"{arg}={path!r} holds arrays that are not part of a network: {extra} "
+                         f"(a two-layer file holds W, a, b, c, activation; a deep one W1, b1, "
+                         f"W2, b2, ..., a, c, activation); remove them")
     a = arrays["a"]
+    if a.ndim == 2 and a.shape[1] == 1:  # one output stored as a column: a scalar head, as
+      a = a[:, 0]                        # a PyTorch (1, m) output layer is read
     if bs[0] is None:
       bs = [arrays.get("b", np.zeros(np.shape(Ws[0])[:1]))]
     c = arrays.get("c", np.zeros(() if a.ndim == 1 else a.shape[1:]))
@@ -248,6 +257,11 @@ def read_network(path: str | os.PathLike, *, activation: str | None = None, dtyp
     _check_deep_shapes(Ws, bs, a, c, path, arg)
   else:
     _check_shapes(Ws[0], a, bs[0], c, path, arg)
+  empty = [i for i, W in enumerate(Ws, start=1) if 0 in np.shape(W)]
+  if empty:
+    raise InvalidInput(f"{arg}={path!r}: layer {empty[0]} has weights of shape "
+                       f"{np.shape(Ws[empty[0] - 1])}; a network needs at least one unit and "
+                       f"one input")
   file_act = str(arrays["activation"]) if "activation" in arrays else None
   if activation is None and file_act is None:
     raise InvalidInput(f"{arg}={path!r} names no activation; give --activation (one of "
