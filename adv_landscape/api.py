@@ -144,7 +144,8 @@ def census(net: Network, loss: str | Loss | Callable, x, y, *, eps: float | None
 
   Args:
     net: a two-layer ``Network``; loss: a name, a ``Loss`` or a callable l(u, y).
-    x: the input (its dtype sets PGA's: float64 under ``jax_enable_x64``); y: the label.
+    x: the input; PGA runs in the wider of its dtype and the network's (float64 under
+      ``jax_enable_x64`` when either is float64); y: the label.
     eps, gamma: the radius, or the perturbation ratio (eps = gamma ||x||; 0.5
       when neither is given).
     n_restarts, step_rule, step, init, max_steps, tol_g, tol_c: as the CLI's
@@ -163,7 +164,9 @@ def census(net: Network, loss: str | Loss | Callable, x, y, *, eps: float | None
 
   if eps is not None and gamma is not None:
     raise InvalidInput("give eps or gamma, not both")
-  x = jax.numpy.asarray(x)
+  # PGA runs in the wider of x's and the network's dtypes: a float32 x (what np.load gives
+  # for an array saved from torch) beside a float64 network runs in float64, not float32.
+  x = jax.numpy.asarray(x, jax.numpy.result_type(jax.numpy.asarray(x).dtype, net.W.dtype))
   xnorm = float(np.linalg.norm(np.asarray(x, np.float64)))
   scale = xnorm / np.sqrt(x.shape[0]) if norm == "inf" else xnorm
   if eps is None:

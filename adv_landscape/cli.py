@@ -185,8 +185,9 @@ def _instance_args(p: argparse.ArgumentParser) -> None:
                       "with --x64, else 1e-4 ||grad L(0)||)")
   a.add_argument("--tol-c", type=_positive("tol-c"), default=1e-3,
                  help="maxima closer than tol-c * eps are one maximum")
-  a.add_argument("--chunk", type=_positive_int("chunk"), default=8192,
-                 help="restarts per compiled batch")
+  a.add_argument("--chunk", type=_positive_int("chunk"), default=None,
+                 help="restarts per compiled batch (None means 8192, or fewer so that every "
+                      "process of a many-process run gets a chunk)")
 
 
 def _given(args, *names) -> list[str]:
@@ -271,6 +272,48 @@ def _load_files(args):
   return loaded, x
 
 
+def _available_bytes() -> float:
+  """Memory this run can still take: MemAvailable from /proc/meminfo, else the physical size."""
+  try:
+    with open("/proc/meminfo") as f:
+      for line in f:
+        if line.startswith("MemAvailable:"):
+          return float(line.split()[1]) * 1024
+  except OSError:
+    pass
+  try:
+    return float(os.sysconf("SC_PHYS_PAGES") * os.sysconf("SC_PAGE_SIZE"))
+  except (ValueError, OSError, AttributeError):
+    return float("inf")
+
+
+def check_memory(args, d: int, widths) -> None:
+  """Refuses, before anything is allocated, a run whose arrays cannot fit in memory.
+
+  The estimate (bytes, float64): the network and its float64 copies, 4 sum(m_l fan_in_l)
+  x 8; the restarts held at once (all of them, or one chunk with --stream), about 8 arrays
+  of (N, d) between PGA, certificates and census; the certificates' own working sets (dense
+  Hessians and Lanczos bases, capped at 2e8 and 3.84e8 bytes).
+  """
+  widths = tuple(widths)
+  weights, fan_in = 0, d
+  for m in widths:
+    weights += m * fan_in
+    fan_in = m
+  weights += fan_in * max(1, args.outputs or 1)
+  held = min(args.inits, args.chunk or 8192) if args.stream else args.inits
+  need = 8.0 * (4 * weights + 8 * held * d) + 6e8
+  have = _available_bytes()
+  if need > 0.8 * have:
+    fix = ("a smaller --d or --m (the network alone is too large)"
+           if 32.0 * weights > 0.4 * have else
+           "--stream (memory independent of --inits) or fewer --inits" if not args.stream else
+           "a smaller --chunk")
+    raise InvalidInput(f"this run needs about {need / 2**30:.3g} GiB (network "
+                       f"{32.0 * weights / 2**30:.3g} GiB, {held} restarts x d = {d} held at "
+                       f"once) and {have / 2**30:.3g} GiB is available; use {fix}")
+
+
 def _build_instance(args):
   """Network, loss, x, y, eps and a description, from files or the synthetic setting.
 
@@ -287,18 +330,8 @@ def _build_instance(args):
   if args.weights or args.x:
     loaded, x_np = _load_files(args)
     net, bias = loaded.net, loaded.output_bias
+    check_memory(args, net.d, net.widths if hasattr(net, "widths") else (net.m,))
     x = jnp.asarray(x_np, net.a.dtype)
-    if loss.multi_output != (net.a.ndim == 2):  # before the bias is folded into the loss
-      raise InvalidInput(
-          f"weights={args.weights!r} has {'a K-output' if net.a.ndim == 2 else 'a one-output'} "
-          f"head (a of shape {tuple(net.a.shape)}) and loss={loss.name!r} "
-          f"{'takes one output' if not loss.multi_output else 'takes K outputs'}; give --loss "
-          f"{'softmax_ce' if net.a.ndim == 2 else 'quadratic (or another scalar loss)'}")
-    if args.y is None:
-      raise InvalidInput(f"weights={args.weights!r}: give the label --y of x (a class index "
-                         f"for softmax_ce, the target or sign for a scalar loss); a user's "
-                         f"network has no default label")
-    loss = with_output_bias(loss, bias)
     source = {"weights": os.path.abspath(args.weights), "x": os.path.abspath(args.x),
               "activation_source": loaded.activation_source,
               "output_bias": np.asarray(bias).tolist()}
@@ -307,17 +340,19 @@ def _build_instance(args):
     d, m = args.d or 20, args.m or 200
     activation, scale = args.activation or "tanh", args.scale or 1.0
     widths = _widths(args, m)
+    check_memory(args, d, widths or (m,))
     net, x = synthetic_instance(seed=args.seed, d=d, m=m, activation=activation, scale=scale,
                                 n_outputs=args.outputs, widths=widths)
     source = {"synthetic": True, "d": d, "m": m, "activation": activation,
               "scale": scale, "outputs": args.outputs}
     where = ""
   y = args.y if args.y is not None else (0 if loss.multi_output else 1.0)
-  if loss.multi_output:
+  if loss.multi_output and net.a.ndim == 2:  # (a one-output head is refused just below)
     k = int(net.a.shape[1])
     if float(y) != int(y) or not 0 <= int(y) < k:
-      raise InvalidInput(f"--y {args.y:g} is not a class index: softmax_ce needs an integer in "
+      raise InvalidInput(f"y={y:g} is not a class index: softmax_ce needs an integer in "
                          f"[0, {k})")
+  if loss.multi_output:
     y = int(y)
   xnorm = float(np.linalg.norm(np.asarray(x, np.float64)))
   if xnorm == 0 and args.eps is None:
@@ -336,6 +371,12 @@ def _build_instance(args):
                                loss=loss)  # the head and the label
   except InvalidInput as e:
     raise InvalidInput(f"{where}{e}") from None
+  if args.weights and args.y is None:
+    raise InvalidInput(f"weights={args.weights!r}: give the label --y of x (a class index for "
+                       f"softmax_ce, the target or sign for a scalar loss); a user's network "
+                       f"has no default label")
+  if args.weights:  # after the checks: the head and the loss agree, so the bias fits
+    loss = with_output_bias(loss, bias)
   deep = not isinstance(net, network.Network)
   source.update(loss=loss.name, y=y, norm=args.norm, eps=eps,
                 gamma=eps / gamma_scale if xnorm else None, x_norm=xnorm, d=int(net.d),
@@ -370,6 +411,8 @@ def cmd_census(args) -> int:
     raise InvalidInput("--step-rule lipschitz needs the rigorous ell, which exists for "
                        "two-layer networks only; use curvature (ell estimated over the ball), "
                        "grad0 or normalized")
+  if args.chunk is None:  # every process needs a chunk of its own
+    args.chunk = min(8192, -(-args.inits // _processes()))
   config = PGAConfig(step_rule=args.step_rule, step=args.step, init=args.init, tol_g=args.tol_g,
                      max_steps=args.max_steps, chunk=args.chunk)
   tols = Tolerances.for_dtype(x.dtype, tol_c=args.tol_c)
@@ -463,13 +506,31 @@ def _print_census(source, args, config, s, maxima) -> None:
           f"{percent(mx['basin_fraction'], 1)}  {curv}{proof}")
   if len(maxima) > 5:
     print(f"  ... {len(maxima) - 5} more")
-  if args.step_rule == "sign" and s["converged_fraction"] < 1:
-    print("note       a sign step moves every coordinate by STEP*eps, so it converges only at "
-          "a vertex; maxima with free coordinates need --step-rule grad0 (or lipschitz)")
-  if s.get("stalled_inside") and args.step_rule == "normalized":
-    print(f"note       {s['stalled_inside']} restarts stalled inside the ball: a normalized step "
-          f"has a fixed length and cannot converge at an interior critical point; rerun with "
-          f"--step-rule grad0 (or lipschitz)")
+  for line in _census_notes(source, args, s):
+    print(f"note       {line}")
+
+
+def _census_notes(source, args, s) -> list[str]:
+  """Why restarts did not converge, in the terms of the options that would change it."""
+  if s["converged_fraction"] >= 1:
+    return []
+  out = []
+  unconverged = round((1 - s["converged_fraction"]) * s["n_inits"])
+  box = source.get("norm") == "inf"
+  if args.step_rule == "sign":
+    out.append("a sign step moves every coordinate by STEP*eps, so it converges only at a "
+               "vertex; maxima with free coordinates need --step-rule grad0 (or lipschitz)")
+  elif args.step_rule == "normalized" and box:
+    out.append("a normalized step has a fixed l2 length, so on the box it converges only "
+               "where the projection stops it; use --step-rule sign (l_inf PGD) or grad0")
+  elif s.get("stalled_inside") and args.step_rule == "normalized":
+    out.append(f"{s['stalled_inside']} restarts stalled inside the ball: a normalized step has "
+               f"a fixed length and cannot converge at an interior critical point; rerun with "
+               f"--step-rule grad0 (or lipschitz) to tell that from too small a budget")
+  if not out and s["max_iterations"] >= args.max_steps:
+    out.append(f"{unconverged} of {s['n_inits']} restarts did not converge within --max-steps "
+               f"{args.max_steps}; raise it, or take a larger --step")
+  return out
 
 
 def cmd_verify(args) -> int:
@@ -481,7 +542,9 @@ def cmd_verify(args) -> int:
     if os.path.abspath(args.json) == os.path.abspath(os.path.join(args.out, "report.json")):
       raise InvalidInput(f"json={args.json!r} is the report itself; give another path")
     io.check_output_file(args.json, "json")
-  io.read_jsonl(os.path.join(args.out, "sweep.jsonl"))  # a damaged file is named now, not later
+  from adv_landscape.sweep import read_records
+
+  read_records(os.path.join(args.out, "sweep.jsonl"))  # a damaged file is named now, not later
   writer = _join(args)
   with io.FolderLock(args.out) if writer else contextlib.nullcontext():
     report = run_verify(args.out, quick=args.quick, seed=args.seed, seeds=args.seeds,

@@ -263,6 +263,10 @@ class FolderLock:
 
   def __exit__(self, *exc) -> None:
     if self._fh is not None:
+      try:  # remove it while still holding it: a run waiting on it fails at once anyway
+        os.unlink(os.path.join(self.folder, ".lock"))
+      except OSError:
+        pass
       self._fh.close()  # closing releases the lock
       self._fh = None
 

@@ -24,6 +24,7 @@ import time
 from typing import NamedTuple
 
 import jax
+import jax.numpy as jnp
 import numpy as np
 
 from adv_landscape import ascent
@@ -41,7 +42,7 @@ from adv_landscape.certify import (
 from adv_landscape.config import PGAConfig, Tolerances
 from adv_landscape.errors import InvalidInput
 from adv_landscape.losses import Loss
-from adv_landscape.network import Network
+from adv_landscape.network import Network, forward
 from adv_landscape.problem import L2Ball, LinfBall, Problem, TwoLayerObjective
 from adv_landscape.proof import Proof, prove_maximum
 
@@ -119,6 +120,7 @@ def run_census_problem(problem: Problem, *, key: jax.Array, n_restarts: int,
             tol_g=config.tol_g, chunk=config.chunk, check_every=config.check_every, ell=ell)
   eps = float(problem.constraint.eps)
   t0 = time.perf_counter()
+  _preflight(problem, config)
   if stream:
     return _streamed(problem, eps, kw, config, tols, t0, progress, prove)
   if dist.size() > 1:
@@ -129,6 +131,7 @@ def run_census_problem(problem: Problem, *, key: jax.Array, n_restarts: int,
     res = ascent.pga_problem(problem, history=history, progress=progress, **kw)
   t_pga = time.perf_counter() - t0
   con = problem.constraint
+  check_endpoints(problem, res)
   tol = con.certificate_tolerance(res, problem, slack=tols.slack)
   proved: dict = {}
   cert = _certify(problem, res.deltas, tol, tols, [], proved, prove=prove, progress=progress)
@@ -177,6 +180,73 @@ def run_census_problem(problem: Problem, *, key: jax.Array, n_restarts: int,
     summary.update(proved_fraction=float(cs.counts[proved].sum() / cs.n) if proved.size else 0.0,
                    proved_distinct_maxima=cs.proved_distinct)
   return CensusRun(res, cert, cs, proofs, maxima, summary, tols, res.config, float(tol.max()))
+
+
+def _output_at(problem, delta) -> str:
+  """' (network output u = ...)' at x + delta, where the model says, for messages."""
+  obj = problem.objective
+  try:
+    with jax.enable_x64(True):
+      z = jnp.asarray(obj.x, jnp.float64) + jnp.asarray(delta, jnp.float64)
+      u = np.asarray(obj.apply(obj.params, z) if hasattr(obj, "apply") else
+                     forward(obj.net.astype(jnp.float64), z))
+    return f" (network output u = {np.array2string(u, precision=6)})"
+  except Exception:  # a message helper: the report of the bad value matters, not this part
+    return ""
+
+
+def _preflight(problem: Problem, config: PGAConfig) -> None:
+  """Checks, before any PGA, that L and grad L are finite at delta = 0 and that the
+  stopping rule is not met there already (``InvalidInput`` naming the option)."""
+  obj = problem.objective
+  zero = jnp.zeros((problem.d,), problem.dtype)
+  value, g = obj.value(zero), obj.grad(zero)
+  g0 = float(jnp.linalg.norm(g))
+  loss = getattr(obj.loss, "name", "the loss")
+  if not (np.isfinite(float(value)) and np.isfinite(g0)):
+    raise InvalidInput(f"loss={loss!r} is {float(value)} with gradient norm {g0} at x itself "
+                       f"(delta = 0){_output_at(problem, np.zeros(problem.d))}; it must be "
+                       f"finite on the outputs the network reaches")
+  if config.tol_g is None and g0 == 0:
+    raise InvalidInput("grad L(0) = 0, so the default tol_g (relative to ||grad L(0)||) is 0; "
+                       "give --tol-g")
+  if config.tol_g is not None and config.tol_g >= g0:
+    raise InvalidInput(f"--tol-g {config.tol_g:g} is at least ||grad L(0)|| = {g0:.4g}: every "
+                       f"restart would count as converged before its first step; give a "
+                       f"smaller --tol-g (None means {Tolerances.for_dtype(problem.dtype).rtol_g:g}"
+                       f" ||grad L(0)||)")
+
+
+def check_endpoints(problem: Problem, res) -> None:
+  """After PGA: no NaN carried on (a loss that is NaN on part of the range), and no
+  stopping rule that held everywhere before a step (an eta so large that ||G|| <= D / eta
+  <= tol_g on the whole set, D its diameter). ``InvalidInput`` naming the cause."""
+  bad_delta = ~np.all(np.isfinite(res.deltas), axis=1)
+  bad_value = ~np.isfinite(res.values) & ~bad_delta
+  bad = bad_value | bad_delta
+  if bad.any():
+    i = int(np.flatnonzero(bad)[0])
+    loss = getattr(problem.objective.loss, "name", "the loss")
+    where = (f"at {int(bad.sum())} of {bad.size} restarts (the first at ||delta|| = "
+             f"{float(np.linalg.norm(np.nan_to_num(res.deltas[i]))):.4g})"
+             f"{_output_at(problem, np.nan_to_num(res.deltas[i]))}")
+    if not bad_delta.any():
+      raise InvalidInput(f"loss={loss!r} became NaN or inf during PGA {where}; it must be "
+                         f"finite on every output the network reaches from the ball")
+    raise InvalidInput(f"PGA's step became NaN {where}: the gradient vanished there (every "
+                       f"unit saturated, ||grad L|| = 0 in {np.dtype(problem.dtype).name}), "
+                       f"so a step scaled by 1 / ||grad L|| (normalized, grad0) is undefined; "
+                       f"give a smaller --eps or --gamma, or --x64")
+  eta = np.asarray(res.eta, np.float64)
+  rule = res.config.step_rule if res.config is not None else ""
+  box = isinstance(problem.constraint, LinfBall)
+  diameter = 2.0 * float(problem.constraint.eps) * (np.sqrt(problem.d) if box else 1.0)
+  if (rule not in ("normalized", "sign") and eta.size and np.all(res.iterations == 0)
+          and diameter / float(eta.min()) <= res.tol_g):
+    raise InvalidInput(f"--step-rule {rule} gives eta = {float(eta.min()):.4g}, so large that "
+                       f"||G(delta)|| <= diameter / eta = {diameter / float(eta.min()):.3g} <= "
+                       f"tol_g = {res.tol_g:.3g} everywhere: every restart stopped before its "
+                       f"first step; lower --step (or --tol-g)")
 
 
 _MAX_CANDIDATES = 32  # maxima proved ahead of the certificates, per batch of endpoints
@@ -360,6 +430,7 @@ def _streamed(problem, eps, kw, config, tols, t0, progress, prove) -> CensusRun:
       part = next(iter(ascent.pga_problem_chunks(problem, progress=False, chunks=[mine],
                                                  **kw)))
       t_pga += time.perf_counter() - t
+      check_endpoints(problem, part)
       tol = con.certificate_tolerance(part, problem, slack=tols.slack)
       known = len(balls)
       cert = _certify(problem, part.deltas, tol, tols, balls, {}, prove=prove, progress=False,

@@ -273,6 +273,16 @@ def run_point(p: GridPoint) -> dict:
   }
 
 
+def read_records(path) -> list[dict]:
+  """The finished grid-point records of a sweep file (``InvalidInput`` naming a damaged line)."""
+  records = io.read_jsonl(path)
+  bad = next((n for n, r in enumerate(records, start=1) if "key" not in r), None)
+  if bad is not None:
+    raise InvalidInput(f"{os.fspath(path)!r} line {bad} is not a grid-point record (no 'key'); "
+                       f"delete that line, or the file to start again")
+  return records
+
+
 def run_sweep(points: Iterable[GridPoint], path, *, progress: bool = True,
               after_point: Callable[[int], None] | None = None) -> list[dict]:
   """Runs every point whose record is not yet in ``path``; returns all records in order.
@@ -291,11 +301,7 @@ def run_sweep(points: Iterable[GridPoint], path, *, progress: bool = True,
     if cut:
       print(f"repaired {path}: cut its unfinished last line ({cut} bytes, a record a killed "
             f"run was writing); every complete record is kept", file=sys.stderr)
-  records = io.read_jsonl(path)
-  bad = next((n for n, r in enumerate(records, start=1) if "key" not in r), None)
-  if bad is not None:
-    raise InvalidInput(f"{os.fspath(path)!r} line {bad} is not a grid-point record (no 'key'); "
-                       f"delete that line, or the file to start again")
+  records = read_records(path)
   done = {r["key"]: r for r in records}
   todo = [p for p in points if p.key not in done]
   if len(todo) < len(points):  # say so: they may come from an older run

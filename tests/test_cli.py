@@ -133,3 +133,77 @@ def test_verify_prints_the_summary_and_controls_and_flags_missing_controls(tmp_p
   assert "| claim | verdict |" in out and "| claim | control |" in out
   assert "| loss / step rule |" not in out  # the per-claim tables stay in report.md
   assert "CONTROL NOT DETECTED" in out
+
+
+def test_a_k_output_network_with_an_output_bias_runs_to_its_proofs(tmp_path, capsys):
+  """A K = 10 classifier with an output bias c (what a PyTorch head has) through the whole
+  census, batch and streamed: the bias is folded into softmax cross-entropy, whose bounds
+  do not depend on the range of the outputs."""
+  rng = np.random.default_rng(1)
+  np.savez(tmp_path / "k10.npz", W=rng.standard_normal((6, 8)) / 3,
+           a=rng.standard_normal((6, 10)) / 3, c=rng.standard_normal(10),
+           activation=np.array("tanh"))
+  np.save(tmp_path / "x.npy", rng.standard_normal(8))
+  for extra in ([], ["--stream"]):
+    rc, stdout, err = run(["census", "--weights", str(tmp_path / "k10.npz"), "--x",
+                           str(tmp_path / "x.npy"), "--loss", "softmax_ce", "--y", "3",
+                           "--inits", "16", "--no-progress", *extra], capsys)
+    assert rc == 0, err
+    assert "distinct certified" in stdout
+
+
+def test_a_stopping_rule_met_before_any_step_is_refused(capsys):
+  """eta so large that ||G|| <= 2 eps / eta <= tol_g on the whole ball: every restart would
+  'converge' at 0 iterations; refused after the (0-step) PGA with one line. A step that
+  is merely large (converging in a few steps) is not refused."""
+  rc, _, err = run(["census", "--d", "6", "--m", "12", "--inits", "8", "--step-rule", "fixed",
+                    "--step", "1e9", "--no-progress"], capsys)
+  assert rc == 2 and len(err.strip().splitlines()) == 1 and "lower --step" in err
+  rc, _, err = run(["census", "--d", "6", "--m", "12", "--inits", "8", "--step-rule", "fixed",
+                    "--step", "1", "--no-progress"], capsys)
+  assert rc == 0, err
+
+
+def test_a_loss_that_is_nan_on_part_of_the_range_is_named_not_carried(tmp_path, monkeypatch,
+                                                                       capsys):
+  """log(u + 0.3) is finite where the one-point probe looks (u = 0.5) and NaN below
+  u = -0.3, which PGA reaches: one line naming the loss and the output, exit 2, no result."""
+  (tmp_path / "halflog.py").write_text(
+      "import jax.numpy as jnp\ndef l(u, y):\n  return jnp.log(u + 0.3) * y\n")
+  monkeypatch.chdir(tmp_path)
+  out = tmp_path / "r.json"
+  rc, _, err = run(["census", "--d", "8", "--m", "16", "--inits", "64", "--loss", "halflog:l",
+                    "--step-rule", "grad0", "--json", str(out), "--no-progress"], capsys)
+  assert rc == 2 and "halflog:l" in err and "network output u" in err, err
+  assert not out.exists()
+
+
+def test_synthetic_instances_do_not_depend_on_the_precision():
+  """The network and x are drawn in float64 and cast: the float32 instance is the float64
+  one rounded (to float32's relative 6e-8), not another draw (which differs by O(1))."""
+  import jax.numpy as jnp
+
+  from adv_landscape.api import synthetic_instance
+  for widths in (None, (7, 5)):
+    n32, x32 = synthetic_instance(seed=3, d=6, m=9, widths=widths, dtype=jnp.float32)
+    n64, x64 = synthetic_instance(seed=3, d=6, m=9, widths=widths, dtype=jnp.float64)
+    np.testing.assert_allclose(np.asarray(x32), np.asarray(x64), rtol=1.2e-7, atol=0)
+    for p32, p64 in zip(jax_leaves(n32), jax_leaves(n64)):
+      np.testing.assert_allclose(np.asarray(p32), np.asarray(p64), rtol=1.2e-7, atol=0)
+
+
+def jax_leaves(tree):
+  import jax
+  return jax.tree_util.tree_leaves(tree)
+
+
+def test_the_api_runs_a_float32_input_at_the_network_s_precision():
+  """np.load of an array saved from torch gives float32; beside a float64 network the census
+  runs in float64 (its dtype and tolerances), as the command line does."""
+  import jax.numpy as jnp
+
+  from adv_landscape.api import census, synthetic_instance
+  net, x = synthetic_instance(seed=0, d=5, m=8, dtype=jnp.float64)
+  res = census(net, "quadratic", np.asarray(x, np.float32), 1.0, n_restarts=8,
+               step_rule="grad0", step=0.1)
+  assert res.config["dtype"] == "float64"

@@ -47,6 +47,9 @@ def make_files(folder) -> None:
     f.write("not a folder\n")
   with open(j("broken_loss.py"), "w") as f:
     f.write("def l(u, y):\n  return (u - y\n")
+  np.savez(j("extra.npz"), W=W, a=a, W2=np.ones(3), foo=np.ones(2), activation=tanh)
+  np.savez(j("empty.npz"), W=np.zeros((0, 4)), a=np.zeros(0), activation=tanh)
+  os.symlink(j("target.json"), j("link.json"))
   os.makedirs(j("afolder"))
   os.makedirs(j("corrupt"))
   with open(j("corrupt/sweep.jsonl"), "w") as f:
@@ -157,6 +160,34 @@ CASES = [
     ("reproduce --out is a file", ["reproduce", "--quick", "--out", "{f}/afile"],
      ["out=", "is a file"]),
     ("bench --json is a folder", ["bench", "--json", "{f}/afolder"], ["json=", "is a folder"]),
+    # a newcomer's second hour
+    ("seed out of range", ["census", "--seed", "99999999999999999999999"],
+     ["seed=", "out of range"]),
+    ("negative seed", ["census", "--seed", "-1"], ["seed=-1", "out of range"]),
+    ("a network too large for memory", ["census", "--d", "100000000"], ["GiB", "--d or --m"]),
+    ("restarts too many to hold", ["census", "--inits", "1000000000"], ["GiB", "--stream"]),
+    ("a chunk too large to hold", ["census", "--inits", "1000000000", "--stream", "--chunk",
+                                   "1000000000"], ["GiB", "--chunk"]),
+    ("--json is the input --x", ["census", *NET, "--y", "1", "--json", "{f}/x.npy"],
+     ["json=", "the input --x"]),
+    ("--json is the input --weights", ["census", *NET, "--y", "1", "--json", "{f}/net.npz"],
+     ["json=", "the input --weights"]),
+    ("--json is a device", ["census", "--inits", "4", "--json", "/dev/null"],
+     ["json=", "not a regular file"]),
+    ("--json is a link", ["census", "--inits", "4", "--json", "{f}/link.json"],
+     ["json=", "symbolic link"]),
+    ("a user's network without --y", ["census", *NET, *OUT], ["net.npz", "give the label --y"]),
+    ("a K-output head with a scalar loss", ["census", "--weights", "{f}/multi.npz", "--x",
+                                            "{f}/x.npy", "--y", "1", *OUT],
+     ["multi.npz", "needs a of shape (m,)"]),
+    ("a class label that is not an integer", ["census", "--weights", "{f}/multi.npz", "--x",
+                                              "{f}/x.npy", "--loss", "softmax_ce", "--y", "1.5",
+                                              *OUT], ["y=1.5", "class index"]),
+    ("arrays beyond the network", ["census", "--weights", "{f}/extra.npz", "--x", "{f}/x.npy",
+                                   "--y", "1", *OUT], ["extra.npz", "['W2', 'foo']"]),
+    ("a layer with no units", ["census", "--weights", "{f}/empty.npz", "--x", "{f}/x.npy",
+                               "--y", "1", *OUT], ["empty.npz", "(0, 4)"]),
+    ("a vacuous --tol-g", ["census", "--tol-g", "1e9", *OUT], ["--tol-g", "||grad L(0)||"]),
 ]
 
 

@@ -105,7 +105,7 @@ def test_activation_argument_supplies_or_overrides_with_a_warning(tmp_path, caps
   np.savez(tmp_path / "noact.npz", W=W, a=a)
   np.savez(tmp_path / "tanh.npz", W=W, a=a, activation=np.array("tanh"))
   np.save(tmp_path / "x.npy", rng.standard_normal(4))
-  common = ["--x", str(tmp_path / "x.npy"), "--inits", "8", "--no-progress"]
+  common = ["--x", str(tmp_path / "x.npy"), "--y", "1", "--inits", "8", "--no-progress"]
   out = tmp_path / "a.json"
   assert main(["census", "--weights", str(tmp_path / "noact.npz"), "--activation", "sigmoid",
                "--json", str(out), *common]) == 0
