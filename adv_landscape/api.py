@@ -64,11 +64,14 @@ class Maximum:
     kind: "boundary" (on the sphere) or "interior".
     cls: the certificate class (``boundary_local_max`` or ``interior_local_max``).
     count: restarts that ended there; basin_fraction: count / restarts.
-    lambda_tangent: top Riemannian Hessian eigenvalue (boundary; NaN inside).
+    lambda_tangent: top Riemannian Hessian eigenvalue (boundary; NaN inside, and NaN
+      where the representative was certified by a proof: ``lambda_tangent_bound``).
     lambda_hess: top eigenvalue of hess L (interior; NaN on the sphere).
     multiplier: the KKT multiplier mu (boundary).
     proof_radius: a true strict local maximum lies within this distance
       (NaN when the proof failed; ``proof_note`` says why).
+    lambda_tangent_bound: the proof's bound lambda_T <= -kappa where the
+      representative inherited it (NaN elsewhere); certified_by: "eigenvalue" or "proof".
   """
 
   value: float
@@ -82,6 +85,8 @@ class Maximum:
   multiplier: float
   proof_radius: float
   proof_note: str
+  lambda_tangent_bound: float = float("nan")
+  certified_by: str = "eigenvalue"
 
 
 @dataclasses.dataclass(frozen=True)
@@ -185,7 +190,9 @@ def census(net: Network, loss: str | Loss | Callable, x, y, *, eps: float | None
                     cls=cls[mx["kind"]], count=mx["count"], basin_fraction=mx["basin_fraction"],
                     lambda_tangent=mx["lambda_tangent"], lambda_hess=mx["lambda_hess"],
                     multiplier=mx["multiplier"], proof_radius=float(mx["proof_radius"]),
-                    proof_note=mx["proof_note"]) for mx in run.maxima]
+                    proof_note=mx["proof_note"],
+                    lambda_tangent_bound=mx.get("lambda_tangent_bound", float("nan")),
+                    certified_by=mx.get("certified_by", "eigenvalue")) for mx in run.maxima]
   out_config = {**dataclasses.asdict(run.config), "norm": norm, "eps": eps,
                 "gamma": eps / scale if xnorm else None, "n_restarts": n_restarts, "seed": seed, "loss": loss.name, "y": y,
                 "d": int(net.d), "m": int(net.m), "activation": net.activation,

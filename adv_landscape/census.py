@@ -8,7 +8,10 @@ Two certified maxima are the same when ||delta_i - delta_j|| <= tol_c eps.
 One clustering rule serves the batch census and the streamed one: in order of
 decreasing value, each maximum joins the nearest representative within
 reach, else starts a new one. In a batch every representative is thus the
-best point of its cluster; a stream sorts within each chunk only.
+best point of its cluster; a stream sorts within each chunk only. The batch
+census then merges clusters that touch (``link_touching``), so that a cloud of
+endpoints wider than tol_c eps around one maximum is not split at the
+threshold; the stream, which keeps no members, does not.
 
 >>> import numpy as np
 >>> d = np.array([[1.0, 0.0], [0.999, 0.0447], [-1.0, 0.0]])
@@ -26,7 +29,7 @@ import numpy as np
 from adv_landscape.certify import MAXIMUM_CLASSES, Certificate
 from adv_landscape.config import Tolerances
 
-__all__ = ["Clusters", "cluster_maxima", "Census", "census_summary", "merge_proved",
+__all__ = ["Clusters", "cluster_maxima", "link_touching", "Census", "census_summary", "merge_proved",
            "nonlinearity", "StreamingCensus"]
 
 
@@ -60,6 +63,67 @@ def cluster_maxima(deltas, values, *, eps: float, tol_c: float = Tolerances.tol_
     labels[i] = j
   counts = np.bincount(labels, minlength=len(reps)) if reps else np.zeros(0, np.int64)
   return Clusters(labels, np.asarray(reps, np.int64), counts)
+
+
+def link_touching(deltas, values, cl: Clusters, *, eps: float,
+                  tol_c: float = Tolerances.tol_c) -> Clusters:
+  """Merges leader clusters that touch: some member of one within tol_c eps of a member of
+  the other (single linkage between clusters).
+
+  Leader clustering splits one maximum into several clusters when its endpoints spread
+  wider than tol_c eps (a loose tolerance, a flat direction): the points beyond the
+  leader's reach start clusters of their own a hair further on, with the same value and
+  curvature. After the merge two clusters are separate only when no pair of their
+  members comes within tol_c eps, so a split needs an empty gap of tol_c eps between
+  them. Members lie within tol_c eps of their leader, so only clusters whose leaders are
+  within 3 tol_c eps can touch; just those pairs are compared, member by member.
+
+  >>> import numpy as np
+  >>> pts = np.array([[0.0, 0.0], [0.08, 0.0], [0.16, 0.0], [1.0, 0.0]])  # a chain, and a far point
+  >>> vals = np.array([3.0, 2.9, 2.8, 1.0])
+  >>> cl = cluster_maxima(pts, vals, eps=1.0, tol_c=0.1)
+  >>> cl.counts.tolist(), link_touching(pts, vals, cl, eps=1.0, tol_c=0.1).counts.tolist()
+  ([2, 1, 1], [3, 1])
+  """
+  deltas = np.asarray(deltas, np.float64)
+  k = cl.reps.size
+  if k < 2:
+    return cl
+  r = tol_c * eps
+  parent = list(range(k))
+
+  def root(i):
+    while parent[i] != i:
+      parent[i] = parent[parent[i]]
+      i = parent[i]
+    return i
+
+  R = deltas[cl.reps]
+  near = np.sum((R[:, None, :] - R[None, :, :]) ** 2, axis=2) <= (3 * r) ** 2
+  members = [np.flatnonzero(cl.labels == j) for j in range(k)]
+  for a, b in zip(*np.nonzero(np.triu(near, 1))):
+    if root(a) == root(b):
+      continue
+    A, B = deltas[members[a]], deltas[members[b]]
+    d2 = (np.sum(A * A, 1)[:, None] + np.sum(B * B, 1)[None, :] - 2 * A @ B.T)
+    if d2.min() <= r * r * (1 + 1e-12):
+      parent[root(b)] = root(a)
+  roots = np.array([root(j) for j in range(k)])
+  if np.unique(roots).size == k:
+    return cl
+  values = np.asarray(values, np.float64)
+  groups = {}
+  for j in range(k):  # each merged cluster is led by its best leader, renumbered by value
+    groups.setdefault(roots[j], []).append(j)
+  leads = sorted(groups, key=lambda g: -values[cl.reps[groups[g]]].max())
+  new_of = np.empty(k, np.int64)
+  reps = []
+  for n, g in enumerate(leads):
+    js = groups[g]
+    new_of[js] = n
+    reps.append(int(cl.reps[js][np.argmax(values[cl.reps[js]])]))
+  labels = np.where(cl.labels >= 0, new_of[np.maximum(cl.labels, 0)], -1)
+  return Clusters(labels, np.asarray(reps, np.int64), np.bincount(labels, minlength=len(reps)))
 
 
 class Census(NamedTuple):
@@ -106,6 +170,7 @@ def census_summary(deltas, cert: Certificate, *, eps: float,
   is_max = np.isin(cert.classes, MAXIMUM_CLASSES)
   idx = np.flatnonzero(is_max)
   cl = cluster_maxima(deltas[idx], cert.values[idx], eps=eps, tol_c=tol_c)
+  cl = link_touching(deltas[idx], cert.values[idx], cl, eps=eps, tol_c=tol_c)
   labels = np.full(n, -1, np.int64)
   labels[idx] = cl.labels
   reps = idx[cl.reps]
@@ -216,6 +281,7 @@ class StreamingCensus:
     self.values: list[float] = []
     self.counts: list[int] = []
     self.lambda_tangent: list[float] = []
+    self.lambda_bound: list[float] = []  # the proof's bound where the representative inherited
     self.multiplier: list[float] = []
     self.kinds: list[str] = []
     self.n_active: list[int] = []  # on the l_inf ball: coordinates on a face
@@ -250,6 +316,8 @@ class StreamingCensus:
       self.radius_max.append(float("nan"))
       self._radius(len(self.counts) - 1, pr[i])
       self.lambda_tangent.append(float(cert.lambda_tangent[i]))
+      self.lambda_bound.append(float(cert.lambda_bound[i]) if cert.lambda_bound is not None
+                               else float("nan"))
       self.multiplier.append(float(cert.multiplier[i]))
       self.kinds.append(_kind(cert.classes[i]))
       if cert.n_active is not None:
@@ -272,6 +340,8 @@ class StreamingCensus:
     out = [{"delta": self.reps[j], "value": self.values[j], "kind": self.kinds[j],
             "count": self.counts[j],
             "basin_fraction": self.counts[j] / self.n, "lambda_tangent": self.lambda_tangent[j],
+            "lambda_tangent_bound": self.lambda_bound[j],
+            "certified_by": "proof" if np.isfinite(self.lambda_bound[j]) else "eigenvalue",
             "multiplier": self.multiplier[j], "endpoints_with_radius": self.radius_count[j],
             "endpoint_radius_max": self.radius_max[j]} for j in order]
     if self.n_active:  # the l_inf ball's certificate, as the batch census reports it

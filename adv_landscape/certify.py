@@ -67,9 +67,13 @@ class Certificate(NamedTuple):
     method: how lambda_T was computed.
     n_active: on the l_inf ball, the number of coordinates on a face
       (``box.certify_box``); None on the l2 ball.
-    inherited: where lambda_T was inherited from a proof's ``ConcaveBall``.
+    inherited: where the endpoint was certified by a proof's ``ConcaveBall``
+      instead of an eigenvalue (``certified_by`` "proof"); there
+      ``lambda_tangent`` is NaN (not computed) and ``lambda_bound`` holds the
+      ball's bound lambda_T <= -kappa, which the classification used.
     proof_radius: for those endpoints, a bound on the distance to the strict
       local maximum the ball holds (``certify_problem``); NaN elsewhere.
+    lambda_bound: the proof's upper bound on lambda_T where inherited, NaN elsewhere.
   """
 
   classes: np.ndarray
@@ -89,6 +93,13 @@ class Certificate(NamedTuple):
   n_active: np.ndarray | None = None
   inherited: np.ndarray | None = None
   proof_radius: np.ndarray | None = None
+  lambda_bound: np.ndarray | None = None
+
+  @property
+  def certified_by(self) -> np.ndarray:
+    """Per endpoint: "proof" where a proof's concave ball certified it, else "eigenvalue"."""
+    inh = np.zeros(self.classes.shape, bool) if self.inherited is None else self.inherited
+    return np.where(inh, "proof", "eigenvalue")
 
 
 class ConcaveBall(NamedTuple):
@@ -290,8 +301,9 @@ def certify_problem(problem: Problem, deltas, *, tol_g=None, tol_b: float | None
   ``covered``: ``ConcaveBall``s from proofs. An endpoint that meets the
   first-order conditions and whose projection on the sphere lies in one of
   them inherits lambda_T <= -kappa from the proof instead of an eigenvalue
-  computation (``Certificate.inherited``; its ``lambda_tangent`` is then that
-  bound, and tol_h uses the ball's bound ell on ||hess L||). The certificate
+  computation (``Certificate.inherited``; its ``lambda_bound`` is then that
+  bound, its ``lambda_tangent`` NaN, and tol_h uses the ball's bound ell on
+  ||hess L||). The certificate
   is then about the projected point, which is within tol_b eps of the endpoint.
   Endpoints outside every ball are certified on their own. ``first``: the third
   output of ``kkt_points`` for these endpoints (rows alike), not computed again.
@@ -328,13 +340,14 @@ def certify_problem(problem: Problem, deltas, *, tol_g=None, tol_b: float | None
     verified = np.ones(deltas.shape[0], bool)
     inherited = np.zeros(deltas.shape[0], bool)
     radius = np.full(deltas.shape[0], np.nan)
+    bound = np.full(deltas.shape[0], np.nan)
     if len(covered) and need.any():
       idx = np.flatnonzero(need)
       ball = covering_ball(deltas[idx], covered, eps)
       hit = ball >= 0
       idx, ball = idx[hit], ball[hit]
       kappa = np.asarray([covered[b].kappa for b in ball], np.float64)
-      out["lambda_tangent"][idx] = -kappa
+      bound[idx] = -kappa  # lambda_tangent stays NaN there: no eigenvalue was computed
       out["hess_scale"][idx] = [covered[b].ell for b in ball]
       inherited[idx] = True
       need = need & ~inherited
@@ -377,8 +390,9 @@ def certify_problem(problem: Problem, deltas, *, tol_g=None, tol_b: float | None
       lam_h[inside], lam_hmin[inside] = eigs[:, -1], eigs[:, 0]
       out["hess_scale"][inside] = np.abs(eigs).max(axis=1)  # ||hess L||_2, for tol_h
   tol_h = rtol_h * (out["hess_scale"] + np.abs(out["multiplier"]))
+  decisive = np.where(inherited, bound, out["lambda_tangent"])  # the eigenvalue or the bound
   classes = classify(norm_ratio, out["grad_norm"], out["rgrad_norm"], out["multiplier"],
-                     out["lambda_tangent"], lam_h, eps=eps, tol_b=tol_b, tol_g=tol_g,
+                     decisive, lam_h, eps=eps, tol_b=tol_b, tol_g=tol_g,
                      tol_h=tol_h, lambda_hess_min=lam_hmin, verified=verified)
   interior_max = classes == "interior_local_max"
   return Certificate(classes, out["values"], norm_ratio, out["grad_norm"], out["rgrad_norm"],
@@ -386,7 +400,7 @@ def certify_problem(problem: Problem, deltas, *, tol_g=None, tol_b: float | None
                      float(tol_b), np.broadcast_to(np.asarray(tol_g, np.float64),
                                                    deltas.shape[:1]), tol_h,
                      "lanczos" if method == "lanczos" else f"dense-{method}", lam_hmin,
-                     inherited=inherited, proof_radius=radius)
+                     inherited=inherited, proof_radius=radius, lambda_bound=bound)
 
 
 def _first_order(obj, e, deltas, tol_g, tol_b, block, progress, first=None):

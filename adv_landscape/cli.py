@@ -455,6 +455,9 @@ def cmd_census(args) -> int:
            "converged": bool(res.converged[i]), "class": str(cert.classes[i]),
            "grad_norm": cert.grad_norm[i], "rgrad_norm": cert.rgrad_norm[i],
            "multiplier": cert.multiplier[i], "lambda_tangent": cert.lambda_tangent[i],
+           "lambda_tangent_bound": (cert.lambda_bound[i] if cert.lambda_bound is not None
+                                    else None),
+           "certified_by": str(cert.certified_by[i]),
            "cluster": int(cs.labels[i])} for i in range(cs.n)]
     io.write_json_atomic(args.json, out)
     print(f"wrote {args.json}")
@@ -495,7 +498,10 @@ def _print_census(source, args, config, s, maxima) -> None:
               + (f"  lambda_max(H_FF)={mx['lambda_tangent']:.3g}"
                  if np.isfinite(mx["lambda_tangent"]) else ""))
     elif mx.get("kind", "boundary") == "boundary":
-      curv = f"lambda_T={mx['lambda_tangent']:.3g}  mu={mx['multiplier']:.3g}"
+      lam = mx["lambda_tangent"]
+      curv = (f"lambda_T={lam:.3g}" if np.isfinite(lam) else
+              f"lambda_T<={mx.get('lambda_tangent_bound', np.nan):.3g} (proof)")
+      curv += f"  mu={mx['multiplier']:.3g}"
     else:
       curv = f"lambda_max(hess L)={mx.get('lambda_hess', float('nan')):.3g}"
     radius = mx.get("proof_radius")

@@ -156,6 +156,7 @@ def run_census_problem(problem: Problem, *, key: jax.Array, n_restarts: int,
     mx = {"delta": res.deltas[i], "value": float(cert.values[i]), "kind": str(cs.kinds[n]),
           "count": int(c), "basin_fraction": float(c) / cs.n,
           "lambda_tangent": float(cert.lambda_tangent[i]),
+          "lambda_tangent_bound": _bound_at(cert, i), "certified_by": str(cert.certified_by[i]),
           "lambda_hess": float(cert.lambda_hess[i]), "multiplier": float(cert.multiplier[i])}
     if cert.n_active is not None:
       mx["n_active"] = int(cert.n_active[i])
@@ -180,6 +181,11 @@ def run_census_problem(problem: Problem, *, key: jax.Array, n_restarts: int,
     summary.update(proved_fraction=float(cs.counts[proved].sum() / cs.n) if proved.size else 0.0,
                    proved_distinct_maxima=cs.proved_distinct)
   return CensusRun(res, cert, cs, proofs, maxima, summary, tols, res.config, float(tol.max()))
+
+
+def _bound_at(cert: Certificate, i: int) -> float:
+  """The proof's bound on lambda_T at endpoint i where it was inherited, else NaN."""
+  return float(cert.lambda_bound[i]) if cert.lambda_bound is not None else float("nan")
 
 
 def _output_at(problem, delta) -> str:

@@ -262,6 +262,7 @@ def run_point(p: GridPoint) -> dict:
       "interior_endpoints": int(np.sum(cert.norm_ratio < 1 - cert.tol_b)),
       "interior_maxima_at_endpoints": int(np.sum(cert.interior_max)),
       "lambda_tangent": cert.lambda_tangent, "multiplier": cert.multiplier,
+      "lambda_tangent_bound": cert.lambda_bound,
       "distinct_maxima": cs.distinct,
       "distinct_maxima_by_distance": run.summary["distinct_maxima_by_distance"],
       "proved_distinct_maxima": cs.proved_distinct, "best_value": cs.best_value, "p_best": cs.p_best,

@@ -99,7 +99,9 @@ def test_proofs_merge_a_split_maximum_and_keep_different_ones_apart():
   assert lin["distinct_maxima_by_distance"] > 2  # the split this test is about
   assert lin["distinct_maxima"] == 2 and lin["proved_distinct_maxima"] == 2
   cav = run_point(GridPoint(s=1.0, gamma=1.5, family="concave", loss="linear", init="ball", **b))
-  assert cav["distinct_maxima_by_distance"] > 1
+  # Its endpoints form one connected cloud, which linking (census.link_touching) keeps as
+  # one maximum even before the proofs; leader clustering alone split it.
+  assert cav["distinct_maxima_by_distance"] == 1
   assert cav["distinct_maxima"] == 1 and cav["maxima_kinds"] == ["interior"]
 
 
@@ -120,3 +122,26 @@ def test_census_carries_each_maximums_value_in_order():
   np.testing.assert_array_equal(cs.values, run.certificate.values[cs.reps])
   np.testing.assert_array_equal(cs.values, [mx["value"] for mx in run.maxima])
   assert np.all(np.diff(cs.values) <= 0)
+
+
+def test_a_cloud_wider_than_tol_c_stays_one_maximum_and_a_gap_still_splits():
+  """Endpoints of one maximum spread 3 tol_c eps wide (a loose tolerance): leader
+  clustering alone splits them at its threshold; linked, they are one. Two such clouds
+  with an empty gap of 5 tol_c eps between them stay two (the merge can fail)."""
+  from adv_landscape.census import link_touching
+  rng = np.random.default_rng(3)
+  tol_c, eps = 1e-3, 2.0
+  ang, rad = rng.uniform(0, 2 * np.pi, 400), 1.5 * tol_c * eps * np.sqrt(rng.uniform(0, 1, 400))
+  cloud = np.stack([rad * np.cos(ang), rad * np.sin(ang)], axis=1)  # a disk, densely filled
+  vals = -np.linalg.norm(cloud, axis=1)  # best at the centre
+  cl = cluster_maxima(cloud, vals, eps=eps, tol_c=tol_c)
+  assert cl.counts.size > 1  # the split the merge repairs
+  linked = link_touching(cloud, vals, cl, eps=eps, tol_c=tol_c)
+  assert linked.counts.tolist() == [400] and linked.reps[0] == int(np.argmax(vals))
+  small = 0.3 * tol_c * eps * rng.standard_normal((100, 2)) / np.sqrt(2)
+  two = np.concatenate([small, small + [8 * tol_c * eps, 0]])
+  v2 = np.concatenate([-np.linalg.norm(small, axis=1), -1 - np.linalg.norm(small, axis=1)])
+  linked = link_touching(two, v2, cluster_maxima(two, v2, eps=eps, tol_c=tol_c), eps=eps,
+                         tol_c=tol_c)
+  assert linked.counts.tolist() == [100, 100]
+  assert (linked.labels[:100] == 0).all() and (linked.labels[100:] == 1).all()

@@ -111,7 +111,7 @@ def test_cli_census_of_a_deep_network_file(tmp_path, capsys):
   np.save(tmp_path / "x.npy", np.linspace(-1.0, 1.0, 4))
   out = tmp_path / "c.json"
   assert main(["census", "--weights", str(tmp_path / "deep.npz"), "--x", str(tmp_path / "x.npy"),
-               "--eps", "0.5", "--inits", "16", "--x64", "--step-rule", "grad0", "--step",
+               "--y", "1", "--eps", "0.5", "--inits", "16", "--x64", "--step-rule", "grad0", "--step",
                "0.1", "--no-progress", "--json", str(out)]) == 0
   res = json.loads(out.read_text())
   assert res["config"]["depth"] == 3 and res["config"]["widths"] == [6, 5, 3]

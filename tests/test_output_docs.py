@@ -71,7 +71,7 @@ def test_user_network_census_fields_are_documented(tmp_path, capsys):
            c=np.array(0.25), activation=np.array("tanh"))
   np.save(tmp_path / "x.npy", rng.standard_normal(4))
   assert main(["census", "--weights", str(tmp_path / "net.npz"), "--x", str(tmp_path / "x.npy"),
-               "--inits", "8", "--no-progress", "--json", str(tmp_path / "c.json")]) == 0
+               "--y", "1", "--inits", "8", "--no-progress", "--json", str(tmp_path / "c.json")]) == 0
   res = json.loads((tmp_path / "c.json").read_text())
   assert res["config"]["output_bias"] == 0.25
   assert not keys(res) - documented("census JSON")

@@ -71,7 +71,16 @@ def test_certified_by_proof_only_inside_the_concave_balls():
   assert run.summary["certified_by_proof"] == int(got.inherited.sum()) >= 24
   np.testing.assert_array_equal(got.classes, plain.certificate.classes)
   inh = got.inherited
-  assert (got.lambda_tangent[inh] >= plain.certificate.lambda_tangent[inh]).all()
+  assert (got.lambda_bound[inh] >= plain.certificate.lambda_tangent[inh]).all()
+  # the bound lives in its own field: where inherited no eigenvalue is reported, and every
+  # endpoint says which certified it
+  assert np.isnan(got.lambda_tangent[inh]).all() and np.isnan(got.lambda_bound[~inh]).all()
+  assert (got.certified_by[inh] == "proof").all()
+  assert (got.certified_by[~inh] == "eigenvalue").all()
+  for mx in run.maxima:  # a maximum reports the eigenvalue or the bound, never one as the other
+    assert np.isfinite(mx["lambda_tangent"]) != np.isfinite(mx["lambda_tangent_bound"])
+    assert mx["certified_by"] == ("proof" if np.isfinite(mx["lambda_tangent_bound"])
+                                  else "eigenvalue")
   stream = run_census(net, "quadratic", x, y, stream=True, **kw)
   assert stream.summary["certified_by_proof"] >= 24
   assert stream.summary["endpoints_with_radius"] == stream.summary["certified_by_proof"]
