@@ -35,6 +35,11 @@ class _Help(argparse.ArgumentDefaultsHelpFormatter):
       return action.help
     return super()._get_help_string(action)
 
+  def _fill_text(self, text, width, indent):
+    if "\n" in text:  # the examples: kept line by line as written
+      return "".join(indent + line for line in text.splitlines(keepends=True))
+    return super()._fill_text(text, width, indent)
+
 
 class _Parser(argparse.ArgumentParser):
   """argparse, but a usage error is one line, exit code 2, and help shows every default."""
@@ -101,14 +106,15 @@ def _finite(name):
   return parse
 
 
-def _common(p: argparse.ArgumentParser) -> None:
+def _common(p: argparse.ArgumentParser, *, x64: bool = True) -> None:
   g = p.add_argument_group("common")
   g.add_argument("--seed", type=_seed, default=0, help="PRNG seed (a non-negative integer)")
   g.add_argument("--json", metavar="PATH", default=None,
                  help="also write the results here as JSON, atomically (checked before any "
                       "computation; not written by default)")
-  g.add_argument("--x64", action="store_true",
-                 help="run PGA in float64 (certificates are always float64)")
+  if x64:  # verify's grid points choose their own precision: the flag would change nothing
+    g.add_argument("--x64", action="store_true",
+                   help="run PGA in float64 (certificates are always float64)")
   g.add_argument("--no-progress", action="store_true",
                  help="hide progress bars (notices such as 'resuming' still go to stderr)")
 
@@ -124,13 +130,16 @@ def _instance_args(p: argparse.ArgumentParser) -> None:
       "--activation, --scale, --outputs)")
   g.add_argument("--weights", metavar="NET", default=None,
                  help="network file: .npz (W (m,d), a (m,) or (m,K), optional b (m,), c, "
-                      "activation), or a PyTorch state_dict in .pt/.pth (extra 'torch') or "
-                      ".safetensors (extra 'safetensors') with two Linear layers (None: a "
-                      "synthetic instance)")
+                      "activation; a deep one W1, b1, W2, b2, ..., a), or a PyTorch "
+                      "state_dict in .pt/.pth (extra 'torch') or .safetensors (extra "
+                      "'safetensors') with two or more Linear layers (None: a synthetic "
+                      "instance)")
   g.add_argument("--x", metavar="X.npy", default=None,
                  help="input x of shape (d,), with --weights (None: a synthetic instance)")
   g.add_argument("--y", type=_finite("y"), default=None,
-                 help="label (None means 1.0, or class 0 for softmax_ce)")
+                 help="label: the target (quadratic, huber), the sign +-1 (logistic, "
+                      "exponential, linear) or the class index (softmax_ce); required with "
+                      "--weights (None, for a synthetic instance, means 1.0, or class 0)")
   g.add_argument("--d", type=_positive_int("d"), default=None,
                  help="synthetic input dimension (None means 20; with --weights it must match "
                       "the file)")
@@ -688,6 +697,24 @@ def cmd_bench(args) -> int:
   return 0
 
 
+_EXAMPLES = {
+    "census": """examples:
+  adv-landscape census --d 20 --m 200 --gamma 0.5 --inits 2000 --x64
+  adv-landscape census --weights NET.npz --x X.npy --y 1 --eps 0.5 --json out.json
+  adv-landscape census --weights model.pt --activation tanh --x X.npy --y 3 --loss softmax_ce
+  adv-landscape census --norm inf --d 20 --m 200 --step-rule grad0 --step 0.1 --x64
+  adv-landscape census --d 784 --m 1024 --inits 1000000 --stream --json big.json
+loss formulas: docs/theory.md section 9; output fields: docs/output.md""",
+    "verify": """examples:
+  adv-landscape verify --quick --out verify-report   # rerun the same command to resume
+  adv-landscape verify --quick --norm inf
+  adv-landscape verify --out verify-full             # the full grid""",
+    "reproduce": """examples:
+  adv-landscape reproduce --quick                    # into ./figures-quick/
+  adv-landscape reproduce --data fashion-mnist --out figures-fmnist""",
+}
+
+
 def build_parser() -> argparse.ArgumentParser:
   from adv_landscape import __version__
 
@@ -699,7 +726,8 @@ def build_parser() -> argparse.ArgumentParser:
   sub = p.add_subparsers(dest="command", required=True, parser_class=_Parser)
   c = sub.add_parser("census", help="PGA from many starts, certificates, distinct maxima",
                      description="PGA from many starts on one instance, a certificate for every "
-                                 "endpoint, the distinct maxima and their proofs.")
+                                 "endpoint, the distinct maxima and their proofs.",
+                     epilog=_EXAMPLES["census"])
   _instance_args(c)
   c.add_argument("--save-endpoints", action="store_true",
                  help="also write every endpoint to the JSON")
@@ -713,7 +741,8 @@ def build_parser() -> argparse.ArgumentParser:
   v = sub.add_parser("verify", help="claims A-D on the built-in grid; writes a report",
                      description="Claims A-D of the paper, and their planted controls, on the "
                                  "built-in synthetic grid; writes report.md, report.json, "
-                                 "figures and the resumable sweep.jsonl into --out.")
+                                 "figures and the resumable sweep.jsonl into --out.",
+                     epilog=_EXAMPLES["verify"])
   v.add_argument("--quick", action="store_true", help="the small grid (minutes on 2 cores)")
   v.add_argument("--out", default="verify-report",
                  help="report folder; a killed run resumes from its sweep.jsonl")
@@ -726,11 +755,11 @@ def build_parser() -> argparse.ArgumentParser:
                  help="hidden layers of the paper's grid points (the planted controls stay "
                       "two-layer); > 1 runs by autodiff, with curvature steps for lipschitz ones")
   _processes_args(v)
-  _common(v)
+  _common(v, x64=False)
   v.set_defaults(func=cmd_verify)
   r = sub.add_parser("reproduce", help="regenerate every figure of the paper's experiments",
                      description="Runs experiments/rq1..rq3 and writes their figures and "
-                                 "*_summary.json files.")
+                                 "*_summary.json files.", epilog=_EXAMPLES["reproduce"])
   r.add_argument("--quick", action="store_true", help="small versions (minutes on 2 cores)")
   r.add_argument("--smoke", action="store_true", help=argparse.SUPPRESS)
   r.add_argument("--data", default="digits",
@@ -740,7 +769,8 @@ def build_parser() -> argparse.ArgumentParser:
                       "dataset-fashion-mnist location)")
   r.add_argument("--out", default=None,
                  help="figure folder (None means figures/, or figures-quick/ with --quick, with "
-                      "-inf appended for --norm inf, so that no run overwrites another's)")
+                      "-inf appended for --norm inf, in the current folder, so that no run "
+                      "overwrites another's)")
   r.add_argument("--norm", default="2", choices=("2", "inf"),
                  help="threat model of every experiment: the l2 ball, or the l_inf box of "
                       "half-width gamma ||x|| / sqrt(d) (sign steps in adversarial training)")
@@ -763,7 +793,10 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> int:
   parser = build_parser()
   args = parser.parse_args(argv)
-  if args.x64:
+  from adv_landscape import compile_cache
+
+  compile_cache.enable()  # ADV_LANDSCAPE_CACHE_DIR=off turns it off
+  if getattr(args, "x64", False):
     import jax
     jax.config.update("jax_enable_x64", True)
   try:

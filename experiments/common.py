@@ -31,10 +31,10 @@ def parser(doc: str) -> argparse.ArgumentParser:
 
 
 def default_out(quick: bool, norm: str = "2") -> str:
-  """figures/ for the full run, figures-quick/ for the small ones, with -inf on the l_inf ball
-  (all beside experiments/), so that no run overwrites another's figures."""
-  root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-  return os.path.join(root, ("figures-quick" if quick else "figures")
+  """figures/ for the full run, figures-quick/ for the small ones, with -inf on the l_inf ball,
+  in the current folder (from the checkout's root: its committed figures/), so that no run
+  overwrites another's figures and a run from elsewhere leaves the checkout alone."""
+  return os.path.join(os.getcwd(), ("figures-quick" if quick else "figures")
                       + ("-inf" if norm == "inf" else ""))
 
 
