@@ -207,3 +207,38 @@ def test_the_api_runs_a_float32_input_at_the_network_s_precision():
   res = census(net, "quadratic", np.asarray(x, np.float32), 1.0, n_restarts=8,
                step_rule="grad0", step=0.1)
   assert res.config["dtype"] == "float64"
+
+
+def test_the_default_chunk_gives_every_process_a_chunk(monkeypatch, capsys):
+  """512 restarts on 2 processes: chunks of 256 (the old fixed default of 8192 left the second
+  process without one and refused the run); one process keeps a single chunk."""
+  import adv_landscape.cli as cli_mod
+  import adv_landscape.pipeline as pipeline_mod
+
+  seen = []
+
+  def stop(*a, config=None, **k):
+    seen.append(config.chunk)
+    raise KeyboardInterrupt  # enough: the configuration is what this test reads
+
+  monkeypatch.setattr(pipeline_mod, "run_census", stop)
+  for procs, want in ((2, 256), (1, 512)):
+    monkeypatch.setattr(cli_mod, "_processes", lambda: procs)
+    rc, _, err = run(["census", "--d", "4", "--m", "6", "--inits", "512", "--no-progress"],
+                     capsys)
+    assert rc == 130 and seen[-1] == want
+    assert err.strip().splitlines() == ["adv-landscape census: interrupted; nothing was "
+                                        "written (results are written at the end)"]
+
+
+def test_ctrl_c_during_verify_is_one_line_that_says_how_to_resume(tmp_path, monkeypatch, capsys):
+  import adv_landscape.verify as verify_mod
+
+  def interrupted(*a, **k):
+    raise KeyboardInterrupt
+
+  monkeypatch.setattr(verify_mod, "run_verify", interrupted)
+  rc, _, err = run(["verify", "--quick", "--out", str(tmp_path / "rep"), "--no-progress"],
+                   capsys)
+  assert rc == 130 and len(err.strip().splitlines()) == 1 and "to resume" in err
+  assert not (tmp_path / "rep" / ".lock").exists()  # the lock went with the run
