@@ -62,13 +62,14 @@ def test_reproduce_refuses_synthetic(capsys):
   assert "reproduce needs a real data set" in capsys.readouterr().err
 
 
-def test_quick_reproduce_writes_to_its_own_folder(monkeypatch, capsys):
-  """--quick (and --smoke) without --out never write into figures/, the full run's folder."""
+def test_quick_reproduce_writes_to_its_own_folder(tmp_path, monkeypatch, capsys):
+  """--quick (and --smoke) without --out never write into figures/, the full run's folder;
+  every default folder is in the current folder, so a run from elsewhere leaves the
+  checkout alone."""
   import importlib
 
-  from adv_landscape import cli
-
   seen = []
+  monkeypatch.chdir(tmp_path)
 
   class Script:
     @staticmethod
@@ -85,7 +86,7 @@ def test_quick_reproduce_writes_to_its_own_folder(monkeypatch, capsys):
     seen.clear()
     assert main(["reproduce", "--no-progress"] + flags) == 0
     assert {os.path.basename(p) for p in seen} == {folder}, (flags, seen)
-    assert os.path.dirname(seen[0]) == os.path.dirname(cli._experiments_dir())
+    assert os.path.dirname(seen[0]) == str(tmp_path)
   capsys.readouterr()
 
 
