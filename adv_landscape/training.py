@@ -57,6 +57,7 @@ class TrainConfig:
   init: str = "zero"
   norm: str = "2"  # "inf": the box of half-width gamma ||x_i|| / sqrt(d), sign steps
   lr_first: float | None = None  # the first layer's (W's) learning rate; None: lr
+  w_scale: float = 1.0  # the first layer's initial weights times this (1: the paper's init)
   adversarial: bool = True  # False: standard training (no inner maximisation)
   certify_every: int = 1
   certify_n: int = 32
@@ -189,6 +190,8 @@ def train(X, Y, cfg: TrainConfig, *, checkpoint: str | None = None, progress: bo
   K = int(Y.max()) + 1 if loss.multi_output else None
   net = init_network(jax.random.fold_in(key, 0), d, cfg.m, activation=cfg.activation,
                      n_outputs=K, dtype=X.dtype)
+  if cfg.w_scale != 1.0:  # (RQ2's invariance control: W0 / s at input scale s)
+    net = Network(net.W * cfg.w_scale, net.a, net.b, net.activation)
   opt = _optimizer(cfg, net)
   state = (net, opt.init(net))
   start, log = 0, []

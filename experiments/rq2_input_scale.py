@@ -11,33 +11,52 @@ W at every s):
 - fixed: one lr for every s (the old protocol, kept for comparison);
 - rescaled: first-layer lr = lr / s^2, the others lr: only the landscape
   (the initialisation's scale) differs between scales;
-- tuned: per s, the best lr of a log grid, chosen on a validation split by
-  the primary measure; best against best, reported on the test split;
+- tuned: per s, the best lr of a log grid, chosen on a validation split by the
+  primary criterion (the mean robust validation loss over the epochs); the grid
+  starts at 1/4 .. 4 times --lr and is widened, one factor of 2 at a time up to
+  1/64 .. 64, while a scale's choice sits on its edge; best against best,
+  reported on the test split;
 - clean: standard training at the fixed lr (the adversarial / clean ratio).
 
-Speed is measured on the test split's robust loss under a strong attack
-(projected gradient steps eta = 0.1 eps / ||grad L(start)|| run to ||G|| <=
-1e-4 ||grad L(0)|| or the step budget, one start at 0 and three on the
-sphere, the worst of them; its converged fraction each epoch and the
-certified fraction of its endpoints at the last epoch are reported), never
-the training attack. Measures (each
-reported): the primary, AUC = mean over epochs 1..K of R_t / R_0 (lower is
-faster; defined for every run, so nothing is censored, and normalised by the
-epoch-0 loss so that scales with different starting losses compare);
-epochs to halve the excess over a common floor (the protocol's lowest final
-R), censored at K when never reached; the initial slope (R_0 - R_3) / (3 R_0).
-The trend across s is Page's L within seeds (blocks) with a cluster bootstrap
-over seeds of the log-log slope of AUC on s. Verdict per protocol:
-``supports`` (AUC increases with s: p < 0.05 and the slope's interval above
-0), ``contradicts`` (decreases: p < 0.05 the other way and the interval
-below 0), else ``inconclusive``.
+Measures, fixed before the results were looked at, in absolute units (with V = s W the
+problem is the same at every s, so absolute losses compare across scales and nothing is
+normalised away). Primary, each a cost (higher = slower), per seed and scale:
+  mean_loss       mean robust test loss over epochs 1..K;
+  epochs_to_loss  first epoch with robust test loss <= 0.5 (the quadratic loss of the
+                  zero predictor on labels +-1), K + 1 when never (censored);
+  epochs_to_acc   first epoch with robust test accuracy >= 0.6 (ten points above
+                  chance), K + 1 when never;
+  final_loss      robust test loss at epoch K;
+  final_error     1 - robust test accuracy at epoch K.
+Gradient evaluations to each target are the epochs times n_train (1 + inner PGA steps)
+(reported beside them: the same order). Secondary, relative: auc_relative = mean over
+epochs of R_t / R_0 (the old measure; R_0 itself grows with s, so it is not read for the
+verdict). Robust loss is measured by a strong attack that must converge: projected
+gradient steps eta = 0.1 eps / ||grad L(start)||, one start at 0 and three on the
+sphere, to ||G|| <= 1e-4 ||grad L(0)||; examples it leaves unconverged are attacked
+again with 4x the steps, then with a 4x smaller step and 16x the steps; the worst loss
+found is kept, and the converged fraction per scale is reported (a scale below 99% is flagged).
 
-Figures: rq2_protocols (robust test loss per epoch, every protocol and
-scale), rq2_speed (AUC against s per protocol, seeds joined). Summary:
-rq2_summary.json.
+Per measure, Page's L test within seeds (blocks) both ways, ties (within 1e-9
+relative) as ties: supports (the cost increases with s, smaller s faster: p < 0.05),
+contradicts (decreases, p < 0.05), else inconclusive; beside it the per-seed slope of
+the cost on log2 s with a t interval over seeds (G - 1 degrees of freedom). Verdict per
+protocol: supports (contradicts) when at least 3 of the 5 primary measures do and none
+says the opposite; mixed when the measures disagree in direction; else inconclusive.
+Controls (each must come out as expected): invariant (inputs at scale s, first layer
+initialised at W0 / s with lr / s^2: the training is the same at every s) must be
+inconclusive on every measure; faster_large_s (the same, with every lr times s / 4: the
+smaller s trains with the smaller step, so larger s is made faster, and no lr exceeds
+the base one) must contradict.
+
+Figures: rq2_protocols (robust test loss per epoch, every protocol and scale),
+rq2_speed (the mean robust test loss against s per protocol, seeds joined). Summary:
+rq2_summary.json (per-epoch logs, per protocol and measure the per-scale values, the
+statistic and the verdict, the controls).
 
 Command: python experiments/rq2_input_scale.py [--quick]
-Run time (2 CPU cores): full 876 s, --quick 297 s (measured); --smoke about 30 s.
+Run time (2 CPU cores): full about 25 min, --quick about 8 min (measured in the
+closing note of the run); --smoke about 40 s.
 """
 
 from __future__ import annotations
@@ -47,6 +66,7 @@ import time
 import jax
 import jax.numpy as jnp
 import numpy as np
+import scipy.stats
 
 from adv_landscape import plots, stats
 from adv_landscape.data import load_dataset
@@ -63,8 +83,13 @@ import matplotlib.pyplot as plt  # noqa: E402
 
 SCALES = (0.25, 0.5, 1.0, 2.0, 4.0)
 PROTOCOLS = ("fixed", "rescaled", "tuned", "clean")
-LR_GRID = (0.25, 0.5, 1.0, 2.0, 4.0)  # multiples of --lr for the tuned protocol
+CONTROLS = {"invariant": "inconclusive", "faster_large_s": "contradicts"}
+LR_GRID = (0.25, 0.5, 1.0, 2.0, 4.0)  # multiples of --lr for the tuned protocol, at first
+LR_LIMITS = (1 / 64, 64.0)  # how far the tuned grid may be widened
+SMOKE_GRID = (0.5, 1.0, 2.0)  # the smoke test's (not widened)
 ALPHA = 0.1  # the strong attack's grad0 step, eta = ALPHA eps / ||grad L(start)|| (as RQ1)
+LOSS_TARGET, ACC_TARGET = 0.5, 0.6  # the primary measures' absolute targets (docstring)
+MEASURES = ("mean_loss", "epochs_to_loss", "epochs_to_acc", "final_loss", "final_error")
 
 
 def sizes(args):
@@ -76,13 +101,13 @@ def sizes(args):
   return 1024, 256, 12, 5, 200, 8
 
 
-def strong_attack(net, X, Y, eps, key, *, steps, norm):
+def _attack_once(net, X, Y, eps, key, *, steps, alpha, norm):
   """Worst of 4 PGA runs to tolerance per example (start at 0 and three on the boundary):
-  per-example losses, endpoints and whether each converged."""
+  per-example losses, endpoints and whether the worst one converged."""
   runs = []
   for r in range(4):
     D, _, conv = adversarial_examples(net, "quadratic", X, Y, eps, jax.random.fold_in(key, r),
-                                      steps=steps, alpha_c=ALPHA, rtol_g=1e-4,
+                                      steps=steps, alpha_c=alpha, rtol_g=1e-4,
                                       init="zero" if r == 0 else "sphere", norm=norm,
                                       rule="grad0")
     vals = jax.vmap(lambda x, y, d: get_loss("quadratic").value(
@@ -94,6 +119,32 @@ def strong_attack(net, X, Y, eps, key, *, steps, norm):
   D = np.stack([d for _, d, _ in runs])[best, pick]
   conv = np.stack([c for _, _, c in runs])[best, pick]
   return vals.max(axis=0), D, conv
+
+
+def strong_attack(net, X, Y, eps, key, *, steps, norm, retries: int = 2):
+  """``_attack_once``, then the examples it left unconverged again with a 4x larger budget,
+  then with a 4x smaller step and 16x the budget: the worst loss found per example (any
+  point of the ball is a valid lower bound on the maximum), its endpoint, and whether
+  that worst point is a converged one."""
+  vals, D, conv = _attack_once(net, X, Y, eps, key, steps=steps, alpha=ALPHA, norm=norm)
+  for k in range(1, retries + 1):
+    todo = np.flatnonzero(~conv)
+    if not todo.size:
+      break
+    # first more steps at the same step (slow convergence), then a smaller step with more
+    # still (oscillation at large s)
+    # padded to a power of two by repeating the last example: one compiled program per
+    # bucket, not per count of unconverged examples
+    pad = np.concatenate([todo, np.full((1 << max(3, (todo.size - 1).bit_length()))
+                                        - todo.size, todo[-1])])
+    v2, D2, c2 = _attack_once(net, X[pad], Y[pad], eps[pad], jax.random.fold_in(key, 100 + k),
+                              steps=steps * 4**k, alpha=ALPHA / 4 ** (k - 1), norm=norm)
+    v2, D2, c2 = v2[:todo.size], D2[:todo.size], c2[:todo.size]
+    better = (c2 & (v2 >= vals[todo] - 1e-12 * np.abs(vals[todo]))) | (v2 > vals[todo])
+    idx = todo[better]
+    vals, D, conv = vals.copy(), D.copy(), conv.copy()
+    vals[idx], D[idx], conv[idx] = v2[better], D2[better], c2[better]
+  return vals, D, conv
 
 
 def evaluator(splits, eps_of, args, steps, n_cert, seed, last):
@@ -125,8 +176,24 @@ def evaluator(splits, eps_of, args, steps, n_cert, seed, last):
   return evaluate
 
 
+def measures(log, K, *, loss_key="test_robust_loss", acc_key="test_robust_acc"):
+  """The primary measures (costs: higher = slower) and the secondary relative AUC of one
+  run's log (epoch 0 = initialisation, then 1..K); None for a diverged run."""
+  R = _curve(log, loss_key)
+  A = _curve(log, acc_key)
+  if R is None or len(R) < K + 1:
+    return None
+  R, A = np.asarray(R, np.float64), np.asarray(A, np.float64)
+  hit_l, hit_a = np.flatnonzero(R[1:] <= LOSS_TARGET), np.flatnonzero(A[1:] >= ACC_TARGET)
+  return {"mean_loss": float(np.mean(R[1:])),
+          "epochs_to_loss": int(hit_l[0] + 1) if hit_l.size else K + 1,
+          "epochs_to_acc": int(hit_a[0] + 1) if hit_a.size else K + 1,
+          "final_loss": float(R[-1]), "final_error": float(1.0 - A[-1]),
+          "auc_relative": float(np.mean(R[1:] / R[0]))}
+
+
 def speed(curve, floor):
-  """The three speed measures of one robust-loss curve R_0..R_K (epoch 0 = initialisation)."""
+  """The old relative measures of one robust-loss curve R_0..R_K (kept as secondary)."""
   R = np.asarray(curve, np.float64)
   K = R.size - 1
   auc = float(np.mean(R[1:] / R[0]))
@@ -137,21 +204,53 @@ def speed(curve, floor):
           "half_censored": not hit.size, "initial_slope": float((R[0] - R[k0]) / (k0 * R[0]))}
 
 
+def _ties(table, rtol=1e-9):
+  """Values within rtol (relative) of a row's smaller neighbour are set equal to it, so that
+  rounding does not order what is the same (the invariance control)."""
+  out = np.array(table, np.float64)
+  for row in out:
+    order = np.argsort(row, kind="stable")
+    for a, b in zip(order, order[1:]):
+      if abs(row[b] - row[a]) <= rtol * max(abs(row[a]), abs(row[b]), 1e-300):
+        row[b] = row[a]
+  return out
+
+
 def trend_verdict(table, scales, seeds):
-  """Page's L both ways within seeds, and the cluster-bootstrap slope of log AUC on log s."""
+  """Page's L both ways within seeds (ties as ties), and the per-seed least-squares slope
+  of the cost on log2 s with a t interval over seeds (G - 1 degrees of freedom)."""
+  table = _ties(table)
   up = stats.page_trend(table)
-  down = stats.page_trend(np.asarray(table)[:, ::-1])
-  xs = np.tile(scales, len(seeds))
-  fit = stats.cluster_fit(xs, np.asarray(table).reshape(-1), np.repeat(seeds, len(scales)))
-  lo, hi = fit.ci
-  if up.pvalue < 0.05 and lo > 0:
+  down = stats.page_trend(table[:, ::-1])
+  xs = np.log2(np.asarray(scales, np.float64))
+  slopes = np.array([np.polyfit(xs, row, 1)[0] for row in table])
+  G = slopes.size
+  mean = float(slopes.mean())
+  half = (float(scipy.stats.t.ppf(0.975, G - 1) * slopes.std(ddof=1) / np.sqrt(G))
+          if G > 1 else float("inf"))
+  if up.pvalue < 0.05:
     verdict = "supports"
-  elif down.pvalue < 0.05 and hi < 0:
+  elif down.pvalue < 0.05:
     verdict = "contradicts"
   else:
     verdict = "inconclusive"
   return {"page_p_increasing": up.pvalue, "page_p_decreasing": down.pvalue,
-          "loglog_slope": fit.slope, "slope_ci": [lo, hi], "verdict": verdict}
+          "slope_per_doubling": mean, "slope_ci": [mean - half, mean + half], "units": G,
+          "verdict": verdict}
+
+
+def protocol_verdict(verdicts: dict) -> str:
+  """supports / contradicts when at least 3 of the primary measures say so and none the
+  opposite; mixed when they disagree in direction; else inconclusive."""
+  v = list(verdicts.values())
+  sup, con = v.count("supports"), v.count("contradicts")
+  if sup and con:
+    return "mixed"
+  if sup >= 3:
+    return "supports"
+  if con >= 3:
+    return "contradicts"
+  return "inconclusive"
 
 
 def _train(ds_tr, splits, eps_of, cfg, args, steps, n_cert):
@@ -163,10 +262,11 @@ def _train(ds_tr, splits, eps_of, cfg, args, steps, n_cert):
 def run(args):
   n_tr, n_ev, K, n_seeds, steps, n_cert = sizes(args)
   base = dict(m=64, epochs=K, gamma=args.gamma, pga_steps=10, certify_n=0, norm=args.norm)
-  logs = {p: {} for p in PROTOCOLS}
+  logs = {p: {} for p in (*PROTOCOLS, *CONTROLS)}
   tuned_choice = {}
   from tqdm.auto import tqdm
-  total = len(SCALES) * n_seeds * (3 + len(LR_GRID))
+  total = len(SCALES) * n_seeds * (3 + len(CONTROLS)
+                                   + len(SMOKE_GRID if args.smoke else LR_GRID) - 1)
   bar = tqdm(total=total, desc="RQ2 runs", disable=args.no_progress)
   for s in SCALES:
     ds = load_dataset(args.data, scale=s, data_dir=args.data_dir, n=n_tr + 2 * n_ev)
@@ -181,33 +281,67 @@ def run(args):
       return jnp.asarray(args.gamma * np.linalg.norm(np.asarray(Xs), axis=1) / scale)
 
     splits = {"valid": va, "test": te}
+    runs = {"fixed": {}, "rescaled": {"lr_first": lr / s**2},
+            "clean": {"adversarial": False},
+            # the controls: the same training at every s, and that training made faster at
+            # larger s by a learning rate growing with s
+            "invariant": {"w_scale": 1.0 / s, "lr_first": lr / s**2},
+            "faster_large_s": {"w_scale": 1.0 / s, "lr_first": lr / 4 / s, "lr": lr * s / 4}}
+
+    def one(mult, sd, lr=lr, tr=tr, splits=splits, eps_of=eps_of):  # this scale's, bound now
+      cfg = TrainConfig(lr=lr * mult, seed=sd, **base)
+      return _train(tr, splits, eps_of, cfg, args, steps, n_cert)
+
+    grid = {}
     for seed in range(n_seeds):
       sd = args.seed + seed
-      for proto, extra in (("fixed", {}), ("rescaled", {"lr_first": lr / s**2}),
-                           ("clean", {"adversarial": False})):
-        cfg = TrainConfig(lr=lr, seed=sd, **base, **extra)
-        logs[proto].setdefault(str(s), []).append(_train(tr, splits, eps_of, cfg, args, steps,
-                                                         n_cert if proto != "clean" else 0))
+      for proto, extra in runs.items():
+        cfg = TrainConfig(**{"lr": lr, "seed": sd, **base, **extra})
+        logs[proto].setdefault(str(s), []).append(_train(
+            tr, splits, eps_of, cfg, args, steps,
+            n_cert if proto in ("fixed", "rescaled") else 0))
         bar.update()
-      for mult in LR_GRID:
-        cfg = TrainConfig(lr=lr * mult, seed=sd, **base)
-        logs.setdefault(f"tuned x{mult}", {}).setdefault(str(s), []).append(
-            logs["fixed"][str(s)][-1] if mult == 1.0 else
-            _train(tr, splits, eps_of, cfg, args, steps, n_cert))
-        bar.update()
-    # tuned: the lr whose mean validation AUC over seeds is best (diverged runs excluded)
-    best, best_auc = None, np.inf
-    for mult in LR_GRID:
-      aucs = [_curve_auc(log, "valid_robust_loss") for log in logs[f"tuned x{mult}"][str(s)]]
-      if all(np.isfinite(aucs)) and np.mean(aucs) < best_auc:
-        best, best_auc = mult, float(np.mean(aucs))
-    tuned_choice[str(s)] = {"lr_multiple": best, "validation_auc": best_auc,
-                            "grid": list(LR_GRID)}
-    logs["tuned"][str(s)] = logs[f"tuned x{best}"][str(s)] if best is not None else []
+      for mult in (SMOKE_GRID if args.smoke else LR_GRID):
+        grid.setdefault(mult, []).append(logs["fixed"][str(s)][-1] if mult == 1.0 else
+                                         one(mult, sd))
+        if mult != 1.0:
+          bar.update()
+    # tuned: the lr whose mean validation robust loss over epochs (the primary criterion)
+    # is lowest over seeds (diverged runs excluded); widened while the choice is an edge
+    while True:
+      crit = {m: _mean_valid(grid[m], K) for m in grid}
+      best = min(crit, key=lambda m: crit[m])
+      lo, hi = min(grid), max(grid)
+      edge = lo if best == lo else hi if best == hi else None
+      nxt = None if edge is None else edge / 2 if edge == lo else edge * 2
+      if (nxt is None or not LR_LIMITS[0] <= nxt <= LR_LIMITS[1] or args.smoke
+          or not np.isfinite(crit[best])):  # (the smoke test keeps the first grid)
+        break
+      bar.total += n_seeds
+      grid[nxt] = [one(nxt, args.seed + seed) for seed in range(n_seeds)]
+      bar.update(n_seeds)
+    for mult in sorted(grid):
+      logs.setdefault(f"tuned x{mult:g}", {})[str(s)] = grid[mult]
+    tuned_choice[str(s)] = {"lr_multiple": best, "validation_mean_robust_loss": crit[best],
+                            "grid": sorted(grid), "interior": best not in (min(grid),
+                                                                           max(grid))}
+    logs["tuned"][str(s)] = grid[best] if np.isfinite(crit[best]) else []
   bar.close()
   return logs, tuned_choice, dict(n_train=n_tr, n_eval=n_ev, epochs=K, seeds=n_seeds,
                                   attack_steps=steps, certify_n=n_cert, lr=args.lr,
-                                  lr_grid=list(LR_GRID), gamma=args.gamma, norm=args.norm)
+                                  lr_grid=list(LR_GRID), lr_limits=list(LR_LIMITS),
+                                  gamma=args.gamma, norm=args.norm, pga_steps=base["pga_steps"],
+                                  loss_target=LOSS_TARGET, acc_target=ACC_TARGET)
+
+
+def _mean_valid(logs, K) -> float:
+  vals = []
+  for log in logs:
+    c = _curve(log, "valid_robust_loss")
+    if c is None or len(c) < K + 1:
+      return np.inf
+    vals.append(float(np.mean(c[1:])))
+  return float(np.mean(vals)) if vals else np.inf
 
 
 def _curve(log, key):
@@ -216,55 +350,66 @@ def _curve(log, key):
   return [r[key] for r in log]
 
 
-def _curve_auc(log, key):
-  c = _curve(log, key)
-  return float(np.mean(np.asarray(c[1:]) / c[0])) if c else np.inf
-
-
 def summarise(logs, tuned_choice, settings, seed):
+  """Per protocol and control: each measure's per-scale values, statistic and verdict, and
+  the protocol's verdict from the primary ones (docstring); the attack's convergence."""
   out = {}
   seeds = np.arange(settings["seeds"])
   scales = np.asarray(SCALES)
-  for proto in PROTOCOLS:
-    key = "test_clean_loss" if proto == "clean" else "test_robust_loss"
-    curves = {s: [_curve(log, key) for log in logs[proto].get(str(s), [])] for s in SCALES}
-    finals = [c[-1] for cs in curves.values() for c in cs if c]
-    floor = float(min(finals)) if finals else 0.0
-    per_scale, table = {}, np.full((len(seeds), len(scales)), np.nan)
+  K = settings["epochs"]
+  evals_per_epoch = settings["n_train"] * (1 + settings["pga_steps"])
+  for proto in (*PROTOCOLS, *CONTROLS):
+    clean = proto == "clean"
+    keys = (("test_clean_loss", "test_clean_acc_unused") if clean else
+            ("test_robust_loss", "test_robust_acc"))
+    rows = {s: [measures(log, K, loss_key=keys[0], acc_key="test_robust_acc")
+                for log in logs[proto].get(str(s), [])] for s in SCALES}
+    table = {m: np.full((len(seeds), len(scales)), np.nan) for m in (*MEASURES, "auc_relative")}
     for j, s in enumerate(SCALES):
-      rows = [speed(c, floor) if c else None for c in curves[s]]
-      for i, r in enumerate(rows):
+      for i, r in enumerate(rows[s]):
         if r is not None:
-          table[i, j] = r["auc"]
-      ok = [r for r in rows if r is not None]
-      per_scale[str(s)] = {
-          "auc": [r["auc"] if r else None for r in rows],
-          "auc_median": float(np.median([r["auc"] for r in ok])) if ok else None,
-          "auc_spread": [float(min(r["auc"] for r in ok)), float(max(r["auc"] for r in ok))]
-          if ok else None,
-          "half_epochs": [r["half_epochs"] if r else None for r in rows],
-          "half_censored": [r["half_censored"] if r else None for r in rows],
-          "initial_slope": [r["initial_slope"] if r else None for r in rows],
-          "diverged_seeds": sum(r is None for r in rows),
-          "attack_certified": _mean_of(logs[proto].get(str(s), []), "test_attack_certified"),
-          "attack_converged": _mean_of(logs[proto].get(str(s), []), "test_attack_converged"),
-      }
-    full = table[np.all(np.isfinite(table), axis=1)]
-    trend = (trend_verdict(full, scales, seeds[:full.shape[0]]) if full.shape[0] >= 2 else
-             {"verdict": "inconclusive", "reason": "fewer than 2 seeds without divergence"})
-    out[proto] = {"per_scale": per_scale, "trend": trend, "floor": floor,
-                  "measure": "auc (primary), half_epochs, initial_slope",
-                  "curve": key}
+          for m in table:
+            table[m][i, j] = r[m]
+    meas = {}
+    for m in (*MEASURES, "auc_relative"):
+      full = table[m][np.all(np.isfinite(table[m]), axis=1)]
+      stat = (trend_verdict(full, scales, seeds[:full.shape[0]]) if full.shape[0] >= 2 else
+              {"verdict": "inconclusive", "reason": "fewer than 2 seeds without divergence"})
+      per_scale = {str(s): {"per_seed": [None if not np.isfinite(v) else float(v)
+                                         for v in table[m][:, j]],
+                            "median": (float(np.nanmedian(table[m][:, j]))
+                                       if np.isfinite(table[m][:, j]).any() else None)}
+                   for j, s in enumerate(SCALES)}
+      if m.startswith("epochs_to"):
+        for j, s in enumerate(SCALES):
+          col = table[m][:, j]
+          per_scale[str(s)]["censored_seeds"] = int(np.sum(col > K))
+          per_scale[str(s)]["gradient_evaluations_median"] = (
+              float(np.nanmedian(col)) * evals_per_epoch if np.isfinite(col).any() else None)
+      meas[m] = {"per_scale": per_scale, "statistic": stat, "verdict": stat["verdict"],
+                 "primary": m in MEASURES}
+    verdict = protocol_verdict({m: meas[m]["verdict"] for m in MEASURES})
+    conv = {str(s): _mean_of(logs[proto].get(str(s), []), "test_attack_converged")
+            for s in SCALES}
+    out[proto] = {"verdict": verdict, "measures": meas,
+                  "attack_converged": conv,
+                  "attack_below_99": [s for s, c in conv.items() if c is not None and c < 0.99],
+                  "attack_certified": {str(s): _mean_of(logs[proto].get(str(s), []),
+                                                        "test_attack_certified")
+                                       for s in SCALES},
+                  "diverged_seeds": {str(s): sum(r is None for r in rows[s]) for s in SCALES},
+                  "curve": keys[0]}
     if proto == "tuned":
       out[proto]["chosen_lr"] = tuned_choice
-  # the adversarial / clean speed ratio per scale (paired by seed)
-  ratio = {}
-  for s in SCALES:
-    a, c = out["fixed"]["per_scale"][str(s)]["auc"], out["clean"]["per_scale"][str(s)]["auc"]
-    pairs = [x / y for x, y in zip(a, c) if x is not None and y is not None and y > 0]
-    ratio[str(s)] = float(np.median(pairs)) if pairs else None
-  out["clean"]["adv_over_clean_auc_ratio"] = ratio
-  return out
+    if clean:
+      out[proto]["note"] = ("standard training: the loss measures are the clean test loss; "
+                            "the accuracy measures the robust accuracy of the clean network")
+  controls = [{"name": name, "expected": want, "verdict": out[name]["verdict"],
+               "measures": {m: out[name]["measures"][m]["verdict"] for m in MEASURES}}
+              for name, want in CONTROLS.items()]
+  return {"protocols": {p: out[p] for p in PROTOCOLS},
+          "controls": controls,
+          "control_runs": {c: out[c] for c in CONTROLS}}
 
 
 def _mean_of(logs, key):
@@ -275,42 +420,41 @@ def _mean_of(logs, key):
 def figures(logs, summary, settings, args):
   paths = []
   K = settings["epochs"]
+  protos = summary["protocols"]
   fig, axes = plt.subplots(1, 4, figsize=(18, 4.2), constrained_layout=True, sharey=False)
   for ax, proto in zip(axes, PROTOCOLS):
-    key = summary[proto]["curve"]
+    key = protos[proto]["curve"]
     for k, s in enumerate(SCALES):
       cs = [c for c in (_curve(log, key) for log in logs[proto].get(str(s), [])) if c]
       if not cs:
         continue
-      v = np.asarray(cs) / np.asarray(cs)[:, :1]
+      v = np.asarray(cs)
       e = np.arange(K + 1)
       ax.plot(e, np.median(v, 0), "o-", ms=3, color=f"C{k}", label=f"s = {s}")
       ax.fill_between(e, v.min(0), v.max(0), color=f"C{k}", alpha=0.15)
-    t = summary[proto]["trend"]
-    ax.set_title(f"{proto}: {t['verdict']}")
+    if proto != "clean":
+      ax.axhline(LOSS_TARGET, color="k", lw=0.8, ls=":", label=f"target {LOSS_TARGET}")
+    ax.set_title(f"{proto}: {protos[proto]['verdict']}")
     ax.set_xlabel("epoch")
-    ax.set_ylabel(("clean" if proto == "clean" else "robust (strong attack)")
-                  + " test loss / epoch 0")
+    ax.set_ylabel(("clean" if proto == "clean" else "robust (strong attack)") + " test loss")
     ax.grid(True, alpha=0.3)
     ax.legend(fontsize=7)
   fig.suptitle(f"RQ2: adversarial training at gamma = {args.gamma}, {settings['seeds']} "
-               f"paired seeds (median, band = min-max)")
+               f"paired seeds (median, band = min-max), absolute losses")
   paths += plots.save(fig, args.out, "rq2_protocols")
 
   fig, ax = plt.subplots(figsize=(6.5, 4.2), constrained_layout=True)
   for k, proto in enumerate(PROTOCOLS):
-    ps = summary[proto]["per_scale"]
-    med = [ps[str(s)]["auc_median"] for s in SCALES]
-    lo = [ps[str(s)]["auc_spread"][0] if ps[str(s)]["auc_spread"] else np.nan for s in SCALES]
-    hi = [ps[str(s)]["auc_spread"][1] if ps[str(s)]["auc_spread"] else np.nan for s in SCALES]
-    med = [np.nan if v is None else v for v in med]
-    ax.plot(SCALES, med, "o-", color=f"C{k}",
-            label=f"{proto} ({summary[proto]['trend']['verdict']})")
-    ax.fill_between(SCALES, lo, hi, color=f"C{k}", alpha=0.15)
+    ps = protos[proto]["measures"]["mean_loss"]["per_scale"]
+    med = [np.nan if ps[str(s)]["median"] is None else ps[str(s)]["median"] for s in SCALES]
+    per = np.array([[np.nan if v is None else v for v in ps[str(s)]["per_seed"]]
+                    for s in SCALES])
+    ax.plot(SCALES, med, "o-", color=f"C{k}", label=f"{proto} ({protos[proto]['verdict']})")
+    ax.fill_between(SCALES, np.nanmin(per, 1), np.nanmax(per, 1), color=f"C{k}", alpha=0.15)
   ax.set_xscale("log", base=2)
   ax.set_xlabel("input scale s")
-  ax.set_ylabel("AUC of the test loss / epoch 0 (lower = faster)")
-  ax.set_title("RQ2: speed against input scale, per protocol (median, band = seeds)")
+  ax.set_ylabel("mean test loss over epochs 1..K (lower = faster)")
+  ax.set_title("RQ2: the primary measure against input scale (median, band = seeds)")
   ax.grid(True, alpha=0.3)
   ax.legend(fontsize=8)
   paths += plots.save(fig, args.out, "rq2_speed")
@@ -328,12 +472,14 @@ def main(argv=None):
   summary = summarise(logs, tuned_choice, settings, args.seed)
   paths = figures(logs, summary, settings, args)
   for proto in PROTOCOLS:
-    t = summary[proto]["trend"]
-    meds = {s: summary[proto]["per_scale"][str(s)]["auc_median"] for s in SCALES}
-    print(f"RQ2 {proto}: AUC median by s {meds}; Page p (increasing) "
-          f"{t.get('page_p_increasing')}; verdict {t['verdict']}")
+    p = summary["protocols"][proto]
+    meds = {s: p["measures"]["mean_loss"]["per_scale"][str(s)]["median"] for s in SCALES}
+    print(f"RQ2 {proto}: mean robust loss median by s {meds}; measures "
+          f"{ {m: p['measures'][m]['verdict'] for m in MEASURES} }; verdict {p['verdict']}")
+  for c in summary["controls"]:
+    print(f"RQ2 control {c['name']}: {c['verdict']} (expected {c['expected']})")
   seconds = time.perf_counter() - t0
-  common.write_summary(args, "rq2_summary", {"protocols": summary, "settings": settings,
+  common.write_summary(args, "rq2_summary", {**summary, "settings": settings,
                                              "logs": logs, "seconds": seconds})
   return paths
 

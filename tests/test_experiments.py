@@ -37,13 +37,23 @@ def test_reproduce_runs_every_experiment_in_smoke_mode(tmp_path, capsys):
     assert summary["summary"] and summary["config"]["smoke"] is True
   out = capsys.readouterr().out
   assert "RQ1" in out and "RQ2" in out and "RQ3" in out
-  rq2 = json.loads((tmp_path / "rq2_summary.json").read_text())["summary"]["protocols"]
+  summary = json.loads((tmp_path / "rq2_summary.json").read_text())["summary"]
+  rq2 = summary["protocols"]
   assert set(rq2) == {"fixed", "rescaled", "tuned", "clean"}
   for proto in rq2.values():
-    assert proto["trend"]["verdict"] in ("supports", "contradicts", "inconclusive")
-    for s in proto["per_scale"].values():  # a number per seed, or a divergence that says so
-      assert len(s["auc"]) == 2
-      assert all(a is not None for a in s["auc"]) or s["diverged_seeds"] > 0
+    assert proto["verdict"] in ("supports", "contradicts", "inconclusive", "mixed")
+    assert set(rq2_input_scale.MEASURES) <= set(proto["measures"])
+    for name, m in proto["measures"].items():
+      assert m["verdict"] in ("supports", "contradicts", "inconclusive")
+      for scale, v in m["per_scale"].items():  # a number per seed, or a divergence
+        assert len(v["per_seed"]) == 2
+        assert all(a is not None for a in v["per_seed"]) or proto["diverged_seeds"][scale] > 0
+  assert [c["name"] for c in summary["controls"]] == list(rq2_input_scale.CONTROLS)
+  assert all({"name", "expected", "verdict"} <= set(c) for c in summary["controls"])
+  # the invariance control trains the same network at every scale: every measure ties
+  inv = summary["control_runs"]["invariant"]["measures"]["mean_loss"]["per_scale"]
+  vals = [v["per_seed"][0] for v in inv.values()]
+  np.testing.assert_allclose(vals, vals[0], rtol=1e-9)
 
 
 def test_scripts_have_a_main_with_argparse():
@@ -111,3 +121,34 @@ def test_rq2_speed_measures_on_a_known_curve():
   assert abs(s["initial_slope"] - 0.6 / 3) < 1e-12
   never = rq2_input_scale.speed([1.0, 0.95, 0.9], floor=0.2)
   assert never["half_censored"] and never["half_epochs"] == 2
+
+
+def test_rq2_primary_measures_on_a_known_log():
+  """Absolute targets: robust loss <= 0.5, robust accuracy >= 0.6; never reached is K + 1."""
+  log = [{"epoch": e, "test_robust_loss": r, "test_robust_acc": a}
+         for e, (r, a) in enumerate([(1.0, 0.2), (0.7, 0.5), (0.45, 0.55), (0.4, 0.65)])]
+  m = rq2_input_scale.measures(log, 3)
+  assert m["epochs_to_loss"] == 2 and m["epochs_to_acc"] == 3
+  assert abs(m["mean_loss"] - (0.7 + 0.45 + 0.4) / 3) < 1e-12
+  assert m["final_loss"] == 0.4 and abs(m["final_error"] - 0.35) < 1e-12
+  never = [{**r, "test_robust_acc": 0.1} for r in log]
+  assert rq2_input_scale.measures(never, 3)["epochs_to_acc"] == 4  # censored
+  assert rq2_input_scale.measures(log + [{"diverged": True}], 3) is None
+
+
+def test_rq2_protocol_verdict_needs_agreement_and_says_mixed():
+  v = rq2_input_scale.protocol_verdict
+  assert v(dict(a="supports", b="supports", c="supports", d="inconclusive")) == "supports"
+  assert v(dict(a="supports", b="supports", c="inconclusive")) == "inconclusive"
+  assert v(dict(a="supports", b="supports", c="supports", d="contradicts")) == "mixed"
+  assert v(dict(a="contradicts", b="contradicts", c="contradicts")) == "contradicts"
+
+
+def test_rq2_ties_within_rounding_are_not_a_trend():
+  """The invariance control's measures differ by rounding only: Page's L must not read an
+  order into them (it would, 1 time in 2, without the ties); a real trend still shows."""
+  scales = np.asarray(rq2_input_scale.SCALES)
+  same = 0.7 * (1 + 1e-13 * np.arange(5))[None, :].repeat(5, 0)  # rising by rounding only
+  assert rq2_input_scale.trend_verdict(same, scales, np.arange(5))["verdict"] == "inconclusive"
+  rising = 0.7 * (1 + 1e-3 * np.arange(5))[None, :].repeat(5, 0)
+  assert rq2_input_scale.trend_verdict(rising, scales, np.arange(5))["verdict"] == "supports"
