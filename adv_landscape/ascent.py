@@ -187,6 +187,56 @@ def run_pga(net: Network, loss: Loss, x, y, eps, delta0, eta, tol_g, max_steps, 
               check_every, history_len)
 
 
+@jax.jit
+def pga_trace_problem(problem: Problem, delta0, eta, steps_like):
+  """PGA with a fixed step per restart for ``steps_like.shape[0]`` steps, without early
+  stopping: L(delta_t) for t = 0..T and ||G(delta_t)|| for t = 0..T-1, each (T(+1), B).
+
+  The record the sufficient-increase check reads (``sufficient_increase``): the
+  iterates are PGA's, continued past convergence (still PGA steps, for which the
+  inequality holds as well).
+  """
+  def body(delta, _):
+    vals, new, gnorm = _step(problem, delta, eta, False)
+    return new, (vals, gnorm)
+
+  last, (vals, gnorm) = jax.lax.scan(body, delta0, steps_like)
+  final = jax.vmap(problem.objective.value)(last)
+  return jnp.concatenate([vals, final[None]]), gnorm
+
+
+def sufficient_increase(values, gnorm, eta, *, size: int) -> dict:
+  """Checks L(delta_{t+1}) - L(delta_t) >= (eta / 2) ||G(delta_t)||^2 at every step.
+
+  The inequality the proof of T1 rests on: projected gradient ascent with
+  eta <= 1/ell increases L by at least (eta - ell eta^2 / 2) ||G||^2 >= (eta / 2) ||G||^2
+  (Beck, First-Order Methods in Optimization, 2017, Lemma 10.4, for ascent); summed
+  over t it gives T1. A step with a smaller increase is a violation, beyond the
+  rounding of the two values: 16 size u (|L_t| + |L_{t+1}|), size the length of the
+  sums in L (m + d for a two-layer network), u the unit roundoff of the values' dtype.
+
+  Args:
+    values: (T + 1, B) L(delta_t). gnorm: (T, B) ||G(delta_t)||. eta: (B,) the steps.
+    size: the length of the sums that make L (for the rounding margin).
+
+  Returns:
+    steps checked, violations, and the smallest ratio increase / ((eta / 2) ||G||^2) over
+    the steps whose required increase exceeds the margin (1 or more where eta <= 1/ell).
+  """
+  v = np.asarray(values, np.float64)
+  g = np.asarray(gnorm, np.float64)
+  eta = np.broadcast_to(np.asarray(eta, np.float64), v.shape[1:])
+  u = float(np.finfo(np.asarray(values).dtype).eps) / 2
+  gain = v[1:] - v[:-1]
+  need = 0.5 * eta[None, :] * g**2
+  margin = 16 * size * u * (np.abs(v[1:]) + np.abs(v[:-1]))
+  viol = gain < need - margin
+  live = need > margin  # steps where the inequality says more than the rounding
+  ratio = gain[live] / need[live]
+  return {"steps": int(gain.size), "violations": int(viol.sum()),
+          "min_ratio": float(ratio.min()) if ratio.size else None}
+
+
 def default_tol_g(net: Network, loss: Loss | str, x, y, dtype=None) -> float:
   """Default first-order tolerance: 1e-6 ||grad L(0)|| in float64, 1e-4 in float32.
 

@@ -27,17 +27,32 @@ from collections import defaultdict
 
 import numpy as np
 
-from adv_landscape.stats import cluster_fit, growth_test, km_median, page_trend
+from adv_landscape.stats import (
+    growth_power,
+    growth_test,
+    km_median,
+    page_trend,
+    unit_slope_fit,
+)
 
 __all__ = ["claim_a", "claim_b", "claim_c", "claim_d", "CLAIMS", "CERTIFIED_THRESHOLD",
            "CONVERGED_THRESHOLD", "TREND_ALPHA", "INTERIOR_MAX_SHARE", "GROWTH_AXES",
-           "bound_ratios"]
+           "bound_ratios", "units"]
 
 CERTIFIED_THRESHOLD = 0.95  # B: certified boundary maxima among ALL restarts, per group
 CONVERGED_THRESHOLD = 0.95  # B: restarts that met ||G|| <= tol_g within budget, per group
 TREND_ALPHA = 0.05  # C: Page's L test of an increasing trend in s, one-sided
 INTERIOR_MAX_SHARE = 0.05  # A: instances with an interior maximum tolerated as "mixed"
 GROWTH_AXES = {"B-d": "d", "B-m": "m", "B-tol": "inv_tol_g", "B-halvings": "step_halvings"}
+
+
+def units(records) -> int:
+  """The independent units of a set of records: distinct networks. A network is drawn from
+  (seed, d, m) (and the family and depth that shape it); restarts of one network, and the
+  same network at another input scale or step rule, are not new units."""
+  return len({(r["point"]["seed"], r["point"]["d"], r["point"]["m"],
+               r["point"].get("family", "paper"), r["point"].get("depth", 1))
+              for r in records})
 
 
 def _grid(records, keys) -> dict:
@@ -118,9 +133,33 @@ def _instance_median(r) -> tuple[float, bool]:
   return m.value, m.censored
 
 
-def _exponents(records, seed):
-  """Per study axis: cluster-bootstrap exponent of the per-instance medians of t and
-  of eta * t, and the polynomial-vs-exponential test."""
+def _residual_sd(xs, ys, units) -> float:
+  """The per-instance noise of log y around each unit's own log-log line (pooled SD)."""
+  lx, ly, u = np.log(np.asarray(xs, float)), np.log(np.asarray(ys, float)), np.asarray(units)
+  res, dof = [], 0
+  for k in np.unique(u):
+    a, b = lx[u == k], ly[u == k]
+    if np.unique(a).size >= 3:
+      fit = np.polyfit(a, b, 1)
+      res.append(b - np.polyval(fit, a))
+      dof += a.size - 2
+  if not res or dof < 1:
+    return float("nan")
+  r = np.concatenate(res)
+  return float(np.sqrt(np.sum(r * r) / dof))
+
+
+def _t1_median(r) -> float:
+  t1 = np.asarray(r.get("t1", []), np.float64)
+  t1 = t1[np.isfinite(t1)] if t1.size else t1
+  return float(np.median(t1)) if t1.size else float("nan")
+
+
+def _exponents(records, seed, *, power_sims: int = 200):
+  """Per study axis: the exponent of the per-instance medians of t and of eta * t (a t
+  interval on per-seed slopes), the growth model (one symmetric rule; the tolerance axis
+  also tries the logarithmic model of linear convergence), the rule's power at the
+  measured noise, and T1's own exponent (the growth the theorem allows)."""
   fits = {}
   for study, axis in GROWTH_AXES.items():
     rs = [r for r in records if study in r.get("studies", [])]
@@ -130,18 +169,36 @@ def _exponents(records, seed):
     meds = [max(_instance_median(r)[0], 1.0) for r in rs]
     eta_t = [max(_instance_median(r)[0], 1.0) * r.get("eta_median", r["eta_max"]) for r in rs]
     seeds = [r["point"]["seed"] for r in rs]
-    fit = cluster_fit(xs, meds, seeds, seed=seed)
-    fit_eta = cluster_fit(xs, eta_t, seeds, seed=seed)
-    growth = growth_test(xs, meds, seeds)
+    fit = unit_slope_fit(xs, meds, seeds)
+    fit_eta = unit_slope_fit(xs, eta_t, seeds)
+    models = (("polynomial", "exponential", "logarithmic") if axis == "inv_tol_g"
+              else ("polynomial", "exponential"))
+    growth = growth_test(xs, meds, seeds, models=models)
+    grid = sorted(set(xs))
+    sigma = _residual_sd(xs, meds, seeds)
+    power = (growth_power(grid, fit.units, slope=fit.slope, sigma=sigma, models=models,
+                          n_sim=power_sims, seed=seed)
+             if len(grid) >= 3 and np.isfinite(sigma) and np.isfinite(fit.slope) else None)
+    t1s = [_t1_median(r) for r in rs]
+    keep = [i for i, t in enumerate(t1s) if np.isfinite(t) and t > 0]
+    bound = (unit_slope_fit([xs[i] for i in keep], [t1s[i] for i in keep],
+                            [seeds[i] for i in keep]).slope if len(keep) >= 2 else None)
     fits[axis] = {"slope": fit.slope, "ci": list(fit.ci), "instances": fit.n,
                   "seeds": fit.units, "eta_t_slope": fit_eta.slope,
                   "eta_t_ci": list(fit_eta.ci), "polynomial": growth.polynomial,
                   "growth": growth.verdict, "semilog_advantage": growth.advantage,
-                  "semilog_advantage_se": growth.noise,
+                  "semilog_advantage_se": growth.noise, "heldout_errors": growth.errors,
                   "loglog_heldout_error": growth.loglog_error,
                   "semilog_heldout_error": growth.semilog_error,
                   "local_slopes": growth.local_slopes, "stable": growth.stable,
-                  "censored_instances": int(sum(_instance_median(r)[1] for r in rs))}
+                  "censored_instances": int(sum(_instance_median(r)[1] for r in rs)),
+                  "values": grid,
+                  "units_per_value": [len({s for x, s in zip(xs, seeds) if x == g})
+                                      for g in grid],
+                  "noise_sd_log": sigma, "power": power,
+                  "bound_exponent": bound,
+                  "below_bound": (None if bound is None or not np.isfinite(fit.ci[1])
+                                  else bool(fit.ci[1] <= bound))}
   return fits
 
 
@@ -152,9 +209,10 @@ def claim_b(records: list[dict], *, seed: int = 0) -> dict:
   (boundary_local_max) fraction of ALL restarts must each be >=
   ``CONVERGED_THRESHOLD`` / ``CERTIFIED_THRESHOLD``. Where eta <= 1/ell
   (rigorous ell) no count may exceed T1. For each growth study present
-  (``GROWTH_AXES``) the per-instance Kaplan-Meier medians must grow
-  polynomially (``stats.growth_test``); exponents and their intervals are a
-  cluster bootstrap over seeds. Holds when all of these pass; fails on a T1
+  (``GROWTH_AXES``) the per-instance Kaplan-Meier medians must not grow
+  exponentially (``stats.growth_test``: one symmetric rule, polynomial, exponential,
+  for the tolerance axis logarithmic, or inconclusive); exponents carry t intervals
+  over seeds and the rule's power at the measured noise (``stats.growth_power``). Holds when all of these pass; fails on a T1
   violation, an exponential growth (the semi-log model wins beyond the
   noise), or when every group misses a threshold; mixed when some groups
   do, or when the growth test cannot tell polynomial from exponential.
@@ -180,11 +238,16 @@ def claim_b(records: list[dict], *, seed: int = 0) -> dict:
       failing.append(f"{loss}/{rule}")
   viol = int(sum(r["t1_violations"] for r in records))
   theorem = [r for r in records if r["theorem_applies"]]
+  # the inequality T1 rests on, at every step of the traced runs where eta <= 1/ell
+  inc = [r["sufficient_increase"] for r in theorem if r.get("sufficient_increase")]
+  inc_viol = int(sum(x["violations"] for x in inc))
+  inc_steps = int(sum(x["steps"] for x in inc))
+  ratios = [x["min_ratio"] for x in inc if x.get("min_ratio") is not None]
   r1, r2 = bound_ratios(records)
   fits = _exponents(records, seed)
   exponential = [a for a, f in fits.items() if f["growth"] == "exponential"]
   inconclusive = [a for a, f in fits.items() if f["growth"] == "inconclusive"]
-  if viol or exponential or (failing and len(failing) == len(per_group)):
+  if viol or inc_viol or exponential or (failing and len(failing) == len(per_group)):
     verdict = "fails"
   elif failing or inconclusive:
     verdict = "mixed"
@@ -198,23 +261,34 @@ def claim_b(records: list[dict], *, seed: int = 0) -> dict:
                     "certified_fraction_of_all": sum(r["certified_fraction"]
                                                      * len(r["iterations"]) for r in records)
                     / max(n, 1),
-                    "groups_failing": failing, "t1_violations": viol, "exponents": fits,
+                    "groups_failing": failing, "t1_violations": viol,
+                    "increase_violations": inc_viol, "increase_steps_checked": inc_steps,
+                    "increase_min_ratio": min(ratios) if ratios else None, "exponents": fits,
                     "not_polynomial": exponential, "growth_inconclusive": inconclusive,
                     "max_ratio_to_t1": float(r1.max()) if r1.size else None,
                     "median_ratio_to_t1": float(np.median(r1)) if r1.size else None,
                     "median_ratio_to_t2": float(np.median(r2)) if r2.size else None},
       "threshold": f"per (loss, step rule): converged >= {CONVERGED_THRESHOLD} and certified "
-                   f">= {CERTIFIED_THRESHOLD} of all restarts; 0 T1 violations where "
-                   f"eta <= 1/ell; log-log beats semi-log on the held-out largest grid value "
+                   f">= {CERTIFIED_THRESHOLD} of all restarts; where eta <= 1/ell every traced "
+                   f"step increases L by at least (eta/2) ||G||^2 (the inequality T1 rests on) "
+                   f"and no count exceeds T1; log-log beats semi-log on the held-out largest "
+                   f"grid value "
                    f"with stable local slopes (semi-log winning beyond 2 SE across seeds "
                    f"fails; in between is inconclusive)",
       "verdict": verdict, "ci": next(iter(fits.values()), {}).get("ci"),
       "seconds": _seconds(records),
       "details": {"instances": len(records), "endpoints": n, "per_group": per_group,
+                  "axes": {a: {"values": f["values"], "units_per_value": f["units_per_value"],
+                               "exponent": f["slope"], "ci": f["ci"],
+                               "bound_exponent": f["bound_exponent"],
+                               "below_bound": f["below_bound"], "growth": f["growth"],
+                               "noise_sd_log": f["noise_sd_log"]} for a, f in fits.items()},
+                  "power": {a: f["power"] for a, f in fits.items()},
                   "theorem_instances": len(theorem),
                   "no_bound_claimed_instances": len(records) - len(theorem)},
       "would_fail": "a (loss, step rule) group with under 95% of restarts converged or "
-                    "certified, a count above T1, or counts that a semi-log (exponential) "
+                    "certified, a step with eta <= 1/ell that increased L by less than "
+                    "(eta/2) ||G||^2, a count above T1, or counts that a semi-log (exponential) "
                     "model predicts better than a log-log one by more than the noise across "
                     "seeds",
   }
@@ -266,7 +340,7 @@ def claim_c(records: list[dict], *, seed: int = 0) -> dict:
   for every step rule, fails when every test fails, and is mixed otherwise;
   untested with fewer than 3 scales or 2 seeds. The log-log slope of the
   per-instance medians against s (cluster bootstrap over seeds) is reported
-  beside it as a size, not used for the verdict.
+  beside it as a size (a t interval on per-seed slopes), not used for the verdict.
   """
   by_rule = defaultdict(list)
   for r in records:
@@ -276,9 +350,9 @@ def claim_c(records: list[dict], *, seed: int = 0) -> dict:
     scales, t_it = _trend_table(rs, _km_or_inf)
     _, t_mx = _trend_table(rs, lambda r: r["distinct_maxima"])
     p_it, p_mx = page_trend(t_it), page_trend(t_mx)
-    fit = cluster_fit([r["point"]["s"] for r in rs],
-                      [max(_instance_median(r)[0], 1.0) for r in rs],
-                      [r["point"]["seed"] for r in rs], seed=seed)
+    fit = unit_slope_fit([r["point"]["s"] for r in rs],
+                         [max(_instance_median(r)[0], 1.0) for r in rs],
+                         [r["point"]["seed"] for r in rs])
     by_scale = {}
     for s in scales:
       at = [r for r in rs if r["point"]["s"] == s]

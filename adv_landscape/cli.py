@@ -579,8 +579,10 @@ def cmd_verify(args) -> int:
   for block in tables[:2]:
     print("\n".join(block) + "\n")
   if not report["controls_detected"]:
-    print("CONTROL NOT DETECTED: a planted control did not say 'fails' (see the report)")
-  print(f"T1 violations: {report['t1_violations']}; {report['seconds']:.0f} s in this run "
+    print("CONTROL NOT DETECTED: a planted control did not come out as planted (see the "
+          "report)")
+  print(f"sufficient-increase violations where eta <= 1/ell: {report['increase_violations']}; "
+        f"T1 violations: {report['t1_violations']}; {report['seconds']:.0f} s in this run "
         f"({report['points_reused']} of {report['config']['grid_points']} grid points reused); "
         f"report in {os.path.join(args.out, 'report.md')}")
   if args.json:

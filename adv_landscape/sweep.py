@@ -50,7 +50,9 @@ class GridPoint:
   ``family`` names the instance builder in ``FAMILIES`` ("paper" is the
   paper's random initial-phase network; the others are planted controls on
   which a claim is known to be false). ``step_halvings`` k multiplies the
-  step by 2^-k (the exponential-growth control of claim B).
+  step by 2^-k (the exponential-growth control of claim B). ``ell_scale`` multiplies the
+  rigorous ell (1: sound; below 1 a planted unsound bound, the sufficient-increase
+  control of claim B, for which the theorem then wrongly "applies").
   """
 
   d: int
@@ -71,14 +73,15 @@ class GridPoint:
   step_halvings: int = 0
   norm: str = "2"
   depth: int = 1
+  ell_scale: float = 1.0
 
   @property
   def key(self) -> str:
-    """A canonical string naming the point (the resume key). ``norm`` and ``depth`` enter
-    it only when they differ from the paper's setting, so that records written before
-    they existed stay valid."""
+    """A canonical string naming the point (the resume key). ``norm``, ``depth`` and
+    ``ell_scale`` enter it only when they differ from the paper's setting, so that records
+    written before they existed stay valid."""
     fields = dataclasses.asdict(self)
-    for name, paper in (("norm", "2"), ("depth", 1)):
+    for name, paper in (("norm", "2"), ("depth", 1), ("ell_scale", 1.0)):
       if fields[name] == paper:
         del fields[name]
     return json.dumps(fields, sort_keys=True)
@@ -193,6 +196,9 @@ def instance(p: GridPoint):
 SCALED_FAMILIES = ("paper", "linear_y0", "w_over_s2")
 
 
+INCREASE_RESTARTS, INCREASE_STEPS = 8, 400  # the sufficient-increase check's runs
+
+
 def run_point(p: GridPoint) -> dict:
   """Runs one grid point in float64 and returns its record."""
   t0 = time.perf_counter()
@@ -209,7 +215,8 @@ def run_point(p: GridPoint) -> dict:
       sampled = bounds.sampled_constants(net, loss, x, y, eps, key=jax.random.fold_in(key, 1),
                                          n=128, norm=p.norm)
     tol_g = p.rtol_g * const.grad0
-    ell = sampled.ell if p.step_rule == "curvature" else const.ell  # ell_est: the sampled estimate
+    ell_rig = const.ell * p.ell_scale  # the rigorous ell (planted unsound when ell_scale < 1)
+    ell = sampled.ell if p.step_rule == "curvature" else ell_rig  # ell_est: the sampled estimate
     config = PGAConfig(step_rule=p.step_rule, step=p.step * 2.0**-p.step_halvings, init=p.init,
                        tol_g=tol_g, max_steps=p.max_steps, chunk=p.n_restarts)
     run = run_census_problem(problem, key=key, n_restarts=p.n_restarts, config=config, ell=ell,
@@ -221,7 +228,15 @@ def run_point(p: GridPoint) -> dict:
                                            p.n_restarts)
     L0 = np.asarray(jax.vmap(problem.objective.value)(starts))
     fixed_step = p.step_rule in ("fixed", "lipschitz", "curvature", "grad0")
-    theorem = fixed_step and bool(np.all(res.eta <= 1.0 / const.ell * (1 + 1e-12)))
+    theorem = fixed_step and bool(np.all(res.eta <= 1.0 / ell_rig * (1 + 1e-12)))
+    # The inequality T1 rests on, checked at every step of the first restarts' runs.
+    increase = None
+    if fixed_step:
+      k, steps = min(INCREASE_RESTARTS, p.n_restarts), min(p.max_steps, INCREASE_STEPS)
+      vals, gn = ascent.pga_trace_problem(problem, starts[:k], jnp.asarray(res.eta[:k]),
+                                          jnp.zeros(steps))
+      size = p.d + (sum(net.widths) if isinstance(net, MLP) else p.m)
+      increase = ascent.sufficient_increase(vals, gn, res.eta[:k], size=size)
     t1 = bounds.t1_bound(const.L_max, L0, res.eta, tol_g) if fixed_step else np.full(
         p.n_restarts, np.nan)
     t2 = bounds.t2_bound(const.ell, const.L_max, L0, tol_g, p.d)
@@ -254,6 +269,9 @@ def run_point(p: GridPoint) -> dict:
       "iterations": res.iterations, "converged": res.converged,
       "km_median_iterations": med.value, "km_median_censored": med.censored,
       "t1": t1, "t2": t2, "t1_violations": viol,
+      "sufficient_increase": increase,
+      "increase_violations": (increase["violations"] if increase is not None and theorem
+                              else 0),
       "class_counts": cs.class_counts,
       "certified_fraction": float(np.mean(cert.classes == "boundary_local_max")),
       "maximum_fraction": cs.certified_fraction,

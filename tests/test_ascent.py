@@ -114,3 +114,39 @@ def test_nan_input_is_refused():
   with pytest.raises(ValueError, match="x contains NaN"):
     ascent.pga(net, "quadratic", x.at[0].set(jnp.nan), y, key=jax.random.key(0), eps=eps,
                n_restarts=2, progress=False)
+
+
+def test_sufficient_increase_on_planted_sequences():
+  """Exactly the bound passes, a hair below (beyond rounding) fails, a rounding-level
+  shortfall does not."""
+  import numpy as np
+
+  from adv_landscape.ascent import sufficient_increase
+  eta, g = np.array([0.5]), np.array([[2.0], [1.0]])
+  need = 0.5 * 0.5 * g[:, 0] ** 2  # 1.0 then 0.25
+  exact = np.array([[1.0], [2.0], [2.25]])
+  assert sufficient_increase(exact, g, eta, size=10)["violations"] == 0
+  assert sufficient_increase(exact, g, eta, size=10)["min_ratio"] == 1.0
+  short = exact.copy()
+  short[2] -= 1e-3
+  out = sufficient_increase(short, g, eta, size=10)
+  assert out["violations"] == 1 and out["min_ratio"] < 1
+  rounding = exact.copy()
+  rounding[2] -= 1e-15  # below 16 size u (|L_t| + |L_t+1|) = 3.4e-13
+  assert sufficient_increase(rounding, g, eta, size=10)["violations"] == 0
+  assert need.tolist() == [1.0, 0.25]
+
+
+def test_the_traced_run_keeps_the_inequality_at_one_over_ell_and_breaks_it_at_three():
+  """The concave planted objective (hess L constant, so the rigorous ell is its norm): PGA
+  at eta = 1/ell increases L by at least (eta/2)||G||^2 at every step; at eta = 3/ell
+  (the B-increase control) most steps fall short."""
+  from adv_landscape.sweep import GridPoint, run_point
+  b = dict(d=8, m=16, s=1.0, gamma=0.8, family="concave", loss="linear",
+           step_rule="lipschitz", n_restarts=8, max_steps=400, rtol_g=1e-4)
+  sound = run_point(GridPoint(**b))
+  assert sound["theorem_applies"] and sound["sufficient_increase"]["violations"] == 0
+  assert sound["sufficient_increase"]["min_ratio"] >= 1.0
+  planted = run_point(GridPoint(ell_scale=1 / 3, **b))
+  assert planted["theorem_applies"]  # wrongly, by the planted ell
+  assert planted["increase_violations"] > planted["sufficient_increase"]["steps"] // 2

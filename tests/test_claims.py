@@ -237,5 +237,24 @@ def test_control_d_concave_fails():
   assert all(v["A"] == "fails" for v in res["statistic"].values())
 
 
-def test_every_claim_has_a_control():
-  assert {claim for claim, _, _ in CONTROLS.values()} == set(claims.CLAIMS)
+def test_every_claim_has_a_control_and_some_control_is_a_planted_positive():
+  assert {claim for claim, _, _, _ in CONTROLS.values()} == set(claims.CLAIMS)
+  assert {expected for *_, expected in CONTROLS.values()} == {"fails", "holds"}
+
+
+def test_b_fails_on_a_step_below_the_sufficient_increase_only_where_the_theorem_applies():
+  """The check that replaced the vacuous 'count <= T1': one violating step where
+  eta <= 1/ell fails B; the same step where no bound is claimed (eta > 1/ell) does not."""
+  ok = [_b_group(1.0, 1.0, seed=i) for i in range(4)]
+  for r in ok:
+    r["theorem_applies"] = True
+    r["sufficient_increase"] = {"steps": 400, "violations": 0, "min_ratio": 1.7}
+  assert claims.claim_b(ok)["statistic"]["increase_violations"] == 0
+  assert claims.claim_b(ok)["verdict"] == "holds"
+  bad = [dict(r) for r in ok]
+  bad[0]["sufficient_increase"] = {"steps": 400, "violations": 1, "min_ratio": 0.4}
+  res = claims.claim_b(bad)
+  assert res["verdict"] == "fails" and res["statistic"]["increase_violations"] == 1
+  assert res["statistic"]["increase_min_ratio"] == 0.4
+  bad[0]["theorem_applies"] = False  # no bound claimed there: not a violation of anything
+  assert claims.claim_b(bad)["statistic"]["increase_violations"] == 0

@@ -152,3 +152,14 @@ def test_rq2_ties_within_rounding_are_not_a_trend():
   assert rq2_input_scale.trend_verdict(same, scales, np.arange(5))["verdict"] == "inconclusive"
   rising = 0.7 * (1 + 1e-3 * np.arange(5))[None, :].repeat(5, 0)
   assert rq2_input_scale.trend_verdict(rising, scales, np.arange(5))["verdict"] == "supports"
+
+
+def test_rq1_learned_fails_on_a_collapsed_network_and_holds_on_one_that_learned():
+  """The committed run's last epochs before the fix (a constant-sign predictor: clean =
+  robust accuracy = 0.5) must fail the check; a network that learned passes it."""
+  collapsed = [{"epoch": e, "clean_acc": c, "robust_acc": r} for e, c, r in
+               ((12, 0.504, 0.503), (13, 0.504, 0.504), (14, 0.658, 0.277), (15, 0.496, 0.496))]
+  assert not rq1_local_max.learned(collapsed)["learned"]
+  good = [{"epoch": e, "clean_acc": 0.9, "robust_acc": 0.7} for e in range(1, 21)]
+  assert rq1_local_max.learned(good)["learned"]
+  assert not rq1_local_max.learned(good[:2])["learned"]  # too few epochs to say

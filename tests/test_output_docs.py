@@ -15,7 +15,8 @@ DOC = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), 
 # own statistic) rather than fields: described in the doc as a whole.
 OPAQUE = {"class_counts", "tolerances", "statistic", "per_group", "per_step_rule", "per_loss",
           "loss_verdicts", "by_init", "where_interior_maxima", "constants", "sampled", "grid",
-          "point", "versions", "endpoints_detail", "exponents"}
+          "point", "versions", "endpoints_detail", "exponents", "axes", "power",
+          "heldout_errors"}
 
 
 def documented(section: str) -> set:
