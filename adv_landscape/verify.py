@@ -86,8 +86,8 @@ def _control_points(b: dict, d0: int, m0: int, ds=(8, 16, 32, 64)) -> list[tuple
                         step_rule="lipschitz", step=1.0, ell_scale=1 / 3, **b),
               "control:B-increase"))
   for d in ds:  # the step shrinks as 1/d: iterations grow like d (a planted polynomial)
-    out.append((GridPoint(d=d, m=m0, s=1.0, step_rule="curvature", step=ds[0] / d, **b),
-                "control:B-linear"))
+    out.append((GridPoint(d=d, m=m0, s=1.0, step_rule="curvature", step=ds[0] / d,
+                          **{**b, "max_steps": 4 * b["max_steps"]}), "control:B-linear"))
   for s in SCALES:
     out.append((GridPoint(d=d0, m=m0, s=s, family="w_over_s2", **g0, **b), "control:C-reversed"))
     out.append((GridPoint(d=d0, m=m0, s=s, family="linear_y0", **g0, **b), "control:C-flat"))
@@ -109,15 +109,20 @@ class Sizes:
   tols: tuple
   d0: int
   m0: int
+  growth_seeds: int = 0  # B's growth axes and growth controls run on this many networks
 
 
 def sizes(*, quick: bool, seeds: int | None = None) -> Sizes:
+  # The growth axes need independent networks to have power (docs/theory.md section 6):
+  # 8 per grid value in the quick grid, 16 in the full one, whatever --seeds says for the
+  # rest (at least as many).
   if quick:
     return Sizes(True, seeds or 2, dict(n_restarts=64, max_steps=4000, rtol_g=1e-4),
-                 (8, 16, 32, 64), (16, 32, 64, 128), (1e-2, 1e-3, 1e-4, 1e-5), 16, 32)
+                 (8, 16, 32, 64, 128, 256), (16, 32, 64, 128), (1e-2, 1e-3, 1e-4, 1e-5), 16,
+                 32, max(8, seeds or 2))
   return Sizes(False, seeds or 4, dict(n_restarts=256, max_steps=20_000, rtol_g=1e-5),
                (16, 32, 64, 128, 256), (32, 64, 128, 256, 512),
-               (1e-2, 1e-3, 1e-4, 1e-5, 1e-6), 32, 128)
+               (1e-2, 1e-3, 1e-4, 1e-5, 1e-6), 32, 128, max(16, seeds or 4))
 
 
 def _points_a(z: Sizes, b: dict) -> list[tuple[GridPoint, str]]:
@@ -171,6 +176,11 @@ def grid(*, quick: bool, seeds: int | None = None) -> list[tuple[GridPoint, str]
     for spec in CLAIM_SPECS.values():
       out += spec.points(z, b)
     out += _control_points(b, z.d0, z.m0, z.ds)
+  for seed in range(z.seeds, z.growth_seeds):  # more networks for the growth axes only,
+    b = dict(z.base, seed=seed, n_restarts=z.base["n_restarts"] // 2)  # fewer restarts each
+    out += CLAIM_SPECS["B"].points(z, b)
+    out += [(p, s) for p, s in _control_points(b, z.d0, z.m0, z.ds)
+            if s in ("control:B-halving", "control:B-linear")]
   return out
 
 
