@@ -25,6 +25,7 @@ from __future__ import annotations
 from typing import NamedTuple
 
 import numpy as np
+from scipy.sparse.csgraph import connected_components
 
 from adv_landscape.certify import MAXIMUM_CLASSES, Certificate
 from adv_landscape.config import Tolerances
@@ -90,26 +91,16 @@ def link_touching(deltas, values, cl: Clusters, *, eps: float,
   if k < 2:
     return cl
   r = tol_c * eps
-  parent = list(range(k))
-
-  def root(i):
-    while parent[i] != i:
-      parent[i] = parent[parent[i]]
-      i = parent[i]
-    return i
-
   R = deltas[cl.reps]
   near = np.sum((R[:, None, :] - R[None, :, :]) ** 2, axis=2) <= (3 * r) ** 2
   members = [np.flatnonzero(cl.labels == j) for j in range(k)]
+  touch = np.zeros((k, k), bool)
   for a, b in zip(*np.nonzero(np.triu(near, 1))):
-    if root(a) == root(b):
-      continue
     A, B = deltas[members[a]], deltas[members[b]]
     d2 = (np.sum(A * A, 1)[:, None] + np.sum(B * B, 1)[None, :] - 2 * A @ B.T)
-    if d2.min() <= r * r * (1 + 1e-12):
-      parent[root(b)] = root(a)
-  roots = np.array([root(j) for j in range(k)])
-  if np.unique(roots).size == k:
+    touch[a, b] = d2.min() <= r * r * (1 + 1e-12)
+  n_groups, roots = connected_components(touch, directed=False)
+  if n_groups == k:
     return cl
   values = np.asarray(values, np.float64)
   groups = {}
