@@ -22,9 +22,11 @@ def test_for_setting_maps_starts_steps_and_depth():
 
 
 def test_records_written_before_norm_and_depth_existed_are_reused(tmp_path, monkeypatch):
-  """The resume key of a paper-setting point is what it was before the two fields existed."""
+  """The resume key of a paper-setting point is what it was before the fields norm, depth
+  and ell_scale existed."""
   p = GridPoint(d=3, m=4, s=1.0, n_restarts=2)
-  old_fields = {k: v for k, v in dataclasses.asdict(p).items() if k not in ("norm", "depth")}
+  old_fields = {k: v for k, v in dataclasses.asdict(p).items()
+                if k not in ("norm", "depth", "ell_scale")}
   path = tmp_path / "sweep.jsonl"
   path.write_text(json.dumps({"key": json.dumps(old_fields, sort_keys=True), "seconds": 1.0})
                   + "\n")
@@ -36,6 +38,8 @@ def test_records_written_before_norm_and_depth_existed_are_reused(tmp_path, monk
   assert sweep.run_sweep([p], path, progress=False)[0]["seconds"] == 1.0
   with pytest.raises(AssertionError):  # a point on the box is another point
     sweep.run_sweep([dataclasses.replace(p, norm="inf", init="vertex")], path, progress=False)
+  with pytest.raises(AssertionError):  # and so is one with a planted unsound ell
+    sweep.run_sweep([dataclasses.replace(p, ell_scale=1 / 3)], path, progress=False)
 
 
 def test_tiny_verify_on_the_box_and_on_a_deep_network(tmp_path, monkeypatch):
