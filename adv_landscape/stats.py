@@ -84,6 +84,16 @@ def _polyfit(lx, ly):
   return float(slope), float(intercept)
 
 
+def _log_data(xs, ys, units, log_x: bool):
+  """(log x or x, log y, units) with the non-finite rows dropped."""
+  x = np.asarray(xs, np.float64)
+  lx = np.log(x) if log_x else x
+  ly = np.log(np.asarray(ys, np.float64))
+  cl = np.asarray(units)
+  ok = np.isfinite(lx) & np.isfinite(ly)
+  return lx[ok], ly[ok], cl[ok]
+
+
 def cluster_fit(xs, ys, clusters, *, seed: int = 0, n_boot: int = 2000,
                 level: float = 0.95, log_x: bool = True) -> ClusterFit:
   """Least-squares slope of log y on log x (or on x), with a cluster bootstrap.
@@ -98,12 +108,7 @@ def cluster_fit(xs, ys, clusters, *, seed: int = 0, n_boot: int = 2000,
   >>> round(fit.slope, 2), fit.units
   (0.96, 2)
   """
-  x = np.asarray(xs, np.float64)
-  lx = np.log(x) if log_x else x
-  ly = np.log(np.asarray(ys, np.float64))
-  cl = np.asarray(clusters)
-  ok = np.isfinite(lx) & np.isfinite(ly)
-  lx, ly, cl = lx[ok], ly[ok], cl[ok]
+  lx, ly, cl = _log_data(xs, ys, clusters, log_x)
   slope, intercept = _polyfit(lx, ly)
   units = np.unique(cl)
   rng = np.random.default_rng(seed)
@@ -143,12 +148,7 @@ def unit_slope_fit(xs, ys, units, *, level: float = 0.95, log_x: bool = True) ->
   >>> round(fit.slope, 1), fit.units, fit.ci[0] < 1 < fit.ci[1]
   (1.0, 3, True)
   """
-  x = np.asarray(xs, np.float64)
-  lx = np.log(x) if log_x else x
-  ly = np.log(np.asarray(ys, np.float64))
-  cl = np.asarray(units)
-  ok = np.isfinite(lx) & np.isfinite(ly)
-  lx, ly, cl = lx[ok], ly[ok], cl[ok]
+  lx, ly, cl = _log_data(xs, ys, units, log_x)
   per = []
   for u in np.unique(cl):
     s_u, _ = _polyfit(lx[cl == u], ly[cl == u])
