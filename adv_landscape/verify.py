@@ -530,7 +530,8 @@ def _section_b(b) -> list[str]:
             f"{probs.get(v, 0.0):.2f}" if v in probs else "-"
             for v in ("polynomial", "exponential", "logarithmic", "inconclusive")) + " |")
   out += ["", "| axis | exponent of t | 95% CI (seeds) | exponent of eta t | CI | log-log "
-          "held-out error | semi-log error | semi-log advantage per seed (SE) | local slopes | "
+          "held-out error | semi-log held-out error | log-log minus semi-log misfit per seed "
+          "(SE) | local slopes | "
           "growth |",
           "|---|---|---|---|---|---|---|---|---|---|"]
   for k, v in sb["exponents"].items():
