@@ -192,18 +192,6 @@ def measures(log, K, *, loss_key="test_robust_loss", acc_key="test_robust_acc"):
           "auc_relative": float(np.mean(R[1:] / R[0]))}
 
 
-def speed(curve, floor):
-  """The old relative measures of one robust-loss curve R_0..R_K (kept as secondary)."""
-  R = np.asarray(curve, np.float64)
-  K = R.size - 1
-  auc = float(np.mean(R[1:] / R[0]))
-  target = floor + 0.5 * (R[0] - floor)
-  hit = np.flatnonzero(R[1:] <= target)
-  k0 = min(3, K)
-  return {"auc": auc, "half_epochs": int(hit[0] + 1) if hit.size else K,
-          "half_censored": not hit.size, "initial_slope": float((R[0] - R[k0]) / (k0 * R[0]))}
-
-
 def _ties(table, rtol=1e-9):
   """Values within rtol (relative) of a row's smaller neighbour are set equal to it, so that
   rounding does not order what is the same (the invariance control)."""

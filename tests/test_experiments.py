@@ -114,13 +114,11 @@ def test_rq2_trend_verdict_can_support_contradict_or_abstain():
   assert rq2_input_scale.trend_verdict(flat, scales, seeds)["verdict"] == "inconclusive"
 
 
-def test_rq2_speed_measures_on_a_known_curve():
-  s = rq2_input_scale.speed([1.0, 0.8, 0.5, 0.4], floor=0.2)  # half of the excess: 0.6
-  assert s["half_epochs"] == 2 and not s["half_censored"]
-  assert abs(s["auc"] - (0.8 + 0.5 + 0.4) / 3) < 1e-12
-  assert abs(s["initial_slope"] - 0.6 / 3) < 1e-12
-  never = rq2_input_scale.speed([1.0, 0.95, 0.9], floor=0.2)
-  assert never["half_censored"] and never["half_epochs"] == 2
+def test_rq2_relative_auc_on_a_known_curve():
+  """The secondary, relative measure: mean of R_t / R_0 over epochs 1..K."""
+  log = [{"epoch": e, "test_robust_loss": r, "test_robust_acc": 0.5}
+         for e, r in enumerate([1.0, 0.8, 0.5, 0.4])]
+  assert abs(rq2_input_scale.measures(log, 3)["auc_relative"] - (0.8 + 0.5 + 0.4) / 3) < 1e-12
 
 
 def test_rq2_primary_measures_on_a_known_log():
