@@ -91,6 +91,9 @@ def claim_a(records: list[dict], *, seed: int = 0) -> dict:
   trivial = sum(r["hunt"].get("trivial_minima", 0) for r in hunts)
   hunt_max = sum(r["hunt"]["interior_max"] for r in hunts)
   lam = [r["hunt"]["min_lambda_max"] for r in hunts if r["hunt"]["min_lambda_max"] is not None]
+  inside = [r["hunt"].get("candidates_inside") for r in hunts]
+  limits = [r["hunt"]["detection_limit"] for r in hunts if "detection_limit" in r["hunt"]]
+  basins = [mx["basin"] for r in hunts for mx in r["hunt"].get("interior_maxima", [])]
   del seed  # no resampling: A counts
   where = []
   for r in records:
@@ -109,15 +112,23 @@ def claim_a(records: list[dict], *, seed: int = 0) -> dict:
                                                         for g in by_init.values()),
                     "hunt_interior_maxima": hunt_max, "hunt_nontrivial_critical": found,
                     "hunt_trivial_minima": trivial,
+                    "hunt_candidates_inside": (sum(inside) if None not in inside else None),
                     "min_lambda_max_at_nontrivial": min(lam) if lam else None,
                     "min_on_sphere_fraction": float(min(on)) if on else None},
       "threshold": f"no interior local maximum (mixed if on <= {INTERIOR_MAX_SHARE:.0%} of "
                    f"instances)",
       "verdict": verdict, "ci": None, "seconds": _seconds(records),
       "details": {"instances": len(records), "hunted_instances": len(hunts),
+                  # the largest (weakest) per-instance limit: a basin at least this large
+                  # would have been hit with probability 0.95 on every hunted instance
+                  "detection_limit": max(limits) if limits else None,
+                  "hunt_starts": sorted({r["hunt"].get("f_starts") for r in hunts}, key=str),
+                  "basins_of_found_maxima": basins[:20],
                   "by_init": dict(by_init), "where_interior_maxima": where[:20]},
       "would_fail": "a PGA endpoint or a hunted zero of grad f strictly inside the ball "
-                    "where hess L is negative definite, on more than 5% of instances",
+                    "where hess L is negative definite, on more than 5% of instances (the hunt "
+                    "hits, with probability 0.95, any maximum whose basin is at least "
+                    "detection_limit of the ball)",
   }
 
 

@@ -119,7 +119,7 @@ def _common(p: argparse.ArgumentParser, *, x64: bool = True) -> None:
                  help="hide progress bars (notices such as 'resuming' still go to stderr)")
 
 
-def _instance_args(p: argparse.ArgumentParser) -> None:
+def _instance_args(p: argparse.ArgumentParser, *, ascent: bool = True) -> None:
   from adv_landscape.activations import ACTIVATIONS
   from adv_landscape.ascent import INITS, STEP_RULES
   from adv_landscape.losses import LOSSES
@@ -172,6 +172,8 @@ def _instance_args(p: argparse.ArgumentParser) -> None:
                  help="perturbation ratio (None means 0.5 unless --eps): eps = gamma ||x|| for "
                       "l2, eps = gamma ||x|| / sqrt(d) for l_inf (the box whose vertices lie "
                       "on the l2 sphere of the same gamma)")
+  if not ascent:
+    return
   a = p.add_argument_group("ascent")
   a.add_argument("--inits", type=_positive_int("inits"), default=1000, help="restarts N")
   a.add_argument("--init", default=None, choices=sorted(set(INITS) | set(LinfBall.INITS)),
@@ -473,6 +475,54 @@ def cmd_census(args) -> int:
   return 0
 
 
+def cmd_hunt(args) -> int:
+  """``adv-landscape hunt``: the interior critical-point hunt of claim A on one instance."""
+  import jax
+  import jax.numpy as jnp
+
+  from adv_landscape import io
+  from adv_landscape.deep import mlp_forward
+  from adv_landscape.hunt import hunt_interior_critical_problem
+  from adv_landscape.network import Network
+  from adv_landscape.problem import Problem
+
+  if args.json:
+    io.check_output_file(args.json, "json", inputs={"x": args.x, "weights": args.weights})
+  net, loss, x, y, eps, key, source = _build_instance(args)
+  d = int(source["d"])
+  need = 8.0 * 6 * args.inits * d * d  # the starts' Hessians and their eigendecompositions
+  if need > 0.5 * _available_bytes():
+    raise InvalidInput(f"--inits {args.inits} at d = {d} needs about {need / 2**30:.3g} GiB "
+                       f"of Hessians; use fewer --inits")
+  with jax.enable_x64(True):
+    f64 = dict(eps=eps, dtype=jnp.float64, norm=args.norm)
+    problem = (Problem.two_layer(net, loss, x, y, **f64) if isinstance(net, Network) else
+               Problem.autodiff(mlp_forward, net.astype(jnp.float64), loss, x, y, **f64))
+    h = hunt_interior_critical_problem(problem, key=jax.random.fold_in(key, 2),
+                                       n_starts=args.inits)
+  out = h.to_json()
+  lim = out["detection_limit"]
+  print(f"instance   {source.get('d')} inputs, eps={eps:.4g}, loss {source['loss']}, "
+        f"norm {args.norm}")
+  print(f"hunt       {h.f_starts} starts for zeros of grad f, {h.n_starts - h.f_starts} for "
+        f"zeros of grad L, uniform in the ball")
+  closest = (f"closest ||grad f|| / ||grad f(x)|| {h.closest:.3g}" if h.candidates_inside
+             else "none to classify")
+  print(f"inside     {h.candidates_inside} of the grad f searches ended strictly inside "
+        f"(the rest were pushed onto the surface); {closest}")
+  print(f"found      {h.found} non-trivial interior critical points, {h.interior_max} of them "
+        f"local maxima; {h.trivial} trivial minima (l'(f) = 0) apart")
+  print(f"limit      a basin of at least {lim:.3g} of the ball's volume would have been hit "
+        f"with probability 0.95")
+  if args.json:
+    io.write_json_atomic(args.json, {"config": {**source, "command": "hunt", "seed": args.seed,
+                                                "inits": args.inits,
+                                                "versions": io.versions()},
+                                     **out})
+    print(f"wrote {args.json}")
+  return 0
+
+
 def _print_census(source, args, config, s, maxima) -> None:
   from adv_landscape.io import percent
 
@@ -707,6 +757,10 @@ _EXAMPLES = {
   adv-landscape census --norm inf --d 20 --m 200 --step-rule grad0 --step 0.1 --x64
   adv-landscape census --d 784 --m 1024 --inits 1000000 --stream --json big.json
 loss formulas: docs/theory.md section 9; output fields: docs/output.md""",
+    "hunt": """examples:
+  adv-landscape hunt --d 32 --m 128 --inits 256 --json hunt.json
+  adv-landscape hunt --weights NET.npz --x X.npy --y 1 --eps 0.5 --norm inf
+output fields: docs/output.md""",
     "verify": """examples:
   adv-landscape verify --quick --out verify-report   # rerun the same command to resume
   adv-landscape verify --quick --norm inf
@@ -740,6 +794,18 @@ def build_parser() -> argparse.ArgumentParser:
   _processes_args(c)
   _common(c)
   c.set_defaults(func=cmd_census)
+  h = sub.add_parser("hunt", help="search for interior critical points (claim A) on one instance",
+                     description="Searches for zeros of grad f strictly inside the ball (the "
+                                 "only candidates for an interior local maximum), from --inits "
+                                 "uniform starts, and classifies what it finds; says the "
+                                 "smallest basin it would have hit with probability 0.95.",
+                     epilog=_EXAMPLES["hunt"])
+  _instance_args(h, ascent=False)
+  h.add_argument("--inits", type=_positive_int("inits"), default=64,
+                 help="starts N (half search zeros of grad f, half zeros of grad L)")
+  h.set_defaults(stream=False, chunk=None)
+  _common(h, x64=False)
+  h.set_defaults(func=cmd_hunt)
   v = sub.add_parser("verify", help="claims A-D on the built-in grid; writes a report",
                      description="Claims A-D of the paper, and their planted controls, on the "
                                  "built-in synthetic grid; writes report.md, report.json, "

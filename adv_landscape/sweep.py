@@ -35,7 +35,7 @@ from adv_landscape.deep import MLP, init_mlp, mlp_forward
 from adv_landscape.errors import InvalidInput
 from adv_landscape.hunt import hunt_interior_critical_problem
 from adv_landscape.losses import get_loss
-from adv_landscape.network import Network, init_network, synthetic_input
+from adv_landscape.network import Network, forward, init_network, synthetic_input
 from adv_landscape.pipeline import run_census_problem
 from adv_landscape.problem import Problem
 from adv_landscape.stats import km_median
@@ -74,6 +74,7 @@ class GridPoint:
   norm: str = "2"
   depth: int = 1
   ell_scale: float = 1.0
+  bump_width: float = 0.0
 
   @property
   def key(self) -> str:
@@ -81,7 +82,7 @@ class GridPoint:
     ``ell_scale`` enter it only when they differ from the paper's setting, so that records
     written before they existed stay valid."""
     fields = dataclasses.asdict(self)
-    for name, paper in (("norm", "2"), ("depth", 1), ("ell_scale", 1.0)):
+    for name, paper in (("norm", "2"), ("depth", 1), ("ell_scale", 1.0), ("bump_width", 0.0)):
       if fields[name] == paper:
         del fields[name]
     return json.dumps(fields, sort_keys=True)
@@ -150,6 +151,52 @@ def _bump(p: GridPoint):
   return net, get_loss(p.loss), x, -1.0, eps
 
 
+BUMP_HEIGHT = 4.0  # the planted bump's slope, in units of the network's own ||grad f(x)||
+
+
+def _paper_bump(p: GridPoint):
+  """A small-basin interior maximum inside the paper's network (claim A's detection check).
+
+  The paper's network of (seed, d, m, s) (``depth`` hidden layers) plus a
+  block of 2d tanh units forming, in rotated coordinates t = R (z - z*) /
+  (w eps), the bump sum_i A [tanh(t_i + 1) - tanh(t_i - 1)] / sqrt(2): its
+  slope A / (w eps) is ``BUMP_HEIGHT`` times the network's ||grad f(x)||, so
+  the sum has a strict interior maximum near z* = x + (eps / 2) u. The width
+  w = ``bump_width`` sets the basin: the fraction of uniform starts the hunt
+  leads there (docs/theory.md section 6 gives the measured basins). Deeper
+  networks carry the block through near-linear layers (weights c I with
+  c = 0.1, output weights divided by c^2), so the control runs through the
+  autodiff objective like the depth grid."""
+  net, loss, x, y, eps = _paper(p)
+  w = p.bump_width
+  if not w > 0:
+    raise InvalidInput(f"family='paper_bump' needs bump_width > 0, got {w}")
+  kb = jax.random.fold_in(jax.random.key(p.seed), 99)
+  R, _ = np.linalg.qr(np.asarray(jax.random.normal(kb, (p.d, p.d), jnp.float64)))
+  u = np.asarray(jax.random.normal(jax.random.fold_in(kb, 1), (p.d,), jnp.float64))
+  z_star = np.asarray(x) + 0.5 * eps * u / np.linalg.norm(u)
+  Wb = np.repeat(R / (w * eps), 2, axis=0)  # (2d, d): each direction twice
+  bb = -Wb @ z_star + np.tile([1.0, -1.0], p.d)
+  f = (lambda z: mlp_forward(net, z)) if isinstance(net, MLP) else (lambda z: forward(net, z))
+  gf = float(jnp.linalg.norm(jax.grad(f)(x)))
+  ab = BUMP_HEIGHT * gf * w * eps * np.tile([1.0, -1.0], p.d) / np.sqrt(2.0)
+  if not isinstance(net, MLP):
+    return (Network(jnp.concatenate([net.W, jnp.asarray(Wb)]),
+                    jnp.concatenate([net.a, jnp.asarray(ab)]),
+                    jnp.concatenate([net.b, jnp.asarray(bb)]), net.activation),
+            loss, x, y, eps)
+  c, k = 0.1, 2 * p.d
+  Ws, bs = [jnp.concatenate([net.Ws[0], jnp.asarray(Wb)])], [jnp.concatenate([net.bs[0],
+                                                                               jnp.asarray(bb)])]
+  for W, b in zip(net.Ws[1:], net.bs[1:]):
+    blk = jnp.zeros((W.shape[0] + k, W.shape[1] + k), jnp.float64)
+    Ws.append(blk.at[:W.shape[0], :W.shape[1]].set(W).at[W.shape[0]:, W.shape[1]:].set(
+        c * jnp.eye(k)))
+    bs.append(jnp.concatenate([b, jnp.zeros(k)]))
+  a = jnp.concatenate([net.a, jnp.asarray(ab) / c ** (len(net.Ws) - 1)])
+  return MLP(tuple(Ws), tuple(bs), a, net.activation), loss, x, y, eps
+
+
 def _linear_y0(p: GridPoint):
   """No dependence on s (claim C control): linear activation, b = 0, y = 0, so
   L(delta) = s^2 L_1(delta / s) and PGA from scaled starts is the same run
@@ -172,6 +219,7 @@ FAMILIES = {
     "paper": _paper,
     "concave": _concave,
     "bump": _bump,
+    "paper_bump": _paper_bump,
     "linear_y0": _linear_y0,
     "w_over_s2": _w_over_s2,
 }
@@ -181,9 +229,9 @@ def instance(p: GridPoint):
   """The instance (net, loss, x, y, eps) of a grid point, from its family."""
   if p.family not in FAMILIES:
     raise InvalidInput(f"family={p.family!r} is unknown; choose one of {sorted(FAMILIES)}")
-  if p.depth > 1 and p.family not in SCALED_FAMILIES:
+  if p.depth > 1 and p.family not in DEEP_FAMILIES:
     raise InvalidInput(f"family={p.family!r} is a planted two-layer instance; depth > 1 "
-                       f"applies to {list(SCALED_FAMILIES)}")
+                       f"applies to {list(DEEP_FAMILIES)}")
   net, loss, x, y, eps = FAMILIES[p.family](p)
   if p.norm == "inf" and p.family in SCALED_FAMILIES:
     eps = eps / np.sqrt(p.d)  # the box whose vertices lie on the l2 sphere of the same gamma
@@ -194,6 +242,7 @@ def instance(p: GridPoint):
 # planted families keep their eps: the box contains the l2 ball of the same radius, so a
 # maximum planted inside the ball stays inside the box.
 SCALED_FAMILIES = ("paper", "linear_y0", "w_over_s2")
+DEEP_FAMILIES = SCALED_FAMILIES + ("paper_bump",)  # families that take depth > 1
 
 
 INCREASE_RESTARTS, INCREASE_STEPS = 8, 400  # the sufficient-increase check's runs
@@ -246,15 +295,9 @@ def run_point(p: GridPoint) -> dict:
       viol = int(over.sum())
     hunt = None
     if p.hunt:
-      h = hunt_interior_critical_problem(problem, key=jax.random.fold_in(key, 2))
-      hunt = {"n_starts": h.n_starts, "found": h.found, "trivial_minima": h.trivial,
-              "interior_max": h.interior_max,
-              "min_lambda_max": float(h.lambda_max.min()) if h.found else None,
-              "tol_g": h.tol_g, "closest_relative_grad_f_norm": h.closest,
-              "points": [{"L": float(v), "lprime": float(lp), "lambda_min": float(lo),
-                          "lambda_max": float(hi)} for v, lp, lo, hi in zip(
-                              h.values[:20], h.lprime[:20], h.lambda_min[:20],
-                              h.lambda_max[:20])]}
+      hunt = hunt_interior_critical_problem(problem, key=jax.random.fold_in(key, 2)).to_json()
+      for mx in hunt["interior_maxima"]:  # the deltas are in the instance, not needed here
+        mx.pop("delta")
   med = km_median(res.iterations, res.converged)
   with np.errstate(over="ignore"):  # an infinite rigorous ell (exponential loss) stays inf
     eta_ell = float(np.max(res.eta) * const.ell)

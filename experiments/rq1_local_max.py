@@ -38,7 +38,6 @@ except ImportError:  # run as a script
 
 import matplotlib.pyplot as plt  # noqa: E402  (plots set the Agg backend)
 
-
 TRAIN_GAMMA = 0.1  # adversarial training's ratio (at 0.25 the network collapsed)
 
 

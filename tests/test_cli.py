@@ -63,6 +63,31 @@ def test_user_network_census(user_net, capsys):
   assert "endpoints" not in res
 
 
+def test_hunt_writes_the_documented_json_and_finds_a_planted_maximum(tmp_path, capsys):
+  # Planted: quadratic activation with every a_r < 0 and the linear loss at y = -1 (L = f,
+  # concave), its maximiser well inside the ball; the synthetic network has none.
+  rng = np.random.default_rng(1)
+  W = rng.standard_normal((8, 3))
+  np.savez(tmp_path / "c.npz", W=W, a=-np.abs(rng.standard_normal(8)), b=np.zeros(8),
+           activation=np.array("quadratic"))
+  np.save(tmp_path / "x.npy", 0.1 * rng.standard_normal(3))
+  out = tmp_path / "h.json"
+  rc, stdout, err = run(["hunt", "--weights", str(tmp_path / "c.npz"), "--x",
+                         str(tmp_path / "x.npy"), "--loss", "linear", "--y", "-1", "--eps", "2",
+                         "--inits", "16", "--json", str(out)], capsys)
+  assert rc == 0, err
+  res = json.loads(out.read_text())
+  for k in ("candidates_inside", "nontrivial_critical", "trivial_minima", "interior_maxima",
+            "detection_limit"):
+    assert k in res
+  assert len(res["interior_maxima"]) == 1 and "1 of them local maxima" in stdout
+  mx = res["interior_maxima"][0]
+  np.testing.assert_allclose(mx["delta"], -np.load(tmp_path / "x.npy"), atol=1e-9)  # z* = 0
+  assert mx["lambda_max"] < 0 and res["detection_limit"] == pytest.approx(1 - 0.05 ** (1 / 8))
+  rc, stdout, _ = run(["hunt", "--d", "6", "--m", "12", "--inits", "16"], capsys)
+  assert rc == 0 and "0 non-trivial interior critical points" in stdout
+
+
 def test_console_entry_point_exit_code(tmp_path):
   proc = subprocess.run([sys.executable, "-m", "adv_landscape.cli", "census", "--eps", "nan"],
                         capture_output=True, text=True, check=False)
@@ -223,7 +248,7 @@ def test_the_default_chunk_gives_every_process_a_chunk(monkeypatch, capsys):
 
   monkeypatch.setattr(pipeline_mod, "run_census", stop)
   for procs, want in ((2, 256), (1, 512)):
-    monkeypatch.setattr(cli_mod, "_processes", lambda: procs)
+    monkeypatch.setattr(cli_mod, "_processes", lambda procs=procs: procs)
     rc, _, err = run(["census", "--d", "4", "--m", "6", "--inits", "512", "--no-progress"],
                      capsys)
     assert rc == 130 and seen[-1] == want

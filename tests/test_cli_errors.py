@@ -188,6 +188,10 @@ CASES = [
     ("a layer with no units", ["census", "--weights", "{f}/empty.npz", "--x", "{f}/x.npy",
                                "--y", "1", *OUT], ["empty.npz", "(0, 4)"]),
     ("a vacuous --tol-g", ["census", "--tol-g", "1e9", *OUT], ["--tol-g", "||grad L(0)||"]),
+    ("hunt: no label for a user's network", ["hunt", *NET, "--eps", "1", *OUT], ["--y"]),
+    ("hunt: zero starts", ["hunt", "--inits", "0"], ["inits=0"]),
+    ("hunt: json onto its own input", ["hunt", *NET, "--y", "1", "--json", "{f}/x.npy"],
+     ["x.npy"]),
 ]
 
 

@@ -43,7 +43,7 @@ def test_reproduce_runs_every_experiment_in_smoke_mode(tmp_path, capsys):
   for proto in rq2.values():
     assert proto["verdict"] in ("supports", "contradicts", "inconclusive", "mixed")
     assert set(rq2_input_scale.MEASURES) <= set(proto["measures"])
-    for name, m in proto["measures"].items():
+    for _name, m in proto["measures"].items():
       assert m["verdict"] in ("supports", "contradicts", "inconclusive")
       for scale, v in m["per_scale"].items():  # a number per seed, or a divergence
         assert len(v["per_seed"]) == 2
