@@ -30,6 +30,7 @@ import numpy as np
 from adv_landscape.stats import (
     growth_power,
     growth_test,
+    holm,
     km_median,
     page_trend,
     unit_slope_fit,
@@ -336,76 +337,148 @@ def _km_or_inf(r):
   return math.inf if censored else med
 
 
+def _basin_entropy(r) -> float:
+  """The entropy -sum q log q of the certified maxima's basin shares q (0 for one maximum):
+  a continuous regularity measure beside the count (rare maxima weigh little)."""
+  got = r.get("basin_fractions")
+  f = np.asarray([] if got is None else got, np.float64)
+  f = f[f > 0]
+  if f.size == 0:
+    return 0.0
+  q = f / f.sum()
+  return float(-np.sum(q * np.log(q)))
+
+
+# C's measures: name -> (value of a record, what the claim predicts as s grows). Each is
+# tested both ways (an increase supports C, a decrease contradicts it).
+C_MEASURES = {
+    "iterations": _km_or_inf,
+    "distinct_maxima": lambda r: float(r["distinct_maxima"]),
+    "basin_entropy": _basin_entropy,
+}
+# Step rules whose step is set by the rigorous ell: their counts measure the bound (its
+# looseness grows with s: rigorous ell / ell_est 11.6 -> 57.3 over s = 1/4 .. 4), not the
+# landscape, so they are reported and kept out of C's verdict (control C-ell-inflated).
+BOUND_RULES = ("lipschitz",)
+
+
+def _shape(medians) -> str:
+  """The profile of the per-scale medians: 'peak at index k' when they rise to an interior
+  maximum and fall after it, 'trough at index k' for the reverse, else 'monotone'."""
+  m = np.asarray(medians, np.float64)  # +inf (a censored median) is the largest
+  if m.size < 3:
+    return "monotone"
+  k = int(np.argmax(m))
+  if 0 < k < m.size - 1 and m[-1] < m[k] and m[0] < m[k]:
+    return f"peak at index {k}"
+  k = int(np.argmin(m))
+  if 0 < k < m.size - 1 and m[-1] > m[k] and m[0] > m[k]:
+    return f"trough at index {k}"
+  return "monotone"
+
+
 def claim_c(records: list[dict], *, seed: int = 0) -> dict:
   """C: at fixed gamma, a smaller input scale gives faster convergence and a
-  more regular landscape (fewer distinct maxima).
+  more regular landscape (fewer distinct maxima, a more concentrated basin share).
 
-  For each step rule, two tables seeds x scales (the same network at every
-  scale of a seed, so a seed is a block): the Kaplan-Meier median iteration
-  count (a censored median ranks above every finite one) and the number of
-  distinct maxima. Page's L tests an increasing trend in s within blocks,
-  combined over them (``scipy.stats.page_trend_test``). A test holds when
-  its one-sided p-value is below ``TREND_ALPHA`` and fails otherwise (no
-  trend detected, or the reverse one). The claim holds when both tests hold
-  for every step rule, fails when every test fails, and is mixed otherwise;
-  untested with fewer than 3 scales or 2 seeds. The log-log slope of the
-  per-instance medians against s (cluster bootstrap over seeds) is reported
-  beside it as a size (a t interval on per-seed slopes), not used for the verdict.
+  For each step rule and each measure of ``C_MEASURES`` (the Kaplan-Meier
+  median iteration count, a censored median ranking above every finite one;
+  the number of distinct maxima; the basin entropy), a table seeds x scales
+  (the same network at every scale of a seed, so a seed is a block), tested
+  both ways by Page's L (an increasing trend in s supports C, a decreasing one
+  contradicts it), the p-values Holm-adjusted over the (rule, measure) groups
+  in each direction. A group *supports* C when its increase is significant
+  and its medians do not peak inside the scale range (rise, then fall: named
+  in the report), *contradicts* it when its decrease is significant, else
+  shows *no trend*. The claim fails when any group contradicts it or none
+  supports it, holds when every group supports it, and is mixed otherwise.
+  Rules whose step is set by the rigorous ell (``BOUND_RULES``) are reported
+  and not counted. The log-log slope of the per-instance medians against s is
+  reported beside it as a size (a t interval on per-seed slopes).
   """
   by_rule = defaultdict(list)
   for r in records:
     by_rule[r["point"]["step_rule"]].append(r)
-  rules, verdicts = {}, []
+  rules, groups = {}, []
   for rule, rs in sorted(by_rule.items()):
-    scales, t_it = _trend_table(rs, _km_or_inf)
-    _, t_mx = _trend_table(rs, lambda r: r["distinct_maxima"])
-    p_it, p_mx = page_trend(t_it), page_trend(t_mx)
+    info = {"by_scale": {}, "counted": rule not in BOUND_RULES, "measures": {}}
+    for name, value in C_MEASURES.items():
+      scales, table = _trend_table(rs, value)
+      up, down = page_trend(table), page_trend(table[:, ::-1] if table.size else table)
+      meds = [float(np.median(table[:, j])) for j in range(table.shape[1])] if table.size else []
+      shape = _shape(meds)
+      info["measures"][name] = {"page_p_increasing": up.pvalue, "page_p_decreasing": down.pvalue,
+                                "seeds": up.blocks, "medians": meds, "shape": shape,
+                                "peak_scale": (scales[int(shape.split()[-1])]
+                                               if shape.startswith("peak") else None),
+                                "table": table.tolist()}
+      if info["counted"]:
+        groups.append((rule, name))
+    scales = sorted({r["point"]["s"] for r in rs})
     fit = unit_slope_fit([r["point"]["s"] for r in rs],
                          [max(_instance_median(r)[0], 1.0) for r in rs],
                          [r["point"]["seed"] for r in rs])
-    by_scale = {}
     for s in scales:
       at = [r for r in rs if r["point"]["s"] == s]
-      by_scale[str(s)] = {
+      info["by_scale"][str(s)] = {
           "median_iterations": float(np.median([_instance_median(r)[0] for r in at])),
           "censored_instances": int(sum(_instance_median(r)[1] for r in at)),
           "converged_fraction": float(np.mean(np.concatenate([r["converged"] for r in at]))),
           "distinct_maxima": float(np.mean([r["distinct_maxima"] for r in at])),
           "best_basin_fraction": float(np.mean([r["p_best"] for r in at])),
+          "basin_entropy": float(np.mean([_basin_entropy(r) for r in at])),
           "kappa": _median_or_nan([r["kappa"] for r in at]),
           "kappa_sampled": _median_or_nan([r["kappa_sampled"] for r in at])}
-    v_it = _trend_verdict(p_it)
-    v_mx = _trend_verdict(p_mx)
-    rules[rule] = {"by_scale": by_scale, "iterations_page_p": p_it.pvalue,
-                   "distinct_maxima_page_p": p_mx.pvalue, "seeds": p_it.blocks,
-                   "iterations_table": t_it.tolist(), "distinct_maxima_table": t_mx.tolist(),
-                   "iterations_slope": fit.slope, "iterations_ci": list(fit.ci),
-                   "verdict_iterations": v_it, "verdict_maxima": v_mx}
-    verdicts += [v_it, v_mx]
-  tested = [v for v in verdicts if v != "untested"]
+    info.update(iterations_slope=fit.slope, iterations_ci=list(fit.ci), seeds=len(
+        {r["point"]["seed"] for r in rs}))
+    rules[rule] = info
+  # Holm over the counted groups, each direction its own family
+  adj_up = holm([rules[r]["measures"][m]["page_p_increasing"] for r, m in groups])
+  adj_down = holm([rules[r]["measures"][m]["page_p_decreasing"] for r, m in groups])
+  for (rule, name), pu, pd in zip(groups, adj_up, adj_down):
+    g = rules[rule]["measures"][name]
+    g.update(holm_p_increasing=float(pu), holm_p_decreasing=float(pd))
+    g["verdict"] = ("untested" if not np.isfinite(pu) else
+                    "contradicts" if pd < TREND_ALPHA else
+                    "supports" if pu < TREND_ALPHA and g["peak_scale"] is None else
+                    "peak" if pu < TREND_ALPHA else "no trend")
+  for info in rules.values():
+    for g in info["measures"].values():
+      if not info["counted"]:
+        g["verdict"] = "not counted (step set by the rigorous ell)"
+        g["holm_p_increasing"] = g["holm_p_decreasing"] = None
+    info["verdict_iterations"] = info["measures"]["iterations"]["verdict"]
+    info["verdict_maxima"] = info["measures"]["distinct_maxima"]["verdict"]
+    info["iterations_page_p"] = info["measures"]["iterations"]["page_p_increasing"]
+    info["distinct_maxima_page_p"] = info["measures"]["distinct_maxima"]["page_p_increasing"]
+  tested = [rules[r]["measures"][m]["verdict"] for r, m in groups]
+  tested = [v for v in tested if v != "untested"]
   verdict = ("untested" if not tested else
-             "holds" if all(v == "holds" for v in tested) else
-             "fails" if all(v == "fails" for v in tested) else "mixed")
-  first = next(iter(rules.values()), {})
+             "fails" if "contradicts" in tested or "supports" not in tested else
+             "holds" if all(v == "supports" for v in tested) else "mixed")
+  opposite = [f"{r}/{m}" for r, m in groups if rules[r]["measures"][m]["verdict"] == "contradicts"]
+  peaks = [f"{r}/{m} peaks at s={rules[r]['measures'][m]['peak_scale']}" for r, m in groups
+           if rules[r]["measures"][m]["verdict"] == "peak"]
+  first = rules.get("grad0", next(iter(rules.values()), {}))
   return {
       "claim": "C", "grid": _grid(records, ("d", "m", "s", "gamma", "step_rule")),
       "statistic": {rule: {"iterations_page_p": v["iterations_page_p"],
                            "distinct_maxima_page_p": v["distinct_maxima_page_p"],
-                           "iterations_slope": v["iterations_slope"]}
+                           "iterations_slope": v["iterations_slope"],
+                           "counted": v["counted"],
+                           "verdicts": {m: g["verdict"] for m, g in v["measures"].items()}}
                     for rule, v in rules.items()},
-      "threshold": f"Page's L test of an increasing trend in s within seeds, p < {TREND_ALPHA},"
-                   f" for the median iterations and the distinct maxima, every step rule",
+      "threshold": f"per (step rule, measure), Page's L both ways within seeds, Holm-adjusted "
+                   f"over the groups, alpha = {TREND_ALPHA}; supports: a significant increase "
+                   f"with no interior peak; contradicts: a significant decrease",
       "verdict": verdict, "ci": first.get("iterations_ci"), "seconds": _seconds(records),
-      "details": {"instances": len(records), "per_step_rule": rules},
-      "would_fail": "no significant increase of the iteration medians or of the distinct "
-                    "maxima with s within seeds (p >= 0.05), or a decrease",
+      "details": {"instances": len(records), "per_step_rule": rules,
+                  "contradicting_groups": opposite, "peaks": peaks,
+                  "groups_counted": len(groups), "not_counted_rules": [
+                      r for r in rules if not rules[r]["counted"]]},
+      "would_fail": "any (step rule, measure) whose medians fall significantly with s "
+                    "(Holm-adjusted), or none that rises significantly",
   }
-
-
-def _trend_verdict(t) -> str:
-  if not math.isfinite(t.pvalue):
-    return "untested"
-  return "holds" if t.pvalue < TREND_ALPHA else "fails"
 
 
 def claim_d(records: list[dict], *, seed: int = 0) -> dict:

@@ -32,7 +32,8 @@ import numpy as np
 import scipy.stats
 
 __all__ = ["Median", "km_median", "ClusterFit", "cluster_fit", "UnitFit", "unit_slope_fit",
-           "Growth", "growth_test", "growth_power", "GROWTH_MODELS", "Trend", "page_trend"]
+           "Growth", "growth_test", "growth_power", "GROWTH_MODELS", "Trend", "page_trend",
+           "holm"]
 
 
 class Median(NamedTuple):
@@ -344,3 +345,23 @@ def page_trend(table) -> Trend:
   ranks = scipy.stats.rankdata(data, axis=1)
   res = scipy.stats.page_trend_test(ranks, ranked=True)
   return Trend(float(res.statistic), float(res.pvalue), int(data.shape[0]), str(res.method))
+
+
+def holm(pvalues) -> np.ndarray:
+  """Holm's step-down adjustment of a family of p-values (controls the family-wise error).
+
+  The k-th smallest of n p-values is multiplied by (n - k + 1), the running maximum taken
+  and capped at 1; NaN (an untested group) stays NaN and is not counted in n.
+
+  >>> holm([0.01, 0.04, 0.03]).tolist()
+  [0.03, 0.06, 0.06]
+  """
+  p = np.asarray(pvalues, np.float64)
+  out = np.full(p.shape, np.nan)
+  ok = np.flatnonzero(np.isfinite(p))
+  order = ok[np.argsort(p[ok], kind="stable")]
+  n, running = order.size, 0.0
+  for k, i in enumerate(order):
+    running = max(running, min(1.0, (n - k) * p[i]))
+    out[i] = running
+  return out

@@ -205,6 +205,24 @@ def _linear_y0(p: GridPoint):
   return net, loss, x, 0 if loss.multi_output else 0.0, eps
 
 
+def _ell_inflated(p: GridPoint):
+  """The same landscape at every s, a rigorous ell that grows with s (claim C's step-rule
+  control): ``linear_y0``'s instance plus two units with one weight vector w, ||w|| = 3 s,
+  and output weights +-1/sqrt(m). They cancel in f, so f, every derivative and every run
+  whose step does not read the rigorous bound are ``linear_y0``'s (to rounding); but they
+  enter the bound G_f = ||W||_2 ||a|| (docs/theory.md section 5), so ell grows like s^2
+  and the lipschitz step eta = 1/ell shrinks: its counts grow with s though nothing else
+  does."""
+  net, loss, x, y, eps = _linear_y0(p)
+  u = np.asarray(jax.random.normal(jax.random.fold_in(jax.random.key(p.seed), 77), (p.d,),
+                                   jnp.float64))
+  w = jnp.asarray(3.0 * p.s * u / np.linalg.norm(u))
+  alpha = 1.0 / np.sqrt(p.m)
+  return (Network(jnp.concatenate([net.W, w[None], w[None]]),
+                  jnp.concatenate([net.a, jnp.asarray([alpha, -alpha])]),
+                  jnp.concatenate([net.b, jnp.zeros(2)]), net.activation), loss, x, y, eps)
+
+
 def _w_over_s2(p: GridPoint):
   """The larger scale is the smoother (claim C control): the paper's network with
   first-layer weights W / s^2, so the pre-activations have scale 1 / s."""
@@ -222,6 +240,7 @@ FAMILIES = {
     "paper_bump": _paper_bump,
     "linear_y0": _linear_y0,
     "w_over_s2": _w_over_s2,
+    "ell_inflated": _ell_inflated,
 }
 
 

@@ -131,8 +131,9 @@ def _c_records(iter_of, maxima_of, seeds=3):
   recs = []
   for seed in range(seeds):
     for j, s in enumerate((0.25, 0.5, 1.0, 2.0, 4.0)):
-      recs.append(_rec(seed=seed, s=s, iterations=np.full(100, iter_of(j, seed)),
-                       distinct=maxima_of(j, seed)))
+      k = maxima_of(j, seed)
+      recs.append(dict(_rec(seed=seed, s=s, iterations=np.full(100, iter_of(j, seed)),
+                            distinct=k), basin_fractions=[1.0 / k] * k))
   return recs
 
 
@@ -148,15 +149,44 @@ def test_c_trend_verdicts():
 
 
 def test_c_alpha_boundary(monkeypatch):
-  recs = _c_records(lambda j, s: 100 + 10 * ((j + s) % 5), lambda j, s: 1 + j)
-  table = [[100 + 10 * ((j + s) % 5) for j in range(5)] for s in range(3)]
-  p = page_trend(table).pvalue
+  ranks = [[1, 2, 3, 4, 5], [1, 3, 2, 4, 5], [2, 1, 3, 5, 4]]  # rising medians, noisy seeds
+  recs = _c_records(lambda j, s: 100 + 10 * ranks[s][j], lambda j, s: 1 + j)
+  grad0 = claims.claim_c(recs)["details"]["per_step_rule"]["grad0"]["measures"]["iterations"]
+  p = grad0["holm_p_increasing"]
+  assert p >= grad0["page_p_increasing"]  # Holm never lowers a p-value
   monkeypatch.setattr(claims, "TREND_ALPHA", p * (1 + 1e-9))  # p just below alpha
   assert claims.claim_c(recs)["details"]["per_step_rule"]["grad0"]["verdict_iterations"] == \
-      "holds"
+      "supports"
   monkeypatch.setattr(claims, "TREND_ALPHA", p)  # p == alpha: not below it
   assert claims.claim_c(recs)["details"]["per_step_rule"]["grad0"]["verdict_iterations"] == \
-      "fails"
+      "no trend"
+
+
+def test_c_a_significant_opposite_group_fails_the_claim_and_a_peak_does_not_support_it():
+  # Two rules: grad0 supports on every measure, normalized's iterations fall with s.
+  up = _c_records(lambda j, s: 100 + 10 * j + s, lambda j, s: 1 + j, seeds=6)
+  down = [dict(r, point=dict(r["point"], step_rule="normalized"),
+               iterations=np.full(100, 300 - 10 * [0.25, 0.5, 1.0, 2.0, 4.0].index(
+                   r["point"]["s"]) - r["point"]["seed"])) for r in up]
+  res = claims.claim_c(up + down)
+  assert res["verdict"] == "fails" and res["details"]["contradicting_groups"] == [
+      "normalized/iterations"]
+  assert claims.claim_c(up)["verdict"] == "holds"
+  # rising to s = 1 and falling after it, in every seed: significant by Page, not support
+  peak = _c_records(lambda j, s: 100 + 10 * [0, 1, 2, 3, 1.5][j] + s, lambda j, s: 1 + j,
+                    seeds=6)
+  res = claims.claim_c(peak)
+  g = res["details"]["per_step_rule"]["grad0"]["measures"]["iterations"]
+  assert g["page_p_increasing"] < 0.05 and g["verdict"] == "peak" and g["peak_scale"] == 2.0
+  assert res["verdict"] == "mixed" and res["details"]["peaks"]
+
+
+def test_c_rules_set_by_the_rigorous_ell_are_not_counted():
+  up = [dict(r, point=dict(r["point"], step_rule="lipschitz"))
+        for r in _c_records(lambda j, s: 100 + 10 * j + s, lambda j, s: 1 + j)]
+  flat = _c_records(lambda j, s: 100, lambda j, s: 1)
+  res = claims.claim_c(up + flat)
+  assert res["verdict"] == "fails" and res["details"]["not_counted_rules"] == ["lipschitz"]
 
 
 def test_c_censored_median_ranks_above_every_count():
