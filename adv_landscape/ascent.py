@@ -49,7 +49,9 @@ __all__ = ["INITS", "STEP_RULES", "PGAState", "PGAResult", "pga_init", "pga_upda
            "certificate_tolerance", "certificate_tolerance_problem"]
 
 INITS = ("sphere", "ball", "zero", "gradient")
-STEP_RULES = ("fixed", "lipschitz", "curvature", "grad0", "normalized", "sign")
+STEP_RULES = ("fixed", "lipschitz", "curvature", "grad0", "normalized", "sign", "armijo")
+ARMIJO_HALVINGS = 40  # at most this many halvings per step (then the step is taken anyway)
+ARMIJO_GROWTH = 2.0  # the next step tries eta x this (the landscape may allow a longer one)
 
 
 class PGAState(NamedTuple):
@@ -62,6 +64,8 @@ class PGAState(NamedTuple):
     iterations: (B,) int32 first t with ||G|| <= tol_g (steps taken so far
       while not converged).
     converged: (B,) bool.
+    evaluations: (B,) int32 objective evaluations (values and gradients) so far, or None
+      when the rule spends one per step (every rule but armijo).
   """
 
   t: jax.Array
@@ -69,6 +73,7 @@ class PGAState(NamedTuple):
   eta: jax.Array
   iterations: jax.Array
   converged: jax.Array
+  evaluations: jax.Array | None = None
 
 
 class PGAResult(NamedTuple):
@@ -81,7 +86,9 @@ class PGAResult(NamedTuple):
     the endpoint. eta: (B,) the step (alpha for the normalised rule).
     history: (T, B) values per step, or None. tol_g: the tolerance used.
     config: the ``PGAConfig`` of the run (tol_g resolved), so that nothing
-    downstream needs to be told the step rule again.
+    downstream needs to be told the step rule again. evaluations: (B,) objective
+    evaluations per restart (armijo: one gradient per step plus one value per trial
+    step), or None when every step costs one.
   """
 
   deltas: np.ndarray
@@ -93,6 +100,41 @@ class PGAResult(NamedTuple):
   history: np.ndarray | None
   tol_g: float
   config: PGAConfig | None = None
+  evaluations: np.ndarray | None = None
+
+
+def _armijo_step(problem: Problem, delta, eta):
+  """One projected step with backtracking on the sufficient-increase condition.
+
+  From the trial step eta (per restart), halves it until L(Pi(delta + eta g)) - L(delta)
+  >= ||Pi(delta + eta g) - delta||^2 / (2 eta) (that is, >= (eta / 2) ||G_eta||^2, the
+  inequality T1 is summed from; Beck 2017, Lemma 10.4 and section 10.4.2), up to
+  ``ARMIJO_HALVINGS`` times, a shortfall within the values' rounding counting as met.
+  Returns L(delta), the new point, ||G|| at the accepted eta, that eta and the trials.
+  """
+  vals, g = problem.objective.value_and_grad_batch(delta)
+  u = jnp.finfo(g.dtype).eps
+  value = jax.vmap(problem.objective.value)
+
+  def trial(eta):
+    new = problem.constraint.project(delta + eta[:, None] * g)
+    gain = value(new) - vals
+    need = jnp.sum((new - delta) ** 2, axis=1) / (2 * eta)
+    return new, gain >= need - 64 * u * (jnp.abs(vals) + jnp.abs(gain))
+
+  def cond(c):
+    return jnp.any(~c[2]) & (c[3] < ARMIJO_HALVINGS)
+
+  def body(c):
+    eta, _, ok, k, tries = c
+    eta = jnp.where(ok, eta, eta / 2)
+    new, ok_new = trial(eta)
+    return eta, new, ok | ok_new, k + 1, tries + (~ok).astype(jnp.int32)
+
+  new, ok = trial(eta)
+  eta, new, _, _, tries = jax.lax.while_loop(
+      cond, body, (eta, new, ok, jnp.zeros((), jnp.int32), jnp.ones_like(eta, jnp.int32)))
+  return vals, new, jnp.linalg.norm(new - delta, axis=1) / eta, eta, tries
 
 
 def _step(problem: Problem, delta, eta, normalized, sign=False):
@@ -117,17 +159,19 @@ def _two_layer(net, loss, x, y, eps) -> Problem:
   return Problem(TwoLayerObjective(net, x, y, loss), L2Ball(eps))
 
 
-def pga_init(delta0: jax.Array, eta: jax.Array) -> PGAState:
+def pga_init(delta0: jax.Array, eta: jax.Array, *, armijo: bool = False) -> PGAState:
   """State at t = 0 for initial perturbations (B, d) and steps (B,)."""
   B = delta0.shape[0]
   return PGAState(jnp.zeros((), jnp.int32), delta0, eta, jnp.zeros((B,), jnp.int32),
-                  jnp.zeros((B,), bool))
+                  jnp.zeros((B,), bool), jnp.zeros((B,), jnp.int32) if armijo else None)
 
 
 def pga_update_problem(state: PGAState, problem: Problem, tol_g, max_steps, *,
-                       normalized: bool = False, sign: bool = False
+                       normalized: bool = False, sign: bool = False, armijo: bool = False
                        ) -> tuple[PGAState, jax.Array]:
   """One PGA step for every restart still running; returns the state and L(delta_t)."""
+  if armijo:
+    return _armijo_update(state, problem, tol_g, max_steps)
   vals, new, gnorm = _step(problem, state.delta, state.eta, normalized, sign)
   running = ~state.converged & (state.t < max_steps)
   now = running & (gnorm <= tol_g)
@@ -135,6 +179,21 @@ def pga_update_problem(state: PGAState, problem: Problem, tol_g, max_steps, *,
   delta = jnp.where(moving[:, None], new, state.delta)
   return PGAState(state.t + 1, delta, state.eta, state.iterations + moving.astype(jnp.int32),
                   state.converged | now), vals
+
+
+def _armijo_update(state: PGAState, problem: Problem, tol_g, max_steps):
+  """The armijo rule's step: backtrack from the trial eta, take the step, and try
+  ``ARMIJO_GROWTH`` x the accepted eta next (a restart that converged keeps the eta at
+  which ||G_eta|| <= tol_g, the one its certificate tolerance reads)."""
+  vals, new, gnorm, eta, tries = _armijo_step(problem, state.delta, state.eta)
+  running = ~state.converged & (state.t < max_steps)
+  now = running & (gnorm <= tol_g)
+  moving = running & ~now
+  delta = jnp.where(moving[:, None], new, state.delta)
+  eta_next = jnp.where(moving, ARMIJO_GROWTH * eta, jnp.where(now, eta, state.eta))
+  evals = state.evaluations + jnp.where(running, tries + 1, 0)
+  return PGAState(state.t + 1, delta, eta_next, state.iterations + moving.astype(jnp.int32),
+                  state.converged | now, evals), vals
 
 
 def pga_update(state: PGAState, net: Network, loss: Loss, x, y, eps, tol_g, max_steps, *,
@@ -145,10 +204,10 @@ def pga_update(state: PGAState, net: Network, loss: Loss, x, y, eps, tol_g, max_
 
 
 def _run(problem, delta0, eta, tol_g, max_steps, normalized, check_every, history_len,
-         sign=False):
-  state = pga_init(delta0, eta)
+         sign=False, armijo=False):
+  state = pga_init(delta0, eta, armijo=armijo)
   update = partial(pga_update_problem, problem=problem, tol_g=tol_g, max_steps=max_steps,
-                   normalized=normalized, sign=sign)
+                   normalized=normalized, sign=sign, armijo=armijo)
   if history_len:
     state, hist = jax.lax.scan(lambda s, _: update(s), state, None, length=history_len)
   else:
@@ -165,10 +224,11 @@ def _run(problem, delta0, eta, tol_g, max_steps, normalized, check_every, histor
   return state, vals, gnorm, hist
 
 
-@partial(jax.jit, static_argnames=("normalized", "check_every", "history_len", "sign"))
+@partial(jax.jit, static_argnames=("normalized", "check_every", "history_len", "sign",
+                                   "armijo"))
 def run_pga_problem(problem: Problem, delta0, eta, tol_g, max_steps, *,
                     normalized: bool = False, check_every: int = 8, history_len: int = 0,
-                    sign: bool = False):
+                    sign: bool = False, armijo: bool = False):
   """Runs PGA on a ``Problem`` from delta0 (B, d) until every restart converged or max_steps.
 
   Returns the final ``PGAState``, the values and ||G|| at the endpoints, and
@@ -176,7 +236,7 @@ def run_pga_problem(problem: Problem, delta0, eta, tol_g, max_steps, *,
   history_len steps run, with no early stop; pass history_len = max_steps).
   """
   return _run(problem, delta0, eta, tol_g, max_steps, normalized, check_every, history_len,
-              sign)
+              sign, armijo)
 
 
 @partial(jax.jit, static_argnames=("loss", "normalized", "check_every", "history_len"))
@@ -281,7 +341,7 @@ def _eta(step_rule, step, problem: Problem, delta0, ell):
     return jnp.full((n,), step, dtype)
   if step_rule in ("lipschitz", "curvature"):  # ell: rigorous, or the searched estimate
     return jnp.full((n,), step / ell, dtype)
-  if step_rule == "grad0":
+  if step_rule in ("grad0", "armijo"):  # armijo: the first trial step, then backtracking
     _, g = problem.objective.value_and_grad_batch(delta0)
     gn = jnp.maximum(jnp.linalg.norm(g, axis=1), jnp.finfo(dtype).tiny)
     return step * problem.constraint.eps / gn
@@ -385,13 +445,13 @@ def pga_problem_chunks(problem: Problem, *, key: jax.Array, n_restarts: int,
     state, vals, gnorm, hist = run_pga_problem(
         problem, delta0, eta, jnp.asarray(tol_g, x.dtype), jnp.asarray(max_steps, jnp.int32),
         normalized=step_rule == "normalized", sign=step_rule == "sign", check_every=check_every,
-        history_len=max_steps if history else 0)
+        history_len=max_steps if history else 0, armijo=step_rule == "armijo")
     out = jax.device_get((state.delta, vals, state.iterations, state.converged, gnorm,
-                          state.eta, hist))
+                          state.eta, hist, state.evaluations))
     keep = min(chunk, n_restarts - i * chunk)  # the last chunk's surplus starts are dropped
     yield PGAResult(*[o[:keep] for o in out[:6]],
                     history=None if hist is None else out[6][:, :keep], tol_g=float(tol_g),
-                    config=config)
+                    config=config, evaluations=None if out[7] is None else out[7][:keep])
 
 
 def pga(net: Network, loss: Loss | str, x, y, *, key: jax.Array, eps: float,
@@ -409,7 +469,8 @@ def pga(net: Network, loss: Loss | str, x, y, *, key: jax.Array, eps: float,
       rigorous ell of docs/theory.md section 5 unless given), ``curvature`` (eta = step / ell
       with ell the estimate ``bounds.estimate_ell`` unless given), ``grad0`` (eta = step eps /
       ||grad L(delta_0)||), ``normalized`` (delta + step eps g / ||g||), ``sign``
-      (delta + step eps sign(g), on the l_inf ball only).
+      (delta + step eps sign(g), on the l_inf ball only), ``armijo`` (backtracking on the
+      sufficient-increase condition from eta = step eps / ||grad L(delta_0)||).
     max_steps: step budget per restart.
     tol_g: first-order tolerance on ||G||; default ``default_tol_g``.
     history: also return the value at every step (runs all max_steps).
@@ -438,7 +499,10 @@ def pga_problem(problem: Problem, *, key: jax.Array, n_restarts: int, init: str 
                                   history=history, ell=ell, shard=shard, progress=progress))
   cat = [np.concatenate([p[k] for p in parts]) for k in range(6)]
   hist = np.concatenate([p.history for p in parts], axis=1) if history else None
-  return PGAResult(*cat, history=hist, tol_g=parts[0].tol_g, config=parts[0].config)
+  evals = (np.concatenate([p.evaluations for p in parts]) if parts[0].evaluations is not None
+           else None)
+  return PGAResult(*cat, history=hist, tol_g=parts[0].tol_g, config=parts[0].config,
+                   evaluations=evals)
 
 
 def certificate_tolerance(res: PGAResult, net: Network, loss: Loss | str, x, y, eps: float, *,

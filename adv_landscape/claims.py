@@ -44,7 +44,14 @@ CERTIFIED_THRESHOLD = 0.95  # B: certified boundary maxima among ALL restarts, p
 CONVERGED_THRESHOLD = 0.95  # B: restarts that met ||G|| <= tol_g within budget, per group
 TREND_ALPHA = 0.05  # C: Page's L test of an increasing trend in s, one-sided
 INTERIOR_MAX_SHARE = 0.05  # A: instances with an interior maximum tolerated as "mixed"
-GROWTH_AXES = {"B-d": "d", "B-m": "m", "B-tol": "inv_tol_g", "B-halvings": "step_halvings"}
+GROWTH_AXES = {"B-d": "d", "B-m": "m", "B-tol": "inv_tol_g", "B-halvings": "step_halvings",
+               "B-d-armijo": "d"}
+
+
+def _axis_label(study: str, axis: str) -> str:
+  """The name of a growth fit: the axis, with the step rule when it is not the curvature one
+  ("d/armijo": the same axis under backtracking steps, which follow the landscape)."""
+  return f"{axis}/armijo" if study.endswith("-armijo") else axis
 
 
 def units(records) -> int:
@@ -183,6 +190,9 @@ def _exponents(records, seed, *, power_sims: int = 200):
     seeds = [r["point"]["seed"] for r in rs]
     fit = unit_slope_fit(xs, meds, seeds)
     fit_eta = unit_slope_fit(xs, eta_t, seeds)
+    evals = [r.get("median_evaluations") for r in rs]  # the armijo rule's cost
+    fit_ev = (unit_slope_fit(xs, [max(v, 1.0) for v in evals], seeds)
+              if None not in evals else None)
     models = (("polynomial", "exponential", "logarithmic") if axis == "inv_tol_g"
               else ("polynomial", "exponential"))
     growth = growth_test(xs, meds, seeds, models=models)
@@ -195,9 +205,11 @@ def _exponents(records, seed, *, power_sims: int = 200):
     keep = [i for i, t in enumerate(t1s) if np.isfinite(t) and t > 0]
     bound = (unit_slope_fit([xs[i] for i in keep], [t1s[i] for i in keep],
                             [seeds[i] for i in keep]).slope if len(keep) >= 2 else None)
-    fits[axis] = {"slope": fit.slope, "ci": list(fit.ci), "instances": fit.n,
+    fits[_axis_label(study, axis)] = {"slope": fit.slope, "ci": list(fit.ci), "instances": fit.n,
                   "seeds": fit.units, "eta_t_slope": fit_eta.slope,
                   "eta_t_ci": list(fit_eta.ci), "polynomial": growth.polynomial,
+                  "evaluations_slope": fit_ev.slope if fit_ev else None,
+                  "evaluations_ci": list(fit_ev.ci) if fit_ev else None,
                   "growth": growth.verdict, "semilog_advantage": growth.advantage,
                   "semilog_advantage_se": growth.noise, "heldout_errors": growth.errors,
                   "loglog_heldout_error": growth.loglog_error,
@@ -294,6 +306,8 @@ def claim_b(records: list[dict], *, seed: int = 0) -> dict:
                                "exponent": f["slope"], "ci": f["ci"],
                                "bound_exponent": f["bound_exponent"],
                                "below_bound": f["below_bound"], "growth": f["growth"],
+                               "evaluations_exponent": f["evaluations_slope"],
+                               "evaluations_ci": f["evaluations_ci"],
                                "noise_sd_log": f["noise_sd_log"]} for a, f in fits.items()},
                   "power": {a: f["power"] for a, f in fits.items()},
                   "theorem_instances": len(theorem),

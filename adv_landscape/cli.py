@@ -185,7 +185,9 @@ def _instance_args(p: argparse.ArgumentParser, *, ascent: bool = True) -> None:
                       "eta=STEP/ell_est (largest ||hess L|| found over the ball); grad0: "
                       "eta=STEP*eps/||grad L(delta0)||; normalized: step STEP*eps along g/||g|| "
                       "(cannot converge at an interior point); sign (l_inf only): "
-                      "delta + STEP*eps sign(g), l_inf PGD (cannot converge off a vertex)")
+                      "delta + STEP*eps sign(g), l_inf PGD (cannot converge off a vertex); "
+                      "armijo: backtracking from eta=STEP*eps/||grad L(delta0)|| on the "
+                      "sufficient-increase condition, 2 eta tried next")
   a.add_argument("--step", type=_positive("step"), default=0.05,
                  help="the constant c of the step rule (see --step-rule)")
   a.add_argument("--max-steps", type=_positive_int("max-steps"), default=10_000,

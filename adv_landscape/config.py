@@ -25,7 +25,8 @@ class PGAConfig:
   """How PGA runs.
 
   Attributes:
-    step_rule: fixed, lipschitz, curvature, grad0, normalized or sign (see ``ascent.pga``).
+    step_rule: fixed, lipschitz, curvature, grad0, normalized, sign or armijo (see
+      ``ascent.pga``).
     step: the rule's constant c.
     init: sphere, ball, zero or gradient (l2); vertex, box, zero or gradient (l_inf).
     tol_g: first-order tolerance on ||G||; None for ``ascent.default_tol_g``.

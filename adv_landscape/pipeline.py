@@ -372,6 +372,8 @@ def _pga_everywhere(problem, kw) -> ascent.PGAResult:
   parts = list(ascent.pga_problem_chunks(problem, progress=False, chunks=dist.mine(n_chunks),
                                          **kw))
   names = ("deltas", "values", "iterations", "converged", "grad_mapping_norm", "eta")
+  if parts[0].evaluations is not None:
+    names += ("evaluations",)
   local = {k: np.concatenate([np.asarray(getattr(p, k)) for p in parts]) for k in names}
   local["chunk"] = np.concatenate([np.full(len(p.deltas), i) for p, i in
                                    zip(parts, dist.mine(n_chunks))])
@@ -379,8 +381,8 @@ def _pga_everywhere(problem, kw) -> ascent.PGAResult:
   ids = np.concatenate([e["chunk"] for e in every])
   order = np.argsort(ids, kind="stable")  # each chunk's rows stay in their order
   cat = {k: np.concatenate([e[k] for e in every])[order] for k in names}
-  return ascent.PGAResult(*(cat[k] for k in names), history=None, tol_g=parts[0].tol_g,
-                          config=parts[0].config)
+  return ascent.PGAResult(*(cat[k] for k in names[:6]), history=None, tol_g=parts[0].tol_g,
+                          config=parts[0].config, evaluations=cat.get("evaluations"))
 
 
 def _chunks_for_everyone(kw) -> int:

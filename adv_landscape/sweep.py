@@ -329,6 +329,9 @@ def run_point(p: GridPoint) -> dict:
       "eta_median": float(np.median(res.eta)),
       "eta_times_ell_max": eta_ell, "theorem_applies": theorem,
       "iterations": res.iterations, "converged": res.converged,
+      "evaluations": res.evaluations,  # armijo: gradients plus trial values (else null)
+      "median_evaluations": (float(np.median(res.evaluations)) if res.evaluations is not None
+                             else None),
       "km_median_iterations": med.value, "km_median_censored": med.censored,
       "t1": t1, "t2": t2, "t1_violations": viol,
       "sufficient_increase": increase,

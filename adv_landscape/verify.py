@@ -9,9 +9,9 @@ setting (tanh network, gamma = 0.5):
                     starts and the interior hunt;
   C                 s in {1/4, ..., 4} (the full grid adds 2.8, 5.6, 8) for each step rule
                     (lipschitz, reported but not counted: its step measures the bound;
-                    grad0, normalized);
-  D                 every other loss at s in {1/4, 1, 4}, step rules lipschitz, grad0 and
-                    normalized,
+                    grad0, normalized, armijo);
+  D                 every other loss at s in {1/4, 1, 4}, step rules lipschitz, grad0,
+                    normalized and armijo,
                     and ball starts at s = 1.
 Claims A, B and C use the quadratic-loss points (the paper's loss); D all of them.
 
@@ -138,6 +138,7 @@ class Sizes:
   m0: int
   growth_seeds: int = 0  # B's growth axes and growth controls run on this many networks
   scales: tuple = (0.25, 0.5, 1.0, 2.0, 4.0)  # C's input scales
+  growth_restarts: int = 64  # restarts per growth-axis network (units matter more)
 
 
 def sizes(*, quick: bool, seeds: int | None = None) -> Sizes:
@@ -146,12 +147,12 @@ def sizes(*, quick: bool, seeds: int | None = None) -> Sizes:
   # rest (at least as many).
   if quick:
     return Sizes(True, seeds or 2, dict(n_restarts=64, max_steps=4000, rtol_g=1e-4),
-                 (8, 16, 32, 64, 128, 256), (16, 32, 64, 128), (1e-2, 1e-3, 1e-4, 1e-5), 16,
-                 32, max(8, seeds or 2))
+                 (8, 16, 32, 64, 128), (16, 32, 64, 128), (1e-2, 1e-3, 1e-4, 1e-5), 16,
+                 32, max(8, seeds or 2), growth_restarts=16)
   return Sizes(False, seeds or 4, dict(n_restarts=256, max_steps=20_000, rtol_g=1e-5),
                (16, 32, 64, 128, 256), (32, 64, 128, 256, 512),
                (1e-2, 1e-3, 1e-4, 1e-5, 1e-6), 32, 128, max(16, seeds or 4),
-               (0.25, 0.5, 1.0, 2.0, 2.8, 4.0, 5.6, 8.0))
+               (0.25, 0.5, 1.0, 2.0, 2.8, 4.0, 5.6, 8.0), growth_restarts=64)
 
 
 def _points_a(z: Sizes, b: dict) -> list[tuple[GridPoint, str]]:
@@ -167,6 +168,10 @@ def _points_a(z: Sizes, b: dict) -> list[tuple[GridPoint, str]]:
 def _points_b(z: Sizes, b: dict) -> list[tuple[GridPoint, str]]:
   curv = dict(step_rule="curvature", step=1.0)
   return ([(GridPoint(d=d, m=z.m0, s=1.0, **curv, **b), "B-d") for d in z.ds]
+          # the same axis with backtracking steps: eta follows the landscape at the iterates,
+          # so no estimated ell (which drifts with d) sets the count
+          + [(GridPoint(d=d, m=z.m0, s=1.0, step_rule="armijo", step=1.0, **b), "B-d-armijo")
+             for d in z.ds]
           + [(GridPoint(d=z.d0, m=m, s=1.0, **curv, **b), "B-m") for m in z.ms]
           + [(GridPoint(d=z.d0, m=z.m0, s=1.0, **curv, **{**b, "rtol_g": t}), "B-tol")
              for t in z.tols])
@@ -175,7 +180,8 @@ def _points_b(z: Sizes, b: dict) -> list[tuple[GridPoint, str]]:
 def _points_c(z: Sizes, b: dict) -> list[tuple[GridPoint, str]]:
   return [(GridPoint(d=z.d0, m=z.m0, s=s, step_rule=rule, step=step, hunt=rule == "lipschitz",
                      **b), "C")
-          for rule, step in (("lipschitz", 1.0), ("grad0", 0.05), ("normalized", 0.05))
+          for rule, step in (("lipschitz", 1.0), ("grad0", 0.05), ("normalized", 0.05),
+                             ("armijo", 1.0))
           for s in z.scales]
 
 
@@ -184,7 +190,8 @@ def _points_d(z: Sizes, b: dict) -> list[tuple[GridPoint, str]]:
   for loss in OTHER_LOSSES:
     # the normalized step too: a loss fails B only when no fair rule converges (the
     # exponential loss's rigorous ell is 1e15, so its lipschitz step is 1e-16)
-    for rule, step in (("lipschitz", 1.0), ("grad0", 0.05), ("normalized", 0.05)):
+    for rule, step in (("lipschitz", 1.0), ("grad0", 0.05), ("normalized", 0.05),
+                       ("armijo", 1.0)):
       for s in (0.25, 1.0, 4.0):
         out.append((GridPoint(d=z.d0, m=z.m0, s=s, loss=loss, step_rule=rule, step=step,
                               hunt=rule == "lipschitz", **b), "D"))
@@ -199,19 +206,27 @@ def _quad(records, *studies):
 
 
 def grid(*, quick: bool, seeds: int | None = None) -> list[tuple[GridPoint, str]]:
-  """The built-in grid (every claim's points) and the controls, as (point, study) pairs."""
+  """The built-in grid (every claim's points) and the controls, as (point, study) pairs.
+
+  The growth axes (B's points and the growth controls) run on ``growth_seeds`` networks
+  with ``growth_restarts`` restarts each: their unit is the network, so more networks
+  with fewer restarts each buy more power than the reverse."""
   z = sizes(quick=quick, seeds=seeds)
+  growth_controls = ("control:B-halving", "control:B-linear")
   out = []
-  for seed in range(z.seeds):
+  for seed in range(max(z.seeds, z.growth_seeds)):
     b = dict(z.base, seed=seed)
-    for spec in CLAIM_SPECS.values():
-      out += spec.points(z, b)
-    out += _control_points(b, z.d0, z.m0, z.ds)
-  for seed in range(z.seeds, z.growth_seeds):  # more networks for the growth axes only,
-    b = dict(z.base, seed=seed, n_restarts=z.base["n_restarts"] // 2)  # fewer restarts each
-    out += CLAIM_SPECS["B"].points(z, b)
-    out += [(p, s) for p, s in _control_points(b, z.d0, z.m0, z.ds)
-            if s in ("control:B-halving", "control:B-linear")]
+    g = dict(b, n_restarts=z.growth_restarts)
+    for name, spec in CLAIM_SPECS.items():
+      if name == "B":
+        out += spec.points(z, g) if seed < z.growth_seeds else []
+      elif seed < z.seeds:
+        out += spec.points(z, b)
+    if seed < z.seeds:
+      out += [(p, s) for p, s in _control_points(b, z.d0, z.m0, z.ds)
+              if s not in growth_controls]
+    if seed < z.growth_seeds:
+      out += [(p, s) for p, s in _control_points(g, z.d0, z.m0, z.ds) if s in growth_controls]
   return out
 
 

@@ -150,3 +150,70 @@ def test_the_traced_run_keeps_the_inequality_at_one_over_ell_and_breaks_it_at_th
   planted = run_point(GridPoint(ell_scale=1 / 3, **b))
   assert planted["theorem_applies"]  # wrongly, by the planted ell
   assert planted["increase_violations"] > planted["sufficient_increase"]["steps"] // 2
+
+
+# --- the armijo rule ---------------------------------------------------------------------------
+
+def _paper_problem(d=12, m=24, s=1.0):
+  from adv_landscape.problem import Problem
+  from adv_landscape.sweep import GridPoint, instance
+  with jax.enable_x64(True):
+    net, loss, x, y, eps = instance(GridPoint(d=d, m=m, s=s))
+    return Problem.two_layer(net, loss, x, y, eps=eps, dtype=jnp.float64)
+
+
+def test_armijo_steps_satisfy_the_sufficient_increase_that_a_long_step_violates():
+  pr = _paper_problem(s=4.0)  # curved enough for a long step to fall short
+  with jax.enable_x64(True):
+    obj, eps = pr.objective, float(pr.constraint.eps)
+    from adv_landscape.geometry import sample_sphere
+    delta = sample_sphere(jax.random.key(0), 64, 12, eps, dtype=jnp.float64)
+    eta = jnp.full((64,), 10.0)  # beyond 1/ell
+    vals, g = obj.value_and_grad_batch(delta)
+    value = jax.vmap(obj.value)
+    plain = pr.constraint.project(delta + eta[:, None] * g)  # the step without backtracking
+    short = np.asarray(value(plain) - vals) - np.asarray(
+        jnp.sum((plain - delta) ** 2, axis=1) / (2 * eta))
+    assert np.sum(short < 0) >= 4  # the condition can fail: the long step violates it
+    v0, new, gnorm, eta_ok, tries = ascent._armijo_step(pr, delta, eta)
+    gain = np.asarray(value(new) - vals)
+    need = np.asarray(jnp.sum((new - delta) ** 2, axis=1) / (2 * eta_ok))
+    u = np.finfo(np.float64).eps
+  assert np.all(gain >= need - 64 * u * (np.abs(np.asarray(vals)) + np.abs(gain)))
+  tries = np.asarray(tries)
+  assert np.all(tries[short < 0] >= 2)  # every violating step was shortened
+  np.testing.assert_allclose(np.asarray(eta_ok), 10.0 * 2.0 ** -(tries - 1.0))
+
+
+def test_armijo_counts_its_evaluations_and_converges_where_a_fixed_long_step_oscillates():
+  # B's oscillation control: eta = 4 / ell_est oscillates on this concave instance.
+  from adv_landscape.problem import Problem
+  from adv_landscape.sweep import GridPoint, instance
+  with jax.enable_x64(True):
+    net, loss, x, y, eps = instance(GridPoint(d=8, m=16, s=1.0, gamma=0.8, family="concave",
+                                              loss="linear"))
+    pr = Problem.two_layer(net, loss, x, y, eps=eps, dtype=jnp.float64)
+    tol = 1e-6 * float(jnp.linalg.norm(pr.objective.grad(jnp.zeros(8))))
+    kw = dict(key=jax.random.key(1), n_restarts=16, max_steps=3000, tol_g=tol, progress=False)
+    arm = ascent.pga_problem(pr, step_rule="armijo", step=4.0, **kw)
+    fixed = ascent.pga_problem(pr, step_rule="curvature", step=4.0,
+                               ell=float(np.max(np.abs(np.linalg.eigvalsh(
+                                   np.asarray(pr.objective.hess(jnp.zeros(8))))))), **kw)
+  assert arm.converged.all() and not fixed.converged.any()
+  # one gradient per step and at least one value per trial step
+  assert np.all(arm.evaluations >= 2 * arm.iterations) and fixed.evaluations is None
+  assert np.ptp(arm.values) < 1e-9 * abs(arm.values.max())  # one maximum, reached by all
+
+
+def test_armijo_on_the_linear_objective_reaches_eps_g_over_norm_g():
+  net, x, _, eps = small_instance(d=6, m=8, activation="linear")
+  from adv_landscape.problem import Problem
+  with jax.enable_x64(True):
+    pr = Problem.two_layer(net, "linear", x, 1.0, eps=eps, dtype=jnp.float64)
+    g = np.asarray(pr.objective.grad(jnp.zeros(6)))
+    res = ascent.pga_problem(pr, key=jax.random.key(2), n_restarts=8, step_rule="armijo",
+                             step=0.1, max_steps=500, tol_g=1e-9 * np.linalg.norm(g),
+                             progress=False)
+  assert res.converged.all()
+  np.testing.assert_allclose(res.deltas, np.tile(eps * g / np.linalg.norm(g), (8, 1)),
+                             atol=1e-8 * eps)

@@ -5,7 +5,6 @@ import numpy as np
 import pytest
 
 from adv_landscape import claims
-from adv_landscape.stats import page_trend
 from adv_landscape.sweep import GridPoint, run_point
 from adv_landscape.verify import CONTROLS
 
