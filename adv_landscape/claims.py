@@ -404,8 +404,10 @@ def claim_c(records: list[dict], *, seed: int = 0) -> dict:
   in each direction. A group *supports* C when its increase is significant
   and its medians do not peak inside the scale range (rise, then fall: named
   in the report), *contradicts* it when its decrease is significant, else
-  shows *no trend*. The claim fails when any group contradicts it or none
-  supports it, holds when every group supports it, and is mixed otherwise.
+  shows *no trend*; a group whose table cannot reach significance at all
+  (the smallest attainable p, (1/k!)^n for n seeds and k scales, times the
+  number of groups, is at least alpha) is *untestable* and not counted. The
+  claim fails when any group contradicts it or none supports it, holds when every group supports it, and is mixed otherwise.
   Rules whose step is set by the rigorous ell (``BOUND_RULES``) are reported
   and not counted. The log-log slope of the per-instance medians against s is
   reported beside it as a size (a t interval on per-seed slopes).
@@ -452,7 +454,14 @@ def claim_c(records: list[dict], *, seed: int = 0) -> dict:
   for (rule, name), pu, pd in zip(groups, adj_up, adj_down):
     g = rules[rule]["measures"][name]
     g.update(holm_p_increasing=float(pu), holm_p_decreasing=float(pd))
+    # The smallest p Page's L can give (a perfect ordering in every block, (1/k!)^n),
+    # times Holm's first multiplier: at or above alpha the group cannot reach
+    # significance either way, and "no trend" there would be a verdict without power.
+    k, n = len(g["medians"]), g["seeds"]
+    g["min_attainable_p"] = (float(len(groups) * math.factorial(k) ** -float(n))
+                             if k and n else None)
     g["verdict"] = ("untested" if not np.isfinite(pu) else
+                    "untestable" if g["min_attainable_p"] >= TREND_ALPHA else
                     "contradicts" if pd < TREND_ALPHA else
                     "supports" if pu < TREND_ALPHA and g["peak_scale"] is None else
                     "peak" if pu < TREND_ALPHA else "no trend")
@@ -466,7 +475,7 @@ def claim_c(records: list[dict], *, seed: int = 0) -> dict:
     info["iterations_page_p"] = info["measures"]["iterations"]["page_p_increasing"]
     info["distinct_maxima_page_p"] = info["measures"]["distinct_maxima"]["page_p_increasing"]
   tested = [rules[r]["measures"][m]["verdict"] for r, m in groups]
-  tested = [v for v in tested if v != "untested"]
+  tested = [v for v in tested if v not in ("untested", "untestable")]
   verdict = ("untested" if not tested else
              "fails" if "contradicts" in tested or "supports" not in tested else
              "holds" if all(v == "supports" for v in tested) else "mixed")

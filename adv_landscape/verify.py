@@ -6,12 +6,13 @@ setting (tanh network, gamma = 0.5):
                     ``curvature`` step eta = 1 / ell_est (the searched curvature);
   A                 s in {1/4, 1, 4}, PGA from ``ball`` and ``zero`` starts (grad0 steps,
                     which can converge at interior points); the C points add ``sphere``
-                    starts and the interior hunt;
+                    starts and the interior hunt; the full grid runs A on 16 networks,
+                    hunts its ball points, and adds the cell (d, m) = (4 d0, m0 / 4);
   C                 s in {1/4, ..., 4} (the full grid adds 2.8, 5.6, 8) for each step rule
                     (lipschitz, reported but not counted: its step measures the bound;
                     grad0, normalized, armijo);
   D                 every other loss at s in {1/4, 1, 4}, step rules lipschitz, grad0,
-                    normalized and armijo,
+                    normalized and (full grid) armijo,
                     and ball starts at s = 1.
 Claims A, B and C use the quadratic-loss points (the paper's loss); D all of them.
 
@@ -156,12 +157,17 @@ def sizes(*, quick: bool, seeds: int | None = None) -> Sizes:
 
 
 def _points_a(z: Sizes, b: dict) -> list[tuple[GridPoint, str]]:
+  """A's points: ball and zero starts at (d0, m0), the ball ones hunted; the full grid adds
+  a cell with fewer hidden units than inputs, (d, m) = (4 d0, m0 / 4), ball starts only."""
   out = []
-  for s in (0.25, 1.0, 4.0):
-    for init in ("ball", "zero"):
-      n = dict(b, n_restarts=8) if init == "zero" else b  # zero starts are all alike
-      out.append((GridPoint(d=z.d0, m=z.m0, s=s, init=init, step_rule="grad0", step=0.05, **n),
-                  "A"))
+  cells = [(z.d0, z.m0, ("ball", "zero"))] + ([] if z.quick else [(4 * z.d0, z.m0 // 4,
+                                                                   ("ball",))])
+  for d, m, inits in cells:
+    for s in (0.25, 1.0, 4.0):
+      for init in inits:
+        n = dict(b, n_restarts=8) if init == "zero" else b  # zero starts are all alike
+        out.append((GridPoint(d=d, m=m, s=s, init=init, step_rule="grad0", step=0.05,
+                              hunt=init == "ball" and not z.quick, **n), "A"))
   return out
 
 
@@ -190,11 +196,14 @@ def _points_d(z: Sizes, b: dict) -> list[tuple[GridPoint, str]]:
   for loss in OTHER_LOSSES:
     # the normalized step too: a loss fails B only when no fair rule converges (the
     # exponential loss's rigorous ell is 1e15, so its lipschitz step is 1e-16)
-    for rule, step in (("lipschitz", 1.0), ("grad0", 0.05), ("normalized", 0.05),
-                       ("armijo", 1.0)):
+    # (the quick grid leaves armijo to B and C, and hunts at s = 1 only: time)
+    rules = (("lipschitz", 1.0), ("grad0", 0.05), ("normalized", 0.05)) + (
+        () if z.quick else (("armijo", 1.0),))
+    for rule, step in rules:
       for s in (0.25, 1.0, 4.0):
         out.append((GridPoint(d=z.d0, m=z.m0, s=s, loss=loss, step_rule=rule, step=step,
-                              hunt=rule == "lipschitz", **b), "D"))
+                              hunt=rule == "lipschitz" and (s == 1.0 or not z.quick), **b),
+                    "D"))
     out.append((GridPoint(d=z.d0, m=z.m0, s=1.0, loss=loss, init="ball", step_rule="grad0",
                           step=0.05, **b), "D"))
   return out
@@ -220,8 +229,8 @@ def grid(*, quick: bool, seeds: int | None = None) -> list[tuple[GridPoint, str]
     for name, spec in CLAIM_SPECS.items():
       if name == "B":
         out += spec.points(z, g) if seed < z.growth_seeds else []
-      elif seed < z.seeds:
-        out += spec.points(z, b)
+      elif seed < z.seeds or (name == "A" and not z.quick and seed < z.growth_seeds):
+        out += spec.points(z, b)  # the full grid's A runs on the growth axes' networks
     if seed < z.seeds:
       out += [(p, s) for p, s in _control_points(b, z.d0, z.m0, z.ds)
               if s not in growth_controls]

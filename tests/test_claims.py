@@ -287,3 +287,15 @@ def test_b_fails_on_a_step_below_the_sufficient_increase_only_where_the_theorem_
   assert res["statistic"]["increase_min_ratio"] == 0.4
   bad[0]["theorem_applies"] = False  # no bound claimed there: not a violation of anything
   assert claims.claim_b(bad)["statistic"]["increase_violations"] == 0
+
+
+def test_c_a_table_too_small_to_reach_significance_is_untestable_not_failed():
+  # 3 scales: Page's L can give at best (1/3!)^n; with 3 measures, Holm multiplies by 3.
+  def three(seeds):
+    return [r for r in _c_records(lambda j, s: 100 + 10 * j + s, lambda j, s: 1 + j,
+                                  seeds=seeds) if r["point"]["s"] in (0.25, 1.0, 4.0)]
+  small = claims.claim_c(three(2))  # 3 / 36 = 0.083 >= 0.05: cannot be significant
+  g = small["details"]["per_step_rule"]["grad0"]["measures"]["iterations"]
+  assert g["verdict"] == "untestable" and g["min_attainable_p"] == pytest.approx(3 / 36)
+  assert small["verdict"] == "untested"
+  assert claims.claim_c(three(3))["verdict"] == "holds"  # 3 / 216 < 0.05: it can, and does
