@@ -19,6 +19,10 @@ def test_for_setting_maps_starts_steps_and_depth():
   planted = GridPoint(d=4, m=8, s=1.0, family="concave")
   assert verify.for_setting(planted, "2", 3).depth == 1  # controls stay two-layer
   assert verify.for_setting(p) == p
+  d_concave = GridPoint(d=4, m=8, s=0.5, gamma=1.5, family="concave", loss="logistic",
+                        init="ball", step_rule="grad0")
+  assert verify.for_setting(d_concave, "inf", 1, "control:D-concave").norm == "2"
+  assert verify.for_setting(d_concave, "inf", 1, "control:A-concave").norm == "inf"
 
 
 def test_records_written_before_norm_and_depth_existed_are_reused(tmp_path, monkeypatch):
