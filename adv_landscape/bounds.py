@@ -71,7 +71,11 @@ def _spectral_norm(W) -> float:
   if key not in _SPECTRAL:
     if len(_SPECTRAL) > 64:
       _SPECTRAL.clear()
-    _SPECTRAL[key] = float(np.linalg.norm(W, 2))
+    # an upper bound: the SVD is backward stable, sigma_computed within about
+    # 10 max(m, d) u ||W||_F of sigma (the margin of docs/theory.md section 5)
+    u = np.finfo(np.float64).eps / 2
+    _SPECTRAL[key] = float(np.linalg.norm(W, 2)) + 10 * max(W.shape) * u * float(
+        np.linalg.norm(W))
   return _SPECTRAL[key]
 
 
@@ -80,7 +84,14 @@ def _psd_norm(W, c) -> float:
   matrices of diag(sqrt c) W (the same nonzero spectrum), without an SVD."""
   S = np.sqrt(c)[:, None] * W
   G = S @ S.T if S.shape[0] < S.shape[1] else S.T @ S
-  return max(float(np.linalg.eigvalsh(G)[-1]), 0.0)
+  # An upper bound with the rounding bounded: forming S (2u relative per entry, sqrt and
+  # product) and G (gamma_k |S| |S|^T, k the inner length) moves G by at most
+  # (gamma_k + 4u) ||S||_F^2 in norm, and eigvalsh by 10 n u ||G||_F <= 10 n u ||S||_F^2.
+  u = np.finfo(np.float64).eps / 2
+  k, n = max(S.shape), min(S.shape)
+  fro2 = float(np.sum(S * S))
+  margin = (k * u / (1 - k * u) + 4 * u + 10 * n * u) * fro2 * (1 + 4 * u)
+  return max(float(np.linalg.eigvalsh(G)[-1]), 0.0) + margin
 
 
 def instance_constants(net: Network, loss: Loss | str, x, y, eps: float, *,
