@@ -398,7 +398,10 @@ def claim_c(records: list[dict], *, seed: int = 0) -> dict:
   For each step rule and each measure of ``C_MEASURES`` (the Kaplan-Meier
   median iteration count, a censored median ranking above every finite one;
   the number of distinct maxima; the basin entropy), a table seeds x scales
-  (the same network at every scale of a seed, so a seed is a block), tested
+  (the same network at every scale of a seed, so a seed is a block; the maxima
+  measures leave out the scales where the rule converged on fewer than
+  ``CONVERGED_THRESHOLD`` of its restarts, since unconverged restarts are not
+  counted as maxima), tested
   both ways by Page's L (an increasing trend in s supports C, a decreasing one
   contradicts it), the p-values Holm-adjusted over the (rule, measure) groups
   in each direction. A group *supports* C when its increase is significant
@@ -418,8 +421,17 @@ def claim_c(records: list[dict], *, seed: int = 0) -> dict:
   rules, groups = {}, []
   for rule, rs in sorted(by_rule.items()):
     info = {"by_scale": {}, "counted": rule not in BOUND_RULES, "measures": {}}
+    # The landscape measures count certified maxima, so a scale where this rule's restarts
+    # mostly fail to converge undercounts them (a "fall" that is non-convergence): those
+    # scales are dropped from the maxima measures (the iterations censor instead).
+    conv = {s_: float(np.mean(np.concatenate([r["converged"] for r in rs
+                                               if r["point"]["s"] == s_])))
+            for s_ in {r["point"]["s"] for r in rs}}
+    unconverged = sorted(s_ for s_, c in conv.items() if c < CONVERGED_THRESHOLD)
+    info["unconverged_scales"] = unconverged
     for name, value in C_MEASURES.items():
-      scales, table = _trend_table(rs, value)
+      sub = rs if name == "iterations" else [r for r in rs if r["point"]["s"] not in unconverged]
+      scales, table = _trend_table(sub, value)
       up, down = page_trend(table), page_trend(table[:, ::-1] if table.size else table)
       meds = [float(np.median(table[:, j])) for j in range(table.shape[1])] if table.size else []
       shape = _shape(meds)
@@ -427,7 +439,7 @@ def claim_c(records: list[dict], *, seed: int = 0) -> dict:
                                 "seeds": up.blocks, "medians": meds, "shape": shape,
                                 "peak_scale": (scales[int(shape.split()[-1])]
                                                if shape.startswith("peak") else None),
-                                "table": table.tolist()}
+                                "scales": scales, "table": table.tolist()}
       if info["counted"]:
         groups.append((rule, name))
     scales = sorted({r["point"]["s"] for r in rs})

@@ -299,3 +299,20 @@ def test_c_a_table_too_small_to_reach_significance_is_untestable_not_failed():
   assert g["verdict"] == "untestable" and g["min_attainable_p"] == pytest.approx(3 / 36)
   assert small["verdict"] == "untested"
   assert claims.claim_c(three(3))["verdict"] == "holds"  # 3 / 216 < 0.05: it can, and does
+
+
+def test_c_maxima_are_not_read_where_the_rule_did_not_converge():
+  # Maxima rise with s, but at s = 4 no restart converges, so few are certified there: read
+  # as a count, that is a peak at s = 2; it is non-convergence, and the scale is left out.
+  recs = _c_records(lambda j, s: 100 + 10 * j + s, lambda j, s: [1, 2, 3, 4, 1][j], seeds=6)
+  for r in recs:
+    if r["point"]["s"] == 4.0:
+      r["converged"] = np.zeros(100, bool)
+  info = claims.claim_c(recs)["details"]["per_step_rule"]["grad0"]
+  g = info["measures"]["distinct_maxima"]
+  assert info["unconverged_scales"] == [4.0] and 4.0 not in g["scales"]
+  assert g["verdict"] == "supports"
+  for r in recs:
+    r["converged"] = np.ones(100, bool)  # the same counts, converged: a real peak
+  g = claims.claim_c(recs)["details"]["per_step_rule"]["grad0"]["measures"]["distinct_maxima"]
+  assert g["verdict"] != "supports" and g["shape"].startswith("peak") and g["peak_scale"] == 2.0
