@@ -236,7 +236,8 @@ def claim_b(records: list[dict], *, seed: int = 0) -> dict:
   (``GROWTH_AXES``) the per-instance Kaplan-Meier medians must not grow
   exponentially (``stats.growth_test``: one symmetric rule, polynomial, exponential,
   for the tolerance axis logarithmic, or inconclusive); exponents carry t intervals
-  over seeds and the rule's power at the measured noise (``stats.growth_power``). Holds when all of these pass; fails on a T1
+  over seeds and the rule's power at the measured noise (``stats.growth_power``).
+  Holds when all of these pass; fails on a T1
   violation, an exponential growth (the semi-log model wins beyond the
   noise), or when every group misses a threshold; mixed when some groups
   do, or when the growth test cannot tell polynomial from exponential.
@@ -363,7 +364,7 @@ def _basin_entropy(r) -> float:
   return float(-np.sum(q * np.log(q)))
 
 
-# C's measures: name -> (value of a record, what the claim predicts as s grows). Each is
+# C's measures: name -> the value of a record. C predicts that each grows with s; each is
 # tested both ways (an increase supports C, a decrease contradicts it).
 C_MEASURES = {
     "iterations": _km_or_inf,
@@ -410,7 +411,8 @@ def claim_c(records: list[dict], *, seed: int = 0) -> dict:
   shows *no trend*; a group whose table cannot reach significance at all
   (the smallest attainable p, (1/k!)^n for n seeds and k scales, times the
   number of groups, is at least alpha) is *untestable* and not counted. The
-  claim fails when any group contradicts it or none supports it, holds when every group supports it, and is mixed otherwise.
+  claim fails when any group contradicts it or none supports it, holds when
+  every group supports it, and is mixed otherwise.
   Rules whose step is set by the rigorous ell (``BOUND_RULES``) are reported
   and not counted. The log-log slope of the per-instance medians against s is
   reported beside it as a size (a t interval on per-seed slopes).
@@ -451,7 +453,7 @@ def claim_c(records: list[dict], *, seed: int = 0) -> dict:
       info["by_scale"][str(s)] = {
           "median_iterations": float(np.median([_instance_median(r)[0] for r in at])),
           "censored_instances": int(sum(_instance_median(r)[1] for r in at)),
-          "converged_fraction": float(np.mean(np.concatenate([r["converged"] for r in at]))),
+          "converged_fraction": conv[s],
           "distinct_maxima": float(np.mean([r["distinct_maxima"] for r in at])),
           "best_basin_fraction": float(np.mean([r["p_best"] for r in at])),
           "basin_entropy": float(np.mean([_basin_entropy(r) for r in at])),

@@ -115,7 +115,7 @@ def detection_limit(n: int, power: float = 0.95) -> float:
 
 def hunt_interior_critical(net: Network, loss: Loss | str, x, y, *, eps: float,
                            key: jax.Array, n_starts: int = 64, descent_steps: int = 300,
-                           newton_steps: int = 40, tol_b: float = Tolerances.tol_b,
+                           newton_steps: int = 40,
                            rtol_g: float = Tolerances.hunt_rtol_g,
                            rtol_h: float = Tolerances.rtol_h, norm: str = "2") -> Hunt:
   """Hunts non-trivial interior critical points of L: zeros of grad f inside the ball.
@@ -137,16 +137,17 @@ def hunt_interior_critical(net: Network, loss: Loss | str, x, y, *, eps: float,
     problem = Problem.two_layer(net, loss, x, y, eps=eps, dtype=jnp.float64, norm=norm)
   return hunt_interior_critical_problem(problem, key=key, n_starts=n_starts,
                                         descent_steps=descent_steps, newton_steps=newton_steps,
-                                        tol_b=tol_b, rtol_g=rtol_g, rtol_h=rtol_h)
+                                        rtol_g=rtol_g, rtol_h=rtol_h)
 
 
 def hunt_interior_critical_problem(problem: Problem, *, key: jax.Array, n_starts: int = 64,
                                    descent_steps: int = 300, newton_steps: int = 40,
-                                   tol_b: float = Tolerances.tol_b,
                                    rtol_g: float = Tolerances.hunt_rtol_g,
                                    rtol_h: float = Tolerances.rtol_h) -> Hunt:
-  """``hunt_interior_critical`` for any ``Problem`` (deep networks by autodiff, either ball)."""
-  del tol_b  # "inside" is judged against the search ball (PINNED), which lies inside tol_b's
+  """``hunt_interior_critical`` for any ``Problem`` (deep networks by autodiff, either ball).
+
+  "Strictly inside" is judged against the search ball (``PINNED`` of its radius, itself
+  (1 - ``SHELL``) eps), which lies inside the certificates' tol_b shell."""
   box = isinstance(problem.constraint, LinfBall)
   with jax.enable_x64(True):
     problem = problem.astype(jnp.float64)
@@ -176,7 +177,7 @@ def hunt_interior_critical_problem(problem: Problem, *, key: jax.Array, n_starts
       parts.append(_hunt(obj, starts[half:], r, descent_steps, newton_steps, box))
     d_end = np.concatenate(parts)
     D = jnp.asarray(d_end)
-    gf, _ = (np.asarray(v) for v in _grad_hess(f_obj, D))
+    gf = np.asarray(jax.vmap(f_obj.grad)(D))  # (only hess L is needed: of f, the gradient)
     gL, HL = (np.asarray(v) for v in _grad_hess(obj, D))
     vals = np.asarray(jax.vmap(obj.value)(D))
     # l'(f) at each point (f is the value of the linear objective at y = -1)

@@ -87,11 +87,11 @@ CONTROLS = {
 # 0.2 of the ball (measured over 512 starts on seeds 0-2: d = 16, m = 32: 0.19-0.25, also at
 # depth 3; d = 32, m = 128: 0.25-0.28 at w = 0.39, 0.16-0.20 at w = 0.37).
 SMALL_BASIN_WIDTH = {16: 0.45, 32: 0.38}
-L2_ONLY_FAMILIES = ("paper_bump",)  # calibrated on the ball: the l_inf grid keeps them on it
-# Controls the l_inf grid keeps on the ball: D-concave's box (half-width eps, the l2 eps) puts
-# box starts where the logistic and exponential losses saturate (||grad L|| ~ 1e-10), so
-# grad0's step is vacuous there (every restart would "stop" before a step; refused).
-L2_ONLY_STUDIES = ("control:D-concave",)
+# Controls the l_inf grid keeps on the ball: the small-basin ones are calibrated there, and
+# D-concave's box (half-width eps, the l2 eps) puts box starts where the logistic and
+# exponential losses saturate (||grad L|| ~ 1e-10), so grad0's step is vacuous there (every
+# restart would "stop" before a step; refused).
+L2_ONLY_STUDIES = ("control:A-small-basin", "control:A-small-basin-deep", "control:D-concave")
 
 
 def _control_points(b: dict, d0: int, m0: int, ds=(8, 16, 32, 64)) -> list[tuple[GridPoint, str]]:
@@ -254,15 +254,15 @@ def for_setting(p: GridPoint, norm: str = "2", depth: int = 1,
   """The grid point on another threat model and depth (the defaults leave it as it is).
 
   l_inf: vertex and box starts for sphere and ball ones, sign steps for
-  normalized ones; points of ``L2_ONLY_FAMILIES`` and of the studies in
-  ``L2_ONLY_STUDIES`` stay on the ball (``study`` names the point's). depth > 1 applies to the paper's families (the planted
+  normalized ones; points of the studies in ``L2_ONLY_STUDIES`` stay on the ball
+  (``study`` names the point's). depth > 1 applies to the paper's families (the planted
   controls stay two-layer instances: they test the checks, not the
   networks), and the lipschitz rule, which needs the rigorous ell that only
   two-layer networks have, becomes the curvature rule (eta = c / ell_est).
   """
   if norm not in ("2", "inf"):
     raise InvalidInput(f"norm={norm!r} is unknown; choose '2' or 'inf'")
-  if norm == "inf" and p.family not in L2_ONLY_FAMILIES and study not in L2_ONLY_STUDIES:
+  if norm == "inf" and study not in L2_ONLY_STUDIES:
     p = dataclasses.replace(p, norm="inf", init=LINF_INIT[p.init],
                             step_rule=LINF_STEP.get(p.step_rule, p.step_rule))
   if depth > 1 and p.family in SCALED_FAMILIES:
