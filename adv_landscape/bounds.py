@@ -30,6 +30,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from adv_landscape.deep import MLP, mlp_forward
 from adv_landscape.errors import InvalidInput
 from adv_landscape.geometry import sample_ball
 from adv_landscape.losses import Loss, get_loss
@@ -156,6 +157,11 @@ class Sampled(NamedTuple):
   L_max: float
 
 
+# Above this d (and with fewer hidden units than inputs) the sampled Hessians are taken in
+# the row space of W: exact, and m x m instead of d x d (``_reduced``).
+REDUCE_ABOVE_D = 256
+
+
 def sampled_constants(net: Network, loss: Loss | str, x, y, eps: float, *, key: jax.Array,
                       n: int = 64, norm: str = "2") -> Sampled:
   """Estimates of the constants at n random points of the ball (and its sphere).
@@ -164,19 +170,32 @@ def sampled_constants(net: Network, loss: Loss | str, x, y, eps: float, *, key: 
 
   Each is a maximum over points of a quantity its rigorous bound dominates:
   ||grad f||, ||hess f||, ||hess L||, ||hess L(p) - hess L(q)|| / ||p - q||, L.
+
+  A two-layer f depends on z only through W z, so every Hessian here is
+  W^T S W for some m x m matrix S: its range lies in the row space of W.
+  With Q (d x m) an orthonormal basis of that space, ||H||_2 = ||Q^T H Q||_2
+  exactly, so for d > ``REDUCE_ABOVE_D`` and m < d the norms are taken of the
+  m x m matrices Q^T H Q (m Hessian-vector products per point) instead of
+  forming d x d Hessians (tests/test_bounds.py: equal to the dense norms to
+  rounding).
   """
   loss = get_loss(loss)
   with jax.enable_x64(True):
     obj = Problem.two_layer(net, loss, x, y, eps=eps, dtype=jnp.float64).objective
     netx, x = obj.net, obj.x
-    pts = sample_points(key, n, x.shape[0], eps, norm)
+    d, m = x.shape[0], netx.W.shape[0]
+    pts = sample_points(key, n, d, eps, norm)
     fn = (lambda z: forward(netx, z)) if not loss.multi_output else None
-    H = jax.vmap(obj.hess)(pts)
+    Q = _row_space(netx.W) if d > REDUCE_ABOVE_D and m < d else None
+    H = _reduced(obj.hess, obj.hvp, Q)(pts)
     Hn = jnp.linalg.norm(H, ord=2, axis=(1, 2))
     vals = jax.vmap(obj.value)(pts)
     if fn is not None:
       gf = jax.vmap(jax.grad(fn))(x[None, :] + pts)
-      hf = jax.vmap(jax.hessian(fn))(x[None, :] + pts)
+      if Q is None:
+        hf = jax.vmap(jax.hessian(fn))(x[None, :] + pts)
+      else:
+        hf = jax.vmap(lambda p: jax.hessian(lambda c: fn(x + p + Q @ c))(jnp.zeros(m)))(pts)
     else:
       gf = jax.vmap(jax.jacfwd(lambda z: forward(netx, z)))(x[None, :] + pts)
       hf = jnp.zeros_like(H)  # the vector-valued Hessian's norm is not estimated
@@ -186,6 +205,18 @@ def sampled_constants(net: Network, loss: Loss | str, x, y, eps: float, *, key: 
     dp = jnp.linalg.norm(pts[1:] - pts[:-1], axis=1)
     return Sampled(float(Gf), float(Hf), float(jnp.max(Hn)), float(jnp.max(dH / dp)),
                    float(jnp.max(vals)))
+
+
+def _row_space(W: jax.Array) -> jax.Array:
+  """An orthonormal (d, m) basis Q of a space holding the row space of W (m, d), m < d."""
+  return jnp.linalg.qr(W.T, mode="reduced")[0]
+
+
+def _reduced(hess, hvp, Q):
+  """points (n, d) -> Hessians (n, d, d), or (n, m, m) Q^T H Q when a basis Q is given."""
+  if Q is None:
+    return jax.vmap(hess)
+  return jax.vmap(lambda p: Q.T @ jax.vmap(lambda v: hvp(p, v), in_axes=1, out_axes=1)(Q))
 
 
 def estimate_ell(net: Network, loss: Loss | str, x, y, eps: float, *, key: jax.Array,
@@ -231,13 +262,17 @@ def unavailable_constants(problem) -> Constants:
 
 def sampled_constants_problem(problem, *, key: jax.Array, n: int = 64) -> Sampled:
   """``sampled_constants`` for any ``Problem``: ell, rho and L_max from the objective's own
-  Hessians at ``sample_points``; G_f and H_f (properties of a two-layer f) are NaN."""
+  Hessians at ``sample_points``; G_f and H_f (properties of a two-layer f) are NaN.
+
+  A network reaches its input only through its first layer W_1 (m_1, d), so every Hessian
+  of L lies in W_1's row space, and above ``REDUCE_ABOVE_D`` with m_1 < d the norms are
+  those of Q^T H Q (``sampled_constants``)."""
   norm = "inf" if problem.constraint.name == "inf" else "2"
   with jax.enable_x64(True):
     prob = problem.astype(jnp.float64)
     obj = prob.objective
     pts = sample_points(key, n, prob.d, float(prob.constraint.eps), norm)
-    H = jax.jit(jax.vmap(obj.hess))(pts)
+    H = jax.jit(_reduced(obj.hess, obj.hvp, _problem_basis(prob)))(pts)
     Hn = jnp.linalg.norm(H, ord=2, axis=(1, 2))
     dH = jnp.linalg.norm(H[1:] - H[:-1], ord=2, axis=(1, 2))
     dp = jnp.linalg.norm(pts[1:] - pts[:-1], axis=1)
@@ -248,13 +283,30 @@ def sampled_constants_problem(problem, *, key: jax.Array, n: int = 64) -> Sample
 
 def estimate_ell_problem(problem, *, key: jax.Array, n: int = 128) -> float:
   """ell_est for any ``Problem`` (deep networks included): the largest ||hess L||_2 at n
-  points of its constraint set (``sample_points``), Hessians by the objective's own ``hess``."""
+  points of its constraint set (``sample_points``), Hessians by the objective's own ``hess``
+  (in W_1's row space above ``REDUCE_ABOVE_D``, as ``sampled_constants_problem``)."""
   norm = "inf" if problem.constraint.name == "inf" else "2"
   with jax.enable_x64(True):
     prob = problem.astype(jnp.float64)
     pts = sample_points(key, n, prob.d, float(prob.constraint.eps), norm)
-    H = np.asarray(jax.jit(jax.vmap(prob.objective.hess))(pts))
+    obj = prob.objective
+    H = np.asarray(jax.jit(_reduced(obj.hess, obj.hvp, _problem_basis(prob)))(pts))
   return float(np.max(np.linalg.norm(H, ord=2, axis=(1, 2))))
+
+
+def _problem_basis(problem):
+  """``_row_space`` of the first layer where the reduction applies, else None: the
+  closed-form two-layer objective (W) and the autodiff MLP (``deep.mlp_forward``, Ws[0]),
+  whose inputs enter only through that layer; any other model is left dense (a user's
+  function may reach x by another path)."""
+  obj = problem.objective
+  if isinstance(getattr(obj, "net", None), Network):
+    W = obj.net.W
+  elif getattr(obj, "apply", None) is mlp_forward and isinstance(obj.params, MLP):
+    W = obj.params.Ws[0]
+  else:
+    return None
+  return _row_space(W) if problem.d > REDUCE_ABOVE_D and W.shape[0] < problem.d else None
 
 
 def t1_bound(L_max: float, L0: float, eta, tol_g: float):

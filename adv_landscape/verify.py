@@ -155,7 +155,7 @@ def sizes(*, quick: bool, seeds: int | None = None) -> Sizes:
                  (8, 16, 32, 64, 128), (16, 32, 64, 128), (1e-2, 1e-3, 1e-4, 1e-5), 16,
                  32, max(8, seeds or 2), growth_restarts=16)
   return Sizes(False, seeds or 4, dict(n_restarts=256, max_steps=20_000, rtol_g=1e-5),
-               (16, 32, 64, 128, 256), (32, 64, 128, 256, 512),
+               (16, 32, 64, 128, 256, 512, 1024), (32, 64, 128, 256, 512),
                (1e-2, 1e-3, 1e-4, 1e-5, 1e-6), 32, 128, max(16, seeds or 4),
                (0.25, 0.5, 1.0, 2.0, 2.8, 4.0, 5.6, 8.0), growth_restarts=64)
 

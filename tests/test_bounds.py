@@ -140,3 +140,49 @@ def test_psd_norm_and_spectral_norm_carry_their_rounding():
     bounds._SPECTRAL.clear()
     sig = bounds._spectral_norm(W)
     assert sig > np.linalg.norm(W, 2) and sig - np.linalg.norm(W, 2) <= 1e-11 * sig
+
+
+@pytest.mark.parametrize("loss", ["quadratic", "logistic", "softmax_ce"])
+def test_reduced_hessian_norms_equal_the_dense_ones(loss, monkeypatch):
+  """Above REDUCE_ABOVE_D the sampled Hessian norms are taken in W's row space (m x m); they
+  equal the dense d x d norms to rounding. Tolerance: both are norms of the same matrix up
+  to the backward errors of length-d products and of the QR (each O(d u) relative), so
+  rtol = 10 d u (2.0e-12 at d = 900). A basis that misses the row space (Q from a random
+  matrix) differs by far more: the comparison can fail."""
+  from adv_landscape import bounds
+
+  d, m = bounds.REDUCE_ABOVE_D + 644, 12
+  net, x, y, eps = small_instance("tanh", loss, d=d, m=m, scale=1.0, seed=3)
+  reduced = sampled_constants(net, loss, x, y, eps, key=jax.random.key(0), n=8)
+  monkeypatch.setattr(bounds, "REDUCE_ABOVE_D", 10 ** 9)
+  dense = sampled_constants(net, loss, x, y, eps, key=jax.random.key(0), n=8)
+  rtol = 10 * d * np.finfo(np.float64).eps
+  for name in ("H_f", "ell", "rho"):
+    assert getattr(reduced, name) == pytest.approx(getattr(dense, name), rel=rtol, abs=1e-300)
+  assert reduced.G_f == dense.G_f and reduced.L_max == dense.L_max
+  # the same comparison with a basis of the wrong space
+  monkeypatch.setattr(bounds, "REDUCE_ABOVE_D", 0)
+  wrong = jax.random.normal(jax.random.key(9), (m, d), jnp.float64)
+  monkeypatch.setattr(bounds, "_row_space", lambda W: jnp.linalg.qr(wrong.T)[0])
+  off = sampled_constants(net, loss, x, y, eps, key=jax.random.key(0), n=8)
+  assert abs(off.ell - dense.ell) > 1e3 * rtol * dense.ell
+
+
+def test_reduced_hessian_norms_of_a_deep_network(monkeypatch):
+  """The same equality for the autodiff MLP (its input enters through Ws[0] only)."""
+  from adv_landscape import bounds
+  from adv_landscape.deep import init_mlp, mlp_forward
+  from adv_landscape.problem import Problem
+
+  d = bounds.REDUCE_ABOVE_D + 44
+  net = init_mlp(jax.random.key(1), d, (10, 6))
+  x = jax.random.normal(jax.random.key(2), (d,), jnp.float64)
+  problem = Problem.autodiff(mlp_forward, net, "quadratic", x, 0.3, eps=0.5 * float(
+    jnp.linalg.norm(x)))
+  assert bounds._problem_basis(problem) is not None
+  reduced = bounds.sampled_constants_problem(problem, key=jax.random.key(0), n=6)
+  monkeypatch.setattr(bounds, "REDUCE_ABOVE_D", 10 ** 9)
+  dense = bounds.sampled_constants_problem(problem, key=jax.random.key(0), n=6)
+  rtol = 10 * d * np.finfo(np.float64).eps
+  assert reduced.ell == pytest.approx(dense.ell, rel=rtol)
+  assert reduced.rho == pytest.approx(dense.rho, rel=rtol)
