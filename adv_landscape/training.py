@@ -164,14 +164,18 @@ def _load(path, template, cfg):
         str(z["log"]))
 
 
+BLOWUP = 1e6  # a training loss this many times its initial value: the run diverged
+
+
 def train(X, Y, cfg: TrainConfig, *, checkpoint: str | None = None, progress: bool = True,
           after_epoch: Callable[[int], None] | None = None,
           evaluate: Callable[[Network, int], dict] | None = None):
   """Adversarial (or, with ``cfg.adversarial`` False, standard) training; returns the
   network and one log record per epoch.
 
-  A run whose weights become non-finite stops, and its last record says
-  ``{"diverged": True}``.
+  A run whose weights become non-finite, or whose training loss exceeds ``BLOWUP``
+  times its initial value, stops, and its last record says ``{"diverged": True}``
+  with the reason.
 
   Args:
     X: (n, d) inputs at their input scale; Y: (n,) labels.
@@ -212,6 +216,7 @@ def train(X, Y, cfg: TrainConfig, *, checkpoint: str | None = None, progress: bo
   inner = partial(adversarial_examples, loss=loss, steps=cfg.pga_steps, alpha_c=cfg.pga_step,
                   rtol_g=cfg.rtol_g, init=cfg.init, norm=cfg.norm)
   net, opt_state = state
+  loss0 = float(batch_loss(net, loss, X, Y, jnp.zeros_like(X)))  # the blow-up's reference
   for epoch in tqdm(range(start, cfg.epochs), desc="epochs", disable=not progress, leave=False,
                     initial=start, total=cfg.epochs):
     ek = jax.random.fold_in(key, 1 + epoch)
@@ -230,10 +235,15 @@ def train(X, Y, cfg: TrainConfig, *, checkpoint: str | None = None, progress: bo
                     epoch) if finite else {}
     if finite and evaluate is not None:
       rec.update(evaluate(net, epoch + 1))
-    if not finite or not all(np.isfinite(v) for v in rec.values()):
+    blown = finite and max(rec["clean_loss"], rec["adv_loss"]) > BLOWUP * max(loss0, 1e-12)
+    if not finite or blown or not all(np.isfinite(v) for v in rec.values()):
       # Divergence is a result (too large a step for this input scale), not a crash:
-      # it is logged, and training stops rather than carry NaN forward.
-      log.append({"epoch": epoch + 1, "diverged": True})
+      # it is logged, and training stops rather than carry NaN forward (or a finite loss
+      # of 1e100, which ranks a run but means nothing).
+      log.append({"epoch": epoch + 1, "diverged": True,
+                  "reason": (f"training loss {max(rec['clean_loss'], rec['adv_loss']):.3g} > "
+                             f"{BLOWUP:.0e} x its initial {loss0:.3g}") if blown else
+                  "non-finite weights or loss"})
       if checkpoint:
         _save(checkpoint, net, opt_state, cfg.epochs, log, cfg)
       break

@@ -5,6 +5,7 @@ import os
 
 import matplotlib.image as mpimg
 import numpy as np
+import pytest
 
 from adv_landscape.cli import main
 from experiments import rq1_local_max, rq2_input_scale, rq3_landscape
@@ -161,3 +162,26 @@ def test_rq1_learned_fails_on_a_collapsed_network_and_holds_on_one_that_learned(
   good = [{"epoch": e, "clean_acc": 0.9, "robust_acc": 0.7} for e in range(1, 21)]
   assert rq1_local_max.learned(good)["learned"]
   assert not rq1_local_max.learned(good[:2])["learned"]  # too few epochs to say
+
+
+def test_rq2_holm_adjusts_over_the_primary_measures():
+  """A measure at p = 0.02 supports alone but not among five (Holm: 5 x 0.02 > 0.05 when
+  it is the smallest); one at 1e-4 still supports; the secondary AUC is not adjusted."""
+  def meas(p_up):
+    out = {m: {"statistic": {"page_p_increasing": p, "page_p_decreasing": 1 - p,
+                             "verdict": "supports" if p < 0.05 else "inconclusive"},
+               "verdict": "supports" if p < 0.05 else "inconclusive"}
+           for m, p in zip(rq2_input_scale.MEASURES, p_up)}
+    out["auc_relative"] = {"statistic": {"page_p_increasing": 0.02, "page_p_decreasing": 0.98,
+                                         "verdict": "supports"}, "verdict": "supports"}
+    return out
+  weak = meas([0.02, 0.5, 0.6, 0.7, 0.8])
+  rq2_input_scale.holm_adjust(weak)
+  first = weak[rq2_input_scale.MEASURES[0]]
+  assert first["verdict"] == "inconclusive"
+  assert first["statistic"]["verdict_unadjusted"] == "supports"
+  assert first["statistic"]["page_p_increasing_holm"] == pytest.approx(0.1)
+  assert weak["auc_relative"]["verdict"] == "supports"
+  strong = meas([1e-4, 0.5, 0.6, 0.7, 0.8])
+  rq2_input_scale.holm_adjust(strong)
+  assert strong[rq2_input_scale.MEASURES[0]]["verdict"] == "supports"

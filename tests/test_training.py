@@ -66,8 +66,23 @@ def test_divergence_is_logged_and_stops_training():
   X, y = toy()
   _, log = train(10.0 * X, y, TrainConfig(m=8, epochs=5, lr=10.0, activation="quadratic",
                                           certify_n=0), progress=False)
-  assert log[-1] == {"epoch": log[-1]["epoch"], "diverged": True}
+  assert log[-1]["diverged"] is True and set(log[-1]) == {"epoch", "diverged", "reason"}
   assert all(np.isfinite(r["adv_loss"]) for r in log[:-1])
+
+
+def test_a_finite_blow_up_is_divergence_too(monkeypatch):
+  """A loss BLOWUP times its initial value stops the run as diverged (a planted threshold
+  below the first epoch's loss trips it; the default does not on the same run)."""
+  from adv_landscape import training
+
+  X, y = toy()
+  cfg = TrainConfig(m=8, epochs=2, lr=0.05, certify_n=0)
+  _, log = train(X, y, cfg, progress=False)
+  assert not any(r.get("diverged") for r in log)
+  monkeypatch.setattr(training, "BLOWUP", 1e-9)
+  _, log = train(X, y, cfg, progress=False)
+  assert log == [{"epoch": 1, "diverged": True, "reason": log[0]["reason"]}]
+  assert log[0]["reason"].startswith("training loss")
 
 
 def test_inner_sign_attack_reaches_the_vertex_of_a_linear_network():
