@@ -4,9 +4,8 @@ networks: PGA endpoints certified as local maxima on the sphere, distinct
 maxima counted over many restarts, iteration counts compared with theory.
 """
 
-__version__ = "0.1.0"
-
 from adv_landscape import api
+from adv_landscape._version import __version__ as __version__
 from adv_landscape.activations import ACTIVATIONS, Activation, get_activation
 from adv_landscape.api import CensusResult, Maximum, synthetic_instance
 from adv_landscape.ascent import INITS, STEP_RULES, PGAResult, PGAState, pga, run_pga
@@ -27,12 +26,10 @@ from adv_landscape.network import (
                                   eps_from_gamma,
                                   forward,
                                   init_network,
-                                  load_network,
-                                  save_network,
                                   synthetic_input,
 )
 from adv_landscape.objective import grad, hess, hvp, objective_autodiff, value
-from adv_landscape.weights import read_network
+from adv_landscape.weights import load_network, read_network, save_network
 
 # The one-call census. Importing the submodule adv_landscape.census (above)
 # set this attribute to that module; the function replaces it here, so import

@@ -774,7 +774,7 @@ output fields: docs/output.md""",
 
 
 def build_parser() -> argparse.ArgumentParser:
-  from adv_landscape import __version__
+  from adv_landscape._version import __version__
 
   p = _Parser(
       prog="adv-landscape",

@@ -276,7 +276,7 @@ def versions() -> dict:
   import jax
   import jaxlib
 
-  from adv_landscape import __version__
+  from adv_landscape._version import __version__
 
   return {
       "adv_landscape": __version__, "jax": jax.__version__, "jaxlib": jaxlib.__version__,
