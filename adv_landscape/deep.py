@@ -33,8 +33,7 @@ from adv_landscape.activations import get_activation
 from adv_landscape.errors import InvalidInput
 from adv_landscape.network import Network
 
-__all__ = ["MLP", "init_mlp", "mlp_forward", "from_network", "validate_mlp", "save_mlp",
-           "read_mlp_arrays"]
+__all__ = ["MLP", "init_mlp", "mlp_forward", "from_network", "validate_mlp"]
 
 
 @jax.tree_util.register_dataclass
@@ -134,26 +133,3 @@ def validate_mlp(net: MLP, x, eps: float) -> None:
     raise InvalidInput(f"x has shape {np.asarray(x).shape}; expected ({net.d},)")
   if not (math.isfinite(eps) and eps > 0):
     raise InvalidInput(f"eps={eps!r} must be positive and finite")
-
-
-def save_mlp(path, net: MLP) -> None:
-  """Writes W1, b1, ..., a and the activation to an ``.npz`` file."""
-  arrays = {}
-  for i, (W, b) in enumerate(zip(net.Ws, net.bs), start=1):
-    arrays[f"W{i}"], arrays[f"b{i}"] = np.asarray(W), np.asarray(b)
-  np.savez(path, a=np.asarray(net.a), activation=np.array(net.activation), **arrays)
-
-
-def read_mlp_arrays(arrays: dict, where: str):
-  """(Ws, bs) from W1, b1, W2, ... of a file's arrays; ``where`` names the file in errors."""
-  Ws, bs, i = [], [], 1
-  while f"W{i}" in arrays:
-    W = np.asarray(arrays[f"W{i}"])
-    Ws.append(W)
-    bs.append(np.asarray(arrays.get(f"b{i}", np.zeros(W.shape[:1]))))
-    i += 1
-  extra = sorted(k for k in arrays if k.startswith("W") and k[1:].isdigit() and int(k[1:]) >= i)
-  if extra:
-    raise InvalidInput(f"{where}: layers must be numbered W1, W2, ... without gaps; found "
-                       f"{extra} after W{i - 1}")
-  return Ws, bs

@@ -12,7 +12,6 @@ jitted function of a network retraces only when the activation changes.
 from __future__ import annotations
 
 import dataclasses
-import os
 
 import jax
 import jax.numpy as jnp
@@ -22,8 +21,8 @@ from adv_landscape.activations import Activation, get_activation
 from adv_landscape.errors import InvalidInput
 
 __all__ = [
-    "Network", "init_network", "synthetic_input", "forward", "load_network",
-    "save_network", "validate_problem", "eps_from_gamma",
+    "Network", "init_network", "synthetic_input", "forward",
+    "validate_problem", "eps_from_gamma",
 ]
 
 
@@ -154,28 +153,3 @@ def validate_problem(net: Network, x, eps: float, y=None, *, loss=None) -> None:
     if loss.multi_output and y is not None:
       if float(y) != int(float(y)) or not 0 <= int(float(y)) < a.shape[1]:
         raise InvalidInput(f"y={y!r} must be a class index in [0, {a.shape[1]})")
-
-
-def save_network(path: str | os.PathLike, net: Network) -> None:
-  """Writes W, a, b and the activation name to an ``.npz`` file, atomically."""
-  path = os.fspath(path)
-  tmp = path + ".tmp.npz"
-  np.savez(tmp, W=np.asarray(net.W), a=np.asarray(net.a), b=np.asarray(net.b),
-           activation=np.array(net.activation))
-  os.replace(tmp, path)
-
-
-def load_network(path: str | os.PathLike, *, dtype=None) -> Network:
-  """Reads a network file (see ``adv_landscape.weights`` for the formats).
-
-  Files with a nonzero output bias are refused here, since a ``Network`` has
-  none: ``weights.read_network`` returns the bias, and
-  ``losses.with_output_bias`` folds it into the loss.
-  """
-  from adv_landscape.weights import read_network
-
-  loaded = read_network(path, dtype=dtype)
-  if np.any(np.asarray(loaded.output_bias) != 0):
-    raise InvalidInput(f"weights={os.fspath(path)!r} has an output bias; read it with "
-                       f"adv_landscape.weights.read_network, which returns it")
-  return loaded.net

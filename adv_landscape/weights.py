@@ -42,11 +42,12 @@ import jax.numpy as jnp
 import numpy as np
 
 from adv_landscape.activations import ACTIVATIONS
-from adv_landscape.deep import MLP, read_mlp_arrays
+from adv_landscape.deep import MLP
 from adv_landscape.errors import InvalidInput
 from adv_landscape.network import Network
 
-__all__ = ["LoadedNetwork", "read_network", "read_input", "FORMATS"]
+__all__ = ["LoadedNetwork", "read_network", "read_input", "load_network", "save_network",
+           "save_mlp", "FORMATS"]
 
 FORMATS = {".npz": "numpy", ".pt": "torch", ".pth": "torch", ".safetensors": "safetensors"}
 
@@ -301,3 +302,49 @@ def read_input(path: str | os.PathLike, *, arg: str = "x", dtype=None) -> np.nda
   if x.dtype.kind not in "fiu" or x.dtype == np.bool_:
     raise InvalidInput(f"{arg}={path!r} has dtype {x.dtype}, not numbers; store a float array")
   return np.asarray(x, dtype or np.float64)
+
+
+def load_network(path: str | os.PathLike, *, dtype=None) -> Network:
+  """Reads a two-layer network file (the formats above) as a ``Network``.
+
+  Files with a nonzero output bias are refused here, since a ``Network`` has
+  none: ``read_network`` returns the bias, and
+  ``losses.with_output_bias`` folds it into the loss.
+  """
+  loaded = read_network(path, dtype=dtype)
+  if np.any(np.asarray(loaded.output_bias) != 0):
+    raise InvalidInput(f"weights={os.fspath(path)!r} has an output bias; read it with "
+                       f"adv_landscape.weights.read_network, which returns it")
+  return loaded.net
+
+
+def save_network(path: str | os.PathLike, net: Network) -> None:
+  """Writes W, a, b and the activation name to an ``.npz`` file, atomically."""
+  path = os.fspath(path)
+  tmp = path + ".tmp.npz"
+  np.savez(tmp, W=np.asarray(net.W), a=np.asarray(net.a), b=np.asarray(net.b),
+           activation=np.array(net.activation))
+  os.replace(tmp, path)
+
+
+def read_mlp_arrays(arrays: dict, where: str):
+  """(Ws, bs) from W1, b1, W2, ... of a file's arrays; ``where`` names the file in errors."""
+  Ws, bs, i = [], [], 1
+  while f"W{i}" in arrays:
+    W = np.asarray(arrays[f"W{i}"])
+    Ws.append(W)
+    bs.append(np.asarray(arrays.get(f"b{i}", np.zeros(W.shape[:1]))))
+    i += 1
+  extra = sorted(k for k in arrays if k.startswith("W") and k[1:].isdigit() and int(k[1:]) >= i)
+  if extra:
+    raise InvalidInput(f"{where}: layers must be numbered W1, W2, ... without gaps; found "
+                       f"{extra} after W{i - 1}")
+  return Ws, bs
+
+
+def save_mlp(path, net: MLP) -> None:
+  """Writes W1, b1, ..., a and the activation to an ``.npz`` file."""
+  arrays = {}
+  for i, (W, b) in enumerate(zip(net.Ws, net.bs), start=1):
+    arrays[f"W{i}"], arrays[f"b{i}"] = np.asarray(W), np.asarray(b)
+  np.savez(path, a=np.asarray(net.a), activation=np.array(net.activation), **arrays)

@@ -5,11 +5,11 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
-from adv_landscape.deep import MLP, from_network, init_mlp, mlp_forward, save_mlp
+from adv_landscape.deep import MLP, from_network, init_mlp, mlp_forward
 from adv_landscape.network import init_network
 from adv_landscape.pipeline import PGAConfig, run_census_problem
 from adv_landscape.problem import Problem
-from adv_landscape.weights import read_network
+from adv_landscape.weights import read_network, save_mlp
 
 
 @pytest.fixture
