@@ -30,6 +30,7 @@ import numpy as np
 from adv_landscape import ascent
 from adv_landscape import distributed as dist
 from adv_landscape.census import Census, StreamingCensus, census_summary, merge_proved
+from adv_landscape.certificates import certify_endpoints, endpoint_tolerance
 from adv_landscape.certify import (
   CLASSES,
   Certificate,
@@ -132,7 +133,7 @@ def run_census_problem(problem: Problem, *, key: jax.Array, n_restarts: int,
   t_pga = time.perf_counter() - t0
   con = problem.constraint
   check_endpoints(problem, res)
-  tol = con.certificate_tolerance(res, problem, slack=tols.slack)
+  tol = endpoint_tolerance(res, problem, slack=tols.slack)
   proved: dict = {}
   cert = _certify(problem, res.deltas, tol, tols, [], proved, prove=prove, progress=progress)
   cs = census_summary(res.deltas, cert, eps=eps, tol_c=tols.tol_c)
@@ -281,7 +282,7 @@ def _certify(problem, deltas, tol, tols, balls, proved, *, prove, progress,
   con, obj = problem.constraint, problem.objective
   kw = dict(tol_b=tols.tol_b, rtol_h=tols.rtol_h)
   if not (prove and isinstance(con, L2Ball) and isinstance(obj, TwoLayerObjective)):
-    return _by_rows(lambda r: con.certify(problem, deltas[r], tol_g=np.asarray(tol)[r],
+    return _by_rows(lambda r: certify_endpoints(problem, deltas[r], tol_g=np.asarray(tol)[r],
                                           progress=progress, **kw), deltas.shape[0], split)
   eps = float(con.eps)
   values, kkt, first = kkt_points(problem, deltas, tol_g=tol, tol_b=tols.tol_b)
@@ -428,7 +429,6 @@ def _streamed(problem, eps, kw, config, tols, t0, progress, prove) -> CensusRun:
   n_chunks = _chunks_for_everyone(kw) if dist.size() > 1 else \
       -(-kw["n_restarts"] // min(config.chunk, kw["n_restarts"]))
   stalled, tol_max, used, t_pga, balls, inherited = 0, 0.0, config, 0.0, [], 0
-  con = problem.constraint
   like = empty = None
   bar = tqdm(total=n_chunks, desc="chunks", disable=not progress or n_chunks == 1)
   for first in range(0, n_chunks, dist.size()):
@@ -439,7 +439,7 @@ def _streamed(problem, eps, kw, config, tols, t0, progress, prove) -> CensusRun:
                                                  **kw)))
       t_pga += time.perf_counter() - t
       check_endpoints(problem, part)
-      tol = con.certificate_tolerance(part, problem, slack=tols.slack)
+      tol = endpoint_tolerance(part, problem, slack=tols.slack)
       known = len(balls)
       cert = _certify(problem, part.deltas, tol, tols, balls, {}, prove=prove, progress=False,
                       split=False)

@@ -122,13 +122,14 @@ def _label(y, loss, dtype):
 @jax.tree_util.register_dataclass
 @dataclasses.dataclass(frozen=True)
 class L2Ball:
-  """The l2 ball {||delta|| <= eps}: its projection, starts, certificate and name.
+  """The l2 ball {||delta|| <= eps}: its projection, starts and name.
 
-  A constraint set supplies ``project`` (rows of a batch), ``sample`` (starts
-  by name, ``INITS``), ``certify`` (classes of endpoints in float64) and
-  ``certificate_tolerance`` (the first-order tolerance PGA's stopping rule
-  implies at each endpoint). PGA's gradient mapping ||Pi(delta + eta g) -
-  delta|| / eta is the stationarity measure for any projection.
+  A constraint set supplies ``project`` (rows of a batch) and ``sample`` (starts
+  by name, ``INITS``); its certificate and the first-order tolerance PGA's
+  stopping rule implies at each endpoint are registered under its ``name`` in
+  ``certificates`` (a layer above: they are algorithms). PGA's gradient mapping
+  ||Pi(delta + eta g) - delta|| / eta is the stationarity measure for any
+  projection.
   """
 
   eps: jax.Array
@@ -153,16 +154,6 @@ class L2Ball:
       return jnp.broadcast_to(
           self.eps * g / jnp.maximum(jnp.linalg.norm(g), jnp.finfo(dtype).tiny), (n, d))
     raise InvalidInput(f"init={init!r} is unknown; choose one of {list(self.INITS)}")
-
-  def certify(self, problem: "Problem", deltas, **kw):
-    """The sphere's second-order certificate (``certify.certify_problem``)."""
-    from adv_landscape.certify import certify_problem
-    return certify_problem(problem, deltas, **kw)
-
-  def certificate_tolerance(self, res, problem: "Problem", **kw):
-    """``ascent.certificate_tolerance_problem``: tol_g ||delta + eta g|| / eps per endpoint."""
-    from adv_landscape.ascent import certificate_tolerance_problem
-    return certificate_tolerance_problem(res, problem, **kw)
 
   def astype(self, dtype) -> "L2Ball":
     return L2Ball(jnp.asarray(self.eps, dtype), self.name)
@@ -202,15 +193,6 @@ class LinfBall:
       return jnp.broadcast_to(self.eps * jnp.sign(grad0), (n, d)).astype(dtype)
     raise InvalidInput(f"init={init!r} is unknown for the l_inf ball; choose one of "
                        f"{list(self.INITS)}")
-
-  def certify(self, problem: "Problem", deltas, **kw):
-    """The box's active-set certificate (``box.certify_box``)."""
-    from adv_landscape.box import certify_box
-    return certify_box(problem, deltas, **kw)
-
-  def certificate_tolerance(self, res, problem: "Problem", *, slack: float, **kw):
-    """slack tol_g at every endpoint (the gradient mapping is the gradient on free coordinates)."""
-    return np.full(np.asarray(res.deltas).shape[0], slack * res.tol_g)
 
   def astype(self, dtype) -> "LinfBall":
     return LinfBall(jnp.asarray(self.eps, dtype), self.name)

@@ -1,0 +1,115 @@
+"""The package's import graph runs only downward (README, Layout).
+
+Every module of ``adv_landscape`` has a layer (``LAYERS``: lower first); an import,
+deferred ones inside functions included, may only name a module of a lower layer, so
+modules of one layer never import each other and no import circle can form. A new
+module must be given a layer here, which is the point: its author decides where it sits.
+"""
+
+import ast
+import pathlib
+
+import pytest
+
+import adv_landscape
+
+PACKAGE = pathlib.Path(adv_landscape.__file__).parent
+
+# Lower first. The package root re-exports the public API, so it sits on top.
+LAYERS = (
+  ("_version", "errors", "config", "compile_cache", "geometry", "stats", "plots"),
+  ("activations", "losses", "io", "distributed", "data"),
+  ("network",),
+  ("deep",),
+  ("weights", "objective"),
+  ("problem",),
+  ("lanczos", "bounds", "hunt"),
+  ("certify", "proof", "ascent"),
+  ("box",),
+  ("certificates",),
+  ("census",),
+  ("pipeline", "training"),
+  ("api", "sweep"),
+  ("claims",),
+  ("verify",),
+  ("cli",),
+  ("__init__",),
+)
+
+
+def _rank():
+  return {name: k for k, layer in enumerate(LAYERS) for name in layer}
+
+
+def _modules():
+  return {".".join(p.relative_to(PACKAGE).with_suffix("").parts): p
+          for p in sorted(PACKAGE.rglob("*.py"))}
+
+
+def internal_imports(path: pathlib.Path, names) -> dict:
+  """{imported module: first line} for every import of a package module in the file,
+  wherever it stands (a deferred import inside a function counts)."""
+  out = {}
+  for node in ast.walk(ast.parse(path.read_text())):
+    found = []
+    if isinstance(node, ast.Import):
+      found = [a.name for a in node.names]
+    elif isinstance(node, ast.ImportFrom):
+      if node.level:
+        base = node.module or ""
+        found = [base] if base else [a.name for a in node.names]
+        found = [f"adv_landscape.{f}" for f in found]
+      elif node.module:
+        found = ([f"{node.module}.{a.name}" for a in node.names]
+                 if node.module == "adv_landscape" else [node.module])
+    for f in found:
+      parts = f.split(".")
+      if parts[0] != "adv_landscape":
+        continue
+      target = parts[1] if len(parts) > 1 and parts[1] in names else "__init__"
+      out.setdefault(target, node.lineno)
+  return out
+
+
+def violations(modules=None) -> list[str]:
+  """Every import against the layer order, as 'a.py:line imports b (layer i -> j)'."""
+  modules = modules or _modules()
+  rank = _rank()
+  out = []
+  for name, path in modules.items():
+    for target, line in internal_imports(path, modules).items():
+      if target != name and rank[target] >= rank[name]:
+        out.append(f"{name}.py:{line} imports {target} (layer {rank[name]} -> {rank[target]})")
+  return out
+
+
+def test_every_module_has_a_layer():
+  missing = sorted(set(_modules()) - set(_rank()))
+  assert not missing, f"give these modules a layer in tests/test_layers.py: {missing}"
+  stale = sorted(set(_rank()) - set(_modules()))
+  assert not stale, f"these layered modules no longer exist: {stale}"
+
+
+def test_imports_only_go_down():
+  bad = violations()
+  assert not bad, "imports against the layer order:\n" + "\n".join(bad)
+
+
+def test_the_check_sees_an_upward_and_a_deferred_import(tmp_path):
+  """Planted: a low module importing a high one, once at the top and once inside a
+  function; both are reported."""
+  low = tmp_path / "errors.py"
+  low.write_text("from adv_landscape.cli import main\n\ndef f():\n"
+                 "  from adv_landscape import verify\n  return verify\n")
+  mods = {**_modules(), "errors": low}
+  bad = [v for v in violations(mods) if v.startswith("errors.py")]
+  assert bad == ["errors.py:1 imports cli (layer 0 -> 15)",
+                 "errors.py:4 imports verify (layer 0 -> 14)"]
+
+
+@pytest.mark.parametrize("layer", LAYERS)
+def test_modules_of_one_layer_never_import_each_other(layer):
+  modules = _modules()
+  for name in layer:
+    if name in modules:
+      assert not set(internal_imports(modules[name], modules)) & (set(layer) - {name})
