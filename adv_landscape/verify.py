@@ -3,14 +3,15 @@
 The grid (``grid(quick=...)``) has these studies over the paper's synthetic
 setting (tanh network, gamma = 0.5):
   B-d, B-m, B-tol   iteration counts against d, m and 1/tol_g at s = 1, with the
-                    ``curvature`` step eta = 1 / ell_est (the searched curvature);
+                    ``curvature`` step eta = 1 / ell_est (the searched curvature), and
+                    B-d again with ``armijo`` steps (the full grid's d goes to 1024);
   A                 s in {1/4, 1, 4}, PGA from ``ball`` and ``zero`` starts (grad0 steps,
                     which can converge at interior points); the C points add ``sphere``
                     starts and the interior hunt; the full grid runs A on 16 networks,
                     hunts its ball points, and adds the cell (d, m) = (4 d0, m0 / 4);
   C                 s in {1/4, ..., 4} (the full grid adds 2.8, 5.6, 8) for each step rule
                     (lipschitz, reported but not counted: its step measures the bound;
-                    grad0, normalized, armijo);
+                    grad0, normalized, armijo); the full grid runs C on 16 networks;
   D                 every other loss at s in {1/4, 1, 4}, step rules lipschitz, grad0,
                     normalized and (full grid) armijo,
                     and ball starts at s = 1.
@@ -233,8 +234,8 @@ def grid(*, quick: bool, seeds: int | None = None) -> list[tuple[GridPoint, str]
     for name, spec in CLAIM_SPECS.items():
       if name == "B":
         out += spec.points(z, g) if seed < z.growth_seeds else []
-      elif seed < z.seeds or (name == "A" and not z.quick and seed < z.growth_seeds):
-        out += spec.points(z, b)  # the full grid's A runs on the growth axes' networks
+      elif seed < z.seeds or (name in ("A", "C") and not z.quick and seed < z.growth_seeds):
+        out += spec.points(z, b)  # the full grid's A and C run on the growth axes' networks
     if seed < z.seeds:
       out += [(p, s) for p, s in _control_points(b, z.d0, z.m0, z.ds)
               if s not in growth_controls]
