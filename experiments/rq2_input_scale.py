@@ -480,9 +480,14 @@ def main(argv=None):
   args = p.parse_args(argv)
   common.setup(args)
   t0 = time.perf_counter()
+  extra = {}
   if args.from_summary:
-    old = common.load_json(args.from_summary)["summary"]
+    stored = common.load_json(args.from_summary)
+    old = stored["summary"]
     logs, settings = old["logs"], old["settings"]
+    # the training run's own configuration and versions, beside this one's
+    extra = {"resummarised_from": {"config": stored.get("config"),
+                                   "versions": stored.get("versions")}}
     tuned_choice, seconds0 = old["protocols"]["tuned"].get("chosen_lr", {}), old["seconds"]
   else:
     logs, tuned_choice, settings = run(args)
@@ -498,7 +503,7 @@ def main(argv=None):
     print(f"RQ2 control {c['name']}: {c['verdict']} (expected {c['expected']})")
   seconds = seconds0 + time.perf_counter() - t0  # the training's, when re-summarised
   common.write_summary(args, "rq2_summary", {**summary, "settings": settings,
-                                             "logs": logs, "seconds": seconds})
+                                             "logs": logs, "seconds": seconds, **extra})
   return paths
 
 
