@@ -25,33 +25,13 @@ import jax
 import numpy as np
 
 from adv_landscape.errors import InvalidInput
+from adv_landscape.instances import seed_keys, synthetic_instance
 from adv_landscape.io import percent
 from adv_landscape.losses import Loss, get_loss, with_output_bias
-from adv_landscape.network import Network, init_network, synthetic_input
+from adv_landscape.network import Network
 
 __all__ = ["Maximum", "CensusResult", "census", "synthetic_instance", "seed_keys"]
-
-
-def seed_keys(seed: int):
-  """(network key, input key, run key): one split of key(seed), as the command line does."""
-  return jax.random.split(jax.random.key(seed), 3)
-
-
-def synthetic_instance(*, seed: int = 0, d: int = 20, m: int = 200, activation: str = "tanh",
-                       scale: float = 1.0, n_outputs: int | None = None, widths=None,
-                       dtype=None):
-  """The paper's random network and an input of scale s, from ``seed`` (as the CLI builds them).
-
-  ``widths`` (a tuple of hidden widths) makes a deep ``deep.MLP`` instead of the two-layer
-  ``Network`` of width m.
-  """
-  k_net, k_x, _ = seed_keys(seed)
-  if widths is not None:
-    from adv_landscape.deep import init_mlp
-    net = init_mlp(k_net, d, widths, activation=activation, n_outputs=n_outputs, dtype=dtype)
-  else:
-    net = init_network(k_net, d, m, activation=activation, n_outputs=n_outputs, dtype=dtype)
-  return net, synthetic_input(k_x, d, scale, dtype=dtype)
+# (seed_keys and synthetic_instance live in ``instances``; re-exported here, the public API)
 
 
 @dataclasses.dataclass(frozen=True)

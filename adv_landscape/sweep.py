@@ -27,7 +27,7 @@ import jax.numpy as jnp
 import numpy as np
 from tqdm.auto import tqdm
 
-from adv_landscape import ascent, bounds, io
+from adv_landscape import ascent, bounds, instances, io
 from adv_landscape import distributed as dist
 from adv_landscape.census import nonlinearity
 from adv_landscape.config import PGAConfig, Tolerances
@@ -37,7 +37,6 @@ from adv_landscape.hunt import hunt_interior_critical_problem
 from adv_landscape.losses import get_loss
 from adv_landscape.network import Network, forward, init_network, synthetic_input
 from adv_landscape.pipeline import run_census_problem
-from adv_landscape.problem import Problem
 from adv_landscape.stats import km_median
 
 __all__ = ["GridPoint", "FAMILIES", "instance", "run_point", "run_sweep"]
@@ -273,12 +272,11 @@ def run_point(p: GridPoint) -> dict:
   with jax.enable_x64(True):
     net, loss, x, y, eps = instance(p)
     key = jax.random.fold_in(jax.random.key(p.seed), 1)
+    problem = instances.problem(net, loss, x, y, eps=eps, norm=p.norm)
     if isinstance(net, MLP):  # autodiff; no rigorous constants (NaN: reported as null)
-      problem = Problem.autodiff(mlp_forward, net, loss, x, y, eps=eps, norm=p.norm)
       const = bounds.unavailable_constants(problem)
       sampled = bounds.sampled_constants_problem(problem, key=jax.random.fold_in(key, 1), n=128)
     else:
-      problem = Problem.two_layer(net, loss, x, y, eps=eps, norm=p.norm)
       const = bounds.instance_constants(net, loss, x, y, eps, norm=p.norm)
       sampled = bounds.sampled_constants(net, loss, x, y, eps, key=jax.random.fold_in(key, 1),
                                          n=128, norm=p.norm)

@@ -28,7 +28,7 @@ LAYERS = (
   ("box",),
   ("certificates",),
   ("census",),
-  ("pipeline", "training"),
+  ("pipeline", "training", "instances"),
   ("api", "sweep"),
   ("claims",),
   ("verify",),
