@@ -52,6 +52,7 @@ import jax.numpy as jnp
 import numpy as np
 from scipy.linalg import eigh_tridiagonal
 
+from adv_landscape.config import Tolerances
 from adv_landscape.errors import InvalidInput
 from adv_landscape.losses import Loss, get_loss
 from adv_landscape.network import Network
@@ -93,7 +94,7 @@ class LanczosResult(NamedTuple):
 def lambda_tangent_lanczos(net: Network, loss: Loss | str, x, y, deltas, *, eps: float,
                            tol: float = 1e-9, k0: int = 16, k_max: int = 512,
                            seed: int = 0, precision: str = "float64",
-                           rtol_h: float = 1e-6) -> LanczosResult:
+                           rtol_h: float = Tolerances.rtol_h) -> LanczosResult:
   """Top tangent eigenvalue of Hess_S by Lanczos on closed-form Hessian-vector products.
 
   The operator is v -> P (hess L - mu I) P v on the tangent space at each
@@ -124,7 +125,8 @@ def lambda_tangent_lanczos(net: Network, loss: Loss | str, x, y, deltas, *, eps:
 
 def lambda_tangent_lanczos_objective(obj, deltas, *, eps: float, tol: float = 1e-9,
                                      k0: int = 16, k_max: int = 512, seed: int = 0,
-                                     precision: str = "float64", rtol_h: float = 1e-6,
+                                     precision: str = "float64",
+                                     rtol_h: float = Tolerances.rtol_h,
                                      block: int | None = None) -> LanczosResult:
   """``lambda_tangent_lanczos`` for any objective with ``grad`` and ``hvp``.
 
@@ -156,7 +158,8 @@ def _grads(obj, deltas):
 
 def lambda_free_lanczos_objective(obj, deltas, free, *, tol: float = 1e-9, k0: int = 16,
                                   k_max: int = 512, seed: int = 0, precision: str = "float64",
-                                  rtol_h: float = 1e-6, block: int | None = None) -> LanczosResult:
+                                  rtol_h: float = Tolerances.rtol_h,
+                                  block: int | None = None) -> LanczosResult:
   """Top eigenvalue of the free block H_FF of hess L (the box certificate) by Lanczos.
 
   The operator is v -> f * hess L (f * v), f the free indicator of each
