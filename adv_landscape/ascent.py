@@ -36,7 +36,6 @@ from adv_landscape.losses import Loss, get_loss
 from adv_landscape.network import Network
 from adv_landscape.problem import (
   L2Ball,
-  LinfBall,
   Problem,
   TwoLayerObjective,
   constraint_for,
@@ -405,7 +404,7 @@ def pga_problem_chunks(problem: Problem, *, key: jax.Array, n_restarts: int,
     raise InvalidInput(f"init={init!r} is unknown; choose one of {list(inits)}")
   if step_rule not in STEP_RULES:
     raise InvalidInput(f"step_rule={step_rule!r} is unknown; choose one of {list(STEP_RULES)}")
-  linf = isinstance(problem.constraint, LinfBall)
+  linf = problem.constraint.NORM == "inf"
   if step_rule == "sign" and not linf:
     raise InvalidInput("step_rule='sign' is the l_inf attack step; use it with norm 'inf' "
                        "(on the l2 ball, 'normalized' is the attack libraries' step)")
@@ -426,7 +425,7 @@ def pga_problem_chunks(problem: Problem, *, key: jax.Array, n_restarts: int,
                          f"ball), grad0 or normalized, or pass ell")
     from adv_landscape.bounds import estimate_ell, instance_constants
     eps = float(problem.constraint.eps)
-    norm = "inf" if linf else "2"
+    norm = problem.constraint.NORM
     ell = (instance_constants(obj.net, obj.loss, x, obj.y, eps, norm=norm).ell
            if step_rule == "lipschitz" else
            estimate_ell(obj.net, obj.loss, x, obj.y, eps, key=jax.random.fold_in(key, 1_000_003),

@@ -267,7 +267,7 @@ def sampled_constants_problem(problem, *, key: jax.Array, n: int = 64) -> Sample
   A network reaches its input only through its first layer W_1 (m_1, d), so every Hessian
   of L lies in W_1's row space, and above ``REDUCE_ABOVE_D`` with m_1 < d the norms are
   those of Q^T H Q (``sampled_constants``)."""
-  norm = "inf" if problem.constraint.name == "inf" else "2"
+  norm = problem.constraint.NORM
   with jax.enable_x64(True):
     prob = problem.astype(jnp.float64)
     obj = prob.objective
@@ -285,7 +285,7 @@ def estimate_ell_problem(problem, *, key: jax.Array, n: int = 128) -> float:
   """ell_est for any ``Problem`` (deep networks included): the largest ||hess L||_2 at n
   points of its constraint set (``sample_points``), Hessians by the objective's own ``hess``
   (in W_1's row space above ``REDUCE_ABOVE_D``, as ``sampled_constants_problem``)."""
-  norm = "inf" if problem.constraint.name == "inf" else "2"
+  norm = problem.constraint.NORM
   with jax.enable_x64(True):
     prob = problem.astype(jnp.float64)
     pts = sample_points(key, n, prob.d, float(prob.constraint.eps), norm)

@@ -25,7 +25,7 @@ from adv_landscape.config import Tolerances
 from adv_landscape.geometry import project_ball, sample_ball
 from adv_landscape.losses import Loss, get_loss
 from adv_landscape.network import Network
-from adv_landscape.problem import AutodiffObjective, LinfBall, Problem, TwoLayerObjective
+from adv_landscape.problem import AutodiffObjective, Problem, TwoLayerObjective
 
 __all__ = ["Hunt", "hunt_interior_critical", "detection_limit", "SHELL"]
 
@@ -148,7 +148,7 @@ def hunt_interior_critical_problem(problem: Problem, *, key: jax.Array, n_starts
 
   "Strictly inside" is judged against the search ball (``PINNED`` of its radius, itself
   (1 - ``SHELL``) eps), which lies inside the certificates' tol_b shell."""
-  box = isinstance(problem.constraint, LinfBall)
+  box = problem.constraint.NORM == "inf"
   with jax.enable_x64(True):
     problem = problem.astype(jnp.float64)
     obj, eps = problem.objective, float(problem.constraint.eps)

@@ -44,7 +44,7 @@ from adv_landscape.config import PGAConfig, Tolerances
 from adv_landscape.errors import InvalidInput
 from adv_landscape.losses import Loss
 from adv_landscape.network import Network, forward
-from adv_landscape.problem import L2Ball, LinfBall, Problem, TwoLayerObjective
+from adv_landscape.problem import Problem, TwoLayerObjective
 from adv_landscape.proof import Proof, prove_maximum
 
 __all__ = ["PGAConfig", "Tolerances", "CensusRun", "run_census", "run_census_problem"]
@@ -140,7 +140,7 @@ def run_census_problem(problem: Problem, *, key: jax.Array, n_restarts: int,
   by_distance, proofs = cs.distinct, []
   if prove:
     obj = problem.objective
-    if isinstance(con, LinfBall):
+    if con.NORM == "inf":  # the box proofs; the sphere ones need the closed forms
       proofs = _box_proofs(cert, res.deltas, cs)
       cs, proofs = merge_proved(cs, res.deltas, proofs, eps=eps)
     elif isinstance(obj, TwoLayerObjective):
@@ -246,8 +246,7 @@ def check_endpoints(problem: Problem, res) -> None:
                        f"give a smaller --eps or --gamma, or --x64")
   eta = np.asarray(res.eta, np.float64)
   rule = res.config.step_rule if res.config is not None else ""
-  box = isinstance(problem.constraint, LinfBall)
-  diameter = 2.0 * float(problem.constraint.eps) * (np.sqrt(problem.d) if box else 1.0)
+  diameter = problem.constraint.diameter(problem.d)
   if (rule not in ("normalized", "sign") and eta.size and np.all(res.iterations == 0)
           and diameter / float(eta.min()) <= res.tol_g):
     raise InvalidInput(f"--step-rule {rule} gives eta = {float(eta.min()):.4g}, so large that "
@@ -281,7 +280,7 @@ def _certify(problem, deltas, tol, tols, balls, proved, *, prove, progress,
   """
   con, obj = problem.constraint, problem.objective
   kw = dict(tol_b=tols.tol_b, rtol_h=tols.rtol_h)
-  if not (prove and isinstance(con, L2Ball) and isinstance(obj, TwoLayerObjective)):
+  if not (prove and con.NORM == "2" and isinstance(obj, TwoLayerObjective)):
     return _by_rows(lambda r: certify_endpoints(problem, deltas[r], tol_g=np.asarray(tol)[r],
                                           progress=progress, **kw), deltas.shape[0], split)
   eps = float(con.eps)

@@ -136,6 +136,11 @@ class L2Ball:
   name: str = dataclasses.field(default="l2", **_static)
 
   INITS = ("sphere", "ball", "zero", "gradient")
+  NORM = "2"  # the norm's name in options and records (``CONSTRAINTS``' key)
+
+  def diameter(self, d: int) -> float:
+    """The largest distance between two points of the set: 2 eps."""
+    return 2.0 * float(self.eps)
 
   def project(self, deltas):
     """Projects each row of (B, d) onto the ball (``optax.projections``)."""
@@ -176,6 +181,11 @@ class LinfBall:
   name: str = dataclasses.field(default="inf", **_static)
 
   INITS = ("vertex", "box", "zero", "gradient")
+  NORM = "inf"
+
+  def diameter(self, d: int) -> float:
+    """The largest distance between two points of the set (opposite vertices): 2 eps sqrt(d)."""
+    return 2.0 * float(self.eps) * float(np.sqrt(d))
 
   def project(self, deltas):
     """Clips every coordinate to [-eps, eps]: the Euclidean projection onto the box."""

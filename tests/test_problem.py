@@ -139,3 +139,20 @@ def test_certify_problem_itself_refuses_relu():
   relu = Problem.two_layer(Network(net.W, net.a, net.b, "relu"), "quadratic", x, y, eps=eps)
   with pytest.raises(ValueError, match="activation='relu'"):
     certify_problem(relu, np.zeros((1, x.shape[0])))
+
+
+def test_each_constraint_names_its_norm_and_diameter():
+  """NORM is the constraint's key in CONSTRAINTS; the diameter is the largest distance
+  between two points of the set, checked at two opposite points (a planted wrong diameter,
+  the l2 one for the box, is too small by sqrt(d))."""
+  from adv_landscape.problem import CONSTRAINTS
+
+  d, eps = 9, 0.7
+  for norm, cls in CONSTRAINTS.items():
+    con = cls(jnp.asarray(eps))
+    assert con.NORM == norm
+    u = jnp.ones(d) / (3.0 if norm == "2" else 1.0)  # a unit vector (l2) / the all-ones vertex
+    far = float(jnp.linalg.norm(con.project(10 * eps * u[None])[0] -
+                                con.project(-10 * eps * u[None])[0]))
+    assert con.diameter(d) == pytest.approx(far, rel=1e-6)
+  assert CONSTRAINTS["2"](jnp.asarray(eps)).diameter(d) < 0.5 * far
