@@ -71,6 +71,7 @@ import numpy as np
 import scipy.stats
 
 from adv_landscape import plots, stats
+from adv_landscape.certificates import certify_endpoints
 from adv_landscape.data import load_dataset
 from adv_landscape.losses import get_loss
 from adv_landscape.problem import Problem
@@ -170,7 +171,7 @@ def evaluator(splits, eps_of, args, steps, n_cert, seed, last):
         for i in range(n_cert):
           problem = Problem.two_layer(net, "quadratic", X[i], float(Y[i]), eps=float(eps[i]),
                                       norm=args.norm)
-          c = problem.constraint.certify(problem, D[i][None], tol_g=1e-3 * max(float(
+          c = certify_endpoints(problem, D[i][None], tol_g=1e-3 * max(float(
               jnp.linalg.norm(problem.objective.grad(jnp.zeros_like(X[i])))), 1e-300))
           ok += int(c.classes[0] in ("boundary_local_max", "interior_local_max"))
         out["test_attack_certified"] = ok / n_cert
