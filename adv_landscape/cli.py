@@ -209,7 +209,7 @@ def _join(args) -> bool:
 
 
 def cmd_census(args) -> int:
-  from adv_landscape import instances, io
+  from adv_landscape import instances, io, reports
   from adv_landscape.pipeline import PGAConfig, Tolerances, run_census
 
   if args.stream and args.save_endpoints:
@@ -248,28 +248,11 @@ def cmd_census(args) -> int:
     summary["iteration_histogram"] = run.iteration_histogram
   if not writer:
     return 0
-  _print_census(source, args, run.config, summary, maxima)
+  print("\n".join(reports.census_lines(source, args, run.config, summary, maxima)))
   if args.json:
-    config_out = {**source, "command": "census", "seed": args.seed, "inits": args.inits,
-                  "init": args.init, "step_rule": args.step_rule, "step": args.step,
-                  "max_steps": args.max_steps, "tol_g": run.config.tol_g,
-                  "tol_b": tols.tol_b, "tol_g_certificate_max": run.tol_certificate_max,
-                  "tol_c": args.tol_c, "tolerances": tols.describe(), "chunk": args.chunk,
-                  "stream": args.stream, "pga_dtype": str(np.asarray(x).dtype),
-                  "processes": _processes(),
-                  "versions": io.versions()}
-    out = {"config": config_out, "summary": summary, "maxima": maxima}
-    if args.save_endpoints:
-      res, cert, cs = run.result, run.certificate, run.census
-      out["endpoints"] = [
-          {"delta": res.deltas[i], "value": cert.values[i], "iterations": int(res.iterations[i]),
-           "converged": bool(res.converged[i]), "class": str(cert.classes[i]),
-           "grad_norm": cert.grad_norm[i], "rgrad_norm": cert.rgrad_norm[i],
-           "multiplier": cert.multiplier[i], "lambda_tangent": cert.lambda_tangent[i],
-           "lambda_tangent_bound": (cert.lambda_bound[i] if cert.lambda_bound is not None
-                                    else None),
-           "certified_by": str(cert.certified_by[i]),
-           "cluster": int(cs.labels[i])} for i in range(cs.n)]
+    out = reports.census_json(source, args, run, tols, summary, maxima,
+                              pga_dtype=str(np.asarray(x).dtype), processes=_processes(),
+                              versions=io.versions())
     io.write_json_atomic(args.json, out)
     print(f"wrote {args.json}")
   return 0
@@ -316,81 +299,6 @@ def cmd_hunt(args) -> int:
                                      **out})
     print(f"wrote {args.json}")
   return 0
-
-
-def _print_census(source, args, config, s, maxima) -> None:
-  from adv_landscape.io import percent
-
-  shape = (f"m={source['m']}" if source.get("depth", 1) == 1 else
-           f"widths={','.join(str(w) for w in source['widths'])}")
-  inst = (f"{source['activation']} network d={source['d']} {shape}"
-          + (f" s={source['scale']}" if source.get("synthetic") else "")
-          + f", loss={source['loss']}, y={source['y']}, "
-          + ("l_inf ball " if source.get("norm") == "inf" else "")
-          + f"eps={source['eps']:.4g}"
-          + (f" (gamma={source['gamma']:.3g})" if source.get("gamma") else ""))
-  print(f"instance   {inst}")
-  print(f"ascent     {s['n_inits']} restarts from {args.init}, {args.step_rule} step {args.step}, "
-        f"tol_g={config.tol_g:.3g}, {s['seconds_pga']:.1f}s of PGA, "
-        f"{s['seconds_total']:.1f}s in all" + (" (streamed)" if args.stream else ""))
-  print(f"converged  {percent(s['converged_fraction'])}, iterations median "
-        f"{s['median_iterations']:.0f}, max {s['max_iterations']}")
-  print("classes    " + ", ".join(f"{k} {v}" for k, v in sorted(s["class_counts"].items())))
-  kinds = [mx.get("kind", "boundary") for mx in maxima]
-  where = "on a face" if source.get("norm") == "inf" else "on the sphere"
-  print(f"maxima     {s['distinct_maxima']} distinct certified ({kinds.count('boundary')} {where}, "
-        f"{kinds.count('interior')} interior); certified fraction "
-        f"{percent(s['certified_fraction'])}"
-        + (f"; proved {percent(s['proved_fraction'])}, {s['proved_distinct_maxima']} provably "
-           f"distinct" if "proved_fraction" in s else "")
-        + (f"; {s['certified_by_proof']} endpoints certified by a proof's concave ball, "
-           f"each within {s['endpoint_radius_max']:.2g} of a proved maximum"
-           if s.get("certified_by_proof") else ""))
-  for rank, mx in enumerate(maxima[:5]):
-    if "n_active" in mx:  # the box: active coordinates, smallest multiplier, free curvature
-      curv = (f"{mx['n_active']}/{source['d']} active  min multiplier {mx['multiplier']:.3g}"
-              + (f"  lambda_max(H_FF)={mx['lambda_tangent']:.3g}"
-                 if np.isfinite(mx["lambda_tangent"]) else ""))
-    elif mx.get("kind", "boundary") == "boundary":
-      lam = mx["lambda_tangent"]
-      curv = (f"lambda_T={lam:.3g}" if np.isfinite(lam) else
-              f"lambda_T<={mx.get('lambda_tangent_bound', np.nan):.3g} (proof)")
-      curv += f"  mu={mx['multiplier']:.3g}"
-    else:
-      curv = f"lambda_max(hess L)={mx.get('lambda_hess', float('nan')):.3g}"
-    radius = mx.get("proof_radius")
-    proof = ("" if "proof_radius" not in mx else
-             f"  proof radius {radius:.2g}" if radius is not None and np.isfinite(radius) else
-             "  not proved")
-    print(f"  #{rank + 1}  {mx.get('kind', 'boundary'):8s} L={mx['value']:.6g}  basin "
-          f"{percent(mx['basin_fraction'], 1)}  {curv}{proof}")
-  if len(maxima) > 5:
-    print(f"  ... {len(maxima) - 5} more")
-  for line in _census_notes(source, args, s):
-    print(f"note       {line}")
-
-
-def _census_notes(source, args, s) -> list[str]:
-  """Why restarts did not converge, in the terms of the options that would change it."""
-  if s["converged_fraction"] >= 1:
-    return []
-  out = []
-  unconverged = round((1 - s["converged_fraction"]) * s["n_inits"])
-  box = source.get("norm") == "inf"
-  if args.step_rule == "sign":
-    out.append("a sign step moves every coordinate by STEP*eps, so it converges only at a "
-               "vertex; maxima with free coordinates need --step-rule grad0 (or lipschitz)")
-  elif args.step_rule == "normalized" and box:
-    out.append("a normalized step has a fixed l2 length, so on the box it converges only "
-               "where the projection stops it; use --step-rule sign (l_inf PGD) or grad0")
-  elif s.get("stalled_inside") and args.step_rule == "normalized":
-    out.append(f"{s['stalled_inside']} restarts stalled inside the ball: a normalized step has "
-               f"a fixed length and cannot converge at an interior critical point; rerun with "
-               f"--step-rule grad0 (or lipschitz) to tell that from too small a budget")
-  if not out and s["max_iterations"] >= args.max_steps:
-    out.append(f"{unconverged} of {s['n_inits']} restarts did not converge within --max-steps "
-               f"{args.max_steps}; raise it, or take a larger --step")
-  return out
 
 
 def cmd_verify(args) -> int:
