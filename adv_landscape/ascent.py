@@ -40,6 +40,8 @@ from adv_landscape.problem import (
   TwoLayerObjective,
   constraint_for,
 )
+from adv_landscape.step_rules import STEP_RULES as _RULES
+from adv_landscape.step_rules import get_rule
 
 __all__ = ["INITS", "STEP_RULES", "PGAState", "PGAResult", "pga_init", "pga_update",
            "pga_update_problem", "run_pga", "run_pga_problem", "pga", "pga_problem",
@@ -48,7 +50,7 @@ __all__ = ["INITS", "STEP_RULES", "PGAState", "PGAResult", "pga_init", "pga_upda
            "certificate_tolerance", "certificate_tolerance_problem"]
 
 INITS = ("sphere", "ball", "zero", "gradient")
-STEP_RULES = ("fixed", "lipschitz", "curvature", "grad0", "normalized", "sign", "armijo")
+STEP_RULES = tuple(_RULES)  # the names (the registry is ``step_rules.STEP_RULES``)
 ARMIJO_HALVINGS = 40  # at most this many halvings per step (then the step is taken anyway)
 ARMIJO_GROWTH = 2.0  # the next step tries eta x this (the landscape may allow a longer one)
 
@@ -335,18 +337,7 @@ def _starts(problem: Problem, key, init: str, n: int) -> jax.Array:
 
 
 def _eta(step_rule, step, problem: Problem, delta0, ell):
-  n, dtype = delta0.shape[0], delta0.dtype
-  if step_rule == "fixed":
-    return jnp.full((n,), step, dtype)
-  if step_rule in ("lipschitz", "curvature"):  # ell: rigorous, or the searched estimate
-    return jnp.full((n,), step / ell, dtype)
-  if step_rule in ("grad0", "armijo"):  # armijo: the first trial step, then backtracking
-    _, g = problem.objective.value_and_grad_batch(delta0)
-    gn = jnp.maximum(jnp.linalg.norm(g, axis=1), jnp.finfo(dtype).tiny)
-    return step * problem.constraint.eps / gn
-  if step_rule in ("normalized", "sign"):  # alpha = step eps, the attack libraries' step
-    return jnp.full((n,), step * problem.constraint.eps, dtype)
-  raise InvalidInput(f"step_rule={step_rule!r} is unknown; choose one of {list(STEP_RULES)}")
+  return get_rule(step_rule).size(step, problem, delta0, ell)
 
 
 def _shard_restarts(delta0, eta):
@@ -402,22 +393,20 @@ def pga_problem_chunks(problem: Problem, *, key: jax.Array, n_restarts: int,
   inits = getattr(problem.constraint, "INITS", INITS)
   if init not in inits:
     raise InvalidInput(f"init={init!r} is unknown; choose one of {list(inits)}")
-  if step_rule not in STEP_RULES:
-    raise InvalidInput(f"step_rule={step_rule!r} is unknown; choose one of {list(STEP_RULES)}")
-  linf = problem.constraint.NORM == "inf"
-  if step_rule == "sign" and not linf:
-    raise InvalidInput("step_rule='sign' is the l_inf attack step; use it with norm 'inf' "
-                       "(on the l2 ball, 'normalized' is the attack libraries' step)")
+  rule = get_rule(step_rule)
+  if problem.constraint.NORM not in rule.norms:
+    raise InvalidInput(f"step_rule={step_rule!r} runs on the {'/'.join(rule.norms)} ball only "
+                       f"(on the l2 ball, 'normalized' is the attack libraries' step)")
   x = problem.x
   if tol_g is None:
     tol_g = _default_tol_g(problem, x.dtype)
   if not tol_g > 0:
     raise InvalidInput(f"tol_g={tol_g!r} must be positive")
-  if step_rule == "curvature" and ell is None and not isinstance(problem.objective,
-                                                                 TwoLayerObjective):
+  if rule.ell == "estimate" and ell is None and not isinstance(problem.objective,
+                                                              TwoLayerObjective):
     from adv_landscape.bounds import estimate_ell_problem
     ell = estimate_ell_problem(problem, key=jax.random.fold_in(key, 1_000_003))
-  if step_rule in ("lipschitz", "curvature") and ell is None:
+  if rule.ell is not None and ell is None:
     obj = problem.objective
     if not isinstance(obj, TwoLayerObjective):
       raise InvalidInput(f"step_rule={step_rule!r} needs the rigorous ell, which exists for "
@@ -427,7 +416,7 @@ def pga_problem_chunks(problem: Problem, *, key: jax.Array, n_restarts: int,
     eps = float(problem.constraint.eps)
     norm = problem.constraint.NORM
     ell = (instance_constants(obj.net, obj.loss, x, obj.y, eps, norm=norm).ell
-           if step_rule == "lipschitz" else
+           if rule.ell == "rigorous" else
            estimate_ell(obj.net, obj.loss, x, obj.y, eps, key=jax.random.fold_in(key, 1_000_003),
                         norm=norm))
   config = PGAConfig(step_rule=step_rule, step=float(step), init=init, tol_g=float(tol_g),
@@ -443,8 +432,8 @@ def pga_problem_chunks(problem: Problem, *, key: jax.Array, n_restarts: int,
       delta0, eta = _shard_restarts(delta0, eta)
     state, vals, gnorm, hist = run_pga_problem(
         problem, delta0, eta, jnp.asarray(tol_g, x.dtype), jnp.asarray(max_steps, jnp.int32),
-        normalized=step_rule == "normalized", sign=step_rule == "sign", check_every=check_every,
-        history_len=max_steps if history else 0, armijo=step_rule == "armijo")
+        normalized=rule.move == "normalized", sign=rule.move == "sign", check_every=check_every,
+        history_len=max_steps if history else 0, armijo=rule.move == "armijo")
     out = jax.device_get((state.delta, vals, state.iterations, state.converged, gnorm,
                           state.eta, hist, state.evaluations))
     keep = min(chunk, n_restarts - i * chunk)  # the last chunk's surplus starts are dropped

@@ -211,6 +211,7 @@ def _join(args) -> bool:
 def cmd_census(args) -> int:
   from adv_landscape import instances, io, reports
   from adv_landscape.pipeline import PGAConfig, Tolerances, run_census
+  from adv_landscape.step_rules import get_rule
 
   if args.stream and args.save_endpoints:
     raise InvalidInput("--stream keeps no endpoints, so it cannot --save-endpoints; drop one")
@@ -220,7 +221,7 @@ def cmd_census(args) -> int:
   net, loss, x, y, eps, key, source = instances.build_instance(args)
   args.init = args.init or ("vertex" if args.norm == "inf" else "sphere")
   instances.check_norm_args(args)
-  if source["depth"] > 1 and args.step_rule == "lipschitz":
+  if source["depth"] > 1 and get_rule(args.step_rule).ell == "rigorous":
     raise InvalidInput("--step-rule lipschitz needs the rigorous ell, which exists for "
                        "two-layer networks only; use curvature (ell estimated over the ball), "
                        "grad0 or normalized")

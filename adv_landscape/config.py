@@ -17,6 +17,8 @@ import dataclasses
 
 import numpy as np
 
+from adv_landscape.step_rules import STEP_RULES
+
 __all__ = ["PGAConfig", "Tolerances"]
 
 
@@ -46,12 +48,16 @@ class PGAConfig:
   @property
   def normalized(self) -> bool:
     """Whether steps have a fixed length (the attack libraries' convention)."""
-    return self.step_rule == "normalized"
+    return self._move() == "normalized"
 
   @property
   def sign(self) -> bool:
     """Whether steps are alpha sign(g) (l_inf PGD)."""
-    return self.step_rule == "sign"
+    return self._move() == "sign"
+
+  def _move(self):
+    rule = STEP_RULES.get(self.step_rule)
+    return rule.move if rule is not None else None
 
 
 @dataclasses.dataclass(frozen=True)

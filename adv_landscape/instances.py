@@ -21,6 +21,7 @@ from adv_landscape.errors import InvalidInput
 from adv_landscape.losses import LOSSES, get_loss, load_loss, with_output_bias
 from adv_landscape.network import Network, init_network, synthetic_input, validate_problem
 from adv_landscape.problem import CONSTRAINTS, Problem
+from adv_landscape.step_rules import get_rule
 from adv_landscape.weights import read_input, read_network
 
 __all__ = ["seed_keys", "synthetic_instance", "build_instance", "problem", "check_memory",
@@ -59,7 +60,7 @@ def given(args, *names) -> list[str]:
 def check_loss(args):
   """The loss object, from a registry name or package.module:function."""
   loss = get_loss(args.loss) if args.loss in LOSSES else load_loss(args.loss)
-  if loss.sups is None and args.step_rule == "lipschitz":
+  if loss.sups is None and get_rule(args.step_rule).ell == "rigorous":
     raise InvalidInput(f"--step-rule lipschitz needs derivative bounds of the loss, and "
                        f"loss={args.loss!r} (a user loss) has none; use curvature, grad0, fixed "
                        f"or normalized")
@@ -91,9 +92,11 @@ def check_norm_args(args) -> None:
   if args.init not in inits:
     raise InvalidInput(f"--init {args.init} is not a start of the {args.norm} ball; choose one "
                        f"of {list(inits)}")
-  if args.step_rule == "sign" and args.norm != "inf":
-    raise InvalidInput("--step-rule sign is the l_inf attack step; give --norm inf (on the l2 "
-                       "ball, normalized is the attack libraries' step)")
+  norms = get_rule(args.step_rule).norms
+  if args.norm not in norms:
+    raise InvalidInput(f"--step-rule {args.step_rule} runs on the {'/'.join(norms)} ball only; "
+                       f"give --norm {norms[0]} (on the l2 ball, normalized is the attack "
+                       f"libraries' step)")
 
 
 def load_files(args):

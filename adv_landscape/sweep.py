@@ -38,6 +38,7 @@ from adv_landscape.losses import get_loss
 from adv_landscape.network import Network, forward, init_network, synthetic_input
 from adv_landscape.pipeline import run_census_problem
 from adv_landscape.stats import km_median
+from adv_landscape.step_rules import get_rule
 
 __all__ = ["GridPoint", "FAMILIES", "instance", "run_point", "run_sweep"]
 
@@ -293,7 +294,7 @@ def run_point(p: GridPoint) -> dict:
     starts = ascent.initial_deltas_problem(problem, jax.random.fold_in(key, 0), p.init,
                                            p.n_restarts)
     L0 = np.asarray(jax.vmap(problem.objective.value)(starts))
-    fixed_step = p.step_rule in ("fixed", "lipschitz", "curvature", "grad0")
+    fixed_step = get_rule(p.step_rule).fixed_eta
     theorem = fixed_step and bool(np.all(res.eta <= 1.0 / ell_rig * (1 + 1e-12)))
     # The inequality T1 rests on, checked at every step of the first restarts' runs.
     increase = None

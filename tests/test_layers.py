@@ -17,9 +17,9 @@ PACKAGE = pathlib.Path(adv_landscape.__file__).parent
 
 # Lower first. The package root re-exports the public API, so it sits on top.
 LAYERS = (
-  ("_version", "errors", "config", "compile_cache", "geometry", "stats", "plots"),
-  ("activations", "losses", "io", "distributed", "data"),
-  ("reports",),
+  ("_version", "errors", "compile_cache", "geometry", "stats", "plots"),
+  ("step_rules", "activations", "losses", "io", "distributed", "data"),
+  ("config", "reports"),
   ("network",),
   ("deep",),
   ("weights", "objective"),
