@@ -12,6 +12,8 @@ True
 
 from __future__ import annotations
 
+import jax
+import jax.numpy as jnp
 import numpy as np
 
 from adv_landscape.ascent import certificate_tolerance_problem
@@ -19,7 +21,7 @@ from adv_landscape.box import certify_box
 from adv_landscape.certify import certify_problem
 from adv_landscape.errors import InvalidInput
 
-__all__ = ["CERTIFICATES", "TOLERANCES", "certify_endpoints", "endpoint_tolerance"]
+__all__ = ["CERTIFICATES", "TOLERANCES", "certify_endpoints", "endpoint_tolerance", "fosc"]
 
 
 def _box_tolerance(res, problem, *, slack: float, **kw) -> np.ndarray:
@@ -51,3 +53,17 @@ def certify_endpoints(problem, deltas, **kw):
 def endpoint_tolerance(res, problem, **kw) -> np.ndarray:
   """The first-order tolerance PGA's stopping rule implies at each endpoint of ``res``."""
   return _entry(TOLERANCES, problem, "certificate tolerance")(res, problem, **kw)
+
+
+def fosc(problem, deltas) -> np.ndarray:
+  """The first-order stationarity condition of Wang et al. (ICML 2019) at each row of
+  ``deltas``, in float64: c(delta) = sup_{z in S} <z, g> - <delta, g>, g = grad L(delta),
+  which is eps ||g||_1 - <delta, g> on the box (their definition) and eps ||g||_2 -
+  <delta, g> on the l2 ball. It is >= 0 on the set and 0 exactly where delta maximises
+  the linearisation of L over the set (the first-order KKT points); docs/theory.md
+  section 13 relates it to ||G||."""
+  with jax.enable_x64(True):
+    prob = problem.astype(jnp.float64)
+    d = jnp.asarray(deltas, jnp.float64)
+    _, g = prob.objective.value_and_grad_batch(d)
+    return np.asarray(prob.constraint.support(g) - jnp.sum(d * g, axis=1))

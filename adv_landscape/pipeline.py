@@ -30,7 +30,7 @@ import numpy as np
 from adv_landscape import ascent
 from adv_landscape import distributed as dist
 from adv_landscape.census import Census, StreamingCensus, census_summary, merge_proved
-from adv_landscape.certificates import certify_endpoints, endpoint_tolerance
+from adv_landscape.certificates import certify_endpoints, endpoint_tolerance, fosc
 from adv_landscape.certify import (
   CLASSES,
   Certificate,
@@ -66,6 +66,7 @@ class CensusRun(NamedTuple):
     tolerances: the ``Tolerances`` used. config: the ``PGAConfig`` used.
     tol_certificate_max: the largest per-endpoint certificate tolerance.
     iteration_histogram: counts per iteration number (streamed runs only).
+    fosc: the FOSC of every endpoint (``certificates.fosc``; None when streamed).
   """
 
   result: ascent.PGAResult | None
@@ -78,6 +79,7 @@ class CensusRun(NamedTuple):
   config: PGAConfig
   tol_certificate_max: float
   iteration_histogram: np.ndarray | None = None
+  fosc: np.ndarray | None = None  # per endpoint (``certificates.fosc``); None when streamed
 
 
 def run_census(net: Network, loss: Loss | str, x, y, *, eps: float, key: jax.Array,
@@ -152,13 +154,15 @@ def run_census_problem(problem: Problem, *, key: jax.Array, n_restarts: int,
       proofs = [Proof(np.nan, np.nan, np.nan, np.nan, np.nan, str(k),
                       "no rigorous derivative bounds for this model") for k in cs.kinds]
       cs = cs._replace(proved_distinct=0)
+  c_fosc = fosc(problem, res.deltas)
   maxima = []
   for n, (i, c) in enumerate(zip(cs.reps, cs.counts)):
     mx = {"delta": res.deltas[i], "value": float(cert.values[i]), "kind": str(cs.kinds[n]),
           "count": int(c), "basin_fraction": float(c) / cs.n,
           "lambda_tangent": float(cert.lambda_tangent[i]),
           "lambda_tangent_bound": _bound_at(cert, i), "certified_by": str(cert.certified_by[i]),
-          "lambda_hess": float(cert.lambda_hess[i]), "multiplier": float(cert.multiplier[i])}
+          "lambda_hess": float(cert.lambda_hess[i]), "multiplier": float(cert.multiplier[i]),
+          "fosc": float(c_fosc[i])}
     if cert.n_active is not None:
       mx["n_active"] = int(cert.n_active[i])
     if prove:
@@ -173,6 +177,7 @@ def run_census_problem(problem: Problem, *, key: jax.Array, n_restarts: int,
       "median_iterations": float(np.median(res.iterations)),
       "max_iterations": int(res.iterations.max()),
       "converged_fraction": float(res.converged.mean()), "class_counts": cs.class_counts,
+      "fosc_median": float(np.median(c_fosc)), "fosc_max": float(np.max(c_fosc)),
       "stalled_inside": int(np.sum(~res.converged & (cert.norm_ratio < 1 - tols.tol_b))),
       "seconds_pga": t_pga, "seconds_total": time.perf_counter() - t0,
       "certified_by_proof": int(cert.inherited.sum()) if cert.inherited is not None else 0,
@@ -181,7 +186,8 @@ def run_census_problem(problem: Problem, *, key: jax.Array, n_restarts: int,
   if prove:
     summary.update(proved_fraction=float(cs.counts[proved].sum() / cs.n) if proved.size else 0.0,
                    proved_distinct_maxima=cs.proved_distinct)
-  return CensusRun(res, cert, cs, proofs, maxima, summary, tols, res.config, float(tol.max()))
+  return CensusRun(res, cert, cs, proofs, maxima, summary, tols, res.config, float(tol.max()),
+                   fosc=c_fosc)
 
 
 def _bound_at(cert: Certificate, i: int) -> float:

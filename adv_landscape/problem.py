@@ -142,6 +142,10 @@ class L2Ball:
     """The largest distance between two points of the set: 2 eps."""
     return 2.0 * float(self.eps)
 
+  def support(self, g):
+    """sup over the set of <z, g> for each row of g (B, d): eps ||g||_2."""
+    return self.eps * jnp.linalg.norm(g, axis=-1)
+
   def project(self, deltas):
     """Projects each row of (B, d) onto the ball (``optax.projections``)."""
     return project_ball_batch(deltas, self.eps)
@@ -186,6 +190,10 @@ class LinfBall:
   def diameter(self, d: int) -> float:
     """The largest distance between two points of the set (opposite vertices): 2 eps sqrt(d)."""
     return 2.0 * float(self.eps) * float(np.sqrt(d))
+
+  def support(self, g):
+    """sup over the box of <z, g> for each row of g (B, d): eps ||g||_1."""
+    return self.eps * jnp.sum(jnp.abs(g), axis=-1)
 
   def project(self, deltas):
     """Clips every coordinate to [-eps, eps]: the Euclidean projection onto the box."""

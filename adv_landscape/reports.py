@@ -32,7 +32,9 @@ def census_lines(source, args, config, s, maxima) -> list[str]:
       f"tol_g={config.tol_g:.3g}, {s['seconds_pga']:.1f}s of PGA, "
       f"{s['seconds_total']:.1f}s in all" + (" (streamed)" if args.stream else ""),
       f"converged  {percent(s['converged_fraction'])}, iterations median "
-      f"{s['median_iterations']:.0f}, max {s['max_iterations']}",
+      f"{s['median_iterations']:.0f}, max {s['max_iterations']}"
+      + (f"; FOSC median {s['fosc_median']:.2g}, max {s['fosc_max']:.2g}"
+         if "fosc_max" in s else ""),
       "classes    " + ", ".join(f"{k} {v}" for k, v in sorted(s["class_counts"].items())),
       f"maxima     {s['distinct_maxima']} distinct certified ({kinds.count('boundary')} "
       f"{where}, {kinds.count('interior')} interior); certified fraction "
@@ -109,6 +111,6 @@ def census_json(source, args, run, tols, summary, maxima, *, pga_dtype: str, pro
          "multiplier": cert.multiplier[i], "lambda_tangent": cert.lambda_tangent[i],
          "lambda_tangent_bound": (cert.lambda_bound[i] if cert.lambda_bound is not None
                                   else None),
-         "certified_by": str(cert.certified_by[i]),
+         "certified_by": str(cert.certified_by[i]), "fosc": float(run.fosc[i]),
          "cluster": int(cs.labels[i])} for i in range(cs.n)]
   return out
