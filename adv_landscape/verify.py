@@ -152,7 +152,7 @@ def sizes(*, quick: bool, seeds: int | None = None) -> Sizes:
   # 8 per grid value in the quick grid, 16 in the full one, whatever --seeds says for the
   # rest (at least as many).
   if quick:
-    return Sizes(True, seeds or 2, dict(n_restarts=64, max_steps=4000, rtol_g=1e-4),
+    return Sizes(True, seeds or 2, dict(n_restarts=32, max_steps=4000, rtol_g=1e-4),
                  (8, 16, 32, 64, 128), (16, 32, 64, 128), (1e-2, 1e-3, 1e-4, 1e-5), 16,
                  32, max(8, seeds or 2), growth_restarts=16)
   return Sizes(False, seeds or 4, dict(n_restarts=256, max_steps=20_000, rtol_g=1e-5),
