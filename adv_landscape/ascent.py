@@ -52,7 +52,7 @@ __all__ = ["INITS", "STEP_RULES", "PGAState", "PGAResult", "pga_init", "pga_upda
 INITS = ("sphere", "ball", "zero", "gradient")
 STEP_RULES = tuple(_RULES)  # the names (the registry is ``step_rules.STEP_RULES``)
 ARMIJO_HALVINGS = 40  # at most this many halvings per step (then the step is taken anyway)
-ARMIJO_GROWTH = 2.0  # the next step tries eta x this (the landscape may allow a longer one)
+ARMIJO_GROWTH = 2.0  # the next step tries eta x this (capped: ``_armijo_step``)
 
 
 class PGAState(NamedTuple):
@@ -67,6 +67,8 @@ class PGAState(NamedTuple):
     converged: (B,) bool.
     evaluations: (B,) int32 objective evaluations (values and gradients) so far, or None
       when the rule spends one per step (every rule but armijo).
+    move_max: (B,) armijo only: c, the longest gradient move it tries, eta ||g|| <= c eps
+      (c = eta_0 ||grad L(delta_0)|| / eps, the first trial's; None for the other rules).
   """
 
   t: jax.Array
@@ -75,6 +77,7 @@ class PGAState(NamedTuple):
   iterations: jax.Array
   converged: jax.Array
   evaluations: jax.Array | None = None
+  move_max: jax.Array | None = None
 
 
 class PGAResult(NamedTuple):
@@ -104,7 +107,7 @@ class PGAResult(NamedTuple):
   evaluations: np.ndarray | None = None
 
 
-def _armijo_step(problem: Problem, delta, eta):
+def _armijo_step(problem: Problem, delta, eta, move_max=None):
   """One projected step with backtracking on the sufficient-increase condition.
 
   From the trial step eta (per restart), halves it until L(Pi(delta + eta g)) - L(delta)
@@ -112,9 +115,18 @@ def _armijo_step(problem: Problem, delta, eta):
   inequality T1 is summed from; Beck 2017, Lemma 10.4 and section 10.4.2), up to
   ``ARMIJO_HALVINGS`` times, a shortfall within the values' rounding counting as met.
   Returns L(delta), the new point, ||G|| at the accepted eta, that eta and the trials.
+
+  ``move_max`` (B,) caps the trial: eta ||g|| <= move_max eps. Without it eta doubled
+  without bound (to 1e5 on the paper's network at s = 1), and since ||G_eta|| -> 0 as
+  eta -> infinity on the sphere the stopping test then held far from stationarity (the
+  certificate tolerance, which scales with ||delta + eta g|| / eps, followed it): one
+  network counted 247 "distinct maxima" where grad0 finds one.
   """
   vals, g = problem.objective.value_and_grad_batch(delta)
   u = jnp.finfo(g.dtype).eps
+  if move_max is not None:
+    gn = jnp.maximum(jnp.linalg.norm(g, axis=1), jnp.finfo(g.dtype).tiny)
+    eta = jnp.minimum(eta, move_max * problem.constraint.eps / gn)
   value = jax.vmap(problem.objective.value)
 
   def trial(eta):
@@ -184,9 +196,10 @@ def pga_update_problem(state: PGAState, problem: Problem, tol_g, max_steps, *,
 
 def _armijo_update(state: PGAState, problem: Problem, tol_g, max_steps):
   """The armijo rule's step: backtrack from the trial eta, take the step, and try
-  ``ARMIJO_GROWTH`` x the accepted eta next (a restart that converged keeps the eta at
-  which ||G_eta|| <= tol_g, the one its certificate tolerance reads)."""
-  vals, new, gnorm, eta, tries = _armijo_step(problem, state.delta, state.eta)
+  ``ARMIJO_GROWTH`` x the accepted eta next, capped at the first trial's move (a restart
+  that converged keeps the eta at which ||G_eta|| <= tol_g, the one its certificate
+  tolerance reads)."""
+  vals, new, gnorm, eta, tries = _armijo_step(problem, state.delta, state.eta, state.move_max)
   running = ~state.converged & (state.t < max_steps)
   now = running & (gnorm <= tol_g)
   moving = running & ~now
@@ -194,7 +207,7 @@ def _armijo_update(state: PGAState, problem: Problem, tol_g, max_steps):
   eta_next = jnp.where(moving, ARMIJO_GROWTH * eta, jnp.where(now, eta, state.eta))
   evals = state.evaluations + jnp.where(running, tries + 1, 0)
   return PGAState(state.t + 1, delta, eta_next, state.iterations + moving.astype(jnp.int32),
-                  state.converged | now, evals), vals
+                  state.converged | now, evals, state.move_max), vals
 
 
 def pga_update(state: PGAState, net: Network, loss: Loss, x, y, eps, tol_g, max_steps, *,
@@ -207,6 +220,10 @@ def pga_update(state: PGAState, net: Network, loss: Loss, x, y, eps, tol_g, max_
 def _run(problem, delta0, eta, tol_g, max_steps, normalized, check_every, history_len,
          sign=False, armijo=False):
   state = pga_init(delta0, eta, armijo=armijo)
+  if armijo:  # the longest move it may try: the first trial's, eta_0 ||g_0|| / eps
+    _, g0 = problem.objective.value_and_grad_batch(delta0)
+    state = state._replace(move_max=eta * jnp.linalg.norm(g0, axis=1)
+                           / problem.constraint.eps)
   update = partial(pga_update_problem, problem=problem, tol_g=tol_g, max_steps=max_steps,
                    normalized=normalized, sign=sign, armijo=armijo)
   if history_len:

@@ -75,7 +75,8 @@ STEP_RULES = {r.name: r for r in (
              fixed_eta=False, interior=False),
     StepRule("armijo", "armijo", _over_grad0,
              "backtracking on the sufficient-increase condition from eta = c eps / "
-             "||grad L(delta_0)||", fixed_eta=False),
+             "||grad L(delta_0)||, the next trial twice the accepted step, its move eta "
+             "||g|| never beyond the first's c eps", fixed_eta=False),
 )}
 assert all(r.move in MOVES for r in STEP_RULES.values())
 

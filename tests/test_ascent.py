@@ -217,3 +217,31 @@ def test_armijo_on_the_linear_objective_reaches_eps_g_over_norm_g():
   assert res.converged.all()
   np.testing.assert_allclose(res.deltas, np.tile(eps * g / np.linalg.norm(g), (8, 1)),
                              atol=1e-8 * eps)
+
+
+def test_armijo_never_moves_beyond_its_first_trial_and_stops_only_near_stationarity():
+  """Without a cap armijo's eta doubled without bound (to 2e4-3e5 on the paper's network,
+  d = 32, m = 128, s = 1, seed 6 of the full grid), and since ||G_eta|| -> 0 as eta grows
+  on the sphere, its stop held far from stationarity: that instance counted 247 'distinct
+  maxima' where grad0 finds 1 (seen to fail there: eta ||g|| / eps reached 4.9e4). Capped,
+  the move eta ||g|| stays within c eps (c = 1 here) and every converged endpoint is
+  first-order stationary on the sphere: ||t|| <= tol_g (1 + eta ||g|| / eps) <= 2 tol_g."""
+  from adv_landscape.problem import Problem
+  from adv_landscape.sweep import GridPoint, instance
+
+  with jax.enable_x64(True):
+    p = GridPoint(d=32, m=128, s=1.0, step_rule="armijo", step=1.0, seed=6, n_restarts=32,
+                  max_steps=20_000, rtol_g=1e-5)
+    net, loss, x, y, eps = instance(p)
+    pr = Problem.two_layer(net, loss, x, y, eps=eps)
+    res = ascent.pga_problem(pr, key=jax.random.key(0), n_restarts=32, step_rule="armijo",
+                             step=1.0, max_steps=20_000, tol_g=1e-5 * float(jnp.linalg.norm(
+                                 pr.objective.grad(jnp.zeros_like(x)))), progress=False)
+    assert res.converged.all()
+    _, g = pr.objective.value_and_grad_batch(jnp.asarray(res.deltas))
+    g, dl = np.asarray(g), np.asarray(res.deltas)
+    move = res.eta * np.linalg.norm(g, axis=1) / eps
+    assert np.max(move) <= 1 + 1e-9
+    u = dl / np.linalg.norm(dl, axis=1, keepdims=True)
+    t = np.linalg.norm(g - np.sum(g * u, axis=1, keepdims=True) * u, axis=1)
+    assert np.all(t <= res.tol_g * (1 + move))
