@@ -12,9 +12,8 @@ setting (tanh network, gamma = 0.5):
   C                 s in {1/4, ..., 4} (the full grid adds 2.8, 5.6, 8) for each step rule
                     (lipschitz, reported but not counted: its step measures the bound;
                     grad0, normalized, armijo); the full grid runs C on 16 networks;
-  D                 every other loss at s in {1/4, 1, 4}, step rules lipschitz, grad0,
-                    normalized and (full grid) armijo,
-                    and ball starts at s = 1.
+  D                 every other loss at s in {1/4, 1, 4}, step rules grad0, normalized
+                    and (full grid) lipschitz, hunted, and armijo, and ball starts at s = 1.
 Claims A, B and C use the quadratic-loss points (the paper's loss); D all of them.
 
 Every run also evaluates ``CONTROLS``: instance families on which a claim is
@@ -201,13 +200,13 @@ def _points_d(z: Sizes, b: dict) -> list[tuple[GridPoint, str]]:
   for loss in OTHER_LOSSES:
     # the normalized step too: a loss fails B only when no fair rule converges (the
     # exponential loss's rigorous ell is 1e15, so its lipschitz step is 1e-16)
-    # (the quick grid leaves armijo to B and C, and hunts at s = 1 only: time)
-    rules = (("lipschitz", 1.0), ("grad0", 0.05), ("normalized", 0.05)) + (
-        () if z.quick else (("armijo", 1.0),))
+    # (the quick grid leaves lipschitz, its hunts and armijo to the full grid: time)
+    rules = (("grad0", 0.05), ("normalized", 0.05)) + (
+        () if z.quick else (("lipschitz", 1.0), ("armijo", 1.0)))
     for rule, step in rules:
       for s in (0.25, 1.0, 4.0):
         out.append((GridPoint(d=z.d0, m=z.m0, s=s, loss=loss, step_rule=rule, step=step,
-                              hunt=rule == "lipschitz" and (s == 1.0 or not z.quick), **b),
+                              hunt=rule == "lipschitz", **b),
                     "D"))
     out.append((GridPoint(d=z.d0, m=z.m0, s=1.0, loss=loss, init="ball", step_rule="grad0",
                           step=0.05, **b), "D"))
