@@ -173,7 +173,11 @@ def _two_layer(net, loss, x, y, eps) -> Problem:
 
 
 def pga_init(delta0: jax.Array, eta: jax.Array, *, armijo: bool = False) -> PGAState:
-  """State at t = 0 for initial perturbations (B, d) and steps (B,)."""
+  """State at t = 0 for initial perturbations (B, d) and steps (B,).
+
+  For armijo, ``run_pga_problem`` also sets ``move_max`` (the cap on each trial's move);
+  a loop of its own over ``pga_update_problem`` should set it too (``state._replace``),
+  or its eta is uncapped (see ``_armijo_step``)."""
   B = delta0.shape[0]
   return PGAState(jnp.zeros((), jnp.int32), delta0, eta, jnp.zeros((B,), jnp.int32),
                   jnp.zeros((B,), bool), jnp.zeros((B,), jnp.int32) if armijo else None)
