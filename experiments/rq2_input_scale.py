@@ -57,8 +57,8 @@ rq2_summary.json (per-epoch logs, per protocol and measure the per-scale values,
 statistic and the verdict, the controls).
 
 Command: python experiments/rq2_input_scale.py [--quick]
-Run time (2 CPU cores): full 1472 s (measured 2026-12-01); --quick not measured since
-the controls and the widened grid were added; --smoke 57 s.
+Run time (2 CPU cores): full 1472 s (measured 2026-12-01); the whole `reproduce --quick`
+(RQ1, RQ2, RQ3) 478 s; --smoke 57 s.
 """
 
 from __future__ import annotations
