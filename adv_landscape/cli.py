@@ -119,7 +119,7 @@ def _instance_args(p: argparse.ArgumentParser, *, ascent: bool = True) -> None:
   from adv_landscape.activations import ACTIVATIONS
   from adv_landscape.ascent import INITS, STEP_RULES
   from adv_landscape.losses import LOSSES
-  from adv_landscape.problem import LinfBall
+  from adv_landscape.problem import NORMS, LinfBall
 
   g = p.add_argument_group(
       "instance", "a user's network (--weights with --x) or a synthetic one (--d, --m, "
@@ -158,9 +158,9 @@ def _instance_args(p: argparse.ArgumentParser, *, ascent: bool = True) -> None:
                  help=f"one of {', '.join(sorted(LOSSES))}, or package.module:function, a JAX "
                       f"function l(u, y) (derivatives by autodiff; no rigorous bounds, proofs "
                       f"or lipschitz step rule then)")
-  g.add_argument("--norm", default="2", choices=("2", "inf"),
-                 help="threat model: the l2 ball (the paper's) or the l_inf ball (the box "
-                      "|delta_i| <= eps of l_inf PGD)")
+  g.add_argument("--norm", default="2", choices=NORMS,
+                 help="threat model (problem.CONSTRAINTS): the l2 ball (the paper's) or the "
+                      "l_inf ball (the box |delta_i| <= eps of l_inf PGD)")
   r = g.add_mutually_exclusive_group()
   r.add_argument("--eps", type=_positive("eps"), default=None,
                  help="radius of the ball (None: set by --gamma)")
