@@ -233,6 +233,18 @@ def _w_over_s2(p: GridPoint):
   return Network(net.W / p.s**2, net.a, net.b, net.activation), loss, x, y, eps
 
 
+def _w_over_s(p: GridPoint):
+  """The same problem at every scale (claim C control): the paper's network with W / s, so
+  (W / s)(s xbar + delta) = W (xbar + delta / s) and, with eps = gamma s sqrt(d), the
+  problem in delta / s is the one at s = 1. Every step rule is scale-free on it (grad0,
+  normalized and armijo set their steps in eps units), so no rule can find a trend."""
+  net, loss, x, y, eps = _paper(p)
+  if isinstance(net, MLP):
+    return (MLP((net.Ws[0] / p.s,) + net.Ws[1:], net.bs, net.a, net.activation), loss, x, y,
+            eps)
+  return Network(net.W / p.s, net.a, net.b, net.activation), loss, x, y, eps
+
+
 FAMILIES = {
     "paper": _paper,
     "concave": _concave,
@@ -240,6 +252,7 @@ FAMILIES = {
     "paper_bump": _paper_bump,
     "linear_y0": _linear_y0,
     "w_over_s2": _w_over_s2,
+    "w_over_s": _w_over_s,
     "ell_inflated": _ell_inflated,
 }
 
@@ -260,7 +273,7 @@ def instance(p: GridPoint):
 # Families whose eps is gamma ||x||: on the l_inf ball it becomes gamma ||x|| / sqrt(d). The
 # planted families keep their eps: the box contains the l2 ball of the same radius, so a
 # maximum planted inside the ball stays inside the box.
-SCALED_FAMILIES = ("paper", "linear_y0", "w_over_s2")
+SCALED_FAMILIES = ("paper", "linear_y0", "w_over_s2", "w_over_s")
 DEEP_FAMILIES = SCALED_FAMILIES + ("paper_bump",)  # families that take depth > 1
 
 

@@ -74,6 +74,10 @@ CONTROLS = {
                    "scale 1/s, so the larger scale is the more regular", "fails"),
     "C-flat": ("C", "linear_y0", "linear activation, y = 0: the same problem at every scale",
                "fails"),
+    "C-invariant": ("C", "w_over_s", "the paper's tanh network with W / s: the same "
+                    "(non-linear, possibly many-maxima) problem at every scale, under the three "
+                    "counted rules grad0, normalized and armijo: no rule may find a trend",
+                    "fails"),
     "C-ell-inflated": ("C", "ell_inflated", "C-flat's instance plus two units that cancel in f "
                        "but inflate the rigorous ell like s^2: the same landscape at every "
                        "scale, yet the lipschitz rule's counts grow with s (a step-rule "
@@ -120,6 +124,9 @@ def _control_points(b: dict, d0: int, m0: int, ds=(8, 16, 32, 64)) -> list[tuple
   for s in SCALES:
     out.append((GridPoint(d=d0, m=m0, s=s, family="w_over_s2", **g0, **b), "control:C-reversed"))
     out.append((GridPoint(d=d0, m=m0, s=s, family="linear_y0", **g0, **b), "control:C-flat"))
+    for rule, step in (("grad0", 0.05), ("normalized", 0.05), ("armijo", 1.0)):
+      out.append((GridPoint(d=d0, m=m0, s=s, family="w_over_s", step_rule=rule, step=step,
+                            **b), "control:C-invariant"))
     for rule, step in (("lipschitz", 1.0), ("grad0", 0.05)):
       out.append((GridPoint(d=d0, m=m0, s=s, family="ell_inflated", step_rule=rule, step=step,
                             **b), "control:C-ell-inflated"))
