@@ -257,6 +257,16 @@ def test_control_c_fails(family):
   assert claims.claim_c(recs)["verdict"] == "fails"
 
 
+def test_control_c_invariant_fails_under_every_counted_rule():
+  """The same problem at every scale (W / s): no counted rule finds a trend."""
+  recs = _run([GridPoint(s=s, seed=seed, family="w_over_s", step_rule=rule, step=step,
+                         **SMALL) for seed in (0, 1) for s in (0.25, 0.5, 1.0, 2.0, 4.0)
+               for rule, step in (("grad0", 0.05), ("normalized", 0.05), ("armijo", 1.0))])
+  res = claims.claim_c(recs)
+  assert res["verdict"] == "fails"
+  assert not res["details"]["contradicting_groups"]
+
+
 def test_control_d_concave_fails():
   recs = _run([GridPoint(s=0.5, gamma=1.5, family="concave", loss=loss, init="ball",
                          step_rule="grad0", step=0.05, hunt=True, **SMALL)

@@ -119,3 +119,31 @@ def test_verify_says_when_it_reuses_recorded_points(tmp_path, monkeypatch, capsy
   header = (tmp_path / "report.md").read_text().splitlines()[2]
   assert (f"1 of 2 points, {records[0]['seconds']:.0f} s, reused from an earlier run; this run "
           f"took {second['seconds']:.0f} s") in header
+
+
+def test_the_invariant_family_is_the_same_problem_at_every_scale():
+  """w_over_s (control C-invariant): L at s xbar + s delta0 with W / s equals L at s = 1 and
+  delta0, to rounding (a few u |L|), and so do eps / s and grad L times s; the paper's
+  family, the same network with W, is not invariant (seen to differ)."""
+  import jax
+  import jax.numpy as jnp
+
+  from adv_landscape.problem import Problem
+  from adv_landscape.sweep import GridPoint, instance
+
+  with jax.enable_x64(True):
+    out = {}
+    for fam in ("w_over_s", "paper"):
+      for s in (0.25, 1.0, 4.0):
+        net, loss, x, y, eps = instance(GridPoint(d=8, m=16, s=s, family=fam, seed=1))
+        pr = Problem.two_layer(net, loss, x, y, eps=eps)
+        d0 = 0.3 * jnp.linspace(-1.0, 1.0, 8)
+        out[fam, s] = (float(pr.objective.value(s * d0)), eps / s,
+                       np.asarray(s * pr.objective.grad(s * d0)))
+    for s in (0.25, 4.0):
+      v, e, g = out["w_over_s", s]
+      v1, e1, g1 = out["w_over_s", 1.0]
+      assert v == pytest.approx(v1, rel=64 * np.finfo(float).eps)
+      assert e == pytest.approx(e1, rel=8 * np.finfo(float).eps)
+      np.testing.assert_allclose(g, g1, rtol=1e-12, atol=1e-14)
+    assert abs(out["paper", 4.0][0] - out["paper", 1.0][0]) > 1e-3
