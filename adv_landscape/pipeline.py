@@ -253,7 +253,8 @@ def check_endpoints(problem: Problem, res) -> None:
   eta = np.asarray(res.eta, np.float64)
   rule = res.config.step_rule if res.config is not None else ""
   diameter = problem.constraint.diameter(problem.d)
-  if (rule not in ("normalized", "sign") and eta.size and np.all(res.iterations == 0)
+  fixed_length = res.config is not None and (res.config.normalized or res.config.sign)
+  if (not fixed_length and eta.size and np.all(res.iterations == 0)
           and diameter / float(eta.min()) <= res.tol_g):
     raise InvalidInput(f"--step-rule {rule} gives eta = {float(eta.min()):.4g}, so large that "
                        f"||G(delta)|| <= diameter / eta = {diameter / float(eta.min()):.3g} <= "

@@ -223,14 +223,19 @@ def _ell_inflated(p: GridPoint):
                   jnp.concatenate([net.b, jnp.zeros(2)]), net.activation), loss, x, y, eps)
 
 
+def _first_layer_over(p: GridPoint, c: float):
+  """The paper's network (two-layer or deep) with its first layer divided by c."""
+  net, loss, x, y, eps = _paper(p)
+  if isinstance(net, MLP):
+    return (MLP((net.Ws[0] / c,) + net.Ws[1:], net.bs, net.a, net.activation), loss, x, y,
+            eps)
+  return Network(net.W / c, net.a, net.b, net.activation), loss, x, y, eps
+
+
 def _w_over_s2(p: GridPoint):
   """The larger scale is the smoother (claim C control): the paper's network with
   first-layer weights W / s^2, so the pre-activations have scale 1 / s."""
-  net, loss, x, y, eps = _paper(p)
-  if isinstance(net, MLP):
-    return (MLP((net.Ws[0] / p.s**2,) + net.Ws[1:], net.bs, net.a, net.activation), loss, x, y,
-            eps)
-  return Network(net.W / p.s**2, net.a, net.b, net.activation), loss, x, y, eps
+  return _first_layer_over(p, p.s**2)
 
 
 def _w_over_s(p: GridPoint):
@@ -238,11 +243,7 @@ def _w_over_s(p: GridPoint):
   (W / s)(s xbar + delta) = W (xbar + delta / s) and, with eps = gamma s sqrt(d), the
   problem in delta / s is the one at s = 1. Every step rule is scale-free on it (grad0,
   normalized and armijo set their steps in eps units), so no rule can find a trend."""
-  net, loss, x, y, eps = _paper(p)
-  if isinstance(net, MLP):
-    return (MLP((net.Ws[0] / p.s,) + net.Ws[1:], net.bs, net.a, net.activation), loss, x, y,
-            eps)
-  return Network(net.W / p.s, net.a, net.b, net.activation), loss, x, y, eps
+  return _first_layer_over(p, p.s)
 
 
 FAMILIES = {

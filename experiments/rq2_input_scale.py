@@ -219,15 +219,14 @@ def trend_verdict(table, scales, seeds):
   mean = float(slopes.mean())
   half = (float(scipy.stats.t.ppf(0.975, G - 1) * slopes.std(ddof=1) / np.sqrt(G))
           if G > 1 else float("inf"))
-  if up.pvalue < 0.05:
-    verdict = "supports"
-  elif down.pvalue < 0.05:
-    verdict = "contradicts"
-  else:
-    verdict = "inconclusive"
   return {"page_p_increasing": up.pvalue, "page_p_decreasing": down.pvalue,
           "slope_per_doubling": mean, "slope_ci": [mean - half, mean + half], "units": G,
-          "verdict": verdict}
+          "verdict": _direction(up.pvalue, down.pvalue)}
+
+
+def _direction(p_up: float, p_down: float, alpha: float = 0.05) -> str:
+  """supports (the cost rises with s), contradicts (it falls) or inconclusive."""
+  return "supports" if p_up < alpha else "contradicts" if p_down < alpha else "inconclusive"
 
 
 def holm_adjust(meas: dict) -> None:
@@ -243,8 +242,7 @@ def holm_adjust(meas: dict) -> None:
   for m in tested:
     st = meas[m]["statistic"]
     st["verdict_unadjusted"] = st["verdict"]
-    st["verdict"] = ("supports" if st["page_p_increasing_holm"] < 0.05 else "contradicts"
-                     if st["page_p_decreasing_holm"] < 0.05 else "inconclusive")
+    st["verdict"] = _direction(st["page_p_increasing_holm"], st["page_p_decreasing_holm"])
     meas[m]["verdict"] = st["verdict"]
 
 
