@@ -119,7 +119,7 @@ class CensusResult:
 
 def census(net: Network, loss: str | Loss | Callable, x, y, *, eps: float | None = None,
            gamma: float | None = None, n_restarts: int = 1000, step_rule: str = "normalized",
-           step: float = 0.05, init: str | None = None, max_steps: int = 10_000,
+           step: float | None = None, init: str | None = None, max_steps: int = 10_000,
            tol_g: float | None = None, tol_c: float = 1e-3, seed: int = 0,
            output_bias=0.0, norm: str = "2", progress: bool = False) -> CensusResult:
   """PGA from ``n_restarts`` starts, certificates, the distinct maxima and their proofs.
@@ -133,7 +133,8 @@ def census(net: Network, loss: str | Loss | Callable, x, y, *, eps: float | None
       ``jax_enable_x64`` when either is float64); y: the label.
     eps, gamma: the radius, or the perturbation ratio (eps = gamma ||x||; 0.5
       when neither is given).
-    n_restarts, step_rule, step, init, max_steps, tol_g, tol_c: as the CLI's
+    n_restarts, step_rule, step, init, max_steps, tol_g, tol_c: as the CLI's (step None:
+      the rule's default, 2 for apgd, 0.05 for the others)
       ``--inits``, ``--step-rule``, ``--step``, ``--init``, ``--max-steps``,
       ``--tol-g``, ``--tol-c``.
     seed: the PRNG seed; output_bias: a bias added to the network's output.
@@ -161,7 +162,10 @@ def census(net: Network, loss: str | Loss | Callable, x, y, *, eps: float | None
   init = init or ("vertex" if norm == "inf" else "sphere")
   loss = with_output_bias(get_loss(loss), output_bias)
   validate_problem(net, x, eps, y, loss=loss)
-  config = PGAConfig(step_rule=step_rule, step=step, init=init, tol_g=tol_g, max_steps=max_steps)
+  from adv_landscape.step_rules import resolve_step
+
+  config = PGAConfig(step_rule=step_rule, step=resolve_step(step_rule, step), init=init,
+                     tol_g=tol_g, max_steps=max_steps)
   tols = Tolerances.for_dtype(x.dtype, tol_c=tol_c)
   run = run_census(net, loss, x, y, eps=eps, key=seed_keys(seed)[2], n_restarts=n_restarts,
                    config=config, tolerances=tols, progress=progress, norm=norm)

@@ -41,9 +41,10 @@ from adv_landscape.problem import (
   constraint_for,
 )
 from adv_landscape.step_rules import STEP_RULES as _RULES
-from adv_landscape.step_rules import get_rule
+from adv_landscape.step_rules import get_rule, resolve_step
 
-__all__ = ["INITS", "STEP_RULES", "PGAState", "PGAResult", "pga_init", "pga_update",
+__all__ = ["INITS", "STEP_RULES", "PGAState", "APGDState", "PGAResult", "pga_init", "pga_update",
+           "apgd_init", "apgd_checkpoints", "apgd_halves",
            "pga_update_problem", "run_pga", "run_pga_problem", "pga", "pga_problem",
            "pga_chunks", "pga_problem_chunks", "initial_deltas", "initial_deltas_problem",
            "default_tol_g",
@@ -53,6 +54,9 @@ INITS = ("sphere", "ball", "zero", "gradient")
 STEP_RULES = tuple(_RULES)  # the names (the registry is ``step_rules.STEP_RULES``)
 ARMIJO_HALVINGS = 40  # at most this many halvings per step (then the step is taken anyway)
 ARMIJO_GROWTH = 2.0  # the next step tries eta x this (capped: ``_armijo_step``)
+APGD_MOMENTUM = 0.75  # alpha of auto-PGD (1 at the first step)
+APGD_RHO = 0.75  # halve where L rose at no more than this fraction of a window's steps
+APGD_CHECKPOINTS = 64  # room for the checkpoints (about 17 for any budget)
 
 
 class PGAState(NamedTuple):
@@ -78,6 +82,31 @@ class PGAState(NamedTuple):
   converged: jax.Array
   evaluations: jax.Array | None = None
   move_max: jax.Array | None = None
+  apgd: APGDState | None = None
+
+
+class APGDState(NamedTuple):
+  """What auto-PGD carries besides ``PGAState`` (B restarts; ``_apgd_update``).
+
+  Attributes:
+    prev: (B, d) x_{k-1}, the point the momentum term x_k - x_{k-1} reads.
+    prev_value: (B,) L(x_{k-1}) as evaluated (before a restart replaced x_{k-1}).
+    best, best_grad, best_value: the best point so far, its gradient and L there.
+    increases: (B,) int32 steps of the current window at which L rose.
+    reduced: (B,) bool, whether eta was halved at the last checkpoint.
+    best_at_check: (B,) the best value at the last checkpoint.
+    checkpoints: (J,) int32 w_0 = 0 < w_1 < ... (``apgd_checkpoints``), padded with -1.
+  """
+
+  prev: jax.Array
+  prev_value: jax.Array
+  best: jax.Array
+  best_grad: jax.Array
+  best_value: jax.Array
+  increases: jax.Array
+  reduced: jax.Array
+  best_at_check: jax.Array
+  checkpoints: jax.Array
 
 
 class PGAResult(NamedTuple):
@@ -150,21 +179,127 @@ def _armijo_step(problem: Problem, delta, eta, move_max=None):
   return vals, new, jnp.linalg.norm(new - delta, axis=1) / eta, eta, tries
 
 
+def _sign_mapping(problem: Problem, delta, g, eta):
+  """||G|| of a step alpha sign(g), measured at eta0 = alpha / ||g||_inf (the gradient step
+  whose largest move is alpha): zero exactly at KKT points, in gradient units."""
+  eta0 = eta / jnp.maximum(jnp.max(jnp.abs(g), axis=1), jnp.finfo(g.dtype).tiny)
+  probe = problem.constraint.project(delta + eta0[:, None] * g)
+  return jnp.linalg.norm(probe - delta, axis=1) / eta0
+
+
 def _step(problem: Problem, delta, eta, normalized, sign=False):
   vals, g = problem.objective.value_and_grad_batch(delta)
   tiny = jnp.finfo(g.dtype).tiny
   if sign:  # l_inf PGD: delta + alpha sign(g), projected (Madry et al. 2018)
     new = problem.constraint.project(delta + eta[:, None] * jnp.sign(g))
-    # Stationarity is measured by the gradient mapping at eta0 = alpha / ||g||_inf (the
-    # step whose largest move is alpha): zero exactly at KKT points, in gradient units.
-    eta0 = eta / jnp.maximum(jnp.max(jnp.abs(g), axis=1), tiny)
-    probe = problem.constraint.project(delta + eta0[:, None] * g)
-    return vals, new, jnp.linalg.norm(probe - delta, axis=1) / eta0
+    return vals, new, _sign_mapping(problem, delta, g, eta)
   if normalized:  # attack-library convention: a step of length alpha along g / ||g||
     eta = eta / jnp.maximum(jnp.linalg.norm(g, axis=1), tiny)
   new = problem.constraint.project(delta + eta[:, None] * g)
   gnorm = jnp.linalg.norm(new - delta, axis=1) / eta
   return vals, new, gnorm
+
+
+def apgd_checkpoints(n: int) -> list[int]:
+  """Auto-PGD's checkpoints for a budget of n steps: w_j = ceil(p_j n) with p_0 = 0,
+  p_1 = 0.22, p_{j+1} = p_j + max(p_j - p_{j-1} - 0.03, 0.06) (Croce and Hein 2020,
+  section 3.2), in exact hundredths (summed in floating point, p_3 x 100 is
+  58.000000000000004 and its ceiling 58, not 57), those <= n, repeats dropped (small n).
+
+  >>> apgd_checkpoints(100)
+  [0, 22, 41, 57, 70, 80, 87, 93, 99]
+  """
+  p = [0, 22]
+  while p[-1] < 100:
+    p.append(p[-1] + max(p[-1] - p[-2] - 3, 6))
+  return sorted({-(-q * n // 100) for q in p if -(-q * n // 100) <= n})
+
+
+def apgd_halves(increases, window, reduced, best_at_check, best_value):
+  """Auto-PGD's test at a checkpoint, elementwise: halve eta (and restart from the best
+  point) when L rose at no more than rho = 0.75 of the window's steps, or when eta was not
+  halved at the previous checkpoint (``reduced`` False) and the best value has not
+  improved since it (``best_at_check >= best_value``).
+
+  >>> apgd_halves(12, 16, True, 0.0, 1.0), apgd_halves(13, 16, False, 1.0, 1.0)
+  (Array(True, dtype=bool), Array(True, dtype=bool))
+  """
+  return ((jnp.asarray(increases) <= APGD_RHO * jnp.asarray(window))
+          | (~jnp.asarray(reduced) & (jnp.asarray(best_at_check) >= best_value)))
+
+
+def apgd_init(delta0: jax.Array, eta: jax.Array, max_steps: int) -> PGAState:
+  """The state of auto-PGD at k = 0 for starts (B, d) and initial steps (B,), with the
+  checkpoints of the budget ``max_steps``."""
+  cps = apgd_checkpoints(int(max_steps))
+  if len(cps) > APGD_CHECKPOINTS:
+    raise InvalidInput(f"max_steps={max_steps} gives {len(cps)} apgd checkpoints, more "
+                       f"than the {APGD_CHECKPOINTS} it has room for")
+  B = delta0.shape[0]
+  low = jnp.full((B,), -jnp.inf, delta0.dtype)
+  extra = APGDState(delta0, low, delta0, jnp.zeros_like(delta0), low,
+                    jnp.zeros((B,), jnp.int32), jnp.ones((B,), bool), low,
+                    jnp.asarray(cps + [-1] * (APGD_CHECKPOINTS - len(cps)), jnp.int32))
+  return pga_init(delta0, eta)._replace(apgd=extra)
+
+
+def _apgd_update(state: PGAState, problem: Problem, tol_g, max_steps):
+  """One auto-PGD step at k = state.t (Croce and Hein 2020, Algorithm 1; the reference
+  implementation's order, fra31/auto-attack autopgd_base.py):
+
+    z = Pi(x_k + eta s_k),  s_k = g / ||g|| (l2) or sign(g) (box)
+    x_{k+1} = Pi(x_k + alpha (z - x_k) + (1 - alpha)(x_k - x_{k-1})),  alpha = 0.75 (1 at k = 0)
+
+  At a checkpoint k = w_j (j >= 1), eta halves and x_k is replaced by the best point
+  (and its gradient) when L rose at no more than rho (w_j - w_{j-1}) of the window's steps
+  (condition 1: the reference's <=; the paper writes <), or when eta was not halved at the
+  previous checkpoint and the best value did not improve since (condition 2). The first
+  window compares L(x_1) with L(x_0) (the reference, with an unfilled 0). A restart stops, frozen at x_k, at the first k
+  where x_k is the best point so far and the gradient mapping of its fixed-length step
+  (at the current eta: ``_sign_mapping`` on the box, eta / ||g|| on the l2 ball) is
+  <= tol_g; one that never stops ends at its best point (``_run``).
+  """
+  a, k, x, eta = state.apgd, state.t, state.delta, state.eta
+  vals, g = problem.objective.value_and_grad_batch(x)
+  box = problem.constraint.NORM == "inf"
+  tiny = jnp.finfo(g.dtype).tiny
+  running = ~state.converged & (k < max_steps)
+  gn = jnp.maximum(jnp.linalg.norm(g, axis=1), tiny)
+  if box:
+    gnorm = _sign_mapping(problem, x, g, eta)
+  else:
+    probe = problem.constraint.project(x + (eta / gn)[:, None] * g)
+    gnorm = jnp.linalg.norm(probe - x, axis=1) * gn / eta
+  is_best = vals >= a.best_value
+  best = jnp.where(is_best[:, None], x, a.best)
+  best_grad = jnp.where(is_best[:, None], g, a.best_grad)
+  best_value = jnp.where(is_best, vals, a.best_value)
+  increases = a.increases + ((k >= 1) & (vals > a.prev_value)).astype(jnp.int32)
+  now = running & is_best & (gnorm <= tol_g)
+  moving = running & ~now
+  at = (a.checkpoints == k) & (k > 0)
+  check = moving & jnp.any(at)
+  window = k - jnp.max(jnp.where(a.checkpoints < k, a.checkpoints, 0))
+  halve = check & apgd_halves(increases, window, a.reduced, a.best_at_check, best_value)
+  reduced = jnp.where(check, halve, a.reduced)
+  best_at_check = jnp.where(check, best_value, a.best_at_check)
+  increases = jnp.where(check, 0, increases)
+  eta = jnp.where(halve, eta / 2, eta)
+  xs = jnp.where(halve[:, None], best, x)
+  gs = jnp.where(halve[:, None], best_grad, g)
+  if box:
+    direction = jnp.sign(gs)
+  else:
+    direction = gs / jnp.maximum(jnp.linalg.norm(gs, axis=1), tiny)[:, None]
+  z = problem.constraint.project(xs + eta[:, None] * direction)
+  alpha = jnp.where(k == 0, 1.0, APGD_MOMENTUM).astype(x.dtype)
+  new = problem.constraint.project(xs + alpha * (z - xs) + (1 - alpha) * (xs - a.prev))
+  delta = jnp.where(moving[:, None], new, x)
+  extra = APGDState(jnp.where(moving[:, None], xs, a.prev),
+                    jnp.where(moving, vals, a.prev_value), best, best_grad, best_value,
+                    increases, reduced, best_at_check, a.checkpoints)
+  return PGAState(k + 1, delta, eta, state.iterations + moving.astype(jnp.int32),
+                  state.converged | now, apgd=extra), vals
 
 
 def _two_layer(net, loss, x, y, eps) -> Problem:
@@ -186,7 +321,10 @@ def pga_init(delta0: jax.Array, eta: jax.Array, *, armijo: bool = False) -> PGAS
 def pga_update_problem(state: PGAState, problem: Problem, tol_g, max_steps, *,
                        normalized: bool = False, sign: bool = False, armijo: bool = False
                        ) -> tuple[PGAState, jax.Array]:
-  """One PGA step for every restart still running; returns the state and L(delta_t)."""
+  """One PGA step for every restart still running; returns the state and L(delta_t).
+  A state from ``apgd_init`` takes auto-PGD's step (``_apgd_update``)."""
+  if state.apgd is not None:
+    return _apgd_update(state, problem, tol_g, max_steps)
   if armijo:
     return _armijo_update(state, problem, tol_g, max_steps)
   vals, new, gnorm = _step(problem, state.delta, state.eta, normalized, sign)
@@ -222,8 +360,8 @@ def pga_update(state: PGAState, net: Network, loss: Loss, x, y, eps, tol_g, max_
 
 
 def _run(problem, delta0, eta, tol_g, max_steps, normalized, check_every, history_len,
-         sign=False, armijo=False):
-  state = pga_init(delta0, eta, armijo=armijo)
+         sign=False, armijo=False, apgd=None):
+  state = pga_init(delta0, eta, armijo=armijo) if apgd is None else apgd
   if armijo:  # the longest move it may try: the first trial's, eta_0 ||g_0|| / eps
     _, g0 = problem.objective.value_and_grad_batch(delta0)
     state = state._replace(move_max=eta * jnp.linalg.norm(g0, axis=1)
@@ -242,6 +380,10 @@ def _run(problem, delta0, eta, tol_g, max_steps, normalized, check_every, histor
       return jnp.any(~s.converged) & (s.t < max_steps)
 
     state = jax.lax.while_loop(cond, body, state)
+  if state.apgd is not None:  # the best point of a restart that did not stop
+    state = state._replace(delta=jnp.where(state.converged[:, None], state.delta,
+                                           state.apgd.best))
+    sign, normalized = problem.constraint.NORM == "inf", problem.constraint.NORM != "inf"
   vals, _, gnorm = _step(problem, state.delta, state.eta, normalized, sign)
   return state, vals, gnorm, hist
 
@@ -250,15 +392,16 @@ def _run(problem, delta0, eta, tol_g, max_steps, normalized, check_every, histor
                                    "armijo"))
 def run_pga_problem(problem: Problem, delta0, eta, tol_g, max_steps, *,
                     normalized: bool = False, check_every: int = 8, history_len: int = 0,
-                    sign: bool = False, armijo: bool = False):
+                    sign: bool = False, armijo: bool = False, apgd: PGAState | None = None):
   """Runs PGA on a ``Problem`` from delta0 (B, d) until every restart converged or max_steps.
 
   Returns the final ``PGAState``, the values and ||G|| at the endpoints, and
   the (history_len, B) value history when ``history_len > 0`` (then exactly
   history_len steps run, with no early stop; pass history_len = max_steps).
+  ``apgd``: the state of ``apgd_init`` (same delta0, eta and max_steps) to run auto-PGD.
   """
   return _run(problem, delta0, eta, tol_g, max_steps, normalized, check_every, history_len,
-              sign, armijo)
+              sign, armijo, apgd)
 
 
 @partial(jax.jit, static_argnames=("loss", "normalized", "check_every", "history_len"))
@@ -379,7 +522,7 @@ def _shard_restarts(delta0, eta):
 
 def pga_chunks(net: Network, loss: Loss | str, x, y, *, key: jax.Array, eps: float,
                n_restarts: int, init: str = "sphere", step_rule: str = "grad0",
-               step: float = 0.1, max_steps: int = 10_000, tol_g: float | None = None,
+               step: float | None = 0.1, max_steps: int = 10_000, tol_g: float | None = None,
                chunk: int = 8192, check_every: int = 8, history: bool = False,
                ell: float | None = None, shard: bool = True, progress: bool = True):
   """``pga`` one chunk at a time: yields a ``PGAResult`` per chunk of restarts.
@@ -396,7 +539,7 @@ def pga_chunks(net: Network, loss: Loss | str, x, y, *, key: jax.Array, eps: flo
 
 
 def pga_problem_chunks(problem: Problem, *, key: jax.Array, n_restarts: int,
-                       init: str = "sphere", step_rule: str = "grad0", step: float = 0.1,
+                       init: str = "sphere", step_rule: str = "grad0", step: float | None = 0.1,
                        max_steps: int = 10_000, tol_g: float | None = None, chunk: int = 8192,
                        check_every: int = 8, history: bool = False, ell: float | None = None,
                        shard: bool = True, progress: bool = True, chunks=None):
@@ -409,6 +552,7 @@ def pga_problem_chunks(problem: Problem, *, key: jax.Array, n_restarts: int,
     raise InvalidInput(f"n_restarts={n_restarts} must be positive")
   if max_steps < 1:
     raise InvalidInput(f"max_steps={max_steps} must be positive")
+  step = resolve_step(step_rule, step)
   if not (math.isfinite(step) and step > 0):
     raise InvalidInput(f"step={step!r} must be positive and finite")
   inits = getattr(problem.constraint, "INITS", INITS)
@@ -454,7 +598,8 @@ def pga_problem_chunks(problem: Problem, *, key: jax.Array, n_restarts: int,
     state, vals, gnorm, hist = run_pga_problem(
         problem, delta0, eta, jnp.asarray(tol_g, x.dtype), jnp.asarray(max_steps, jnp.int32),
         normalized=rule.move == "normalized", sign=rule.move == "sign", check_every=check_every,
-        history_len=max_steps if history else 0, armijo=rule.move == "armijo")
+        history_len=max_steps if history else 0, armijo=rule.move == "armijo",
+        apgd=apgd_init(delta0, eta, max_steps) if rule.move == "apgd" else None)
     out = jax.device_get((state.delta, vals, state.iterations, state.converged, gnorm,
                           state.eta, hist, state.evaluations))
     keep = min(chunk, n_restarts - i * chunk)  # the last chunk's surplus starts are dropped
@@ -464,7 +609,7 @@ def pga_problem_chunks(problem: Problem, *, key: jax.Array, n_restarts: int,
 
 
 def pga(net: Network, loss: Loss | str, x, y, *, key: jax.Array, eps: float,
-        n_restarts: int, init: str = "sphere", step_rule: str = "grad0", step: float = 0.1,
+        n_restarts: int, init: str = "sphere", step_rule: str = "grad0", step: float | None = 0.1,
         max_steps: int = 10_000, tol_g: float | None = None, chunk: int = 8192,
         check_every: int = 8, history: bool = False, ell: float | None = None,
         shard: bool = True, progress: bool = True) -> PGAResult:
@@ -479,7 +624,9 @@ def pga(net: Network, loss: Loss | str, x, y, *, key: jax.Array, eps: float,
       with ell the estimate ``bounds.estimate_ell`` unless given), ``grad0`` (eta = step eps /
       ||grad L(delta_0)||), ``normalized`` (delta + step eps g / ||g||), ``sign``
       (delta + step eps sign(g), on the l_inf ball only), ``armijo`` (backtracking on the
-      sufficient-increase condition from eta = step eps / ||grad L(delta_0)||).
+      sufficient-increase condition from eta = step eps / ||grad L(delta_0)||), ``apgd``
+      (auto-PGD from eta_0 = step eps; Croce and Hein's is step = 2).
+    step: the rule's constant c; None for the rule's default (``step_rules``: 2 for apgd).
     max_steps: step budget per restart.
     tol_g: first-order tolerance on ||G||; default ``default_tol_g``.
     history: also return the value at every step (runs all max_steps).
@@ -497,7 +644,7 @@ def pga(net: Network, loss: Loss | str, x, y, *, key: jax.Array, eps: float,
 
 
 def pga_problem(problem: Problem, *, key: jax.Array, n_restarts: int, init: str = "sphere",
-                step_rule: str = "grad0", step: float = 0.1, max_steps: int = 10_000,
+                step_rule: str = "grad0", step: float | None = 0.1, max_steps: int = 10_000,
                 tol_g: float | None = None, chunk: int = 8192, check_every: int = 8,
                 history: bool = False, ell: float | None = None, shard: bool = True,
                 progress: bool = True) -> PGAResult:

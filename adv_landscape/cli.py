@@ -117,9 +117,10 @@ def _common(p: argparse.ArgumentParser, *, x64: bool = True) -> None:
 
 def _instance_args(p: argparse.ArgumentParser, *, ascent: bool = True) -> None:
   from adv_landscape.activations import ACTIVATIONS
-  from adv_landscape.ascent import INITS, STEP_RULES
+  from adv_landscape.ascent import INITS
   from adv_landscape.losses import LOSSES
   from adv_landscape.problem import NORMS, LinfBall
+  from adv_landscape.step_rules import STEP_RULES
 
   g = p.add_argument_group(
       "instance", "a user's network (--weights with --x) or a synthetic one (--d, --m, "
@@ -176,16 +177,12 @@ def _instance_args(p: argparse.ArgumentParser, *, ascent: bool = True) -> None:
                  help="where the restarts start (None means sphere for l2, vertex for l_inf). "
                       "l2: uniform on the sphere, uniform in the ball, 0, or eps g/||g||; "
                       "l_inf: random vertices, uniform in the box, 0, or eps sign(g)")
-  a.add_argument("--step-rule", default="normalized", choices=STEP_RULES,
-                 help="fixed: eta=STEP; lipschitz: eta=STEP/ell (rigorous ell); curvature: "
-                      "eta=STEP/ell_est (largest ||hess L|| found over the ball); grad0: "
-                      "eta=STEP*eps/||grad L(delta0)||; normalized: step STEP*eps along g/||g|| "
-                      "(cannot converge at an interior point); sign (l_inf only): "
-                      "delta + STEP*eps sign(g), l_inf PGD (cannot converge off a vertex); "
-                      "armijo: backtracking from eta=STEP*eps/||grad L(delta0)|| on the "
-                      "sufficient-increase condition, 2 eta tried next")
-  a.add_argument("--step", type=_positive("step"), default=0.05,
-                 help="the constant c of the step rule (see --step-rule)")
+  a.add_argument("--step-rule", default="normalized", choices=list(STEP_RULES),
+                 help="; ".join(f"{r.name}: {r.help}" for r in STEP_RULES.values())
+                 .replace("%", "%%") + " (STEP is c)")
+  a.add_argument("--step", type=_positive("step"), default=None,
+                 help="the constant c of the step rule (see --step-rule; None means each "
+                      "rule's default: 2 for apgd, 0.05 for the others)")
   a.add_argument("--max-steps", type=_positive_int("max-steps"), default=10_000,
                  help="iteration budget per restart; a restart still moving then is "
                       "'not converged'")
@@ -211,8 +208,9 @@ def _join(args) -> bool:
 def cmd_census(args) -> int:
   from adv_landscape import instances, io, reports
   from adv_landscape.pipeline import PGAConfig, Tolerances, run_census
-  from adv_landscape.step_rules import get_rule
+  from adv_landscape.step_rules import get_rule, resolve_step
 
+  args.step = resolve_step(args.step_rule, args.step)
   if args.stream and args.save_endpoints:
     raise InvalidInput("--stream keeps no endpoints, so it cannot --save-endpoints; drop one")
   if args.json:

@@ -27,7 +27,7 @@ class PGAConfig:
   """How PGA runs.
 
   Attributes:
-    step_rule: fixed, lipschitz, curvature, grad0, normalized, sign or armijo (see
+    step_rule: fixed, lipschitz, curvature, grad0, normalized, sign, armijo or apgd (see
       ``ascent.pga``).
     step: the rule's constant c.
     init: sphere, ball, zero or gradient (l2); vertex, box, zero or gradient (l_inf).
@@ -47,8 +47,10 @@ class PGAConfig:
 
   @property
   def normalized(self) -> bool:
-    """Whether steps have a fixed length (the attack libraries' convention)."""
-    return self._move() == "normalized"
+    """Whether steps have a fixed length eta along g / ||g|| (the attack libraries'
+    convention; apgd's too, whose eta halves at checkpoints: on the box its steps are
+    eta sign(g), and the box's certificate tolerance does not read this)."""
+    return self._move() in ("normalized", "apgd")
 
   @property
   def sign(self) -> bool:

@@ -1,9 +1,11 @@
 """The step rules of PGA: one registry, ``STEP_RULES``, name -> ``StepRule``.
 
 A rule is a *move* and a *size*. The move is how one step uses the gradient g
-(the jitted loop in ``ascent`` knows four: ``gradient``, delta + eta g;
+(the jitted loop in ``ascent`` knows five: ``gradient``, delta + eta g;
 ``normalized``, delta + eta g / ||g||; ``sign``, delta + eta sign(g);
-``armijo``, a gradient step backtracked on the sufficient-increase condition);
+``armijo``, a gradient step backtracked on the sufficient-increase condition;
+``apgd``, Croce and Hein's auto-PGD, a fixed-length step with momentum whose length
+halves at checkpoints, ``ascent.apgd_checkpoints``);
 the size is eta per restart at the start, from the rule's constant c (``--step``).
 Beside them the facts the rest of the suite asks of a rule: whether it needs ell
 (rigorous, or the sampled estimate), the constraint sets it runs on, whether its
@@ -25,9 +27,9 @@ import jax.numpy as jnp
 
 from adv_landscape.errors import InvalidInput
 
-__all__ = ["StepRule", "STEP_RULES", "MOVES", "get_rule"]
+__all__ = ["StepRule", "STEP_RULES", "MOVES", "get_rule", "resolve_step"]
 
-MOVES = ("gradient", "normalized", "sign", "armijo")
+MOVES = ("gradient", "normalized", "sign", "armijo", "apgd")
 
 
 class StepRule(NamedTuple):
@@ -41,6 +43,7 @@ class StepRule(NamedTuple):
   norms: tuple = ("2", "inf")  # the constraint sets (their NORM) it runs on
   fixed_eta: bool = True  # delta + eta g with eta constant through a run (what T1 is for)
   interior: bool = True  # can stop at an interior critical point
+  default_step: float = 0.05  # c when none is given (``--step``)
 
 
 def _constant(c, problem, delta0, ell):
@@ -77,6 +80,11 @@ STEP_RULES = {r.name: r for r in (
              "backtracking on the sufficient-increase condition from eta = c eps / "
              "||grad L(delta_0)||, the next trial twice the accepted step, its move eta "
              "||g|| never beyond the first's c eps", fixed_eta=False),
+    StepRule("apgd", "apgd", _times_eps,
+             "auto-PGD (Croce and Hein 2020): steps of length eta along g / ||g|| (l2) or "
+             "eta sign(g) (l_inf) with momentum 0.75, eta_0 = c eps (c = 2 by default, "
+             "theirs), halved at checkpoints where the loss rose too rarely or the best "
+             "stalled, restarting from the best point", fixed_eta=False, default_step=2.0),
 )}
 assert all(r.move in MOVES for r in STEP_RULES.values())
 
@@ -86,3 +94,8 @@ def get_rule(name: str) -> StepRule:
   if name not in STEP_RULES:
     raise InvalidInput(f"step_rule={name!r} is unknown; choose one of {list(STEP_RULES)}")
   return STEP_RULES[name]
+
+
+def resolve_step(step_rule: str, step: float | None) -> float:
+  """``step`` as given, or the rule's ``default_step`` when it is None."""
+  return get_rule(step_rule).default_step if step is None else step

@@ -56,8 +56,8 @@ def test_pga_stops_at_kkt_points(init, rule):
   assert res.converged.all(), res.iterations
   assert (res.grad_mapping_norm <= res.tol_g).all()
   # PGA's stopping rule implies the first-order condition, with no slack in float64.
-  tol = ascent.certificate_tolerance(res, net, "logistic", x, y, eps,
-                                     normalized=rule == "normalized", slack=1.0 + 1e-9)
+  tol = ascent.certificate_tolerance(res, net, "logistic", x, y, eps,  # fixed length or not:
+                                     slack=1.0 + 1e-9)  # read from res.config
   cert = certify(net, "logistic", x, y, res.deltas, eps=eps, tol_g=tol)
   assert (cert.rgrad_norm <= tol).all()
   assert (cert.classes == "boundary_local_max").all(), cert.classes

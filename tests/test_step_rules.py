@@ -22,7 +22,7 @@ def test_sizes_are_the_documented_formulas():
     c, ell = 0.3, 7.0
     want = {"fixed": c, "lipschitz": c / ell, "curvature": c / ell,
             "grad0": c * eps / np.linalg.norm(g, axis=1), "normalized": c * eps,
-            "sign": c * eps, "armijo": c * eps / np.linalg.norm(g, axis=1)}
+            "sign": c * eps, "armijo": c * eps / np.linalg.norm(g, axis=1), "apgd": c * eps}
     assert set(want) == set(STEP_RULES)
     for name, rule in STEP_RULES.items():
       eta = np.asarray(rule.size(c, problem, delta0, ell))
