@@ -567,23 +567,18 @@ def pga_problem_chunks(problem: Problem, *, key: jax.Array, n_restarts: int,
     tol_g = _default_tol_g(problem, x.dtype)
   if not tol_g > 0:
     raise InvalidInput(f"tol_g={tol_g!r} must be positive")
-  if rule.ell == "estimate" and ell is None and not isinstance(problem.objective,
-                                                              TwoLayerObjective):
+  if rule.ell == "estimate" and ell is None:  # any objective: its own Hessians
     from adv_landscape.bounds import estimate_ell_problem
     ell = estimate_ell_problem(problem, key=jax.random.fold_in(key, 1_000_003))
-  if rule.ell is not None and ell is None:
+  if rule.ell == "rigorous" and ell is None:
     obj = problem.objective
     if not isinstance(obj, TwoLayerObjective):
       raise InvalidInput(f"step_rule={step_rule!r} needs the rigorous ell, which exists for "
                          f"two-layer networks only: use curvature (ell estimated over the "
                          f"ball), grad0 or normalized, or pass ell")
-    from adv_landscape.bounds import estimate_ell, instance_constants
-    eps = float(problem.constraint.eps)
-    norm = problem.constraint.NORM
-    ell = (instance_constants(obj.net, obj.loss, x, obj.y, eps, norm=norm).ell
-           if rule.ell == "rigorous" else
-           estimate_ell(obj.net, obj.loss, x, obj.y, eps, key=jax.random.fold_in(key, 1_000_003),
-                        norm=norm))
+    from adv_landscape.bounds import instance_constants
+    ell = instance_constants(obj.net, obj.loss, x, obj.y, float(problem.constraint.eps),
+                             norm=problem.constraint.NORM).ell
   config = PGAConfig(step_rule=step_rule, step=float(step), init=init, tol_g=float(tol_g),
                      max_steps=int(max_steps), chunk=int(chunk), check_every=int(check_every))
   chunk = min(chunk, n_restarts)
@@ -621,7 +616,7 @@ def pga(net: Network, loss: Loss | str, x, y, *, key: jax.Array, eps: float,
     init: one of ``INITS``.
     step_rule: ``fixed`` (eta = step), ``lipschitz`` (eta = step / ell, the
       rigorous ell of docs/theory.md section 5 unless given), ``curvature`` (eta = step / ell
-      with ell the estimate ``bounds.estimate_ell`` unless given), ``grad0`` (eta = step eps /
+      with ell the estimate ``bounds.estimate_ell_problem`` unless given), ``grad0`` (eta = step eps /
       ||grad L(delta_0)||), ``normalized`` (delta + step eps g / ||g||), ``sign``
       (delta + step eps sign(g), on the l_inf ball only), ``armijo`` (backtracking on the
       sufficient-increase condition from eta = step eps / ||grad L(delta_0)||), ``apgd``

@@ -228,9 +228,12 @@ def estimate_ell(net: Network, loss: Loss | str, x, y, eps: float, *, key: jax.A
   It is a lower estimate of the true sup: eta = 1/ell_est may exceed
   1/ell, so T1 is not claimed for this rule (the rigorous ell stays for T1),
   but PGA still ascends while eta < 2/ell, and the rule measures the
-  landscape rather than the pessimism of the rigorous bound.
+  landscape rather than the pessimism of the rigorous bound. ``estimate_ell_problem`` of
+  the same two-layer problem (what PGA calls).
   """
-  return sampled_constants(net, loss, x, y, eps, key=key, n=n, norm=norm).ell
+  with jax.enable_x64(True):
+    problem = Problem.two_layer(net, loss, x, y, eps=eps, norm=norm, dtype=jnp.float64)
+  return estimate_ell_problem(problem, key=key, n=n)
 
 
 def sample_points(key: jax.Array, n: int, d: int, eps: float, norm: str = "2") -> jax.Array:
