@@ -572,7 +572,7 @@ def pga_problem_chunks(problem: Problem, *, key: jax.Array, n_restarts: int,
     ell = estimate_ell_problem(problem, key=jax.random.fold_in(key, 1_000_003))
   if rule.ell == "rigorous" and ell is None:
     obj = problem.objective
-    if not isinstance(obj, TwoLayerObjective):
+    if not obj.RIGOROUS:
       raise InvalidInput(f"step_rule={step_rule!r} needs the rigorous ell, which exists for "
                          f"two-layer networks only: use curvature (ell estimated over the "
                          f"ball), grad0 or normalized, or pass ell")

@@ -30,7 +30,6 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from adv_landscape.deep import MLP, mlp_forward
 from adv_landscape.errors import InvalidInput
 from adv_landscape.geometry import sample_ball
 from adv_landscape.losses import Loss, get_loss
@@ -302,12 +301,8 @@ def _problem_basis(problem):
   closed-form two-layer objective (W) and the autodiff MLP (``deep.mlp_forward``, Ws[0]),
   whose inputs enter only through that layer; any other model is left dense (a user's
   function may reach x by another path)."""
-  obj = problem.objective
-  if isinstance(getattr(obj, "net", None), Network):
-    W = obj.net.W
-  elif getattr(obj, "apply", None) is mlp_forward and isinstance(obj.params, MLP):
-    W = obj.params.Ws[0]
-  else:
+  W = problem.objective.first_layer()
+  if W is None:
     return None
   return _row_space(W) if problem.d > REDUCE_ABOVE_D and W.shape[0] < problem.d else None
 

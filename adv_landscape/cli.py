@@ -362,7 +362,7 @@ def _processes_args(p) -> None:
                       "pods: jax.distributed.initialize() with no arguments)")
 
 
-EXPERIMENTS = ("rq1_local_max", "rq2_input_scale", "rq3_landscape")
+EXPERIMENTS = ("rq1_local_max", "rq2_input_scale", "rq3_landscape", "one_step")
 
 
 def _experiments_dir() -> str:
@@ -528,7 +528,7 @@ def build_parser() -> argparse.ArgumentParser:
   _common(v, x64=False)
   v.set_defaults(func=cmd_verify)
   r = sub.add_parser("reproduce", help="regenerate every figure of the paper's experiments",
-                     description="Runs experiments/rq1..rq3 and writes their figures and "
+                     description="Runs experiments/rq1..rq3 and one_step and writes their figures and "
                                  "*_summary.json files.", epilog=_EXAMPLES["reproduce"])
   r.add_argument("--quick", action="store_true", help="small versions (minutes on 2 cores)")
   r.add_argument("--smoke", action="store_true", help=argparse.SUPPRESS)

@@ -25,7 +25,7 @@ from adv_landscape.config import Tolerances
 from adv_landscape.geometry import project_ball, sample_ball
 from adv_landscape.losses import Loss, get_loss
 from adv_landscape.network import Network
-from adv_landscape.problem import AutodiffObjective, Problem, TwoLayerObjective
+from adv_landscape.problem import Problem
 
 __all__ = ["Hunt", "hunt_interior_critical", "detection_limit", "SHELL"]
 
@@ -158,12 +158,7 @@ def hunt_interior_critical_problem(problem: Problem, *, key: jax.Array, n_starts
     multi = loss.multi_output
     # grad f = grad of the linear loss -y u at y = -1, so one code path serves both.
     minus_one = jnp.asarray(-1.0, jnp.float64)
-    if multi:
-      f_obj = obj
-    elif isinstance(obj, TwoLayerObjective):
-      f_obj = TwoLayerObjective(obj.net, obj.x, minus_one, get_loss("linear"))
-    else:
-      f_obj = AutodiffObjective(obj.params, obj.x, minus_one, obj.apply, get_loss("linear"))
+    f_obj = obj if multi else obj.with_loss(get_loss("linear"), minus_one)
     gf0 = float(jnp.linalg.norm(f_obj.grad(zero)))
     gL0 = float(jnp.linalg.norm(obj.grad(zero)))
     tol_f = rtol_g * max(gf0, 1e-300)

@@ -16,10 +16,11 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from adv_landscape.deep import MLP, init_mlp, mlp_forward, validate_mlp
+from adv_landscape.deep import init_mlp
 from adv_landscape.errors import InvalidInput
 from adv_landscape.losses import LOSSES, get_loss, load_loss, with_output_bias
-from adv_landscape.network import Network, init_network, synthetic_input, validate_problem
+from adv_landscape.models import family_of
+from adv_landscape.network import init_network, synthetic_input
 from adv_landscape.problem import CONSTRAINTS, Problem
 from adv_landscape.step_rules import get_rule
 from adv_landscape.weights import read_input, read_network
@@ -112,7 +113,7 @@ def load_files(args):
                        f"{'it' if one else 'them'}")
   loaded = read_network(args.weights, activation=args.activation)
   net = loaded.net
-  m_have = net.m if isinstance(net, Network) else net.widths[-1]
+  m_have = family_of(net).widths(net)[-1]
   for name, have in (("d", net.d), ("m", m_have)):
     want = getattr(args, name)
     if want is not None and want != have:
@@ -213,13 +214,7 @@ def build_instance(args):
   gamma_scale = xnorm / np.sqrt(x.shape[0]) if args.norm == "inf" else xnorm
   eps = args.eps if args.eps is not None else (args.gamma or 0.5) * gamma_scale
   try:
-    if isinstance(net, Network):
-      validate_problem(net, x, eps, y, loss=loss)
-    else:
-      validate_mlp(net, x, eps)
-      validate_problem(Network(net.Ws[-1], net.a, net.bs[-1], net.activation),
-                               np.zeros(net.widths[-2] if net.depth > 1 else net.d), eps, y,
-                               loss=loss)  # the head and the label
+    family_of(net).validate(net, x, eps, y, loss)
   except InvalidInput as e:
     raise InvalidInput(f"{where}{e}") from None
   if args.weights and args.y is None:
@@ -228,18 +223,16 @@ def build_instance(args):
                        f"has no default label")
   if args.weights:  # after the checks: the head and the loss agree, so the bias fits
     loss = with_output_bias(loss, bias)
-  deep = not isinstance(net, Network)
+  widths = family_of(net).widths(net)
   source.update(loss=loss.name, y=y, norm=args.norm, eps=eps,
                 gamma=eps / gamma_scale if xnorm else None, x_norm=xnorm, d=int(net.d),
-                m=int(net.widths[-1] if deep else net.m), activation=net.activation,
-                depth=int(net.depth) if deep else 1,
-                widths=list(net.widths) if deep else [int(net.m)])
+                m=int(widths[-1]), activation=net.activation, depth=len(widths),
+                widths=[int(w) for w in widths])
   return net, loss, x, y, eps, k_run, source
 
 
 def problem(net, loss, x, y, *, eps: float, norm: str = "2", dtype=None) -> Problem:
-  """The ``Problem`` of a network of either family: the closed forms for a two-layer
-  ``Network``, autodiff through ``deep.mlp_forward`` for an ``MLP``."""
-  if isinstance(net, MLP):
-    return Problem.autodiff(mlp_forward, net, loss, x, y, eps=eps, dtype=dtype, norm=norm)
-  return Problem.two_layer(net, loss, x, y, eps=eps, dtype=dtype, norm=norm)
+  """The ``Problem`` of a network of any registered family (``models.MODEL_FAMILIES``): the
+  closed forms for a two-layer ``Network``, autodiff through ``deep.mlp_forward`` for an
+  ``MLP``."""
+  return family_of(net).problem(net, loss, x, y, eps=eps, norm=norm, dtype=dtype)

@@ -44,7 +44,7 @@ from adv_landscape.config import PGAConfig, Tolerances
 from adv_landscape.errors import InvalidInput
 from adv_landscape.losses import Loss
 from adv_landscape.network import Network, forward
-from adv_landscape.problem import Problem, TwoLayerObjective
+from adv_landscape.problem import Problem
 from adv_landscape.proof import Proof, prove_maximum
 
 __all__ = ["PGAConfig", "Tolerances", "CensusRun", "run_census", "run_census_problem"]
@@ -145,7 +145,7 @@ def run_census_problem(problem: Problem, *, key: jax.Array, n_restarts: int,
     if con.NORM == "inf":  # the box proofs; the sphere ones need the closed forms
       proofs = _box_proofs(cert, res.deltas, cs)
       cs, proofs = merge_proved(cs, res.deltas, proofs, eps=eps)
-    elif isinstance(obj, TwoLayerObjective):
+    elif obj.RIGOROUS:
       proofs = [proved[int(i)] if int(i) in proved else prove_maximum(
           obj.net, obj.loss, obj.x, obj.y, res.deltas[i], eps=eps, tol_b=tols.tol_b)
           for i in cs.reps]
@@ -287,7 +287,7 @@ def _certify(problem, deltas, tol, tols, balls, proved, *, prove, progress,
   """
   con, obj = problem.constraint, problem.objective
   kw = dict(tol_b=tols.tol_b, rtol_h=tols.rtol_h)
-  if not (prove and con.NORM == "2" and isinstance(obj, TwoLayerObjective)):
+  if not (prove and con.NORM == "2" and obj.RIGOROUS):
     return _by_rows(lambda r: certify_endpoints(problem, deltas[r], tol_g=np.asarray(tol)[r],
                                           progress=progress, **kw), deltas.shape[0], split)
   eps = float(con.eps)

@@ -33,13 +33,14 @@ True
 from __future__ import annotations
 
 import dataclasses
-from typing import Any, Callable
+from typing import Any, Callable, ClassVar
 
 import jax
 import jax.numpy as jnp
 import numpy as np
 
 from adv_landscape import objective as closed_form
+from adv_landscape.deep import MLP, mlp_forward
 from adv_landscape.errors import InvalidInput
 from adv_landscape.geometry import project_ball_batch, sample_ball, sample_sphere
 from adv_landscape.losses import Loss, get_loss
@@ -54,12 +55,25 @@ _static = dict(metadata=dict(static=True))
 @jax.tree_util.register_dataclass
 @dataclasses.dataclass(frozen=True)
 class TwoLayerObjective:
-  """L(delta) for a two-layer network, by the closed forms of ``objective``."""
+  """L(delta) for a two-layer network, by the closed forms of ``objective``.
 
+  Capabilities (what the rest of the suite asks of an objective instead of its type):
+  ``RIGOROUS``, whether rigorous derivative bounds and proofs exist (they read ``net``,
+  a two-layer ``Network``); ``first_layer()``, the matrix through which alone x enters
+  (or None); ``with_loss(loss, y)``, the same model under another loss and label.
+  """
+
+  RIGOROUS: ClassVar[bool] = True
   net: Network
   x: jax.Array
   y: jax.Array
   loss: Loss = dataclasses.field(**_static)
+
+  def first_layer(self):
+    return self.net.W
+
+  def with_loss(self, loss: Loss, y) -> "TwoLayerObjective":
+    return TwoLayerObjective(self.net, self.x, y, loss)
 
   def value(self, delta):
     return closed_form.value(self.net, self.loss, self.x, self.y, delta)
@@ -84,13 +98,25 @@ class TwoLayerObjective:
 @jax.tree_util.register_dataclass
 @dataclasses.dataclass(frozen=True)
 class AutodiffObjective:
-  """L(delta) = loss(apply(params, x + delta), y) for any JAX function, by autodiff."""
+  """L(delta) = loss(apply(params, x + delta), y) for any JAX function, by autodiff.
 
+  The capabilities of ``TwoLayerObjective``: no rigorous bounds; a first layer only for
+  ``deep.mlp_forward`` on an ``MLP`` (a user's function may reach x by another path).
+  """
+
+  RIGOROUS: ClassVar[bool] = False
   params: Any
   x: jax.Array
   y: jax.Array
   apply: Callable = dataclasses.field(**_static)
   loss: Loss = dataclasses.field(**_static)
+
+  def first_layer(self):
+    return self.params.Ws[0] if self.apply is mlp_forward and isinstance(self.params, MLP) \
+        else None
+
+  def with_loss(self, loss: Loss, y) -> "AutodiffObjective":
+    return AutodiffObjective(self.params, self.x, y, self.apply, loss)
 
   def value(self, delta):
     return self.loss.value(self.apply(self.params, self.x + delta), self.y)

@@ -31,11 +31,12 @@ from adv_landscape import ascent, bounds, instances, io
 from adv_landscape import distributed as dist
 from adv_landscape.census import nonlinearity
 from adv_landscape.config import PGAConfig, Tolerances
-from adv_landscape.deep import MLP, init_mlp, mlp_forward
+from adv_landscape.deep import MLP, init_mlp
 from adv_landscape.errors import InvalidInput
 from adv_landscape.hunt import hunt_interior_critical_problem
 from adv_landscape.losses import get_loss
-from adv_landscape.network import Network, forward, init_network, synthetic_input
+from adv_landscape.models import family_of
+from adv_landscape.network import Network, init_network, synthetic_input
 from adv_landscape.pipeline import run_census_problem
 from adv_landscape.stats import km_median
 from adv_landscape.step_rules import get_rule
@@ -177,10 +178,10 @@ def _paper_bump(p: GridPoint):
   z_star = np.asarray(x) + 0.5 * eps * u / np.linalg.norm(u)
   Wb = np.repeat(R / (w * eps), 2, axis=0)  # (2d, d): each direction twice
   bb = -Wb @ z_star + np.tile([1.0, -1.0], p.d)
-  f = (lambda z: mlp_forward(net, z)) if isinstance(net, MLP) else (lambda z: forward(net, z))
-  gf = float(jnp.linalg.norm(jax.grad(f)(x)))
+  family = family_of(net)
+  gf = float(jnp.linalg.norm(jax.grad(lambda z: family.forward(net, z))(x)))
   ab = BUMP_HEIGHT * gf * w * eps * np.tile([1.0, -1.0], p.d) / np.sqrt(2.0)
-  if not isinstance(net, MLP):
+  if family.name == "two_layer":  # the bump's units beside the paper's
     return (Network(jnp.concatenate([net.W, jnp.asarray(Wb)]),
                     jnp.concatenate([net.a, jnp.asarray(ab)]),
                     jnp.concatenate([net.b, jnp.asarray(bb)]), net.activation),
@@ -226,10 +227,7 @@ def _ell_inflated(p: GridPoint):
 def _first_layer_over(p: GridPoint, c: float):
   """The paper's network (two-layer or deep) with its first layer divided by c."""
   net, loss, x, y, eps = _paper(p)
-  if isinstance(net, MLP):
-    return (MLP((net.Ws[0] / c,) + net.Ws[1:], net.bs, net.a, net.activation), loss, x, y,
-            eps)
-  return Network(net.W / c, net.a, net.b, net.activation), loss, x, y, eps
+  return family_of(net).over_first_layer(net, c), loss, x, y, eps
 
 
 def _w_over_s2(p: GridPoint):
@@ -288,7 +286,7 @@ def run_point(p: GridPoint) -> dict:
     net, loss, x, y, eps = instance(p)
     key = jax.random.fold_in(jax.random.key(p.seed), 1)
     problem = instances.problem(net, loss, x, y, eps=eps, norm=p.norm)
-    if isinstance(net, MLP):  # autodiff; no rigorous constants (NaN: reported as null)
+    if not family_of(net).rigorous:  # autodiff; no rigorous constants (NaN: reported as null)
       const = bounds.unavailable_constants(problem)
       sampled = bounds.sampled_constants_problem(problem, key=jax.random.fold_in(key, 1), n=128)
     else:
@@ -316,7 +314,7 @@ def run_point(p: GridPoint) -> dict:
       k, steps = min(INCREASE_RESTARTS, p.n_restarts), min(p.max_steps, INCREASE_STEPS)
       vals, gn = ascent.pga_trace_problem(problem, starts[:k], jnp.asarray(res.eta[:k]),
                                           jnp.zeros(steps))
-      size = p.d + (sum(net.widths) if isinstance(net, MLP) else p.m)
+      size = p.d + sum(family_of(net).widths(net))
       increase = ascent.sufficient_increase(vals, gn, res.eta[:k], size=size)
     t1 = bounds.t1_bound(const.L_max, L0, res.eta, tol_g) if fixed_step else np.full(
         p.n_restarts, np.nan)

@@ -24,7 +24,7 @@ LAYERS = (
   ("deep",),
   ("weights", "objective"),
   ("problem",),
-  ("lanczos", "bounds", "hunt"),
+  ("models", "lanczos", "bounds", "hunt"),
   ("certify", "proof", "ascent"),
   ("box",),
   ("certificates",),

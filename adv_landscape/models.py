@@ -1,0 +1,78 @@
+"""The model families: one registry, ``MODEL_FAMILIES``, name -> ``ModelFamily``.
+
+A family is a network type and what the rest of the suite asks of it, so that no module
+outside this one dispatches on the type of a network: its ``Problem`` (closed forms or
+autodiff), f(z), its hidden widths and depth, a copy with the first layer divided by c
+(the scaled control families), the checks of an instance, and whether rigorous derivative
+bounds exist (``rigorous``: the two-layer closed forms; proofs and T1 read them).
+
+A new family is one ``ModelFamily`` entry here (its type, its problem and the rest);
+``family_of`` then finds it for the sweep, the instances and the command line.
+
+>>> from adv_landscape.network import init_network
+>>> import jax
+>>> family_of(init_network(jax.random.key(0), 3, 4)).name
+'two_layer'
+"""
+
+from __future__ import annotations
+
+from typing import Callable, NamedTuple
+
+import numpy as np
+
+from adv_landscape.deep import MLP, mlp_forward, validate_mlp
+from adv_landscape.errors import InvalidInput
+from adv_landscape.network import Network, forward, validate_problem
+from adv_landscape.problem import Problem
+
+__all__ = ["ModelFamily", "MODEL_FAMILIES", "family_of"]
+
+
+class ModelFamily(NamedTuple):
+  """One model family (module docstring)."""
+
+  name: str
+  type: type
+  problem: Callable  # (net, loss, x, y, *, eps, norm, dtype) -> Problem
+  forward: Callable  # (net, z) -> f(z)
+  widths: Callable  # net -> hidden widths (tuple)
+  over_first_layer: Callable  # (net, c) -> the network with its first layer divided by c
+  validate: Callable  # (net, x, eps, y, loss) -> None or InvalidInput
+  rigorous: bool
+
+
+def _two_layer_problem(net, loss, x, y, *, eps, norm="2", dtype=None):
+  return Problem.two_layer(net, loss, x, y, eps=eps, dtype=dtype, norm=norm)
+
+
+def _mlp_problem(net, loss, x, y, *, eps, norm="2", dtype=None):
+  return Problem.autodiff(mlp_forward, net, loss, x, y, eps=eps, dtype=dtype, norm=norm)
+
+
+def _mlp_validate(net, x, eps, y, loss):
+  validate_mlp(net, x, eps)
+  validate_problem(Network(net.Ws[-1], net.a, net.bs[-1], net.activation),
+                   np.zeros(net.widths[-2] if net.depth > 1 else net.d), eps, y,
+                   loss=loss)  # the head and the label
+
+
+MODEL_FAMILIES = {f.name: f for f in (
+    ModelFamily("two_layer", Network, _two_layer_problem, forward, lambda net: (int(net.m),),
+                lambda net, c: Network(net.W / c, net.a, net.b, net.activation),
+                lambda net, x, eps, y, loss: validate_problem(net, x, eps, y, loss=loss),
+                rigorous=True),
+    ModelFamily("mlp", MLP, _mlp_problem, mlp_forward, lambda net: tuple(net.widths),
+                lambda net, c: MLP((net.Ws[0] / c,) + tuple(net.Ws[1:]), net.bs, net.a,
+                                   net.activation),
+                _mlp_validate, rigorous=False),
+)}
+
+
+def family_of(net) -> ModelFamily:
+  """The registered family of a network; ``InvalidInput`` naming the families otherwise."""
+  for family in MODEL_FAMILIES.values():
+    if isinstance(net, family.type):
+      return family
+  raise InvalidInput(f"a {type(net).__name__} is not a registered model family; the families "
+                     f"are {list(MODEL_FAMILIES)} (adv_landscape.models)")
