@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from adv_landscape.cli import main
-from experiments import rq1_local_max, rq2_input_scale, rq3_landscape
+from experiments import one_step, rq1_local_max, rq2_input_scale, rq3_landscape
 
 
 def check_figure(path):
@@ -21,11 +21,12 @@ def check_figure(path):
 
 FIGURES = {"rq1": ["rq1_value_vs_iteration", "rq1_lambda_hist", "rq1_certified"],
            "rq2": ["rq2_protocols", "rq2_speed"],
-           "rq3": ["rq3_slices", "rq3_great_circles"]}
+           "rq3": ["rq3_slices", "rq3_great_circles"],
+           "one_step": ["one_step_threshold", "one_step_flips", "one_step_maxima"]}
 
 
 def test_reproduce_runs_every_experiment_in_smoke_mode(tmp_path, capsys):
-  """adv-landscape reproduce drives the three scripts (each script's main())."""
+  """adv-landscape reproduce drives the four scripts (each script's main())."""
   assert main(["reproduce", "--smoke", "--out", str(tmp_path), "--no-progress",
                "--json", str(tmp_path / "run.json")]) == 0
   made = json.loads((tmp_path / "run.json").read_text())["figures"]
@@ -37,7 +38,11 @@ def test_reproduce_runs_every_experiment_in_smoke_mode(tmp_path, capsys):
     summary = json.loads((tmp_path / f"{rq}_summary.json").read_text())
     assert summary["summary"] and summary["config"]["smoke"] is True
   out = capsys.readouterr().out
-  assert "RQ1" in out and "RQ2" in out and "RQ3" in out
+  assert "RQ1" in out and "RQ2" in out and "RQ3" in out and "one step" in out
+  one = json.loads((tmp_path / "one_step_summary.json").read_text())["summary"]
+  for rec in one["instances"]:  # no budget below the first flip along the ray flips
+    assert np.isfinite(rec["c_one_step"]) and rec["c_one_step"] > 0
+    assert not any(b["one_step_flips"] for b in rec["budgets"] if b["c"] < rec["c_one_step"])
   summary = json.loads((tmp_path / "rq2_summary.json").read_text())["summary"]
   rq2 = summary["protocols"]
   assert set(rq2) == {"fixed", "rescaled", "tuned", "clean"}
@@ -58,7 +63,7 @@ def test_reproduce_runs_every_experiment_in_smoke_mode(tmp_path, capsys):
 
 
 def test_scripts_have_a_main_with_argparse():
-  for module in (rq1_local_max, rq2_input_scale, rq3_landscape):
+  for module in (rq1_local_max, rq2_input_scale, rq3_landscape, one_step):
     assert callable(module.main) and "Command:" in module.__doc__ and "Run time" in module.__doc__
 
 
