@@ -202,6 +202,20 @@ def _points_c(z: Sizes, b: dict) -> list[tuple[GridPoint, str]]:
           for s in z.scales]
 
 
+# Secondary analyses: points that no claim or control reads, analysed on their own and
+# reported beside the claims (a study name starting "secondary:").
+FIXED_EPS = "secondary:C-fixed-eps"
+
+
+def _points_c_fixed_eps(z: Sizes, b: dict) -> list[tuple[GridPoint, str]]:
+  """C's scales at a fixed radius: gamma = 0.5 / s, so eps = 0.5 sqrt(d) (the s = 1 ball) at
+  every s. At fixed gamma (the paper's setting, C's grid) eps = gamma s sqrt(d) grows with
+  s, so "larger s" is also "larger ball"; this axis moves s alone."""
+  return [(GridPoint(d=z.d0, m=z.m0, s=s, gamma=0.5 / s, step_rule=rule, step=step,
+                     **b), FIXED_EPS)
+          for rule, step in (("grad0", 0.05), ("armijo", 1.0)) for s in z.scales]
+
+
 def _points_d(z: Sizes, b: dict) -> list[tuple[GridPoint, str]]:
   out = []
   for loss in OTHER_LOSSES:
@@ -247,6 +261,8 @@ def grid(*, quick: bool, seeds: int | None = None) -> list[tuple[GridPoint, str]
               if s not in growth_controls]
     if seed < z.growth_seeds:
       out += [(p, s) for p, s in _control_points(g, z.d0, z.m0, z.ds) if s in growth_controls]
+    if not z.quick and seed < z.growth_seeds:  # C's networks (the full grid only)
+      out += _points_c_fixed_eps(z, b)
   return out
 
 
@@ -302,7 +318,9 @@ def run_verify(out_dir: str, *, quick: bool, seed: int = 0, seeds: int | None = 
   reused = [r for r in records if r["key"] in recorded]
   for r in records:
     r["studies"] = studies[r["key"]]
-  main = [r for r in records if not any(s.startswith("control:") for s in r["studies"])]
+  main = [r for r in records if not any(s.startswith("control:") for s in r["studies"])
+          and not all(s.startswith("secondary:") for s in r["studies"])]
+  fixed_eps = [r for r in records if FIXED_EPS in r["studies"]]
   results = []
   for spec in CLAIM_SPECS.values():
     recs = spec.select(main)
@@ -329,8 +347,13 @@ def run_verify(out_dir: str, *, quick: bool, seed: int = 0, seeds: int | None = 
       figures += spec.figures(spec.select(main), res, out_dir)
   figures += plots.plot_lambda(main, out_dir)
   proved = [r["proved_fraction"] for r in main]
+  secondary = {}
+  if fixed_eps:  # C's test at a fixed radius (no verdict of its own: a reading of C)
+    secondary["C-fixed-eps"] = claims.claim_c(fixed_eps, seed=seed)
+    secondary["C-fixed-eps"]["units"] = claims.units(fixed_eps)
   report = {
       "claims": results,
+      "secondary": secondary,
       "controls": controls,
       "controls_detected": bool(controls) and all(c["verdict"] == c["expected"]
                                                   for c in controls),
@@ -517,6 +540,13 @@ def write_report(report: dict, path: str) -> None:
     lines.append(f"| {c['claim']} | {c['name']} | {c['family']} | {c['description']} | "
                  f"{c.get('expected', 'fails')} | {flag} | {_stat_short(c)} | {c['instances']} |")
   lines += [""] + _paragraphs(report)
+  fe = report.get("secondary", {}).get("C-fixed-eps")
+  if fe:
+    lines += ["", "## C at a fixed radius (secondary)", "",
+              "The same test as C on C's networks with gamma = 0.5 / s, so that eps = "
+              "0.5 sqrt(d) at every s (at fixed gamma eps grows with s, so C's scale is also "
+              f"the ball's size). Not a claim of the paper: a reading of C. "
+              f"{fe['units']} networks."] + _section_c(fe)[2:]
   lo = report.get("bound_looseness", {})
   lines += ["", "## Looseness of the bounds", "",
             f"- count / T1 where eta <= 1/ell: median {_fmt(lo.get('t1_ratio_median'))}, "
