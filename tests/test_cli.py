@@ -237,7 +237,7 @@ def test_the_api_runs_a_float32_input_at_the_network_s_precision():
 def test_the_default_chunk_gives_every_process_a_chunk(monkeypatch, capsys):
   """512 restarts on 2 processes: chunks of 256 (the old fixed default of 8192 left the second
   process without one and refused the run); one process keeps a single chunk."""
-  import adv_landscape.cli as cli_mod
+  import adv_landscape.commands as commands_mod
   import adv_landscape.pipeline as pipeline_mod
 
   seen = []
@@ -248,7 +248,7 @@ def test_the_default_chunk_gives_every_process_a_chunk(monkeypatch, capsys):
 
   monkeypatch.setattr(pipeline_mod, "run_census", stop)
   for procs, want in ((2, 256), (1, 512)):
-    monkeypatch.setattr(cli_mod, "_processes", lambda procs=procs: procs)
+    monkeypatch.setattr(commands_mod, "_processes", lambda procs=procs: procs)
     rc, _, err = run(["census", "--d", "4", "--m", "6", "--inits", "512", "--no-progress"],
                      capsys)
     assert rc == 130 and seen[-1] == want

@@ -12,7 +12,7 @@ import os
 import numpy as np
 import pytest
 
-from adv_landscape import cli
+from adv_landscape import cli, commands
 
 
 def make_files(folder) -> None:
@@ -211,7 +211,7 @@ def no_computation(monkeypatch):
   monkeypatch.setattr(ascent_mod, "pga_problem", forbidden)
   monkeypatch.setattr(ascent_mod, "pga_problem_chunks", forbidden)
   monkeypatch.setattr(sweep_mod, "run_point", forbidden)
-  monkeypatch.setattr(cli, "_source_package", forbidden)
+  monkeypatch.setattr(commands, "_source_package", forbidden)
 
 
 @pytest.mark.parametrize("argv, expected", [c[1:] for c in CASES], ids=[c[0] for c in CASES])
@@ -238,7 +238,7 @@ def test_an_internal_error_is_a_bug_with_its_traceback(monkeypatch):
   def broken(args):
     raise ValueError("an internal bug")
 
-  monkeypatch.setattr(cli, "cmd_census", broken)
+  monkeypatch.setattr(commands, "cmd_census", broken)
   with pytest.raises(ValueError, match="an internal bug"):
     cli.main(["census"])
 

@@ -33,6 +33,7 @@ LAYERS = (
   ("api", "sweep"),
   ("claims",),
   ("verify",),
+  ("commands",),
   ("cli",),
   ("__init__",),
 )
