@@ -121,7 +121,8 @@ def census(net: Network, loss: str | Loss | Callable, x, y, *, eps: float | None
            gamma: float | None = None, n_restarts: int = 1000, step_rule: str = "normalized",
            step: float | None = None, init: str | None = None, max_steps: int = 10_000,
            tol_g: float | None = None, tol_c: float = 1e-3, seed: int = 0,
-           output_bias=0.0, norm: str = "2", progress: bool = False) -> CensusResult:
+           output_bias=0.0, norm: str = "2", progress: bool = False,
+           bound: bool = False) -> CensusResult:
   """PGA from ``n_restarts`` starts, certificates, the distinct maxima and their proofs.
 
   The defaults are the command line's. The restarts use the third key of
@@ -141,6 +142,9 @@ def census(net: Network, loss: str | Loss | Callable, x, y, *, eps: float | None
     norm: "2" (the l2 ball) or "inf" (the box; then gamma sets eps = gamma ||x|| /
       sqrt(d), the starts default to ``vertex`` and ``step_rule="sign"`` is allowed).
     progress: progress bars.
+    bound: also a certified upper bound on max L over the set and the gap to the best
+      certified maximum (``summary`` keys ``upper_bound``, ``gap``, ``relative_gap``,
+      ``bound_method``, ``bound_seconds``; the CLI's ``--bound``).
 
   Raises:
     InvalidInput: bad arguments (both eps and gamma, x = 0 with gamma, ...).
@@ -169,6 +173,10 @@ def census(net: Network, loss: str | Loss | Callable, x, y, *, eps: float | None
   tols = Tolerances.for_dtype(x.dtype, tol_c=tol_c)
   run = run_census(net, loss, x, y, eps=eps, key=seed_keys(seed)[2], n_restarts=n_restarts,
                    config=config, tolerances=tols, progress=progress, norm=norm)
+  summary = dict(run.summary)
+  if bound:
+    from adv_landscape.models import certified_gap
+    summary.update(certified_gap(net, loss, x, y, eps, norm, summary["best_value"]))
   cls = {"boundary": "boundary_local_max", "interior": "interior_local_max"}
   maxima = [Maximum(value=mx["value"], delta=np.asarray(mx["delta"]), kind=mx["kind"],
                     cls=cls[mx["kind"]], count=mx["count"], basin_fraction=mx["basin_fraction"],
@@ -182,5 +190,5 @@ def census(net: Network, loss: str | Loss | Callable, x, y, *, eps: float | None
                 "d": int(net.d), "m": int(net.m), "activation": net.activation,
                 "output_bias": np.asarray(output_bias).tolist(), "dtype": str(x.dtype),
                 "tolerances": tols.describe()}
-  return CensusResult(maxima, dict(run.summary["class_counts"]), dict(run.summary), out_config,
+  return CensusResult(maxima, dict(run.summary["class_counts"]), summary, out_config,
                       run)

@@ -246,6 +246,10 @@ def build_parser() -> argparse.ArgumentParser:
   _instance_args(c)
   c.add_argument("--save-endpoints", action="store_true",
                  help="also write every endpoint to the JSON")
+  c.add_argument("--bound", action="store_true",
+                 help="also a certified upper bound on max L over the set (two-layer "
+                      "networks: linear relaxation and interval bounds of f) and PGA's gap to "
+                      "it")
   c.add_argument("--stream", action="store_true",
                  help="reduce each chunk into the census and drop it (memory independent of "
                       "--inits; greedy clustering in chunk order; proofs serve the "

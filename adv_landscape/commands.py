@@ -68,6 +68,9 @@ def cmd_census(args) -> int:
   summary, maxima = dict(run.summary), run.maxima
   if args.stream:
     summary["iteration_histogram"] = run.iteration_histogram
+  if getattr(args, "bound", False):
+    from adv_landscape.models import certified_gap
+    summary.update(certified_gap(net, loss, x, y, eps, args.norm, summary["best_value"]))
   if not writer:
     return 0
   print("\n".join(reports.census_lines(source, args, run.config, summary, maxima)))

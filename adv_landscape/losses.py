@@ -36,6 +36,9 @@ class Loss:
     multi_output: True when u has shape (K,) (softmax cross-entropy).
     sups: ``(lo, hi, y) -> (sup|l'|, sup|l''|, sup|l'''|)`` over u in [lo, hi];
       ``None`` for user losses, whose constants are unknown.
+    convex: l(., y) is convex in u (in the logits for a multi-output loss), so its maximum
+      over an interval of u (a box of logits) is at an end (a vertex): what the certified
+      upper bound on max L reads (``relaxation``). False for user losses.
   """
 
   name: str
@@ -44,6 +47,7 @@ class Loss:
   hess: Callable
   multi_output: bool = False
   sups: Callable | None = None
+  convex: bool = False
 
   def __repr__(self) -> str:
     return f"Loss({self.name!r})"
@@ -60,6 +64,7 @@ _quadratic = Loss(
     grad=lambda u, y: u - y,
     hess=lambda u, y: jnp.ones_like(u),
     sups=lambda lo, hi, y: (_absmax(lo - y, hi - y), 1.0, 0.0),
+    convex=True,
 )
 
 
@@ -75,6 +80,7 @@ _logistic = Loss(
     grad=lambda u, y: -y * _logistic_parts(u, y)[0],
     hess=lambda u, y: y**2 * _logistic_parts(u, y)[1],
     sups=lambda lo, hi, y: (abs(y), y**2 / 4.0, abs(y) ** 3 / (6.0 * math.sqrt(3.0)) + 1e-12),
+    convex=True,
 )
 
 
@@ -91,6 +97,7 @@ _exponential = Loss(
     grad=lambda u, y: -y * jnp.exp(-y * u),
     hess=lambda u, y: y**2 * jnp.exp(-y * u),
     sups=_exp_sup,
+    convex=True,
 )
 
 HUBER_DELTA = 1.0
@@ -104,6 +111,7 @@ _huber = Loss(
     grad=lambda u, y: jnp.clip(u - y, -HUBER_DELTA, HUBER_DELTA),
     hess=lambda u, y: (jnp.abs(u - y) <= HUBER_DELTA).astype(jnp.result_type(u)),
     sups=lambda lo, hi, y: (min(HUBER_DELTA, _absmax(lo - y, hi - y)), 1.0, math.inf),
+    convex=True,
 )
 
 # linear margin -y u: the objective is then the network itself.
@@ -113,6 +121,7 @@ _linear = Loss(
     grad=lambda u, y: -y * jnp.ones_like(u),
     hess=lambda u, y: jnp.zeros_like(u),
     sups=lambda lo, hi, y: (abs(y), 0.0, 0.0),
+    convex=True,
 )
 
 
@@ -136,6 +145,7 @@ def _ce_hess(u, y):
 _softmax_ce = Loss(
     "softmax_ce", value=_ce_value, grad=_ce_grad, hess=_ce_hess, multi_output=True,
     sups=lambda lo, hi, y: (math.sqrt(2.0), 0.5, 1.0 / math.sqrt(2.0)),
+    convex=True,
 )
 
 LOSSES: dict[str, Loss] = {
@@ -184,7 +194,7 @@ def with_output_bias(loss: Loss, c) -> Loss:
                                     None if hi is None else hi + c, y))
     return Loss(loss.name, value=lambda u, y: loss.value(u + c, y),
                 grad=lambda u, y: loss.grad(u + c, y), hess=lambda u, y: loss.hess(u + c, y),
-                multi_output=loss.multi_output, sups=sups)
+                multi_output=loss.multi_output, sups=sups, convex=loss.convex)
   return loss
 
 

@@ -3,8 +3,10 @@
 A family is a network type and what the rest of the suite asks of it, so that no module
 outside this one dispatches on the type of a network: its ``Problem`` (closed forms or
 autodiff), f(z), its hidden widths and depth, a copy with the first layer divided by c
-(the scaled control families), the checks of an instance, and whether rigorous derivative
-bounds exist (``rigorous``: the two-layer closed forms; proofs and T1 read them).
+(the scaled control families), the checks of an instance, whether rigorous derivative
+bounds exist (``rigorous``: the two-layer closed forms; proofs and T1 read them), and a
+certified upper bound on max L over the set (``bound``, ``relaxation``; None where the
+family has none yet).
 
 A new family is one ``ModelFamily`` entry here (its type, its problem and the rest);
 ``family_of`` then finds it for the sweep, the instances and the command line.
@@ -17,6 +19,7 @@ A new family is one ``ModelFamily`` entry here (its type, its problem and the re
 
 from __future__ import annotations
 
+import time
 from typing import Callable, NamedTuple
 
 import numpy as np
@@ -25,8 +28,9 @@ from adv_landscape.deep import MLP, mlp_forward, validate_mlp
 from adv_landscape.errors import InvalidInput
 from adv_landscape.network import Network, forward, validate_problem
 from adv_landscape.problem import Problem
+from adv_landscape.relaxation import loss_upper_bound
 
-__all__ = ["ModelFamily", "MODEL_FAMILIES", "family_of"]
+__all__ = ["ModelFamily", "MODEL_FAMILIES", "family_of", "certified_gap"]
 
 
 class ModelFamily(NamedTuple):
@@ -40,6 +44,7 @@ class ModelFamily(NamedTuple):
   over_first_layer: Callable  # (net, c) -> the network with its first layer divided by c
   validate: Callable  # (net, x, eps, y, loss) -> None or InvalidInput
   rigorous: bool
+  bound: Callable | None = None  # (net, loss, x, y, eps, norm) -> relaxation.LossBound
 
 
 def _two_layer_problem(net, loss, x, y, *, eps, norm="2", dtype=None):
@@ -61,7 +66,7 @@ MODEL_FAMILIES = {f.name: f for f in (
     ModelFamily("two_layer", Network, _two_layer_problem, forward, lambda net: (int(net.m),),
                 lambda net, c: Network(net.W / c, net.a, net.b, net.activation),
                 lambda net, x, eps, y, loss: validate_problem(net, x, eps, y, loss=loss),
-                rigorous=True),
+                rigorous=True, bound=loss_upper_bound),
     ModelFamily("mlp", MLP, _mlp_problem, mlp_forward, lambda net: tuple(net.widths),
                 lambda net, c: MLP((net.Ws[0] / c,) + tuple(net.Ws[1:]), net.bs, net.a,
                                    net.activation),
@@ -76,3 +81,21 @@ def family_of(net) -> ModelFamily:
       return family
   raise InvalidInput(f"a {type(net).__name__} is not a registered model family; the families "
                      f"are {list(MODEL_FAMILIES)} (adv_landscape.models)")
+
+
+def certified_gap(net, loss, x, y, eps, norm, best) -> dict:
+  """The census summary's bound fields: a certified upper bound on max L over the set (the
+  model family's ``bound``), its gap to the best certified maximum ``best``, the method,
+  and its time."""
+  t0 = time.perf_counter()
+  family = family_of(net)
+  if family.bound is None:
+    return {"upper_bound": None, "gap": None, "relative_gap": None, "bound_seconds": 0.0,
+            "bound_method": f"not available: no certified bound for the {family.name} family "
+                            f"yet"}
+  b = family.bound(net, loss, x, y, eps, norm)
+  ok = np.isfinite(b.upper) and np.isfinite(best)
+  gap = b.upper - best if ok else None
+  return {"upper_bound": float(b.upper) if np.isfinite(b.upper) else None, "gap": gap,
+          "relative_gap": gap / max(abs(b.upper), np.finfo(np.float64).tiny) if ok else None,
+          "bound_method": b.method, "bound_seconds": time.perf_counter() - t0}

@@ -64,7 +64,22 @@ def census_lines(source, args, config, s, maxima) -> list[str]:
                  f"{percent(mx['basin_fraction'], 1)}  {curv}{proof}")
   if len(maxima) > 5:
     lines.append(f"  ... {len(maxima) - 5} more")
+  if "upper_bound" in s:
+    lines.append(bound_line(s))
   return lines + [f"note       {line}" for line in census_notes(source, args, s)]
+
+
+def bound_line(s) -> str:
+  """One line: the certified upper bound on max L and how far PGA's best may be from it."""
+  if s["upper_bound"] is None:
+    return f"bound      {s['bound_method']}"
+  if s["gap"] is None:
+    return (f"bound      max L <= {s['upper_bound']:.6g} ({s['bound_seconds']:.2g}s); no "
+            f"certified maximum to compare")
+  return (f"bound      max L <= {s['upper_bound']:.6g}: PGA's best certified maximum "
+          f"{s['best_value']:.6g} is within {s['gap']:.3g} ({s['relative_gap']:.2%} of the "
+          f"bound) of the worst case; the gap is the bound's looseness plus what PGA missed "
+          f"({s['bound_seconds']:.2g}s)")
 
 
 def census_notes(source, args, s) -> list[str]:

@@ -22,7 +22,7 @@ LAYERS = (
   ("config", "reports"),
   ("network",),
   ("deep",),
-  ("weights", "objective"),
+  ("weights", "objective", "relaxation"),
   ("problem",),
   ("models", "lanczos", "bounds", "hunt"),
   ("certify", "proof", "ascent"),

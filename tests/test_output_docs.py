@@ -54,7 +54,7 @@ def test_census_json_fields_are_documented(tmp_path, capsys):
   doc = documented("census JSON")
   base = ["census", "--d", "5", "--m", "12", "--scale", "2", "--inits", "24", "--chunk", "8",
           "--x64", "--no-progress"]
-  for extra, name in ((["--save-endpoints"], "a.json"), (["--stream"], "b.json"),
+  for extra, name in ((["--save-endpoints", "--bound"], "a.json"), (["--stream"], "b.json"),
                       (["--norm", "inf", "--step-rule", "grad0"], "c.json")):
     assert main(base + extra + ["--json", str(tmp_path / name)]) == 0
     res = json.loads((tmp_path / name).read_text())

@@ -1,0 +1,178 @@
+"""Certified upper bounds on max L over the constraint set for two-layer networks
+(docs/theory.md section 15): how far the best maximum PGA found can be from the worst case.
+
+Per hidden unit r, the pre-activation z_r = w_r . (x + delta) + b_r lies in
+[c_r - eps ||w_r||_*, c_r + eps ||w_r||_*] (||.||_* the dual norm: 2 on the ball, 1 on the
+box). On that interval sigma is sandwiched between two parallel lines of the chord's slope
+alpha_r, alpha_r z + beta^-_r <= sigma(z) <= alpha_r z + beta^+_r, with beta^-+ the
+extremes of phi = sigma - alpha_r z, taken on a grid of G cells and widened by
+M h^2 / 8 (M >= sup |sigma''| on the interval, h the cell width: the most a C^2 function
+rises above the larger end of a cell) and by the rounding of the evaluations. Summing
+a_r times the right line (the upper one where a_r >= 0) bounds f by a linear function of
+delta, whose extremes over the set are exact (+- eps ||W^T (a alpha)||_*): the linear
+relaxation (CROWN's construction with chord slopes). The interval bound (sum of a_r times
+sigma's extremes per unit) is taken too, and each end of f's range is the tighter of the
+two, widened by the rounding of the sums. L's bound follows from the range of f where the
+loss says it is convex in u (its maximum over an interval of u, or a box of logits, is at
+an end or a vertex).
+
+>>> import jax, jax.numpy as jnp
+>>> from adv_landscape.network import Network
+>>> net = Network(jnp.eye(2), jnp.array([1.0, 1.0]), jnp.zeros(2), "linear")
+>>> lo, hi = f_range(net, jnp.array([1.0, 0.0]), 1.0, "2")
+>>> round(lo, 9), round(hi, 9)   # f = 1 + delta_1 + delta_2 on the unit disk: 1 -+ sqrt(2)
+(-0.414213562, 2.414213562)
+"""
+
+from __future__ import annotations
+
+import itertools
+from typing import NamedTuple
+
+import jax
+import numpy as np
+
+from adv_landscape.losses import Loss
+from adv_landscape.network import Network
+
+__all__ = ["GRID", "LossBound", "f_range", "loss_upper_bound", "unit_lines"]
+
+U = np.finfo(np.float64).eps
+GRID = 64  # cells per unit's interval for the extremes of sigma - alpha z
+MAX_VERTICES = 4096  # a multi-output loss's box of logits is enumerated up to 2^12 vertices
+
+
+class LossBound(NamedTuple):
+  """A certified bound on max L over the set, or why there is none.
+
+  Attributes:
+    upper: the bound (NaN when none); f_lo, f_hi: f's certified range over the set (per
+    output for a multi-output head); method: how the bound was made, or the reason there
+    is none.
+  """
+
+  upper: float
+  f_lo: np.ndarray
+  f_hi: np.ndarray
+  method: str
+
+
+def _extremes(act, lo, hi, alpha, grid: int = GRID):
+  """Certified (min, max) of phi = sigma - alpha z over [lo, hi], elementwise."""
+  t = np.linspace(0.0, 1.0, grid + 1)
+  z = lo[:, None] + (hi - lo)[:, None] * t[None]
+  z[:, 0], z[:, -1] = lo, hi  # the cells cover [lo, hi] exactly
+  s = np.asarray(act.fn(z), np.float64)
+  phi = s - alpha[:, None] * z
+  h = (hi - lo) / grid * (1 + 8 * U)  # the widest cell, its rounding included
+  M = act.sup_abs(2, np.maximum(np.abs(lo), np.abs(hi)))  # phi'' = sigma''
+  # rounding of sigma (a few ulp) and of alpha z and the difference, per grid value
+  rnd = 8 * U * (np.max(np.abs(s), axis=1) + np.abs(alpha) * np.maximum(np.abs(lo), np.abs(hi)))
+  pad = M * h ** 2 / 8 + rnd
+  return phi.min(axis=1) - pad, phi.max(axis=1) + pad
+
+
+def unit_lines(net: Network, x, eps: float, norm: str, *, grid: int = GRID):
+  """Per hidden unit: its interval [lo, hi], the chord slope alpha and the intercepts
+  beta^- <= sigma(z) - alpha z <= beta^+ on it, and sigma's own extremes there (float64)."""
+  with jax.enable_x64(True):
+    return _unit_lines(net, x, eps, norm, grid)
+
+
+def _unit_lines(net, x, eps, norm, grid):
+  W = np.asarray(net.W, np.float64)
+  x = np.asarray(x, np.float64)
+  b = np.asarray(net.b, np.float64)
+  d = W.shape[1]
+  c = W @ x + b
+  c_err = 1.01 * (d + 2) * U * (np.abs(W) @ np.abs(x) + np.abs(b))
+  wn = np.linalg.norm(W, axis=1) if norm == "2" else np.sum(np.abs(W), axis=1)
+  r = eps * wn * (1 + (d + 4) * U) + c_err
+  lo, hi = c - r, c + r
+  act = net.act
+  width = hi - lo
+  s_lo, s_hi = np.asarray(act.fn(lo), np.float64), np.asarray(act.fn(hi), np.float64)
+  flat = width <= 1e-12 * np.maximum(1.0, np.abs(c))
+  alpha = np.where(flat, np.asarray(act.d1(c), np.float64),
+                   (s_hi - s_lo) / np.where(flat, 1.0, width))
+  beta_lo, beta_hi = _extremes(act, lo, hi, alpha, grid)
+  sig_lo, sig_hi = _extremes(act, lo, hi, np.zeros_like(alpha), grid)
+  return dict(c=c, lo=lo, hi=hi, alpha=alpha, beta_lo=beta_lo, beta_hi=beta_hi,
+              sigma_lo=sig_lo, sigma_hi=sig_hi)
+
+
+def f_range(net: Network, x, eps: float, norm: str, *, grid: int = GRID, lines=None):
+  """Certified [f_lo, f_hi] containing f(x + delta) for every delta of the set (the ball of
+  radius eps, or the box of half-width eps); per output (arrays) for a (m, K) head."""
+  if not net.act.smooth:
+    raise ValueError(f"activation {net.act.name!r} is not smooth: no curvature bound")
+  with jax.enable_x64(True):
+    return _f_range(net, x, eps, norm, grid, lines)
+
+
+def _f_range(net, x, eps, norm, grid, lines):
+  L = _unit_lines(net, x, eps, norm, grid) if lines is None else lines
+  W = np.asarray(net.W, np.float64)
+  A = np.asarray(net.a, np.float64)
+  single = A.ndim == 1
+  A = A[:, None] if single else A
+  m, d = W.shape
+  out_lo, out_hi = [], []
+  for k in range(A.shape[1]):
+    a = A[:, k]
+    pos = a >= 0
+    v = W.T @ (a * L["alpha"])
+    dual = np.linalg.norm(v) if norm == "2" else np.sum(np.abs(v))
+    base = a * L["alpha"] * L["c"]
+    up = np.sum(base) + np.sum(np.where(pos, a * L["beta_hi"], a * L["beta_lo"])) + eps * dual
+    dn = np.sum(base) + np.sum(np.where(pos, a * L["beta_lo"], a * L["beta_hi"])) - eps * dual
+    ibp_up = np.sum(np.where(pos, a * L["sigma_hi"], a * L["sigma_lo"]))
+    ibp_dn = np.sum(np.where(pos, a * L["sigma_lo"], a * L["sigma_hi"]))
+    # rounding of the sums (m + d terms, each of the magnitudes below), gamma_n style
+    mag = (np.sum(np.abs(base)) + np.sum(np.abs(a) * np.maximum(np.abs(L["beta_lo"]),
+                                                                  np.abs(L["beta_hi"])))
+           + eps * (np.abs(W.T) @ np.abs(a * L["alpha"])).sum()
+           + np.sum(np.abs(a) * np.maximum(np.abs(L["sigma_lo"]), np.abs(L["sigma_hi"]))))
+    err = 1.01 * (m + d + 8) * U * mag
+    out_hi.append(min(up, ibp_up) + err)
+    out_lo.append(max(dn, ibp_dn) - err)
+  if single:
+    return float(out_lo[0]), float(out_hi[0])
+  return np.asarray(out_lo), np.asarray(out_hi)
+
+
+def loss_upper_bound(net: Network, loss: Loss, x, y, eps: float, norm: str = "2", *,
+                     grid: int = GRID) -> LossBound:
+  """A certified upper bound on max L(delta) over the set, from f's range (``f_range``):
+  L's maximum over an interval of u is at an end where the loss is convex in u (every
+  built-in scalar loss), over a box of logits at a vertex (softmax cross-entropy, up to
+  ``MAX_VERTICES`` vertices). Any other loss, or a non-smooth activation, gets NaN and
+  the reason."""
+  if not net.act.smooth:
+    return LossBound(float("nan"), np.nan, np.nan,
+                     f"not available: activation {net.act.name!r} is not smooth")
+  if not getattr(loss, "convex", False):
+    return LossBound(float("nan"), np.nan, np.nan,
+                     f"not available: loss {loss.name!r} does not say it is convex in the "
+                     f"output, so its maximum over f's range is not at an end")
+  with jax.enable_x64(True):
+    return _loss_bound(net, loss, x, y, eps, norm, grid)
+
+
+def _loss_bound(net, loss, x, y, eps, norm, grid):
+  lo, hi = _f_range(net, x, eps, norm, grid, None)
+  if loss.multi_output:
+    lo, hi = np.atleast_1d(lo), np.atleast_1d(hi)
+    if 2 ** lo.size > MAX_VERTICES:
+      return LossBound(float("nan"), lo, hi, f"not available: {lo.size} outputs give "
+                       f"2^{lo.size} vertices of the logit box (at most {MAX_VERTICES})")
+    vals = [float(loss.value(np.where(np.array(bits), hi, lo), y))
+            for bits in itertools.product((False, True), repeat=lo.size)]
+    how = f"the {len(vals)} vertices of the logit box"
+  else:
+    vals = [float(loss.value(np.float64(lo), y)), float(loss.value(np.float64(hi), y))]
+    how = "the ends of f's range"
+  top = max(vals)
+  return LossBound(top + 16 * U * abs(top) + np.finfo(np.float64).tiny, lo, hi,
+                   f"linear relaxation (chord slopes) and interval bounds of f, the loss at "
+                   f"{how}")

@@ -1,0 +1,126 @@
+"""The certified upper bound on max L over the set (``relaxation``): sound at random points
+and at PGA's endpoints for every smooth activation and built-in loss, both sets and three
+input scales; exact on a linear network; an unsound relaxation is caught by the same
+check."""
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+
+from adv_landscape import relaxation
+from adv_landscape.ascent import pga_problem
+from adv_landscape.losses import get_loss
+from adv_landscape.network import Network, forward
+from adv_landscape.problem import Problem
+from tests.helpers import SCALAR_LOSSES, SMOOTH_ACTIVATIONS, K, small_instance
+
+U = np.finfo(np.float64).eps
+
+
+def _points(key, n, d, eps, norm):
+  """n points of the set: a third uniform inside, a third on its boundary, a third at
+  vertices or sphere points near the directions that matter least (random)."""
+  k1, k2, k3 = jax.random.split(key, 3)
+  if norm == "inf":
+    inside = jax.random.uniform(k1, (n // 2, d), jnp.float64, -eps, eps)
+    vert = eps * jax.random.rademacher(k2, (n - n // 2, d), jnp.float64)
+    return jnp.concatenate([inside, vert])
+  g = jax.random.normal(k1, (n, d), jnp.float64)
+  g = g / jnp.linalg.norm(g, axis=1, keepdims=True)
+  r = jnp.where(jnp.arange(n) < n // 2, eps * jax.random.uniform(k3, (n,)) ** (1.0 / d), eps)
+  return g * r[:, None]
+
+
+def _values(net, loss, x, y, pts):
+  f = jax.vmap(lambda z: forward(net, z))(x[None] + pts)
+  return np.asarray(f), np.asarray(jax.vmap(lambda u: loss.value(u, y))(f))
+
+
+@pytest.mark.parametrize("norm", ["2", "inf"])
+@pytest.mark.parametrize("activation", SMOOTH_ACTIVATIONS)
+def test_the_bound_holds_at_random_points_and_at_pga_endpoints(activation, norm):
+  """For every built-in scalar loss and s in {1/4, 1, 4}: f_lo <= f <= f_hi and L <= the
+  bound at 4000 points of the set (half inside, half on the sphere or at vertices) and at
+  the endpoints of 16 armijo restarts (which climb towards the maxima)."""
+  with jax.enable_x64(True):
+    for s in (0.25, 1.0, 4.0):
+      net, x, _, eps = small_instance(activation, "quadratic", d=6, m=10, scale=s, seed=1)
+      eps = eps / np.sqrt(6) if norm == "inf" else eps
+      pts = _points(jax.random.key(3), 4000, 6, eps, norm)
+      for name in SCALAR_LOSSES:
+        loss = get_loss(name)
+        y = 0.3 if name in ("quadratic", "huber") else 1.0
+        b = relaxation.loss_upper_bound(net, loss, x, y, eps, norm)
+        res = pga_problem(Problem.two_layer(net, loss, x, y, eps=eps, norm=norm,
+                                            dtype=jnp.float64),
+                          key=jax.random.key(4), n_restarts=16, step_rule="armijo", step=1.0,
+                          init="ball" if norm == "2" else "box", max_steps=300, progress=False)
+        f, L = _values(net, loss, x, y, jnp.concatenate([pts, jnp.asarray(res.deltas)]))
+        assert np.all(f >= b.f_lo) and np.all(f <= b.f_hi), (s, name)
+        assert np.all(L <= b.upper), (s, name, float(L.max()), b.upper)
+
+
+def test_the_bound_holds_for_softmax_cross_entropy():
+  """K = 3 logits: every logit within its range, and L below the bound (the 8 vertices of
+  the logit box)."""
+  with jax.enable_x64(True):
+    net, x, y, eps = small_instance("tanh", "softmax_ce", d=5, m=8, scale=1.0)
+    loss = get_loss("softmax_ce")
+    for norm in ("2", "inf"):
+      e = eps / np.sqrt(5) if norm == "inf" else eps
+      b = relaxation.loss_upper_bound(net, loss, x, y, e, norm)
+      pts = _points(jax.random.key(1), 4000, 5, e, norm)
+      f, L = _values(net, loss, x, y, pts)
+      assert b.f_lo.shape == (K,) and np.all(f >= b.f_lo) and np.all(f <= b.f_hi)
+      assert np.all(L <= b.upper) and "8 vertices" in b.method
+
+
+@pytest.mark.parametrize("norm", ["2", "inf"])
+def test_exact_on_a_linear_network(norm):
+  """f = a . W (x + delta) + a . b: max of the quadratic loss over the set is
+  (|f(x) - y| + eps ||W^T a||_*)^2 / 2, and the relaxation attains it (to 1e-9)."""
+  with jax.enable_x64(True):
+    net, x, _, eps = small_instance("linear", "quadratic", d=7, m=5, scale=1.0, seed=4)
+    y = 0.2
+    v = np.asarray(net.W).T @ np.asarray(net.a)
+    dual = np.linalg.norm(v) if norm == "2" else np.sum(np.abs(v))
+    fx = float(forward(net, x))
+    want = (abs(fx - y) + eps * dual) ** 2 / 2
+    b = relaxation.loss_upper_bound(net, get_loss("quadratic"), x, y, eps, norm)
+    assert b.upper >= want and b.upper == pytest.approx(want, rel=1e-9)
+
+
+def test_an_unsound_relaxation_is_caught(monkeypatch):
+  """With the extremes of sigma - alpha z read at the interval's two ends only and no
+  curvature margin, the chord itself passes for tanh's upper and lower line (phi is 0 at
+  both ends): the same soundness check finds points above the "bound"."""
+  with jax.enable_x64(True):
+    net, x, _, eps = small_instance("tanh", "quadratic", d=6, m=10, scale=4.0, seed=1)
+    loss, y = get_loss("linear"), 1.0
+    sound = relaxation.loss_upper_bound(net, loss, x, y, eps, "2")
+
+    def ends_only(act, lo, hi, alpha, grid=relaxation.GRID):
+      z = np.stack([lo, hi], 1)
+      phi = np.asarray(act.fn(z)) - alpha[:, None] * z
+      return phi.min(1), phi.max(1)
+
+    monkeypatch.setattr(relaxation, "_extremes", ends_only)
+    unsound = relaxation.loss_upper_bound(net, loss, x, y, eps, "2")
+    res = pga_problem(Problem.two_layer(net, loss, x, y, eps=eps, dtype=jnp.float64),
+                      key=jax.random.key(4), n_restarts=64, step_rule="armijo", step=1.0,
+                      max_steps=500, progress=False)
+    best = float(np.max(res.values))
+    assert best <= sound.upper
+    assert best > unsound.upper, (best, unsound.upper)
+
+
+def test_refuses_what_it_cannot_bound():
+  net, x, y, eps = small_instance("tanh", "quadratic", d=4, m=5)
+  relu = Network(net.W, net.a, net.b, "relu")
+  assert "not smooth" in relaxation.loss_upper_bound(relu, get_loss("quadratic"), x, y,
+                                                     eps).method
+  from adv_landscape.losses import loss_from_callable
+  user = loss_from_callable(lambda u, y: (u - y) ** 4)
+  b = relaxation.loss_upper_bound(net, user, x, y, eps)
+  assert np.isnan(b.upper) and "convex" in b.method
