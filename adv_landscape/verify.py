@@ -546,7 +546,10 @@ def write_report(report: dict, path: str) -> None:
               "The same test as C on C's networks with gamma = 0.5 / s, so that eps = "
               "0.5 sqrt(d) at every s (at fixed gamma eps grows with s, so C's scale is also "
               f"the ball's size). Not a claim of the paper: a reading of C. "
-              f"{fe['units']} networks."] + _section_c(fe)[2:]
+              f"{fe['units']} networks."] + _section_c(fe)[2:-1] + [
+              f"C's rule on these points says **{fe['verdict']}**: not a verdict on the "
+              f"paper's claim, whose setting is a fixed gamma, but what remains of C's effects "
+              f"when the radius is held fixed."]
   lo = report.get("bound_looseness", {})
   lines += ["", "## Looseness of the bounds", "",
             f"- count / T1 where eta <= 1/ell: median {_fmt(lo.get('t1_ratio_median'))}, "
