@@ -11,7 +11,8 @@ setting (tanh network, gamma = 0.5):
                     hunts its ball points, and adds the cell (d, m) = (4 d0, m0 / 4);
   C                 s in {1/4, ..., 4} (the full grid adds 2.8, 5.6, 8) for each step rule
                     (lipschitz, reported but not counted: its step measures the bound;
-                    grad0, normalized, armijo); the full grid runs C on 16 networks;
+                    grad0, normalized, armijo; the full grid adds apgd, AutoAttack's
+                    auto-PGD) and runs C on 16 networks;
   D                 every other loss at s in {1/4, 1, 4}, step rules grad0, normalized
                     and (full grid) lipschitz, hunted, and armijo, and ball starts at s = 1.
 Claims A, B and C use the quadratic-loss points (the paper's loss); D all of them.
@@ -198,7 +199,7 @@ def _points_c(z: Sizes, b: dict) -> list[tuple[GridPoint, str]]:
   return [(GridPoint(d=z.d0, m=z.m0, s=s, step_rule=rule, step=step, hunt=rule == "lipschitz",
                      **b), "C")
           for rule, step in (("lipschitz", 1.0), ("grad0", 0.05), ("normalized", 0.05),
-                             ("armijo", 1.0))
+                             ("armijo", 1.0)) + ((("apgd", 2.0),) if not z.quick else ())
           for s in z.scales]
 
 
