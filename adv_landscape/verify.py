@@ -206,6 +206,19 @@ def _points_c(z: Sizes, b: dict) -> list[tuple[GridPoint, str]]:
 # Secondary analyses: points that no claim or control reads, analysed on their own and
 # reported beside the claims (a study name starting "secondary:").
 FIXED_EPS = "secondary:C-fixed-eps"
+FIXED_EPS_LARGE = "secondary:C-fixed-eps-large"
+RADIUS = "secondary:C-radius"
+SECONDARY = {
+    "C-fixed-eps": (FIXED_EPS, "C's test with gamma = 0.5 / s, so that eps = 0.5 sqrt(d) (the "
+                    "fixed-gamma radius at s = 1) at every s: the input's scale moves, the "
+                    "radius does not"),
+    "C-fixed-eps-large": (FIXED_EPS_LARGE, "the same at eps = 2 sqrt(d) (gamma = 2 / s; the "
+                          "fixed-gamma radius at s = 4, where the paper's setting has tens of "
+                          "maxima), armijo steps"),
+    "C-radius": (RADIUS, "the other arm: s = 1 and gamma = 0.5 s' for each of C's scales s' "
+                 "(the fixed-gamma radius at s'), read as C's test along s': the radius moves, "
+                 "the input's scale does not; armijo steps"),
+}
 
 
 def _points_c_fixed_eps(z: Sizes, b: dict) -> list[tuple[GridPoint, str]]:
@@ -215,6 +228,14 @@ def _points_c_fixed_eps(z: Sizes, b: dict) -> list[tuple[GridPoint, str]]:
   return [(GridPoint(d=z.d0, m=z.m0, s=s, gamma=0.5 / s, step_rule=rule, step=step,
                      **b), FIXED_EPS)
           for rule, step in (("grad0", 0.05), ("armijo", 1.0)) for s in z.scales]
+
+
+def _points_c_secondary(z: Sizes, b: dict) -> list[tuple[GridPoint, str]]:
+  """The two further arms of C's secondary reading (``SECONDARY``), armijo steps."""
+  return ([(GridPoint(d=z.d0, m=z.m0, s=s, gamma=2.0 / s, step_rule="armijo", step=1.0, **b),
+            FIXED_EPS_LARGE) for s in z.scales]
+          + [(GridPoint(d=z.d0, m=z.m0, s=1.0, gamma=0.5 * s, step_rule="armijo", step=1.0,
+                        **b), RADIUS) for s in z.scales])
 
 
 def _points_d(z: Sizes, b: dict) -> list[tuple[GridPoint, str]]:
@@ -263,7 +284,7 @@ def grid(*, quick: bool, seeds: int | None = None) -> list[tuple[GridPoint, str]
     if seed < z.growth_seeds:
       out += [(p, s) for p, s in _control_points(g, z.d0, z.m0, z.ds) if s in growth_controls]
     if not z.quick and seed < z.growth_seeds:  # C's networks (the full grid only)
-      out += _points_c_fixed_eps(z, b)
+      out += _points_c_fixed_eps(z, b) + _points_c_secondary(z, b)
   return out
 
 
@@ -321,7 +342,7 @@ def run_verify(out_dir: str, *, quick: bool, seed: int = 0, seeds: int | None = 
     r["studies"] = studies[r["key"]]
   main = [r for r in records if not any(s.startswith("control:") for s in r["studies"])
           and not all(s.startswith("secondary:") for s in r["studies"])]
-  fixed_eps = [r for r in records if FIXED_EPS in r["studies"]]
+
   results = []
   for spec in CLAIM_SPECS.values():
     recs = spec.select(main)
@@ -349,9 +370,13 @@ def run_verify(out_dir: str, *, quick: bool, seed: int = 0, seeds: int | None = 
   figures += plots.plot_lambda(main, out_dir)
   proved = [r["proved_fraction"] for r in main]
   secondary = {}
-  if fixed_eps:  # C's test at a fixed radius (no verdict of its own: a reading of C)
-    secondary["C-fixed-eps"] = claims.claim_c(fixed_eps, seed=seed)
-    secondary["C-fixed-eps"]["units"] = claims.units(fixed_eps)
+  for name, (study, _) in SECONDARY.items():  # readings of C, no verdicts of their own
+    recs = [r for r in records if study in r["studies"]]
+    if name == "C-radius":  # C's test along the radius: s' = gamma / 0.5 as the scale
+      recs = [dict(r, point=dict(r["point"], s=r["point"]["gamma"] / 0.5)) for r in recs]
+    if recs:
+      secondary[name] = claims.claim_c(recs, seed=seed)
+      secondary[name]["units"] = claims.units(recs)
   report = {
       "claims": results,
       "secondary": secondary,
@@ -541,16 +566,13 @@ def write_report(report: dict, path: str) -> None:
     lines.append(f"| {c['claim']} | {c['name']} | {c['family']} | {c['description']} | "
                  f"{c.get('expected', 'fails')} | {flag} | {_stat_short(c)} | {c['instances']} |")
   lines += [""] + _paragraphs(report)
-  fe = report.get("secondary", {}).get("C-fixed-eps")
-  if fe:
-    lines += ["", "## C at a fixed radius (secondary)", "",
-              "The same test as C on C's networks with gamma = 0.5 / s, so that eps = "
-              "0.5 sqrt(d) at every s (at fixed gamma eps grows with s, so C's scale is also "
-              f"the ball's size). Not a claim of the paper: a reading of C. "
-              f"{fe['units']} networks."] + _section_c(fe)[2:-1] + [
+  for name, fe in report.get("secondary", {}).items():
+    lines += ["", f"## {name} (secondary: a reading of C)", "",
+              f"{SECONDARY[name][1]}. At fixed gamma (C's grid) eps = gamma s sqrt(d) grows "
+              f"with s, so C's scale is also the ball's size; these points separate the two. "
+              f"Not a claim of the paper. {fe['units']} networks."] + _section_c(fe)[2:-1] + [
               f"C's rule on these points says **{fe['verdict']}**: not a verdict on the "
-              f"paper's claim, whose setting is a fixed gamma, but what remains of C's effects "
-              f"when the radius is held fixed."]
+              f"paper's claim, whose setting is a fixed gamma."]
   lo = report.get("bound_looseness", {})
   lines += ["", "## Looseness of the bounds", "",
             f"- count / T1 where eta <= 1/ell: median {_fmt(lo.get('t1_ratio_median'))}, "
