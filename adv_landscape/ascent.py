@@ -56,7 +56,7 @@ ARMIJO_HALVINGS = 40  # at most this many halvings per step (then the step is ta
 ARMIJO_GROWTH = 2.0  # the next step tries eta x this (capped: ``_armijo_step``)
 APGD_MOMENTUM = 0.75  # alpha of auto-PGD (1 at the first step)
 APGD_RHO = 0.75  # halve where L rose at no more than this fraction of a window's steps
-APGD_CHECKPOINTS = 64  # room for the checkpoints (about 17 for any budget)
+APGD_CHECKPOINTS = 64  # room for the checkpoints (9, w_0 = 0 included, for any budget >= 100)
 
 
 class PGAState(NamedTuple):
