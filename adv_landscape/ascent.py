@@ -204,7 +204,7 @@ def apgd_checkpoints(n: int) -> list[int]:
   """Auto-PGD's checkpoints for a budget of n steps: w_j = ceil(p_j n) with p_0 = 0,
   p_1 = 0.22, p_{j+1} = p_j + max(p_j - p_{j-1} - 0.03, 0.06) (Croce and Hein 2020,
   section 3.2), in exact hundredths (summed in floating point, p_3 x 100 is
-  58.000000000000004 and its ceiling 58, not 57), those <= n, repeats dropped (small n).
+  57.00000000000001 and its ceiling 58, not 57), those <= n, repeats dropped (small n).
 
   >>> apgd_checkpoints(100)
   [0, 22, 41, 57, 70, 80, 87, 93, 99]
@@ -254,10 +254,11 @@ def _apgd_update(state: PGAState, problem: Problem, tol_g, max_steps):
   (and its gradient) when L rose at no more than rho (w_j - w_{j-1}) of the window's steps
   (condition 1: the reference's <=; the paper writes <), or when eta was not halved at the
   previous checkpoint and the best value did not improve since (condition 2). The first
-  window compares L(x_1) with L(x_0) (the reference, with an unfilled 0). A restart stops, frozen at x_k, at the first k
-  where x_k is the best point so far and the gradient mapping of its fixed-length step
-  (at the current eta: ``_sign_mapping`` on the box, eta / ||g|| on the l2 ball) is
-  <= tol_g; one that never stops ends at its best point (``_run``).
+  window compares L(x_1) with L(x_0) (the reference compares it with an unfilled 0). A
+  restart stops, frozen at x_k, at the first k where x_k is the best point so far and the
+  gradient mapping of its fixed-length step (at the current eta: ``_sign_mapping`` on the
+  box, eta / ||g|| on the l2 ball) is <= tol_g; one that never stops ends at its best point
+  (``_run``).
   """
   a, k, x, eta = state.apgd, state.t, state.delta, state.eta
   vals, g = problem.objective.value_and_grad_batch(x)
