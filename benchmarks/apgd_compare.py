@@ -39,26 +39,30 @@ from tqdm.auto import tqdm
 from adv_landscape import api, io
 from adv_landscape.instances import synthetic_instance
 
-RULES = {"2": (("grad0", 0.05), ("normalized", 0.05), ("armijo", 1.0), ("apgd", 2.0)),
-         "inf": (("sign", 0.05), ("grad0", 0.05), ("armijo", 1.0), ("apgd", 2.0))}
+# per norm: (label, step rule, step c)
+RULES = {"2": (("grad0", "grad0", 0.05), ("normalized", "normalized", 0.05),
+               ("armijo", "armijo", 1.0), ("apgd", "apgd", 2.0)),
+         "inf": (("sign", "sign", 0.05), ("grad0", "grad0", 0.05), ("armijo", "armijo", 1.0),
+                 ("apgd", "apgd", 2.0))}
 SCALES = (0.25, 1.0, 4.0)
 SAME = 1e-9  # two certified values within this relative distance are one best value
 REACH = 1e-6  # an endpoint within this relative distance of the best value reached it
 
 
-def run_instance(norm: str, s: float, seed: int, *, d: int, m: int, n: int, budget: int):
+def run_instance(norm: str, s: float, seed: int, *, d: int, m: int, n: int, budget: int,
+                 rules=None):
   """The census of every rule on one network; per rule its measures (p_best from the best
   value certified by any rule on this network)."""
   net, x = synthetic_instance(seed=seed, d=d, m=m, scale=s, dtype=jax.numpy.float64)
   out = {}
-  for rule, step in RULES[norm]:
+  for label, rule, step in rules or RULES[norm]:
     t0 = time.perf_counter()
     r = api.census(net, "quadratic", x, 1.0, gamma=0.5, n_restarts=n, step_rule=rule,
                    step=step, init="ball" if norm == "2" else "box", max_steps=budget,
                    seed=seed, norm=norm)
     res = r.run.result
     ev = res.evaluations if res.evaluations is not None else res.iterations
-    out[rule] = {"values": [mx.value for mx in r.maxima], "counts": [mx.count for mx in r.maxima],
+    out[label] = {"values": [mx.value for mx in r.maxima], "counts": [mx.count for mx in r.maxima],
                  "maxima": len(r.maxima), "certified": r.summary["certified_fraction"],
                  "converged": r.summary["converged_fraction"],
                  "median_iterations": float(np.median(res.iterations)),
@@ -82,13 +86,13 @@ MEASURES = ("p_best", "maxima", "certified", "converged", "gap", "p_value", "val
             "median_iterations", "median_evaluations")
 
 
-def summarise(records: list[dict]) -> list[dict]:
+def summarise(records: list[dict], rules=None) -> list[dict]:
   """Per (norm, s, rule): the mean over networks of each measure, and its range."""
   rows = []
   keys = sorted({(r["norm"], r["s"]) for r in records}, key=lambda k: (k[0] != "2", k[1]))
   for norm, s in keys:
     recs = [r for r in records if r["norm"] == norm and r["s"] == s]
-    for rule, _ in RULES[norm]:
+    for rule, _, _ in rules or RULES[norm]:
       row = {"norm": norm, "s": s, "rule": rule, "networks": len(recs)}
       for k in MEASURES:
         vals = [v for r in recs if (v := r["rules"][rule][k]) is not None and np.isfinite(v)]
@@ -125,27 +129,42 @@ def main(argv=None):
   p.add_argument("--budget", type=int, default=2000, help="steps per restart, every rule")
   p.add_argument("--d", type=int, default=32)
   p.add_argument("--m", type=int, default=128)
+  p.add_argument("--norms", default="2,inf", help="comma-separated: 2, inf")
+  p.add_argument("--scales", default=",".join(str(x) for x in SCALES))
+  p.add_argument("--rules", default=None,
+                 help="label=rule:step,... in place of the built-in rules (one list for every "
+                      "norm; e.g. apgd-small=apgd:0.05 for APGD from a short first step)")
   args = p.parse_args(argv)
+  rules = None
+  if args.rules:
+    rules = tuple((lab, *spec.split(":")) for lab, spec in
+                  (item.split("=") for item in args.rules.split(",")))
+    rules = tuple((lab, rule, float(c)) for lab, rule, c in rules)
   if args.table:
     with open(args.table) as f:
-      print(table(summarise(json.load(f)["records"])))
+      saved = json.load(f)
+    rs = saved["config"].get("custom_rules")
+    print(table(summarise(saved["records"], tuple(tuple(r) for r in rs) if rs else None)))
     return 0
   if args.json:
     io.check_output_file(args.json, "json")
   jax.config.update("jax_enable_x64", True)
-  cells = [(norm, s, seed) for norm in RULES for s in SCALES for seed in range(args.seeds)]
+  norms = args.norms.split(",")
+  scales = tuple(float(x) for x in args.scales.split(","))
+  cells = [(norm, s, seed) for norm in norms for s in scales for seed in range(args.seeds)]
   records, t0 = [], time.perf_counter()
   for norm, s, seed in tqdm(cells, desc="instances"):
     records.append(run_instance(norm, s, seed, d=args.d, m=args.m, n=args.restarts,
-                                budget=args.budget))
-  rows = summarise(records)
+                                budget=args.budget, rules=rules))
+  rows = summarise(records, rules)
   print(table(rows))
   if args.json:
     io.write_json_atomic(args.json, {
         "records": records, "summary": rows, "seconds": time.perf_counter() - t0,
         "config": {"d": args.d, "m": args.m, "activation": "tanh", "loss": "quadratic",
                    "y": 1.0, "gamma": 0.5, "restarts": args.restarts, "budget": args.budget,
-                   "seeds": args.seeds, "scales": SCALES, "rules": RULES, "same": SAME,
+                   "seeds": args.seeds, "scales": scales, "rules": RULES, "same": SAME,
+                   "custom_rules": rules,
                    "reach": REACH},
         "versions": io.versions()})
   return 0
