@@ -93,9 +93,12 @@ def test_quick_reproduce_writes_to_its_own_folder(tmp_path, monkeypatch, capsys)
       seen.append(flags[flags.index("--out") + 1])
       return []
 
-  real = importlib.import_module
+  from adv_landscape.commands import EXPERIMENTS
+
+  real = importlib.import_module  # every experiment stubbed (a real one would run in full)
   monkeypatch.setattr(importlib, "import_module",
-                      lambda name, *a: Script if name.startswith("experiments.rq") else real(name, *a))
+                      lambda name, *a: Script if name.removeprefix("experiments.") in EXPERIMENTS
+                      else real(name, *a))
   for flags, folder in ((["--quick"], "figures-quick"), (["--smoke"], "figures-quick"),
                         ([], "figures"), (["--norm", "inf"], "figures-inf"),
                         (["--quick", "--norm", "inf"], "figures-quick-inf")):
