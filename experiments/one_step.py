@@ -265,20 +265,20 @@ def summarise(records, fit) -> dict:
 
 def main(argv=None):
   p = common.parser(__doc__)
-  p.add_argument("--replot", default=None, metavar="SUMMARY",
+  p.add_argument("--from-summary", default=None, metavar="PATH",
                  help="redo the fits, figures and summary from a saved one_step_summary.json "
                       "(its instances), without computing")
   args = p.parse_args(argv)
   common.setup(args)
   t0 = time.perf_counter()
-  saved = common.load_json(args.replot)["summary"] if args.replot else None
+  saved = common.load_json(args.from_summary)["summary"] if args.from_summary else None
   records = saved["instances"] if saved else run(args)
   fit = slope(records)
   paths = figures(records, fit, args)
   summary = summarise(records, fit)
   summary["seconds"] = saved["seconds"] if saved else time.perf_counter() - t0
   if saved:
-    summary["replotted_from"] = args.replot
+    summary["resummarised_from"] = args.from_summary
   s = fit.get("slope")
   print("one step: slope of log c_1 on log d " +
         (f"{s:.3f} [{fit['ci'][0]:.3f}, {fit['ci'][1]:.3f}] (predicted 0)" if s is not None
