@@ -165,7 +165,7 @@ def slope(records) -> dict:
 
 def run(args):
   ds, seeds, n, budgets = SIZES["smoke" if args.smoke else "quick" if args.quick else "full"]
-  max_steps = 2000 if args.smoke else 5000
+  max_steps = 500 if args.smoke else 5000
   from tqdm.auto import tqdm
   cells = [(d, seed) for d in ds for seed in range(args.seed, args.seed + seeds)]
   return [instance(d, seed, budgets, n, args.norm, max_steps)
