@@ -55,7 +55,7 @@ except ImportError:  # run as a script
 import matplotlib.pyplot as plt  # noqa: E402
 
 SAME = 1e-9  # a maximum within this relative distance of L* is the best one
-SIZES = {"smoke": ((8, 16), 2, 8, (0.5, 2.0)),
+SIZES = {"smoke": ((8, 16), 2, 8, (1.0,)),
          "quick": ((16, 64, 256), 4, 32, (0.25, 1.0, 4.0)),
          "full": ((16, 64, 256, 1024), 8, 64, (0.25, 0.5, 1.0, 2.0, 4.0))}
 

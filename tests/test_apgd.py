@@ -143,7 +143,9 @@ def _paper(norm):
   return Problem.two_layer(net, "quadratic", x, y, eps=eps, dtype=jnp.float64, norm=norm)
 
 
-@pytest.mark.parametrize("case", ["concave-2", "concave-inf", "paper-2", "paper-inf"])
+@pytest.mark.parametrize("case", ["concave-2", "concave-inf",
+                                  pytest.param("paper-2", marks=pytest.mark.slow),
+                                  pytest.param("paper-inf", marks=pytest.mark.slow)])
 def test_apgd_follows_the_reference_loop(case):
   """Per restart, over 100 steps (the stopping test off: tol_g = 1e-300): the same halvings
   (eta_final = eta_0 2^-h exactly), the same best value (to 1e3 d u: the two loops round

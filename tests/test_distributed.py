@@ -102,6 +102,7 @@ run_sweep(pts, sys.argv[1], progress=False)
 """
 
 
+@pytest.mark.slow  # 58 s: the census tests above cover two processes by default
 def test_two_processes_give_the_single_process_sweep(tmp_path):
   (tmp_path / "sweep_script.py").write_text(SWEEP)
   _run_group(lambda i: [sys.executable, "sweep_script.py", "one.jsonl"], 1, tmp_path)

@@ -37,7 +37,7 @@ def _values(net, loss, x, y, pts):
   return np.asarray(f), np.asarray(jax.vmap(lambda u: loss.value(u, y))(f))
 
 
-DEFAULT_ACTIVATIONS = ("tanh", "softplus", "quadratic")  # the rest: -m slow
+DEFAULT_ACTIVATIONS = ("tanh",)  # the rest: -m slow
 
 
 @pytest.mark.parametrize("norm", ["2", "inf"])
@@ -47,9 +47,8 @@ DEFAULT_ACTIVATIONS = ("tanh", "softplus", "quadratic")  # the rest: -m slow
 def test_the_bound_holds_at_random_points_and_at_pga_endpoints(activation, norm):
   """For every built-in scalar loss and s in {1/4, 1, 4}: f_lo <= f <= f_hi and L <= the
   bound at 4000 points of the set (half inside, half on the sphere or at vertices) and at
-  the endpoints of 16 armijo restarts (which climb towards the maxima). tanh, softplus
-  and the quadratic activation by default (bounded, unbounded-but-convex, and
-  polynomial); sigmoid, gelu, swish and linear with -m slow."""
+  the endpoints of 16 armijo restarts (which climb towards the maxima). tanh by default;
+  sigmoid, softplus, gelu, swish, quadratic and linear with -m slow (the suite's time)."""
   with jax.enable_x64(True):
     for s in (0.25, 1.0, 4.0):
       net, x, _, eps = small_instance(activation, "quadratic", d=6, m=10, scale=s, seed=1)
