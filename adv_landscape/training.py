@@ -19,7 +19,7 @@ from __future__ import annotations
 import dataclasses
 import json
 import os
-from functools import partial
+from functools import lru_cache, partial
 from typing import Callable
 
 import jax
@@ -133,16 +133,40 @@ def _accuracy(net, loss, X, Y):
   return jnp.mean(jnp.sign(F) == jnp.sign(Y))
 
 
-def _optimizer(cfg: TrainConfig, net: Network):
-  make = {"sgd": optax.sgd, "adam": optax.adam}.get(cfg.optimizer)
+def _optimizer(cfg: TrainConfig):
+  return _optimizer_for(cfg.optimizer, cfg.lr, cfg.lr_first)
+
+
+@lru_cache(maxsize=64)
+def _optimizer_for(kind: str, lr: float, lr_first: float | None):
+  """One transformation per (kind, rates), so that runs with the same rates share it (and
+  ``_update_for`` its compiled step)."""
+  make = {"sgd": optax.sgd, "adam": optax.adam}.get(kind)
   if make is None:
-    raise InvalidInput(f"optimizer={cfg.optimizer!r} is unknown; choose 'sgd' or 'adam'")
-  if cfg.lr_first is None:
-    return make(cfg.lr)
+    raise InvalidInput(f"optimizer={kind!r} is unknown; choose 'sgd' or 'adam'")
+  if lr_first is None:
+    return make(lr)
   # W gets its own rate (e.g. lr / s^2: the reparametrisation V = s W of RQ2's protocol)
-  labels = Network("first", jax.tree_util.tree_map(lambda _: "rest", net.a), "rest",
-                   net.activation)
-  return optax.multi_transform({"first": make(cfg.lr_first), "rest": make(cfg.lr)}, labels)
+  return optax.multi_transform({"first": make(lr_first), "rest": make(lr)}, _first_labels)
+
+
+def _first_labels(net: Network) -> Network:
+  return Network("first", jax.tree_util.tree_map(lambda _: "rest", net.a), "rest",
+                 net.activation)
+
+
+@lru_cache(maxsize=64)
+def _update_for(loss_name: str, opt):
+  """The jitted SGD/Adam step on the adversarial batch, one per (loss, transformation):
+  built once, not once per run (each run's own closure was compiled anew)."""
+  loss = get_loss(loss_name)
+
+  @jax.jit
+  def update(net, opt_state, Xb, Yb, Db):
+    val, grads = jax.value_and_grad(lambda p: batch_loss(p, loss, Xb, Yb, Db))(net)
+    upd, opt_state = opt.update(grads, opt_state, net)
+    return optax.apply_updates(net, upd), opt_state, val
+  return update
 
 
 def _save(path, net, opt_state, epoch, log, cfg):
@@ -197,7 +221,7 @@ def train(X, Y, cfg: TrainConfig, *, checkpoint: str | None = None, progress: bo
                      n_outputs=K, dtype=X.dtype)
   if cfg.w_scale != 1.0:  # (RQ2's invariance control: W0 / s at input scale s)
     net = Network(net.W * cfg.w_scale, net.a, net.b, net.activation)
-  opt = _optimizer(cfg, net)
+  opt = _optimizer(cfg)
   state = (net, opt.init(net))
   start, log = 0, []
   if checkpoint and os.path.exists(checkpoint):
@@ -208,11 +232,7 @@ def train(X, Y, cfg: TrainConfig, *, checkpoint: str | None = None, progress: bo
     raise InvalidInput(f"norm={cfg.norm!r} is unknown; choose '2' or 'inf'")
   eps_all = cfg.gamma * jnp.linalg.norm(X, axis=1) / (jnp.sqrt(d) if cfg.norm == "inf" else 1.0)
 
-  @jax.jit
-  def update(net, opt_state, Xb, Yb, Db):
-    val, grads = jax.value_and_grad(lambda p: batch_loss(p, loss, Xb, Yb, Db))(net)
-    upd, opt_state = opt.update(grads, opt_state, net)
-    return optax.apply_updates(net, upd), opt_state, val
+  update = _update_for(cfg.loss, opt)
 
   inner = partial(adversarial_examples, loss=loss, steps=cfg.pga_steps, alpha_c=cfg.pga_step,
                   rtol_g=cfg.rtol_g, init=cfg.init, norm=cfg.norm)

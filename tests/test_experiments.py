@@ -25,25 +25,65 @@ FIGURES = {"rq1": ["rq1_value_vs_iteration", "rq1_lambda_hist", "rq1_certified"]
            "one_step": ["one_step_threshold", "one_step_flips", "one_step_maxima"]}
 
 
-def test_reproduce_runs_every_experiment_in_smoke_mode(tmp_path, capsys):
-  """adv-landscape reproduce drives the four scripts (each script's main())."""
-  assert main(["reproduce", "--smoke", "--out", str(tmp_path), "--no-progress",
+MODULES = {"rq1": rq1_local_max, "rq2": rq2_input_scale, "rq3": rq3_landscape,
+           "one_step": one_step}
+
+
+def test_reproduce_drives_every_experiment_with_the_run_flags(tmp_path, monkeypatch, capsys):
+  """adv-landscape reproduce calls each registered script's main() with its flags, in order,
+  and records every figure they return (the scripts stubbed; each runs for real below)."""
+  import importlib
+
+  from adv_landscape.commands import EXPERIMENTS
+
+  assert sorted(EXPERIMENTS) == sorted(f"{m.__name__.rsplit('.', 1)[-1]}"
+                                       for m in MODULES.values())
+  calls = []
+
+  def stub(name):
+    def run(flags):
+      calls.append((name, flags))
+      return [os.path.join(flags[flags.index("--out") + 1], f"{name}.png")]
+    return type("Script", (), {"main": staticmethod(run)})
+
+  real = importlib.import_module
+  monkeypatch.setattr(importlib, "import_module",
+                      lambda name, *a: stub(name.removeprefix("experiments."))
+                      if name.removeprefix("experiments.") in EXPERIMENTS else real(name, *a))
+  assert main(["reproduce", "--smoke", "--out", str(tmp_path), "--no-progress", "--seed", "3",
                "--json", str(tmp_path / "run.json")]) == 0
+  assert [n for n, _ in calls] == list(EXPERIMENTS)
+  for _, flags in calls:
+    assert flags[flags.index("--out") + 1] == str(tmp_path)
+    assert flags[flags.index("--seed") + 1] == "3" and "--smoke" in flags
+    assert "--no-progress" in flags and flags[flags.index("--data") + 1] == "digits"
   made = json.loads((tmp_path / "run.json").read_text())["figures"]
-  want = sorted(f"{n}.{e}" for names in FIGURES.values() for n in names for e in ("png", "pdf"))
+  assert made == [str(tmp_path / f"{n}.png") for n in EXPERIMENTS]
+  capsys.readouterr()
+
+
+@pytest.mark.parametrize("rq", list(FIGURES))
+def test_each_experiment_runs_in_smoke_mode(rq, tmp_path, capsys):
+  """Each script's main() in smoke mode (one test per script, so that they run in parallel):
+  its figures, its summary, and what the summary must hold."""
+  made = MODULES[rq].main(["--smoke", "--out", str(tmp_path), "--no-progress"])
+  want = sorted(f"{n}.{e}" for n in FIGURES[rq] for e in ("png", "pdf"))
   assert sorted(os.path.basename(p) for p in made) == want
   for p in made:
     check_figure(p)
-  for rq in FIGURES:
-    summary = json.loads((tmp_path / f"{rq}_summary.json").read_text())
-    assert summary["summary"] and summary["config"]["smoke"] is True
+  summary = json.loads((tmp_path / f"{rq}_summary.json").read_text())
+  assert summary["summary"] and summary["config"]["smoke"] is True
   out = capsys.readouterr().out
-  assert "RQ1" in out and "RQ2" in out and "RQ3" in out and "one step" in out
-  one = json.loads((tmp_path / "one_step_summary.json").read_text())["summary"]
-  for rec in one["instances"]:  # no budget below the first flip along the ray flips
-    assert np.isfinite(rec["c_one_step"]) and rec["c_one_step"] > 0
-    assert not any(b["one_step_flips"] for b in rec["budgets"] if b["c"] < rec["c_one_step"])
-  summary = json.loads((tmp_path / "rq2_summary.json").read_text())["summary"]
+  assert {"rq1": "RQ1", "rq2": "RQ2", "rq3": "RQ3", "one_step": "one step"}[rq] in out
+  if rq == "one_step":
+    for rec in summary["summary"]["instances"]:  # no budget below the first flip flips
+      assert np.isfinite(rec["c_one_step"]) and rec["c_one_step"] > 0
+      assert not any(b["one_step_flips"] for b in rec["budgets"] if b["c"] < rec["c_one_step"])
+  if rq == "rq2":
+    check_rq2_summary(summary["summary"])
+
+
+def check_rq2_summary(summary):
   rq2 = summary["protocols"]
   assert set(rq2) == {"fixed", "rescaled", "tuned", "clean"}
   for proto in rq2.values():
@@ -60,6 +100,18 @@ def test_reproduce_runs_every_experiment_in_smoke_mode(tmp_path, capsys):
   inv = summary["control_runs"]["invariant"]["measures"]["mean_loss"]["per_scale"]
   vals = [v["per_seed"][0] for v in inv.values()]
   np.testing.assert_allclose(vals, vals[0], rtol=1e-9)
+
+
+@pytest.mark.slow
+def test_reproduce_runs_every_experiment_in_smoke_mode(tmp_path, capsys):
+  """The whole chain once, unstubbed: adv-landscape reproduce --smoke writes every figure."""
+  assert main(["reproduce", "--smoke", "--out", str(tmp_path), "--no-progress",
+               "--json", str(tmp_path / "run.json")]) == 0
+  made = json.loads((tmp_path / "run.json").read_text())["figures"]
+  want = sorted(f"{n}.{e}" for names in FIGURES.values() for n in names for e in ("png", "pdf"))
+  assert sorted(os.path.basename(p) for p in made) == want
+  check_rq2_summary(json.loads((tmp_path / "rq2_summary.json").read_text())["summary"])
+  capsys.readouterr()
 
 
 def test_scripts_have_a_main_with_argparse():
