@@ -122,7 +122,7 @@ def census(net: Network, loss: str | Loss | Callable, x, y, *, eps: float | None
            step: float | None = None, init: str | None = None, max_steps: int = 10_000,
            tol_g: float | None = None, tol_c: float = 1e-3, seed: int = 0,
            output_bias=0.0, norm: str = "2", progress: bool = False,
-           bound: bool = False) -> CensusResult:
+           bound: bool = False, global_max: bool = False) -> CensusResult:
   """PGA from ``n_restarts`` starts, certificates, the distinct maxima and their proofs.
 
   The defaults are the command line's. The restarts use the third key of
@@ -145,6 +145,9 @@ def census(net: Network, loss: str | Loss | Callable, x, y, *, eps: float | None
     bound: also a certified upper bound on max L over the set and the gap to the best
       certified maximum (``summary`` keys ``upper_bound``, ``gap``, ``relative_gap``,
       ``bound_method``, ``bound_seconds``; the CLI's ``--bound``).
+    global_max: also the global maximum by branch and bound and p_global (``summary``
+      keys ``global_lower``, ``global_upper``, ``global_tol``, ``global_status``,
+      ``global_regions``, ``global_seconds``, ``p_global``; the CLI's ``--global``).
 
   Raises:
     InvalidInput: bad arguments (both eps and gamma, x = 0 with gamma, ...).
@@ -177,6 +180,9 @@ def census(net: Network, loss: str | Loss | Callable, x, y, *, eps: float | None
   if bound:
     from adv_landscape.models import certified_gap
     summary.update(certified_gap(net, loss, x, y, eps, norm, summary["best_value"]))
+  if global_max:
+    from adv_landscape.models import certified_global
+    summary.update(certified_global(net, loss, x, y, eps, norm, run.maxima, n_restarts))
   cls = {"boundary": "boundary_local_max", "interior": "interior_local_max"}
   maxima = [Maximum(value=mx["value"], delta=np.asarray(mx["delta"]), kind=mx["kind"],
                     cls=cls[mx["kind"]], count=mx["count"], basin_fraction=mx["basin_fraction"],

@@ -250,6 +250,10 @@ def build_parser() -> argparse.ArgumentParser:
                  help="also a certified upper bound on max L over the set (two-layer "
                       "networks: linear relaxation and interval bounds of f) and PGA's gap to "
                       "it")
+  c.add_argument("--global", dest="global_max", action="store_true",
+                 help="also the global maximum, certified by branch and bound on the same "
+                      "bounds (two-layer networks with a scalar output; practical for d up "
+                      "to about 4), and p_global, the share of restarts that reached it")
   c.add_argument("--stream", action="store_true",
                  help="reduce each chunk into the census and drop it (memory independent of "
                       "--inits; greedy clustering in chunk order; proofs serve the "

@@ -71,6 +71,9 @@ def cmd_census(args) -> int:
   if getattr(args, "bound", False):
     from adv_landscape.models import certified_gap
     summary.update(certified_gap(net, loss, x, y, eps, args.norm, summary["best_value"]))
+  if getattr(args, "global_max", False):
+    from adv_landscape.models import certified_global
+    summary.update(certified_global(net, loss, x, y, eps, args.norm, maxima, args.inits))
   if not writer:
     return 0
   print("\n".join(reports.census_lines(source, args, run.config, summary, maxima)))

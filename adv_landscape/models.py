@@ -26,6 +26,7 @@ import numpy as np
 
 from adv_landscape.deep import MLP, mlp_forward, validate_mlp
 from adv_landscape.errors import InvalidInput
+from adv_landscape.globalmax import global_maximum, p_global
 from adv_landscape.network import Network, forward, validate_problem
 from adv_landscape.problem import Problem
 from adv_landscape.relaxation import loss_upper_bound
@@ -45,6 +46,7 @@ class ModelFamily(NamedTuple):
   validate: Callable  # (net, x, eps, y, loss) -> None or InvalidInput
   rigorous: bool
   bound: Callable | None = None  # (net, loss, x, y, eps, norm) -> relaxation.LossBound
+  global_max: Callable | None = None  # (net, loss, x, y, eps, norm, *, points) -> GlobalMax
 
 
 def _two_layer_problem(net, loss, x, y, *, eps, norm="2", dtype=None):
@@ -66,7 +68,7 @@ MODEL_FAMILIES = {f.name: f for f in (
     ModelFamily("two_layer", Network, _two_layer_problem, forward, lambda net: (int(net.m),),
                 lambda net, c: Network(net.W / c, net.a, net.b, net.activation),
                 lambda net, x, eps, y, loss: validate_problem(net, x, eps, y, loss=loss),
-                rigorous=True, bound=loss_upper_bound),
+                rigorous=True, bound=loss_upper_bound, global_max=global_maximum),
     ModelFamily("mlp", MLP, _mlp_problem, mlp_forward, lambda net: tuple(net.widths),
                 lambda net, c: MLP((net.Ws[0] / c,) + tuple(net.Ws[1:]), net.bs, net.a,
                                    net.activation),
@@ -99,3 +101,25 @@ def certified_gap(net, loss, x, y, eps, norm, best) -> dict:
   return {"upper_bound": float(b.upper) if np.isfinite(b.upper) else None, "gap": gap,
           "relative_gap": gap / max(abs(b.upper), np.finfo(np.float64).tiny) if ok else None,
           "bound_method": b.method, "bound_seconds": time.perf_counter() - t0}
+
+
+def certified_global(net, loss, x, y, eps, norm, maxima, n_restarts) -> dict:
+  """The census summary's global fields: a certified interval [global_lower, global_upper]
+  for max L over the set by branch and bound (the model family's ``global_max``, seeded
+  with the census's maxima), its status, and p_global, the share of restarts that ended
+  at a certified maximum within ``global_tol`` of the global maximum."""
+  family = family_of(net)
+  if family.global_max is None:
+    return {"global_lower": None, "global_upper": None, "global_tol": None,
+            "global_status": f"not available: no branch and bound for the {family.name} "
+                             f"family", "global_regions": 0, "global_seconds": 0.0,
+            "p_global": None}
+  pts = np.asarray([mx["delta"] for mx in maxima], np.float64) if maxima else None
+  g = family.global_max(net, loss, x, y, eps, norm, points=pts)
+  fin = np.isfinite(g.lower)
+  return {"global_lower": float(g.lower) if fin else None,
+          "global_upper": float(g.upper) if fin else None,
+          "global_tol": float(g.tol) if fin else None, "global_status": g.status,
+          "global_regions": int(g.regions), "global_seconds": g.seconds,
+          "p_global": p_global([mx["value"] for mx in maxima],
+                               [mx["count"] for mx in maxima], n_restarts, g)}

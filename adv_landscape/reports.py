@@ -66,6 +66,8 @@ def census_lines(source, args, config, s, maxima) -> list[str]:
     lines.append(f"  ... {len(maxima) - 5} more")
   if "upper_bound" in s:
     lines.append(bound_line(s))
+  if "global_status" in s:
+    lines.append(global_line(s))
   return lines + [f"note       {line}" for line in census_notes(source, args, s)]
 
 
@@ -80,6 +82,18 @@ def bound_line(s) -> str:
           f"{s['best_value']:.6g} is within {s['gap']:.3g} ({s['relative_gap']:.2%} of the "
           f"bound) of the worst case; the gap is the bound's looseness plus what PGA missed "
           f"({s['bound_seconds']:.2g}s)")
+
+
+def global_line(s) -> str:
+  """One line: the certified global maximum and the share of restarts that reached it."""
+  if s["global_lower"] is None:
+    return f"global     {s['global_status']}"
+  head = (f"global     {s['global_lower']:.6g} <= max L <= {s['global_upper']:.6g} "
+          f"({s['global_regions']} regions, {s['global_seconds']:.2g}s)")
+  if s["global_status"] != "certified":
+    return head + f"; not certified to tol {s['global_tol']:.2g}: the region budget ran out"
+  return head + (f": certified to {s['global_tol']:.2g}; p_global {s['p_global']:.3g} of the "
+                 f"restarts ended at a certified maximum within that of it")
 
 
 def census_notes(source, args, s) -> list[str]:

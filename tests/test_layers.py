@@ -23,7 +23,7 @@ LAYERS = (
   ("network",),
   ("deep",),
   ("weights", "objective", "relaxation"),
-  ("problem",),
+  ("problem", "globalmax"),
   ("models", "lanczos", "bounds", "hunt"),
   ("certify", "proof", "ascent"),
   ("box",),

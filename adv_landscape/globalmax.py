@@ -1,0 +1,281 @@
+"""Certified global maxima of L over the set for small two-layer instances, by branch and
+bound on the relaxation's bounds (docs/theory.md section 16).
+
+The set S (the l2 ball of radius eps, or the box of half-width eps) is covered by the box
+[-eps, eps]^d, split in halves along its widest side. On a region R (a box) the
+pre-activation of unit r lies in the intersection of its interval over S and over R, so
+``relaxation``'s chord-slope lines and interval bounds bound f on R n S, and the linear
+function's extremes over R n S are at most its extremes over R and over S, whichever is
+tighter; a region whose nearest point to 0 is outside the ball is empty and dropped.
+Each region's bound on L follows from f's range where the loss is convex in u (every
+built-in scalar loss). The lower end is a value attained: L at the projection onto S of
+each region's centre (and at any points given, e.g. PGA's maxima), less its rounding.
+Regions are split best-first until every live region's bound is within ``tol`` of the best
+value found (certified), or the region budget is spent (the interval [lower, upper] is
+still certified, only wider).
+
+The relaxation tightens quadratically with a region's width, so the work grows like
+(eps / width)^d: this certifies d up to about 4 in seconds to a minute, not the paper's d.
+
+>>> import jax.numpy as jnp
+>>> from adv_landscape.losses import get_loss
+>>> from adv_landscape.network import Network
+>>> net = Network(jnp.eye(2), jnp.array([1.0, 1.0]), jnp.zeros(2), "linear")
+>>> g = global_maximum(net, get_loss("linear"), jnp.zeros(2), 1.0, 1.0, rtol=1e-6)
+>>> g.status, round(g.lower, 5), g.upper - g.lower <= 1e-6 * abs(g.upper)  # y f, f = d1 + d2
+('certified', 1.41421, True)
+"""
+
+from __future__ import annotations
+
+import heapq
+import time
+from functools import lru_cache
+from typing import NamedTuple
+
+import jax
+import numpy as np
+
+from adv_landscape.losses import Loss
+from adv_landscape.network import Network
+from adv_landscape.relaxation import GRID, _extremes
+
+__all__ = ["GlobalMax", "global_maximum", "region_f_bounds", "p_global"]
+
+U = np.finfo(np.float64).eps
+TINY = np.finfo(np.float64).tiny
+BATCH = 256  # regions split per round (their children bounded together)
+
+
+class GlobalMax(NamedTuple):
+  """A certified interval for max L over the set.
+
+  Attributes:
+    lower: a value attained (L at a feasible point, less its rounding); upper: a certified
+      bound on the maximum; argmax: the feasible point of ``lower``.
+    status: ``certified`` (upper - lower <= tol), ``budget`` (the region budget ran out
+      first: [lower, upper] still holds), or ``not available: ...`` (with NaNs).
+    regions: regions bounded; live: regions left unresolved; tol: the gap asked for
+      (rtol times the larger of |lower|, |upper|); seconds: the time.
+  """
+
+  lower: float
+  upper: float
+  argmax: np.ndarray | None
+  status: str
+  regions: int
+  live: int
+  tol: float
+  seconds: float
+
+
+def region_f_bounds(net: Network, x, eps: float, norm: str, C, H, *, grid: int = GRID):
+  """Certified [f_lo, f_hi] of f(x + delta) over delta in R n S, per region, for a
+  scalar-output two-layer network: R the box of centre C[i] and half-widths H[i]
+  (arrays (B, d)), S the ball (norm "2") or box ("inf") of radius eps. Returns
+  (f_lo, f_hi, empty), ``empty`` true where R n S is certainly empty."""
+  with jax.enable_x64(True):
+    return _region_f_bounds(net, x, eps, norm, np.asarray(C, np.float64),
+                            np.asarray(H, np.float64), grid)
+
+
+def _region_f_bounds(net, x, eps, norm, C, H, grid):
+  W = np.asarray(net.W, np.float64)
+  a = np.asarray(net.a, np.float64)
+  b = np.asarray(net.b, np.float64)
+  x = np.asarray(x, np.float64)
+  (m, d), B = W.shape, C.shape[0]
+  aW = np.abs(W)
+  c0 = W @ x + b
+  c0_err = 1.01 * (d + 2) * U * (aW @ np.abs(x) + np.abs(b))
+  wn = np.linalg.norm(W, axis=1) if norm == "2" else np.sum(aW, axis=1)
+  rS = eps * wn * (1 + (d + 4) * U) + c0_err  # the unit's interval over S: c0 +- rS
+  cR = c0[None] + C @ W.T  # over the region: cR +- rR
+  rR = ((H @ aW.T) * (1 + (d + 4) * U) + c0_err[None]
+        + 1.01 * (d + 2) * U * (np.abs(C) @ aW.T))
+  lo = np.maximum(c0[None] - rS[None], cR - rR)
+  hi = np.minimum(c0[None] + rS[None], cR + rR)
+  # R n S empty: some unit's two intervals do not meet, or (the ball) R's nearest point to
+  # 0 is beyond eps, with a margin for the rounding of that distance
+  empty = np.any(lo > hi, axis=1)
+  if norm == "2":
+    near = np.maximum(np.abs(C) - H, 0.0)
+    empty |= np.linalg.norm(near, axis=1) > eps * (1 + 4 * (d + 2) * U)
+  hi = np.maximum(hi, lo)  # (empty regions only: keeps the arithmetic below finite)
+  act = net.act
+  width = hi - lo
+  s_lo, s_hi = np.asarray(act.fn(lo), np.float64), np.asarray(act.fn(hi), np.float64)
+  mid = (lo + hi) / 2
+  flat = width <= 1e-12 * np.maximum(1.0, np.abs(mid))
+  alpha = np.where(flat, np.asarray(act.d1(mid), np.float64),
+                   (s_hi - s_lo) / np.where(flat, 1.0, width))
+  fl, fh, fa = lo.ravel(), hi.ravel(), alpha.ravel()
+  beta_lo, beta_hi = (v.reshape(B, m) for v in _extremes(act, fl, fh, fa, grid))
+  sig_lo, sig_hi = (v.reshape(B, m) for v in _extremes(act, fl, fh, np.zeros_like(fa), grid))
+  pos = a[None] >= 0
+  aal = a[None] * alpha  # (B, m)
+  v = aal @ W  # (B, d): f's lines are K + v . delta, with z_r = c0_r + w_r . delta exactly
+  base = aal @ c0
+  k_up = base + np.sum(np.where(pos, a * beta_hi, a * beta_lo), axis=1)
+  k_dn = base + np.sum(np.where(pos, a * beta_lo, a * beta_hi), axis=1)
+  dual = np.linalg.norm(v, axis=1) if norm == "2" else np.sum(np.abs(v), axis=1)
+  vc, vh = np.sum(v * C, axis=1), np.sum(np.abs(v) * H, axis=1)
+  lin_max = np.minimum(vc + vh, eps * dual)
+  lin_min = np.maximum(vc - vh, -eps * dual)
+  ibp_up = np.sum(np.where(pos, a * sig_hi, a * sig_lo), axis=1)
+  ibp_dn = np.sum(np.where(pos, a * sig_lo, a * sig_hi), axis=1)
+  # rounding of the sums (m + 2d + 8 terms of at most these magnitudes), gamma_n style
+  mag = (np.abs(aal) @ np.abs(c0)
+         + np.sum(np.abs(a) * np.maximum(np.abs(beta_lo), np.abs(beta_hi)), axis=1)
+         + np.sum(np.abs(v) * (np.abs(C) + H), axis=1) + eps * (np.abs(aal) @ aW).sum(axis=1)
+         + np.sum(np.abs(a) * np.maximum(np.abs(sig_lo), np.abs(sig_hi)), axis=1))
+  err = 1.01 * (m + 2 * d + 8) * U * mag
+  f_hi = np.minimum(k_up + lin_max, ibp_up) + err
+  f_lo = np.maximum(k_dn + lin_min, ibp_dn) - err
+  return f_lo, f_hi, empty
+
+
+def _project(norm, eps, P):
+  if norm == "2":
+    n = np.linalg.norm(P, axis=1, keepdims=True)
+    # (a hair inside, so that the rounding of the scaling cannot leave the ball)
+    return P * np.minimum(1.0, eps * (1 - 4 * U) / np.maximum(n, TINY))
+  return np.clip(P, -eps, eps)
+
+
+def _padded(fn):
+  """fn on a vector padded to a multiple of 2 BATCH (the children of one round): one
+  compiled program in the common case."""
+  def run(u):
+    u = np.asarray(u, np.float64)
+    n = 2 * BATCH * max(1, -(-u.size // (2 * BATCH)))
+    return np.asarray(fn(np.concatenate([u, np.zeros(n - u.size)])), np.float64)[:u.size]
+  return run
+
+
+@lru_cache(maxsize=32)
+def _loss_fns(loss, y: float):
+  """l(u, y) and |l'(u, y)| over a vector of u, compiled once per (loss, y)."""
+  val = _padded(jax.jit(jax.vmap(lambda u: loss.value(u, y))))
+  der = _padded(jax.jit(jax.vmap(jax.grad(lambda u: loss.value(u, y)))))
+  return val, lambda u: np.abs(der(u))
+
+
+def _values(net, loss, x, y, D):
+  """L(x + delta) at the rows of D (float64), each less a bound on its rounding: values
+  attained by feasible points, so lower bounds on the maximum."""
+  W, a, b = (np.asarray(v, np.float64) for v in (net.W, net.a, net.b))
+  m, d = W.shape
+  xD = np.asarray(x, np.float64)[None] + D
+  Z = xD @ W.T + b[None]
+  S = np.asarray(net.act.fn(Z), np.float64)
+  f = S @ a
+  # z's rounding (d + 2 terms), carried through sigma (|sigma'| at most its sup on |t| <=
+  # |z| + the error), sigma's own (32 u |sigma|, as in relaxation), then the m-term sum
+  z_err = 1.01 * (d + 2) * U * (np.abs(xD) @ np.abs(W).T + np.abs(b)[None])
+  s_err = net.act.sup_abs(1, np.abs(Z) + z_err) * z_err + 32 * U * np.abs(S)
+  f_err = s_err @ np.abs(a) + 1.01 * (m + 2) * U * (np.abs(S) @ np.abs(a))
+  lv, dl = _loss_fns(loss, float(y))
+  L = lv(f)
+  slope = np.maximum(dl(f - f_err), dl(f + f_err))  # l convex: |l'| largest at an end
+  return L - slope * f_err * (1 + 4 * U) - 16 * U * np.abs(L) - TINY
+
+
+def _loss_upper(loss, y, f_lo, f_hi):
+  lv, _ = _loss_fns(loss, float(y))
+  vals = np.maximum(lv(f_lo), lv(f_hi))  # l convex in u: its maximum is at an end
+  return vals + 16 * U * np.abs(vals) + TINY
+
+
+def global_maximum(net: Network, loss: Loss, x, y, eps: float, norm: str = "2", *,
+                   rtol: float = 1e-3, max_regions: int = 200_000, points=None,
+                   grid: int = GRID) -> GlobalMax:
+  """Branch and bound for max L(x + delta) over the set (module docstring).
+
+  Args:
+    net: a scalar-output two-layer network with a smooth activation; loss: convex in u.
+    rtol: stop when upper - lower <= rtol max(|upper|, |lower|) (``tol``).
+    max_regions: the budget (regions bounded); points: deltas (n, d) (projected onto the
+      set) whose values seed the lower end, e.g. PGA's maxima.
+  """
+  nan = float("nan")
+
+  def none(why):
+    return GlobalMax(nan, nan, None, f"not available: {why}", 0, 0, nan, 0.0)
+
+  if np.ndim(net.a) != 1:
+    return none("a multi-output head (scalar outputs only)")
+  if not net.act.smooth:
+    return none(f"activation {net.act.name!r} is not smooth")
+  if not getattr(loss, "convex", False):
+    return none(f"loss {loss.name!r} does not say it is convex in the output")
+  with jax.enable_x64(True):
+    return _branch_and_bound(net, loss, x, y, float(eps), norm, rtol, max_regions, points,
+                             grid)
+
+
+def _branch_and_bound(net, loss, x, y, eps, norm, rtol, max_regions, points, grid):
+  t0 = time.perf_counter()
+  d = int(np.shape(net.W)[1])
+  best, arg = -np.inf, None
+  if points is not None and len(points):
+    P = _project(norm, eps, np.asarray(points, np.float64).reshape(-1, d))
+    vals = _values(net, loss, x, y, P)
+    i = int(np.argmax(vals))
+    best, arg = float(vals[i]), P[i]
+  heap = []  # (-upper, tie, centre, half-widths), the largest bound first; every region
+  # not split stays here, so the top is the bound on the maximum at every moment
+  count, tie = 0, 0
+
+  def add(C, H):
+    nonlocal best, arg, count, tie
+    n = C.shape[0]
+    # padded to 2 BATCH rows (copies of the last), so that the activation's and the loss's
+    # array programs see one shape (each new shape would be compiled anew)
+    pad = np.r_[np.arange(n), np.full(2 * BATCH * max(1, -(-n // (2 * BATCH))) - n, n - 1)]
+    f_lo, f_hi, empty = (v[:n] for v in _region_f_bounds(net, x, eps, norm, C[pad], H[pad],
+                                                         grid))
+    up = _loss_upper(loss, y, f_lo, f_hi)
+    P = _project(norm, eps, C)
+    vals = np.where(empty, -np.inf, _values(net, loss, x, y, P[pad])[:n])
+    count += n
+    i = int(np.argmax(vals))
+    if vals[i] > best:
+      best, arg = float(vals[i]), P[i]
+    for j in np.flatnonzero(~empty):
+      heapq.heappush(heap, (-float(up[j]), tie, C[j], H[j]))
+      tie += 1
+
+  def resolved(up):  # the stopping rule, and the status below: one formula
+    return up - best <= rtol * max(abs(best), abs(up), TINY)
+
+  add(np.zeros((1, d)), np.full((1, d), eps))
+  while not resolved(-heap[0][0]) and count < max_regions:
+    kids_C, kids_H = [], []
+    while heap and len(kids_C) < 2 * BATCH and not resolved(-heap[0][0]):
+      _, _, c, h = heapq.heappop(heap)
+      k = int(np.argmax(h))
+      h2 = h.copy()
+      h2[k] /= 2
+      for sgn in (-1.0, 1.0):
+        c2 = c.copy()
+        c2[k] += sgn * h2[k]
+        kids_C.append(c2)
+        kids_H.append(h2)
+    add(np.asarray(kids_C), np.asarray(kids_H))
+  upper = max(-heap[0][0], best)
+  live = sum(1 for neg_up, *_ in heap if not resolved(-neg_up))
+  return GlobalMax(best, float(upper), arg, "certified" if resolved(upper) else "budget",
+                   count, live, float(rtol * max(abs(best), abs(upper), TINY)),
+                   time.perf_counter() - t0)
+
+
+def p_global(values, counts, n_restarts: int, g: GlobalMax) -> float | None:
+  """The share of ``n_restarts`` restarts that ended at a maximum within the certified gap
+  of the global one: ``counts[i]`` restarts ended at a maximum of value ``values[i]``, and
+  they count when values[i] >= upper - tol (so within tol of the true maximum). None when
+  the maximum is not certified."""
+  if g.status != "certified" or not n_restarts:
+    return None
+  v, c = np.asarray(values, np.float64), np.asarray(counts, np.float64)
+  return float(np.sum(c[v >= g.upper - g.tol]) / n_restarts) if v.size else 0.0

@@ -1,0 +1,160 @@
+"""The certified global maximum by branch and bound (``globalmax``): its interval holds the
+closed-form maximum of a linear network and every sampled value of tanh networks, on both
+sets, certified or out of budget; its region bounds hold inside their regions; a relaxation
+made unsound is caught by the same checks; p_global counts what reached the maximum."""
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+
+from adv_landscape import api, globalmax
+from adv_landscape.cli import main
+from adv_landscape.globalmax import GlobalMax, global_maximum, p_global, region_f_bounds
+from adv_landscape.losses import get_loss
+from adv_landscape.network import Network, forward
+from tests.helpers import small_instance
+
+
+def _sample(key, n, d, eps, norm):
+  """n points of the set: half uniform inside, half on its boundary (sphere or vertices)."""
+  k1, k2, k3 = jax.random.split(key, 3)
+  if norm == "inf":
+    inside = jax.random.uniform(k1, (n // 2, d), jnp.float64, -eps, eps)
+    return jnp.concatenate([inside, eps * jax.random.rademacher(k2, (n - n // 2, d),
+                                                                jnp.float64)])
+  g = jax.random.normal(k1, (n, d), jnp.float64)
+  g = g / jnp.linalg.norm(g, axis=1, keepdims=True)
+  r = jnp.where(jnp.arange(n) < n // 2, eps * jax.random.uniform(k3, (n,)) ** (1.0 / d), eps)
+  return g * r[:, None]
+
+
+def _loss_values(net, loss, x, y, pts):
+  f = jax.vmap(lambda z: forward(net, z))(x[None] + pts)
+  return np.asarray(jax.vmap(lambda u: loss.value(u, y))(f))
+
+
+def _holds(g: GlobalMax, value) -> bool:
+  """What every test checks: the true maximum (or a value attained) lies below upper, and
+  lower is at most upper."""
+  return bool(g.lower <= g.upper and value <= g.upper)
+
+
+def _linear_instance(norm, d=3):
+  rng = np.random.default_rng(7)
+  W, a, b = rng.standard_normal((5, d)), rng.standard_normal(5), rng.standard_normal(5)
+  net = Network(jnp.asarray(W), jnp.asarray(a), jnp.asarray(b), "linear")
+  x, y, eps = jnp.asarray(rng.standard_normal(d)), 0.3, 0.7
+  v = W.T @ a
+  c = a @ (W @ np.asarray(x) + b)
+  dual = np.linalg.norm(v) if norm == "2" else np.sum(np.abs(v))
+  return net, x, y, eps, 0.5 * (abs(c - y) + eps * dual) ** 2  # max of 0.5 (f - y)^2
+
+
+@pytest.mark.parametrize("norm", ["2", "inf"])
+def test_a_linear_network_gets_its_closed_form_maximum(norm):
+  net, x, y, eps, exact = _linear_instance(norm)
+  g = global_maximum(net, get_loss("quadratic"), x, y, eps, norm, rtol=1e-6)
+  assert g.status == "certified" and _holds(g, exact)
+  assert exact - g.lower <= g.tol  # lower is a value attained, within tol of the maximum
+  assert g.upper - g.lower <= g.tol
+
+
+def test_an_unsound_relaxation_is_caught(monkeypatch):
+  """The check above fails on a relaxation that cuts 0.05 off every unit's upper line."""
+  net, x, y, eps, exact = _linear_instance("2")
+  real = globalmax._extremes
+  monkeypatch.setattr(globalmax, "_extremes",
+                      lambda *a, **k: (lambda lo, hi: (lo + 0.05, hi - 0.05))(*real(*a, **k)))
+  g = global_maximum(net, get_loss("quadratic"), x, y, eps, "2", rtol=1e-6)
+  assert not _holds(g, exact)
+
+
+@pytest.mark.parametrize("norm", ["2", "inf"])
+@pytest.mark.parametrize("scale", [1.0, 3.0])
+def test_the_interval_holds_every_sampled_value_of_a_tanh_network(norm, scale):
+  net, x, y, _ = small_instance("tanh", "quadratic", d=2, m=12, scale=scale, seed=3)
+  net = Network(net.W * scale, net.a, net.b, "tanh")
+  eps = 0.6 * float(jnp.linalg.norm(x))
+  loss = get_loss("quadratic")
+  g = global_maximum(net, loss, x, y, eps, norm, rtol=1e-4)
+  sampled = _loss_values(net, loss, x, y, _sample(jax.random.key(1), 40_000, 2, eps, norm))
+  assert g.status == "certified" and _holds(g, sampled.max())
+  # the argmax is in the set and its value, recomputed independently, is at least lower
+  size = np.linalg.norm(g.argmax) if norm == "2" else np.max(np.abs(g.argmax))
+  assert size <= eps
+  assert _loss_values(net, loss, x, y, jnp.asarray(g.argmax)[None])[0] >= g.lower
+  # and the dense sample is not far below it: the maximum is found, not only bounded
+  assert sampled.max() >= g.lower - 1e-2 * abs(g.lower)
+
+
+def test_out_of_budget_the_interval_still_holds():
+  net, x, y, eps = small_instance("tanh", "logistic", d=4, m=8, seed=1)
+  loss = get_loss("logistic")
+  g = global_maximum(net, loss, x, y, eps, "2", rtol=1e-9, max_regions=600)
+  sampled = _loss_values(net, loss, x, y, _sample(jax.random.key(2), 20_000, 4, eps, "2"))
+  assert g.status == "budget" and g.live > 0 and _holds(g, sampled.max())
+
+
+@pytest.mark.parametrize("norm", ["2", "inf"])
+def test_region_bounds_hold_inside_their_regions_and_fail_outside(norm):
+  net, x, _, eps = small_instance("tanh", "quadratic", d=3, m=9, seed=2)
+  rng = np.random.default_rng(0)
+  C = rng.uniform(-eps, eps, (40, 3))
+  H = rng.uniform(0.02, 0.3, (40, 3)) * eps
+  lo, hi, empty = region_f_bounds(net, x, eps, norm, C, H)
+  pts, owner, wide = [], [], []
+  for i in range(40):
+    for spread in (1.0, 3.0):  # within the region, then 3x wider
+      P = C[i] + spread * H[i] * rng.uniform(-1, 1, (400, 3))
+      size = np.linalg.norm(P, axis=1) if norm == "2" else np.max(np.abs(P), axis=1)
+      P = P[size <= eps]
+      pts.append(P)
+      owner += [i] * len(P)
+      wide += [spread > 1] * len(P)
+  owner, wide = np.asarray(owner), np.asarray(wide)
+  f = np.asarray(jax.vmap(lambda z: forward(net, z))(x[None] + jnp.asarray(np.concatenate(pts))))
+  bad = (f < lo[owner]) | (f > hi[owner])
+  assert np.sum(~wide) > 1000 and not np.any(bad[~wide])  # feasible points: always bounded
+  assert not np.any(empty[owner[~wide]])  # and their regions never called empty
+  assert np.any(bad[wide])  # the wider sample escapes: the check can fail
+
+
+def test_a_region_outside_the_ball_is_empty():
+  net, x, _, eps = small_instance("tanh", "quadratic", d=2, m=5)
+  C = np.array([[0.9 * eps, 0.9 * eps], [0.6 * eps, 0.6 * eps]])
+  H = np.full((2, 2), 0.05 * eps)
+  _, _, empty = region_f_bounds(net, x, eps, "2", C, H)
+  assert empty.tolist() == [True, False]  # nearest points at 1.2 eps and 0.78 eps
+
+
+def test_p_global_counts_restarts_at_the_certified_maximum():
+  g = GlobalMax(1.0, 1.0005, None, "certified", 10, 0, 1e-3, 0.0)
+  assert p_global([1.0, 0.9996, 0.5], [3, 1, 5], 10, g) == pytest.approx(0.4)
+  assert p_global([0.998], [4], 10, g) == 0.0  # below upper - tol
+  assert p_global([1.0], [4], 10, g._replace(status="budget")) is None
+
+
+def test_census_global_p_global_is_the_basin_of_the_best_maximum():
+  """On a d = 3 instance with several maxima: the census's best maximum is the certified
+  global one, and p_global is the share of restarts that ended there."""
+  net, x, y, _ = small_instance("tanh", "quadratic", d=3, m=16, scale=2.0, seed=1)
+  net = Network(net.W * 2.0, net.a, net.b, "tanh")
+  res = api.census(net, "quadratic", x, y, gamma=0.8, n_restarts=128, global_max=True)
+  s = res.summary
+  assert s["global_status"] == "certified"
+  assert s["global_lower"] <= s["global_upper"]
+  assert s["best_value"] <= s["global_upper"]
+  top = [m for m in res.maxima if m.value >= s["global_upper"] - s["global_tol"]]
+  assert s["p_global"] == pytest.approx(sum(m.count for m in top) / 128)
+
+
+def test_census_global_on_the_command_line_and_where_it_is_not_available(capsys):
+  assert main(["census", "--d", "2", "--m", "8", "--inits", "32", "--x64", "--global",
+               "--no-progress"]) == 0
+  out = capsys.readouterr().out
+  assert "global     " in out and "<= max L <=" in out
+  assert main(["census", "--d", "2", "--m", "8", "--inits", "16", "--x64", "--global",
+               "--depth", "2", "--no-progress"]) == 0
+  assert "global     not available: no branch and bound for the mlp family" in \
+      capsys.readouterr().out
