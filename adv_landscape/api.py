@@ -52,6 +52,8 @@ class Maximum:
       (NaN when the proof failed; ``proof_note`` says why).
     lambda_tangent_bound: the proof's bound lambda_T <= -kappa where the
       representative inherited it (NaN elsewhere); certified_by: "eigenvalue" or "proof".
+    is_global: with ``global_max=True``, whether its value is within the branch and
+      bound's tolerance of the certified global maximum (None when that did not close).
   """
 
   value: float
@@ -67,6 +69,7 @@ class Maximum:
   proof_note: str
   lambda_tangent_bound: float = float("nan")
   certified_by: str = "eigenvalue"
+  is_global: bool | None = None
 
 
 @dataclasses.dataclass(frozen=True)
@@ -146,8 +149,8 @@ def census(net: Network, loss: str | Loss | Callable, x, y, *, eps: float | None
       certified maximum (``summary`` keys ``upper_bound``, ``gap``, ``relative_gap``,
       ``bound_method``, ``bound_seconds``; the CLI's ``--bound``).
     global_max: also the global maximum by branch and bound and p_global (``summary``
-      keys ``global_lower``, ``global_upper``, ``global_tol``, ``global_status``,
-      ``global_regions``, ``global_seconds``, ``p_global``; the CLI's ``--global``).
+      keys ``global_max`` = {lower, upper, closed, nodes, seconds, tol, status} and
+      ``p_global``, and each maximum's ``is_global``; the CLI's ``--global``).
 
   Raises:
     InvalidInput: bad arguments (both eps and gamma, x = 0 with gamma, ...).
@@ -182,7 +185,8 @@ def census(net: Network, loss: str | Loss | Callable, x, y, *, eps: float | None
     summary.update(certified_gap(net, loss, x, y, eps, norm, summary["best_value"]))
   if global_max:
     from adv_landscape.models import certified_global
-    summary.update(certified_global(net, loss, x, y, eps, norm, run.maxima, n_restarts))
+    fields, flags = certified_global(net, loss, x, y, eps, norm, run.maxima, n_restarts)
+    summary.update(fields)
   cls = {"boundary": "boundary_local_max", "interior": "interior_local_max"}
   maxima = [Maximum(value=mx["value"], delta=np.asarray(mx["delta"]), kind=mx["kind"],
                     cls=cls[mx["kind"]], count=mx["count"], basin_fraction=mx["basin_fraction"],
@@ -190,7 +194,9 @@ def census(net: Network, loss: str | Loss | Callable, x, y, *, eps: float | None
                     multiplier=mx["multiplier"], proof_radius=float(mx["proof_radius"]),
                     proof_note=mx["proof_note"],
                     lambda_tangent_bound=mx.get("lambda_tangent_bound", float("nan")),
-                    certified_by=mx.get("certified_by", "eigenvalue")) for mx in run.maxima]
+                    certified_by=mx.get("certified_by", "eigenvalue"),
+                    is_global=flags[i] if global_max else None)
+            for i, mx in enumerate(run.maxima)]
   out_config = {**dataclasses.asdict(run.config), "norm": norm, "eps": eps,
                 "gamma": eps / scale if xnorm else None, "n_restarts": n_restarts, "seed": seed, "loss": loss.name, "y": y,
                 "d": int(net.d), "m": int(net.m), "activation": net.activation,

@@ -73,7 +73,9 @@ def cmd_census(args) -> int:
     summary.update(certified_gap(net, loss, x, y, eps, args.norm, summary["best_value"]))
   if getattr(args, "global_max", False):
     from adv_landscape.models import certified_global
-    summary.update(certified_global(net, loss, x, y, eps, args.norm, maxima, args.inits))
+    fields, flags = certified_global(net, loss, x, y, eps, args.norm, maxima, args.inits)
+    summary.update(fields)
+    maxima = [{**mx, "is_global": f} for mx, f in zip(maxima, flags)]
   if not writer:
     return 0
   print("\n".join(reports.census_lines(source, args, run.config, summary, maxima)))

@@ -103,23 +103,27 @@ def certified_gap(net, loss, x, y, eps, norm, best) -> dict:
           "bound_method": b.method, "bound_seconds": time.perf_counter() - t0}
 
 
-def certified_global(net, loss, x, y, eps, norm, maxima, n_restarts) -> dict:
-  """The census summary's global fields: a certified interval [global_lower, global_upper]
-  for max L over the set by branch and bound (the model family's ``global_max``, seeded
-  with the census's maxima), its status, and p_global, the share of restarts that ended
-  at a certified maximum within ``global_tol`` of the global maximum."""
+def certified_global(net, loss, x, y, eps, norm, maxima, n_restarts) -> tuple[dict, list]:
+  """The census summary's global fields and each maximum's ``is_global``: a certified
+  interval [lower, upper] for max L over the set by branch and bound (the model family's
+  ``global_max``, seeded with the census's maxima), whether it closed to its tolerance,
+  and p_global, the share of restarts that ended at a certified maximum within that
+  tolerance of the global maximum (docs/output.md)."""
   family = family_of(net)
   if family.global_max is None:
-    return {"global_lower": None, "global_upper": None, "global_tol": None,
-            "global_status": f"not available: no branch and bound for the {family.name} "
-                             f"family", "global_regions": 0, "global_seconds": 0.0,
-            "p_global": None}
+    return ({"global_max": {"lower": None, "upper": None, "closed": False, "nodes": 0,
+                            "seconds": 0.0, "tol": None,
+                            "status": f"not available: no branch and bound for the "
+                                      f"{family.name} family"}, "p_global": None},
+            [None] * len(maxima))
   pts = np.asarray([mx["delta"] for mx in maxima], np.float64) if maxima else None
   g = family.global_max(net, loss, x, y, eps, norm, points=pts)
-  fin = np.isfinite(g.lower)
-  return {"global_lower": float(g.lower) if fin else None,
-          "global_upper": float(g.upper) if fin else None,
-          "global_tol": float(g.tol) if fin else None, "global_status": g.status,
-          "global_regions": int(g.regions), "global_seconds": g.seconds,
-          "p_global": p_global([mx["value"] for mx in maxima],
-                               [mx["count"] for mx in maxima], n_restarts, g)}
+  fin, closed = bool(np.isfinite(g.lower)), g.status == "certified"
+  fields = {"global_max": {"lower": float(g.lower) if fin else None,
+                           "upper": float(g.upper) if fin else None, "closed": closed,
+                           "nodes": int(g.regions), "seconds": g.seconds,
+                           "tol": float(g.tol) if fin else None, "status": g.status},
+            "p_global": p_global([mx["value"] for mx in maxima],
+                                 [mx["count"] for mx in maxima], n_restarts, g)}
+  flags = [bool(mx["value"] >= g.upper - g.tol) if closed else None for mx in maxima]
+  return fields, flags

@@ -66,7 +66,7 @@ def census_lines(source, args, config, s, maxima) -> list[str]:
     lines.append(f"  ... {len(maxima) - 5} more")
   if "upper_bound" in s:
     lines.append(bound_line(s))
-  if "global_status" in s:
+  if "global_max" in s:
     lines.append(global_line(s))
   return lines + [f"note       {line}" for line in census_notes(source, args, s)]
 
@@ -85,15 +85,26 @@ def bound_line(s) -> str:
 
 
 def global_line(s) -> str:
-  """One line: the certified global maximum and the share of restarts that reached it."""
-  if s["global_lower"] is None:
-    return f"global     {s['global_status']}"
-  head = (f"global     {s['global_lower']:.6g} <= max L <= {s['global_upper']:.6g} "
-          f"({s['global_regions']} regions, {s['global_seconds']:.2g}s)")
-  if s["global_status"] != "certified":
-    return head + f"; not certified to tol {s['global_tol']:.2g}: the region budget ran out"
-  return head + (f": certified to {s['global_tol']:.2g}; p_global {s['p_global']:.3g} of the "
-                 f"restarts ended at a certified maximum within that of it")
+  """One line: the certified global maximum, whether PGA's best is it, and p_global."""
+  g = s["global_max"]
+  if g["lower"] is None:
+    return f"global     {g['status']}"
+  head = (f"global     {g['lower']:.6g} <= max L <= {g['upper']:.6g} ({g['nodes']} regions, "
+          f"{g['seconds']:.2g}s)")
+  best = s.get("best_value")
+  if best is None or not np.isfinite(best):
+    return head + "; no certified maximum to compare"
+  if not g["closed"]:
+    return head + (f"; not closed to {g['tol']:.2g} (the region budget ran out): PGA's best "
+                   f"certified maximum may miss the global one by up to "
+                   f"{g['upper'] - best:.3g}")
+  if best >= g["upper"] - g["tol"]:
+    verdict = "PGA's best certified maximum is the global one"
+  else:
+    verdict = (f"PGA's best certified maximum misses it by {g['lower'] - best:.3g} to "
+               f"{g['upper'] - best:.3g}")
+  return head + (f": {verdict} (to {g['tol']:.2g}); p_global {s['p_global']:.3g} of the "
+                 f"restarts ended at it")
 
 
 def census_notes(source, args, s) -> list[str]:

@@ -3,6 +3,8 @@ closed-form maximum of a linear network and every sampled value of tanh networks
 sets, certified or out of budget; its region bounds hold inside their regions; a relaxation
 made unsound is caught by the same checks; p_global counts what reached the maximum."""
 
+import json
+
 import jax
 import jax.numpy as jnp
 import numpy as np
@@ -137,23 +139,28 @@ def test_p_global_counts_restarts_at_the_certified_maximum():
 
 def test_census_global_p_global_is_the_basin_of_the_best_maximum():
   """On a d = 3 instance with several maxima: the census's best maximum is the certified
-  global one, and p_global is the share of restarts that ended there."""
+  global one, is_global marks it, and p_global is the share of restarts that ended there."""
   net, x, y, _ = small_instance("tanh", "quadratic", d=3, m=16, scale=2.0, seed=1)
   net = Network(net.W * 2.0, net.a, net.b, "tanh")
   res = api.census(net, "quadratic", x, y, gamma=0.8, n_restarts=128, global_max=True)
-  s = res.summary
-  assert s["global_status"] == "certified"
-  assert s["global_lower"] <= s["global_upper"]
-  assert s["best_value"] <= s["global_upper"]
-  top = [m for m in res.maxima if m.value >= s["global_upper"] - s["global_tol"]]
+  s, g = res.summary, res.summary["global_max"]
+  assert g["closed"] and g["status"] == "certified" and g["lower"] <= g["upper"]
+  assert s["best_value"] <= g["upper"]
+  top = [m for m in res.maxima if m.value >= g["upper"] - g["tol"]]
+  assert [m.is_global for m in res.maxima] == [m in top for m in res.maxima]
   assert s["p_global"] == pytest.approx(sum(m.count for m in top) / 128)
 
 
-def test_census_global_on_the_command_line_and_where_it_is_not_available(capsys):
+def test_census_global_on_the_command_line_and_where_it_is_not_available(tmp_path, capsys):
+  out_json = tmp_path / "c.json"
   assert main(["census", "--d", "2", "--m", "8", "--inits", "32", "--x64", "--global",
-               "--no-progress"]) == 0
+               "--no-progress", "--json", str(out_json)]) == 0
   out = capsys.readouterr().out
   assert "global     " in out and "<= max L <=" in out
+  rec = json.loads(out_json.read_text())
+  assert set(rec["summary"]["global_max"]) == {"lower", "upper", "closed", "nodes", "seconds",
+                                               "tol", "status"}
+  assert all("is_global" in mx for mx in rec["maxima"])
   assert main(["census", "--d", "2", "--m", "8", "--inits", "16", "--x64", "--global",
                "--depth", "2", "--no-progress"]) == 0
   assert "global     not available: no branch and bound for the mlp family" in \
