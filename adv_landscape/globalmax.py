@@ -40,7 +40,8 @@ from adv_landscape.losses import Loss
 from adv_landscape.network import Network
 from adv_landscape.relaxation import GRID, _extremes
 
-__all__ = ["GlobalMax", "global_maximum", "region_f_bounds", "p_global"]
+__all__ = ["Coordinates", "GlobalMax", "coordinates", "global_maximum", "region_f_bounds",
+           "p_global"]
 
 U = np.finfo(np.float64).eps
 TINY = np.finfo(np.float64).tiny
@@ -56,7 +57,8 @@ class GlobalMax(NamedTuple):
     status: ``certified`` (upper - lower <= tol), ``budget`` (the region budget ran out
       first: [lower, upper] still holds), or ``not available: ...`` (with NaNs).
     regions: regions bounded; live: regions left unresolved; tol: the gap asked for
-      (rtol times the larger of |lower|, |upper|); seconds: the time.
+      (rtol times the larger of |lower|, |upper|); seconds: the time; dimension: the
+      coordinates branched in (rank(W) on the ball when below d, else d).
   """
 
   lower: float
@@ -67,40 +69,87 @@ class GlobalMax(NamedTuple):
   live: int
   tol: float
   seconds: float
+  dimension: int = 0
 
 
-def region_f_bounds(net: Network, x, eps: float, norm: str, C, H, *, grid: int = GRID):
+class Coordinates(NamedTuple):
+  """Where the regions live: delta = V z (V = None: z = delta). On the ball, with the thin
+  SVD W = U S V^T of rank k, f(x + delta) depends on delta only through V^T delta, so the
+  regions are boxes in R^k (k <= min(m, d)) and the set is the k-ball of radius ``eps_z``.
+
+  Attributes:
+    Wz: (m, k) the first layer in z (W V, or W); V: (d, k) or None; extra: (m,) a bound on
+      |w_r . delta - Wz_r . V^T delta| over the set (the reduction's rounding: 0 without
+      it); eps_z: the radius of the set in z (eps, widened by V's departure from
+      orthonormality).
+  """
+
+  Wz: np.ndarray
+  V: np.ndarray | None
+  extra: np.ndarray
+  eps_z: float
+
+
+def coordinates(net: Network, eps: float, norm: str, *, reduce: bool = True) -> Coordinates:
+  """The region coordinates: the reduced ones on the ball when W's numerical rank k is
+  below d, else delta itself. The reduction's error is bounded, not assumed away: with
+  R = W - Wz V^T computed in float64, |w_r . delta - Wz_r . z| <= eps (||R_r|| + its
+  rounding) for ||delta|| <= eps, and ||V^T delta|| <= eps sqrt(1 + ||V^T V - I||_F + its
+  rounding)."""
+  W = np.asarray(net.W, np.float64)
+  m, d = W.shape
+  if norm != "2" or not reduce:
+    return Coordinates(W, None, np.zeros(m), float(eps))
+  _, S, Vt = np.linalg.svd(W, full_matrices=False)
+  k = int(np.sum(S > S[0] * max(m, d) * U)) if S.size and S[0] > 0 else 0
+  if k >= d or k == 0:
+    return Coordinates(W, None, np.zeros(m), float(eps))
+  V = Vt[:k].T
+  Wz = W @ V
+  R = W - Wz @ V.T
+  g = 1.01 * (k + 2) * U
+  r_err = g * (np.abs(W) + np.abs(Wz) @ np.abs(V.T))  # the rounding of R itself
+  extra = eps * (np.linalg.norm(R, axis=1) + np.linalg.norm(r_err, axis=1)) * (1 + 4 * d * U)
+  defect = np.linalg.norm(V.T @ V - np.eye(k)) + g * np.linalg.norm(np.abs(V.T) @ np.abs(V))
+  return Coordinates(Wz, V, extra, float(eps * np.sqrt(1 + defect) * (1 + 4 * U)))
+
+
+def region_f_bounds(net: Network, x, eps: float, norm: str, C, H, *, grid: int = GRID,
+                    coords: Coordinates | None = None):
   """Certified [f_lo, f_hi] of f(x + delta) over delta in R n S, per region, for a
   scalar-output two-layer network: R the box of centre C[i] and half-widths H[i]
-  (arrays (B, d)), S the ball (norm "2") or box ("inf") of radius eps. Returns
-  (f_lo, f_hi, empty), ``empty`` true where R n S is certainly empty."""
+  (arrays (B, k)) in the coordinates ``coords`` (default: delta itself), S the ball
+  (norm "2") or box ("inf") of radius eps. Returns (f_lo, f_hi, empty), ``empty`` true
+  where R n S is certainly empty."""
   with jax.enable_x64(True):
+    coords = coords or coordinates(net, eps, norm, reduce=False)
     return _region_f_bounds(net, x, eps, norm, np.asarray(C, np.float64),
-                            np.asarray(H, np.float64), grid)
+                            np.asarray(H, np.float64), grid, coords)
 
 
-def _region_f_bounds(net, x, eps, norm, C, H, grid):
+def _region_f_bounds(net, x, eps, norm, C, H, grid, coords):
   W = np.asarray(net.W, np.float64)
   a = np.asarray(net.a, np.float64)
   b = np.asarray(net.b, np.float64)
   x = np.asarray(x, np.float64)
-  (m, d), B = W.shape, C.shape[0]
-  aW = np.abs(W)
+  Wz, extra, eps_z = coords.Wz, coords.extra, coords.eps_z
+  (m, d), B, k = W.shape, C.shape[0], Wz.shape[1]
+  aW, aWz = np.abs(W), np.abs(Wz)
   c0 = W @ x + b
   c0_err = 1.01 * (d + 2) * U * (aW @ np.abs(x) + np.abs(b))
   wn = np.linalg.norm(W, axis=1) if norm == "2" else np.sum(aW, axis=1)
   rS = eps * wn * (1 + (d + 4) * U) + c0_err  # the unit's interval over S: c0 +- rS
-  cR = c0[None] + C @ W.T  # over the region: cR +- rR
-  rR = ((H @ aW.T) * (1 + (d + 4) * U) + c0_err[None]
-        + 1.01 * (d + 2) * U * (np.abs(C) @ aW.T))
+  cR = c0[None] + C @ Wz.T  # over the region: cR +- rR (z's reduction error in extra)
+  rR = ((H @ aWz.T) * (1 + (k + 4) * U) + (c0_err + extra)[None]
+        + 1.01 * (k + 2) * U * (np.abs(C) @ aWz.T))
   lo = np.maximum(c0[None] - rS[None], cR - rR)
   hi = np.minimum(c0[None] + rS[None], cR + rR)
   # R n S empty: some unit's two intervals do not meet, or (the ball) R's nearest point to
-  # 0 is beyond eps, with a margin for the rounding of that distance
+  # 0 is beyond the radius, with a margin for the rounding of that distance
   empty = np.any(lo > hi, axis=1)
   if norm == "2":
     near = np.maximum(np.abs(C) - H, 0.0)
-    empty |= np.linalg.norm(near, axis=1) > eps * (1 + 4 * (d + 2) * U)
+    empty |= np.linalg.norm(near, axis=1) > eps_z * (1 + 4 * (k + 2) * U)
   hi = np.maximum(hi, lo)  # (empty regions only: keeps the arithmetic below finite)
   act = net.act
   width = hi - lo
@@ -114,22 +163,25 @@ def _region_f_bounds(net, x, eps, norm, C, H, grid):
   sig_lo, sig_hi = (v.reshape(B, m) for v in _extremes(act, fl, fh, np.zeros_like(fa), grid))
   pos = a[None] >= 0
   aal = a[None] * alpha  # (B, m)
-  v = aal @ W  # (B, d): f's lines are K + v . delta, with z_r = c0_r + w_r . delta exactly
+  # f's lines are K + v . z + sum_r a_r alpha_r e_r, z_r = c0_r + Wz_r . z + e_r and
+  # |e_r| <= extra_r (0 without a reduction)
+  v = aal @ Wz  # (B, k)
   base = aal @ c0
-  k_up = base + np.sum(np.where(pos, a * beta_hi, a * beta_lo), axis=1)
-  k_dn = base + np.sum(np.where(pos, a * beta_lo, a * beta_hi), axis=1)
+  slack = np.abs(aal) @ extra
+  k_up = base + np.sum(np.where(pos, a * beta_hi, a * beta_lo), axis=1) + slack
+  k_dn = base + np.sum(np.where(pos, a * beta_lo, a * beta_hi), axis=1) - slack
   dual = np.linalg.norm(v, axis=1) if norm == "2" else np.sum(np.abs(v), axis=1)
   vc, vh = np.sum(v * C, axis=1), np.sum(np.abs(v) * H, axis=1)
-  lin_max = np.minimum(vc + vh, eps * dual)
-  lin_min = np.maximum(vc - vh, -eps * dual)
+  lin_max = np.minimum(vc + vh, eps_z * dual)
+  lin_min = np.maximum(vc - vh, -eps_z * dual)
   ibp_up = np.sum(np.where(pos, a * sig_hi, a * sig_lo), axis=1)
   ibp_dn = np.sum(np.where(pos, a * sig_lo, a * sig_hi), axis=1)
-  # rounding of the sums (m + 2d + 8 terms of at most these magnitudes), gamma_n style
+  # rounding of the sums (m + 2k + 8 terms of at most these magnitudes), gamma_n style
   mag = (np.abs(aal) @ np.abs(c0)
          + np.sum(np.abs(a) * np.maximum(np.abs(beta_lo), np.abs(beta_hi)), axis=1)
-         + np.sum(np.abs(v) * (np.abs(C) + H), axis=1) + eps * (np.abs(aal) @ aW).sum(axis=1)
-         + np.sum(np.abs(a) * np.maximum(np.abs(sig_lo), np.abs(sig_hi)), axis=1))
-  err = 1.01 * (m + 2 * d + 8) * U * mag
+         + np.sum(np.abs(v) * (np.abs(C) + H), axis=1) + eps_z * (np.abs(aal) @ aWz).sum(axis=1)
+         + slack + np.sum(np.abs(a) * np.maximum(np.abs(sig_lo), np.abs(sig_hi)), axis=1))
+  err = 1.01 * (m + 2 * k + 8) * U * mag
   f_hi = np.minimum(k_up + lin_max, ibp_up) + err
   f_lo = np.maximum(k_dn + lin_min, ibp_dn) - err
   return f_lo, f_hi, empty
@@ -139,7 +191,8 @@ def _project(norm, eps, P):
   if norm == "2":
     n = np.linalg.norm(P, axis=1, keepdims=True)
     # (a hair inside, so that the rounding of the scaling cannot leave the ball)
-    return P * np.minimum(1.0, eps * (1 - 4 * U) / np.maximum(n, TINY))
+    r = eps * (1 - 4 * U)
+    return P * np.where(n > r, r / np.where(n > r, n, 1.0), 1.0)
   return np.clip(P, -eps, eps)
 
 
@@ -189,7 +242,7 @@ def _loss_upper(loss, y, f_lo, f_hi):
 
 def global_maximum(net: Network, loss: Loss, x, y, eps: float, norm: str = "2", *,
                    rtol: float = 1e-3, max_regions: int = 200_000, points=None,
-                   grid: int = GRID) -> GlobalMax:
+                   grid: int = GRID, reduce: bool = True) -> GlobalMax:
   """Branch and bound for max L(x + delta) over the set (module docstring).
 
   Args:
@@ -197,6 +250,8 @@ def global_maximum(net: Network, loss: Loss, x, y, eps: float, norm: str = "2", 
     rtol: stop when upper - lower <= rtol max(|upper|, |lower|) (``tol``).
     max_regions: the budget (regions bounded); points: deltas (n, d) (projected onto the
       set) whose values seed the lower end, e.g. PGA's maxima.
+    reduce: on the ball, branch in the k = rank(W) coordinates V^T delta (``coordinates``)
+      when k < d: exact up to a bounded rounding, and what makes m << d tractable.
   """
   nan = float("nan")
 
@@ -210,13 +265,14 @@ def global_maximum(net: Network, loss: Loss, x, y, eps: float, norm: str = "2", 
   if not getattr(loss, "convex", False):
     return none(f"loss {loss.name!r} does not say it is convex in the output")
   with jax.enable_x64(True):
+    coords = coordinates(net, float(eps), norm, reduce=reduce)
     return _branch_and_bound(net, loss, x, y, float(eps), norm, rtol, max_regions, points,
-                             grid)
+                             grid, coords)
 
 
-def _branch_and_bound(net, loss, x, y, eps, norm, rtol, max_regions, points, grid):
+def _branch_and_bound(net, loss, x, y, eps, norm, rtol, max_regions, points, grid, coords):
   t0 = time.perf_counter()
-  d = int(np.shape(net.W)[1])
+  d, k = int(np.shape(net.W)[1]), coords.Wz.shape[1]
   best, arg = -np.inf, None
   if points is not None and len(points):
     P = _project(norm, eps, np.asarray(points, np.float64).reshape(-1, d))
@@ -234,9 +290,9 @@ def _branch_and_bound(net, loss, x, y, eps, norm, rtol, max_regions, points, gri
     # array programs see one shape (each new shape would be compiled anew)
     pad = np.r_[np.arange(n), np.full(2 * BATCH * max(1, -(-n // (2 * BATCH))) - n, n - 1)]
     f_lo, f_hi, empty = (v[:n] for v in _region_f_bounds(net, x, eps, norm, C[pad], H[pad],
-                                                         grid))
+                                                         grid, coords))
     up = _loss_upper(loss, y, f_lo, f_hi)
-    P = _project(norm, eps, C)
+    P = _project(norm, eps, C if coords.V is None else C @ coords.V.T)  # centres as deltas
     vals = np.where(empty, -np.inf, _values(net, loss, x, y, P[pad])[:n])
     count += n
     i = int(np.argmax(vals))
@@ -249,17 +305,17 @@ def _branch_and_bound(net, loss, x, y, eps, norm, rtol, max_regions, points, gri
   def resolved(up):  # the stopping rule, and the status below: one formula
     return up - best <= rtol * max(abs(best), abs(up), TINY)
 
-  add(np.zeros((1, d)), np.full((1, d), eps))
+  add(np.zeros((1, k)), np.full((1, k), coords.eps_z))
   while not resolved(-heap[0][0]) and count < max_regions:
     kids_C, kids_H = [], []
     while heap and len(kids_C) < 2 * BATCH and not resolved(-heap[0][0]):
       _, _, c, h = heapq.heappop(heap)
-      k = int(np.argmax(h))
+      axis = int(np.argmax(h))
       h2 = h.copy()
-      h2[k] /= 2
+      h2[axis] /= 2
       for sgn in (-1.0, 1.0):
         c2 = c.copy()
-        c2[k] += sgn * h2[k]
+        c2[axis] += sgn * h2[axis]
         kids_C.append(c2)
         kids_H.append(h2)
     add(np.asarray(kids_C), np.asarray(kids_H))
@@ -267,7 +323,7 @@ def _branch_and_bound(net, loss, x, y, eps, norm, rtol, max_regions, points, gri
   live = sum(1 for neg_up, *_ in heap if not resolved(-neg_up))
   return GlobalMax(best, float(upper), arg, "certified" if resolved(upper) else "budget",
                    count, live, float(rtol * max(abs(best), abs(upper), TINY)),
-                   time.perf_counter() - t0)
+                   time.perf_counter() - t0, k)
 
 
 def p_global(values, counts, n_restarts: int, g: GlobalMax) -> float | None:

@@ -112,7 +112,7 @@ def certified_global(net, loss, x, y, eps, norm, maxima, n_restarts) -> tuple[di
   family = family_of(net)
   if family.global_max is None:
     return ({"global_max": {"lower": None, "upper": None, "closed": False, "nodes": 0,
-                            "seconds": 0.0, "tol": None,
+                            "seconds": 0.0, "dimension": 0, "tol": None,
                             "status": f"not available: no branch and bound for the "
                                       f"{family.name} family"}, "p_global": None},
             [None] * len(maxima))
@@ -122,6 +122,7 @@ def certified_global(net, loss, x, y, eps, norm, maxima, n_restarts) -> tuple[di
   fields = {"global_max": {"lower": float(g.lower) if fin else None,
                            "upper": float(g.upper) if fin else None, "closed": closed,
                            "nodes": int(g.regions), "seconds": g.seconds,
+                           "dimension": int(g.dimension),
                            "tol": float(g.tol) if fin else None, "status": g.status},
             "p_global": p_global([mx["value"] for mx in maxima],
                                  [mx["count"] for mx in maxima], n_restarts, g)}

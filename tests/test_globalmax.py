@@ -159,9 +159,55 @@ def test_census_global_on_the_command_line_and_where_it_is_not_available(tmp_pat
   assert "global     " in out and "<= max L <=" in out
   rec = json.loads(out_json.read_text())
   assert set(rec["summary"]["global_max"]) == {"lower", "upper", "closed", "nodes", "seconds",
-                                               "tol", "status"}
+                                               "dimension", "tol", "status"}
   assert all("is_global" in mx for mx in rec["maxima"])
   assert main(["census", "--d", "2", "--m", "8", "--inits", "16", "--x64", "--global",
                "--depth", "2", "--no-progress"]) == 0
   assert "global     not available: no branch and bound for the mlp family" in \
       capsys.readouterr().out
+
+
+def _wide_linear(d=40, m=3, seed=4):
+  rng = np.random.default_rng(seed)
+  W, a = rng.standard_normal((m, d)) / np.sqrt(d), rng.standard_normal(m)
+  net = Network(jnp.asarray(W), jnp.asarray(a), jnp.zeros(m), "linear")
+  x, y, eps = jnp.asarray(rng.standard_normal(d)), 0.2, 1.5
+  c, v = a @ (W @ np.asarray(x)), W.T @ a
+  return net, x, y, eps, 0.5 * (abs(c - y) + eps * np.linalg.norm(v)) ** 2
+
+
+def test_the_ball_is_branched_in_rank_w_coordinates_and_keeps_the_closed_form():
+  """m = 3 units at d = 40: the branch and bound runs in 3 coordinates, and its interval
+  holds the closed-form maximum to 1e-6."""
+  net, x, y, eps, exact = _wide_linear()
+  g = global_maximum(net, get_loss("quadratic"), x, y, eps, "2", rtol=1e-6)
+  assert g.dimension == 3 and g.status == "certified" and _holds(g, exact)
+  assert exact - g.lower <= g.tol and np.linalg.norm(g.argmax) <= eps
+
+
+def test_a_reduction_to_the_wrong_subspace_is_caught(monkeypatch):
+  """The same check fails when the coordinates miss part of W's row space and the
+  reduction's error bound is dropped."""
+  net, x, y, eps, exact = _wide_linear()
+  real = globalmax.coordinates
+
+  def wrong(net, eps, norm, reduce=True):
+    c = real(net, eps, norm, reduce=reduce)
+    V = np.linalg.qr(c.V + 0.5 * np.random.default_rng(0).standard_normal(c.V.shape))[0]
+    return c._replace(Wz=np.asarray(net.W) @ V, V=V, extra=np.zeros_like(c.extra))
+  monkeypatch.setattr(globalmax, "coordinates", wrong)
+  g = global_maximum(net, get_loss("quadratic"), x, y, eps, "2", rtol=1e-6)
+  assert not _holds(g, exact)
+
+
+def test_reduced_and_full_coordinates_agree_and_hold_pga_best():
+  net, x, y, _ = small_instance("tanh", "quadratic", d=6, m=2, scale=2.0, seed=5)
+  net = Network(net.W * 2.0, net.a, net.b, "tanh")
+  eps = 0.7 * float(jnp.linalg.norm(x))
+  loss = get_loss("quadratic")
+  red = global_maximum(net, loss, x, y, eps, "2", rtol=1e-5)
+  full = global_maximum(net, loss, x, y, eps, "2", rtol=1e-5, reduce=False, max_regions=4000)
+  assert red.dimension == 2 and full.dimension == 6 and red.status == "certified"
+  assert max(red.lower, full.lower) <= min(red.upper, full.upper)  # both hold the maximum
+  res = api.census(net, "quadratic", x, y, eps=eps, n_restarts=64, step_rule="armijo")
+  assert res.summary["best_value"] <= red.upper
