@@ -1,0 +1,151 @@
+"""p_global and the certified gap along the input scale s, on networks small enough for the
+branch and bound to close (the ball, k = rank W = m coordinates).
+
+Per scale s and network (seed; the unit): the paper's tanh network at (d, m) with input
+scale s, the quadratic loss with y = 1, gamma = 0.5; a census per step rule from the same
+N uniform starts in the ball, then ``globalmax.global_maximum`` seeded with every rule's
+maxima (one certified interval per network, shared by the rules). Reported per rule and s
+(mean over the networks, with the smallest and largest): p_global (the share of restarts
+ending at a certified maximum within tol = 1e-3 relative of the certified global maximum),
+whether PGA's best is the global one, distinct maxima; per s the branch and bound's closed
+share and regions, and the relaxation bound's relative gap (``census --bound``). Page's L
+within networks for "p_global falls as s grows" (and the reverse), per rule.
+
+Run:  python -m benchmarks.p_global --json benchmarks/results/p_global.json
+      (about 10 minutes on 2 cores); the table again: --table PATH
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import statistics
+import time
+
+import jax
+import numpy as np
+from tqdm.auto import tqdm
+
+from adv_landscape import api, io
+from adv_landscape.globalmax import global_maximum, p_global
+from adv_landscape.instances import synthetic_instance
+from adv_landscape.losses import get_loss
+from adv_landscape.stats import page_trend
+
+SCALES = (0.25, 0.5, 1.0, 2.0, 4.0)
+RULES = (("normalized", 0.05), ("armijo", 1.0))
+
+
+def run_instance(s: float, seed: int, *, d: int, m: int, n: int, budget: int) -> dict:
+  net, x = synthetic_instance(seed=seed, d=d, m=m, scale=s, dtype=jax.numpy.float64)
+  eps = 0.5 * float(np.linalg.norm(np.asarray(x)))
+  runs, pts = {}, []
+  for rule, step in RULES:
+    r = api.census(net, "quadratic", x, 1.0, eps=eps, n_restarts=n, step_rule=rule,
+                   step=step, init="ball", max_steps=budget, seed=seed,
+                   bound=rule == RULES[0][0])
+    runs[rule] = r
+    pts += [mx.delta for mx in r.maxima]
+  t0 = time.perf_counter()
+  g = global_maximum(net, get_loss("quadratic"), x, 1.0, eps, "2",
+                     points=np.asarray(pts) if pts else None)
+  rec = {"s": s, "seed": seed, "closed": g.status == "certified", "lower": g.lower,
+         "upper": g.upper, "tol": g.tol, "regions": g.regions, "dimension": g.dimension,
+         "global_seconds": time.perf_counter() - t0,
+         "bound_relative_gap": runs[RULES[0][0]].summary.get("relative_gap"), "rules": {}}
+  for rule, r in runs.items():
+    best = r.summary["best_value"]
+    rec["rules"][rule] = {
+        "p_global": p_global([mx.value for mx in r.maxima], [mx.count for mx in r.maxima],
+                             n, g),
+        "best_is_global": bool(best >= g.upper - g.tol) if rec["closed"] else None,
+        "maxima": r.summary["distinct_maxima"],
+        "certified": r.summary["certified_fraction"]}
+  return rec
+
+
+def summarise(records) -> dict:
+  out = {"per_scale": {}, "trend": {}}
+  scales = sorted({r["s"] for r in records})
+  seeds = sorted({r["seed"] for r in records})
+  for s in scales:
+    rs = [r for r in records if r["s"] == s]
+    row = {"networks": len(rs), "closed": sum(r["closed"] for r in rs),
+           "median_regions": statistics.median(r["regions"] for r in rs),
+           "bound_relative_gap": statistics.mean(r["bound_relative_gap"] for r in rs
+                                                 if r["bound_relative_gap"] is not None)}
+    for rule, _ in RULES:
+      vals = [r["rules"][rule]["p_global"] for r in rs if r["rules"][rule]["p_global"]
+              is not None]
+      row[rule] = {"p_global_mean": statistics.mean(vals) if vals else None,
+                   "p_global_min": min(vals) if vals else None,
+                   "p_global_max": max(vals) if vals else None,
+                   "best_is_global": sum(bool(r["rules"][rule]["best_is_global"]) for r in rs),
+                   "maxima_mean": statistics.mean(r["rules"][rule]["maxima"] for r in rs)}
+    out["per_scale"][str(s)] = row
+  for rule, _ in RULES:
+    table = []
+    for seed in seeds:
+      row = [next((r["rules"][rule]["p_global"] for r in records
+                   if r["seed"] == seed and r["s"] == s), None) for s in scales]
+      if all(v is not None for v in row):
+        table.append(row)
+    down = page_trend([[-v for v in row] for row in table])
+    up = page_trend(table)
+    out["trend"][rule] = {"networks": len(table), "page_p_falls_with_s": down.pvalue,
+                          "page_p_rises_with_s": up.pvalue}
+  return out
+
+
+def table(summary) -> str:
+  lines = ["| s | closed | regions (median) | bound's relative gap | "
+           + " | ".join(f"{r}: p_global mean [min, max], best is global, maxima" for r, _ in RULES)
+           + " |", "|---" * (4 + len(RULES)) + "|"]
+  for s, row in summary["per_scale"].items():
+    cells = []
+    for rule, _ in RULES:
+      c = row[rule]
+      cells.append("-" if c["p_global_mean"] is None else
+                   f"{c['p_global_mean']:.3f} [{c['p_global_min']:.3f}, {c['p_global_max']:.3f}]"
+                   f", {c['best_is_global']}/{row['networks']}, {c['maxima_mean']:.1f}")
+    lines.append(f"| {s} | {row['closed']}/{row['networks']} | {row['median_regions']:.0f} | "
+                 f"{row['bound_relative_gap']:.3f} | " + " | ".join(cells) + " |")
+  for rule, t in summary["trend"].items():
+    lines.append(f"\n{rule}: Page's L over {t['networks']} networks, p_global falls with s: "
+                 f"p = {t['page_p_falls_with_s']:.3g}; rises: p = {t['page_p_rises_with_s']:.3g}")
+  return "\n".join(lines)
+
+
+def main(argv=None):
+  p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+  p.add_argument("--json", help="write the records, the summary and the configuration here")
+  p.add_argument("--table", help="print the table of a saved --json and stop")
+  p.add_argument("--seeds", type=int, default=8, help="networks per scale")
+  p.add_argument("--restarts", type=int, default=128)
+  p.add_argument("--budget", type=int, default=5000, help="steps per restart")
+  p.add_argument("--d", type=int, default=32)
+  p.add_argument("--m", type=int, default=4)
+  p.add_argument("--scales", default=",".join(str(x) for x in SCALES))
+  args = p.parse_args(argv)
+  if args.table:
+    with open(args.table) as f:
+      print(table(json.load(f)["summary"]))
+    return 0
+  if args.json:
+    io.check_output_file(args.json, "json")
+  jax.config.update("jax_enable_x64", True)
+  scales = tuple(float(v) for v in args.scales.split(","))
+  t0 = time.perf_counter()
+  records = [run_instance(s, seed, d=args.d, m=args.m, n=args.restarts, budget=args.budget)
+             for s in tqdm(scales, desc="scales") for seed in range(args.seeds)]
+  summary = summarise(records)
+  print(table(summary))
+  if args.json:
+    io.write_json_atomic(args.json, {"config": vars(args), "records": records,
+                                     "summary": summary, "seconds": time.perf_counter() - t0,
+                                     "versions": io.versions()})
+  return 0
+
+
+if __name__ == "__main__":
+  raise SystemExit(main())
