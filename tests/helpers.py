@@ -25,6 +25,20 @@ def small_instance(activation="tanh", loss="quadratic", *, d=5, m=7, scale=0.8, 
   return net, x, y, eps
 
 
+def set_points(key, n, d, eps, norm):
+  """n points of the set (float64): half uniform inside, half on its boundary (uniform on
+  the sphere, or vertices of the box)."""
+  k1, k2, k3 = jax.random.split(key, 3)
+  if norm == "inf":
+    inside = jax.random.uniform(k1, (n // 2, d), jnp.float64, -eps, eps)
+    vert = eps * jax.random.rademacher(k2, (n - n // 2, d), jnp.float64)
+    return jnp.concatenate([inside, vert])
+  g = jax.random.normal(k1, (n, d), jnp.float64)
+  g = g / jnp.linalg.norm(g, axis=1, keepdims=True)
+  r = jnp.where(jnp.arange(n) < n // 2, eps * jax.random.uniform(k3, (n,)) ** (1.0 / d), eps)
+  return g * r[:, None]
+
+
 def probe_points(d, eps):
   """Perturbations inside, on and outside the ball (deterministic)."""
   base = jnp.linspace(-1.0, 1.0, d) + 0.3

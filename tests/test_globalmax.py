@@ -15,20 +15,7 @@ from adv_landscape.cli import main
 from adv_landscape.globalmax import GlobalMax, global_maximum, p_global, region_f_bounds
 from adv_landscape.losses import get_loss
 from adv_landscape.network import Network, forward
-from tests.helpers import small_instance
-
-
-def _sample(key, n, d, eps, norm):
-  """n points of the set: half uniform inside, half on its boundary (sphere or vertices)."""
-  k1, k2, k3 = jax.random.split(key, 3)
-  if norm == "inf":
-    inside = jax.random.uniform(k1, (n // 2, d), jnp.float64, -eps, eps)
-    return jnp.concatenate([inside, eps * jax.random.rademacher(k2, (n - n // 2, d),
-                                                                jnp.float64)])
-  g = jax.random.normal(k1, (n, d), jnp.float64)
-  g = g / jnp.linalg.norm(g, axis=1, keepdims=True)
-  r = jnp.where(jnp.arange(n) < n // 2, eps * jax.random.uniform(k3, (n,)) ** (1.0 / d), eps)
-  return g * r[:, None]
+from tests.helpers import set_points, small_instance
 
 
 def _loss_values(net, loss, x, y, pts):
@@ -80,7 +67,7 @@ def test_the_interval_holds_every_sampled_value_of_a_tanh_network(norm, scale):
   eps = 0.6 * float(jnp.linalg.norm(x))
   loss = get_loss("quadratic")
   g = global_maximum(net, loss, x, y, eps, norm, rtol=1e-4)
-  sampled = _loss_values(net, loss, x, y, _sample(jax.random.key(1), 40_000, 2, eps, norm))
+  sampled = _loss_values(net, loss, x, y, set_points(jax.random.key(1), 40_000, 2, eps, norm))
   assert g.status == "certified" and _holds(g, sampled.max())
   # the argmax is in the set and its value, recomputed independently, is at least lower
   size = np.linalg.norm(g.argmax) if norm == "2" else np.max(np.abs(g.argmax))
@@ -94,7 +81,7 @@ def test_out_of_budget_the_interval_still_holds():
   net, x, y, eps = small_instance("tanh", "logistic", d=4, m=8, seed=1)
   loss = get_loss("logistic")
   g = global_maximum(net, loss, x, y, eps, "2", rtol=1e-9, max_regions=600)
-  sampled = _loss_values(net, loss, x, y, _sample(jax.random.key(2), 20_000, 4, eps, "2"))
+  sampled = _loss_values(net, loss, x, y, set_points(jax.random.key(2), 20_000, 4, eps, "2"))
   assert g.status == "budget" and g.live > 0 and _holds(g, sampled.max())
 
 

@@ -13,23 +13,9 @@ from adv_landscape.ascent import pga_problem
 from adv_landscape.losses import get_loss
 from adv_landscape.network import Network, forward
 from adv_landscape.problem import Problem
-from tests.helpers import SCALAR_LOSSES, SMOOTH_ACTIVATIONS, K, small_instance
+from tests.helpers import SCALAR_LOSSES, SMOOTH_ACTIVATIONS, K, set_points, small_instance
 
 U = np.finfo(np.float64).eps
-
-
-def _points(key, n, d, eps, norm):
-  """n points of the set: a third uniform inside, a third on its boundary, a third at
-  vertices or sphere points near the directions that matter least (random)."""
-  k1, k2, k3 = jax.random.split(key, 3)
-  if norm == "inf":
-    inside = jax.random.uniform(k1, (n // 2, d), jnp.float64, -eps, eps)
-    vert = eps * jax.random.rademacher(k2, (n - n // 2, d), jnp.float64)
-    return jnp.concatenate([inside, vert])
-  g = jax.random.normal(k1, (n, d), jnp.float64)
-  g = g / jnp.linalg.norm(g, axis=1, keepdims=True)
-  r = jnp.where(jnp.arange(n) < n // 2, eps * jax.random.uniform(k3, (n,)) ** (1.0 / d), eps)
-  return g * r[:, None]
 
 
 def _values(net, loss, x, y, pts):
@@ -53,7 +39,7 @@ def test_the_bound_holds_at_random_points_and_at_pga_endpoints(activation, norm)
     for s in (0.25, 1.0, 4.0):
       net, x, _, eps = small_instance(activation, "quadratic", d=6, m=10, scale=s, seed=1)
       eps = eps / np.sqrt(6) if norm == "inf" else eps
-      pts = _points(jax.random.key(3), 4000, 6, eps, norm)
+      pts = set_points(jax.random.key(3), 4000, 6, eps, norm)
       for name in SCALAR_LOSSES:
         loss = get_loss(name)
         y = 0.3 if name in ("quadratic", "huber") else 1.0
@@ -76,7 +62,7 @@ def test_the_bound_holds_for_softmax_cross_entropy():
     for norm in ("2", "inf"):
       e = eps / np.sqrt(5) if norm == "inf" else eps
       b = relaxation.loss_upper_bound(net, loss, x, y, e, norm)
-      pts = _points(jax.random.key(1), 4000, 5, e, norm)
+      pts = set_points(jax.random.key(1), 4000, 5, e, norm)
       f, L = _values(net, loss, x, y, pts)
       assert b.f_lo.shape == (K,) and np.all(f >= b.f_lo) and np.all(f <= b.f_hi)
       assert np.all(L <= b.upper) and "8 vertices" in b.method
