@@ -149,7 +149,7 @@ def census(net: Network, loss: str | Loss | Callable, x, y, *, eps: float | None
       certified maximum (``summary`` keys ``upper_bound``, ``gap``, ``relative_gap``,
       ``bound_method``, ``bound_seconds``; the CLI's ``--bound``).
     global_max: also the global maximum by branch and bound and p_global (``summary``
-      keys ``global_max`` = {lower, upper, closed, nodes, seconds, tol, status} and
+      keys ``global_max`` = {lower, upper, closed, nodes, seconds, dimension, tol, status} and
       ``p_global``, and each maximum's ``is_global``; the CLI's ``--global``).
 
   Raises:
