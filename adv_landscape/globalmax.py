@@ -40,8 +40,8 @@ from adv_landscape.losses import Loss
 from adv_landscape.network import Network
 from adv_landscape.relaxation import GRID, _extremes
 
-__all__ = ["Coordinates", "GlobalMax", "coordinates", "global_maximum", "region_f_bounds",
-           "p_global"]
+__all__ = ["COUNT", "Coordinates", "GlobalMax", "coordinates", "global_maximum",
+           "region_f_bounds", "p_global"]
 
 U = np.finfo(np.float64).eps
 TINY = np.finfo(np.float64).tiny
@@ -167,7 +167,7 @@ def _region_f_bounds(net, x, eps, norm, C, H, grid, coords):
   # |e_r| <= extra_r (0 without a reduction)
   v = aal @ Wz  # (B, k)
   base = aal @ c0
-  slack = np.abs(aal) @ extra
+  slack = np.abs(aal) @ (extra + c0_err)  # the lines use the computed c0 (and z's reduction)
   k_up = base + np.sum(np.where(pos, a * beta_hi, a * beta_lo), axis=1) + slack
   k_dn = base + np.sum(np.where(pos, a * beta_lo, a * beta_hi), axis=1) - slack
   dual = np.linalg.norm(v, axis=1) if norm == "2" else np.sum(np.abs(v), axis=1)
@@ -191,7 +191,7 @@ def _project(norm, eps, P):
   if norm == "2":
     n = np.linalg.norm(P, axis=1, keepdims=True)
     # (a hair inside, so that the rounding of the scaling cannot leave the ball)
-    r = eps * (1 - 4 * U)
+    r = eps * (1 - (P.shape[1] + 4) * U)
     return P * np.where(n > r, r / np.where(n > r, n, 1.0), 1.0)
   return np.clip(P, -eps, eps)
 
@@ -224,9 +224,10 @@ def _values(net, loss, x, y, D):
   S = np.asarray(net.act.fn(Z), np.float64)
   f = S @ a
   # z's rounding (d + 2 terms), carried through sigma (|sigma'| at most its sup on |t| <=
-  # |z| + the error), sigma's own (32 u |sigma|, as in relaxation), then the m-term sum
+  # |z| + the error), sigma's own (32 u (|sigma| + |z|), as in relaxation: gelu's
+  # t (1 + tanh(.)) cancels for t < 0, an absolute error of a few u |t|), then the sum
   z_err = 1.01 * (d + 2) * U * (np.abs(xD) @ np.abs(W).T + np.abs(b)[None])
-  s_err = net.act.sup_abs(1, np.abs(Z) + z_err) * z_err + 32 * U * np.abs(S)
+  s_err = net.act.sup_abs(1, np.abs(Z) + z_err) * z_err + 32 * U * (np.abs(S) + np.abs(Z))
   f_err = s_err @ np.abs(a) + 1.01 * (m + 2) * U * (np.abs(S) @ np.abs(a))
   lv, dl = _loss_fns(loss, float(y))
   L = lv(f)
@@ -277,48 +278,53 @@ def _branch_and_bound(net, loss, x, y, eps, norm, rtol, max_regions, points, gri
   if points is not None and len(points):
     P = _project(norm, eps, np.asarray(points, np.float64).reshape(-1, d))
     vals = _values(net, loss, x, y, P)
+    vals = np.where(np.isnan(vals), -np.inf, vals)
     i = int(np.argmax(vals))
     best, arg = float(vals[i]), P[i]
-  heap = []  # (-upper, tie, centre, half-widths), the largest bound first; every region
-  # not split stays here, so the top is the bound on the maximum at every moment
+  heap = []  # (-upper, tie, lo, hi), the largest bound first; every region not split stays
+  # here, so the top is the bound on the maximum at every moment
   count, tie = 0, 0
 
-  def add(C, H):
+  def add(LO, HI):
     nonlocal best, arg, count, tie
-    n = C.shape[0]
+    n = LO.shape[0]
+    # centre and half-widths rounded outward, so that [C - H, C + H] covers [lo, hi]
+    C = (LO + HI) / 2
+    H = (HI - LO) / 2 * (1 + 4 * U) + 2 * U * np.maximum(np.abs(LO), np.abs(HI))
     # padded to 2 BATCH rows (copies of the last), so that the activation's and the loss's
     # array programs see one shape (each new shape would be compiled anew)
     pad = np.r_[np.arange(n), np.full(2 * BATCH * max(1, -(-n // (2 * BATCH))) - n, n - 1)]
     f_lo, f_hi, empty = (v[:n] for v in _region_f_bounds(net, x, eps, norm, C[pad], H[pad],
                                                          grid, coords))
     up = _loss_upper(loss, y, f_lo, f_hi)
+    up = np.where(np.isnan(up), np.inf, up)  # (a NaN bound would break the queue's order)
     P = _project(norm, eps, C if coords.V is None else C @ coords.V.T)  # centres as deltas
     vals = np.where(empty, -np.inf, _values(net, loss, x, y, P[pad])[:n])
+    vals = np.where(np.isnan(vals), -np.inf, vals)
     count += n
     i = int(np.argmax(vals))
     if vals[i] > best:
       best, arg = float(vals[i]), P[i]
     for j in np.flatnonzero(~empty):
-      heapq.heappush(heap, (-float(up[j]), tie, C[j], H[j]))
+      heapq.heappush(heap, (-float(up[j]), tie, LO[j], HI[j]))
       tie += 1
 
   def resolved(up):  # the stopping rule, and the status below: one formula
     return up - best <= rtol * max(abs(best), abs(up), TINY)
 
-  add(np.zeros((1, k)), np.full((1, k), coords.eps_z))
+  r0 = coords.eps_z * (1 + 4 * U)
+  add(np.full((1, k), -r0), np.full((1, k), r0))
   while not resolved(-heap[0][0]) and count < max_regions:
-    kids_C, kids_H = [], []
-    while heap and len(kids_C) < 2 * BATCH and not resolved(-heap[0][0]):
-      _, _, c, h = heapq.heappop(heap)
-      axis = int(np.argmax(h))
-      h2 = h.copy()
-      h2[axis] /= 2
-      for sgn in (-1.0, 1.0):
-        c2 = c.copy()
-        c2[axis] += sgn * h2[axis]
-        kids_C.append(c2)
-        kids_H.append(h2)
-    add(np.asarray(kids_C), np.asarray(kids_H))
+    kids_lo, kids_hi = [], []
+    while heap and len(kids_lo) < 2 * BATCH and not resolved(-heap[0][0]):
+      _, _, lo, hi = heapq.heappop(heap)
+      axis = int(np.argmax(hi - lo))
+      mid = (lo[axis] + hi[axis]) / 2  # one float: the two halves share it, so they tile
+      left_hi, right_lo = hi.copy(), lo.copy()
+      left_hi[axis], right_lo[axis] = mid, mid
+      kids_lo += [lo, right_lo]
+      kids_hi += [left_hi, hi]
+    add(np.asarray(kids_lo), np.asarray(kids_hi))
   upper = max(-heap[0][0], best)
   live = sum(1 for neg_up, *_ in heap if not resolved(-neg_up))
   return GlobalMax(best, float(upper), arg, "certified" if resolved(upper) else "budget",
@@ -326,12 +332,19 @@ def _branch_and_bound(net, loss, x, y, eps, norm, rtol, max_regions, points, gri
                    time.perf_counter() - t0, k)
 
 
-def p_global(values, counts, n_restarts: int, g: GlobalMax) -> float | None:
-  """The share of ``n_restarts`` restarts that ended at a maximum within the certified gap
-  of the global one: ``counts[i]`` restarts ended at a maximum of value ``values[i]``, and
-  they count when values[i] >= upper - tol (so within tol of the true maximum). None when
-  the maximum is not certified."""
+COUNT = 2  # p_global counts restarts within COUNT x the closure tolerance (docs section 16)
+
+
+def p_global(values, counts, n_restarts: int, g: GlobalMax, tau: float | None = None
+             ) -> float | None:
+  """The share of ``n_restarts`` restarts that ended at a maximum within tau of the global
+  one: ``counts[i]`` restarts ended at a maximum of value ``values[i]``, counted when
+  values[i] >= upper - tau. Since the maximum lies in [lower, upper] and upper - lower <=
+  tol, a counted maximum is within tau of it, and one within tau - tol of it is counted:
+  with tau = COUNT tol = 2 tol (the default), every maximum within tol of the global one
+  is counted and none farther than 2 tol. None when the maximum is not certified."""
   if g.status != "certified" or not n_restarts:
     return None
+  tau = COUNT * g.tol if tau is None else tau
   v, c = np.asarray(values, np.float64), np.asarray(counts, np.float64)
-  return float(np.sum(c[v >= g.upper - g.tol]) / n_restarts) if v.size else 0.0
+  return float(np.sum(c[v >= g.upper - tau]) / n_restarts) if v.size else 0.0

@@ -26,7 +26,7 @@ import numpy as np
 
 from adv_landscape.deep import MLP, mlp_forward, validate_mlp
 from adv_landscape.errors import InvalidInput
-from adv_landscape.globalmax import global_maximum, p_global
+from adv_landscape.globalmax import COUNT, global_maximum, p_global
 from adv_landscape.network import Network, forward, validate_problem
 from adv_landscape.problem import Problem
 from adv_landscape.relaxation import loss_upper_bound
@@ -106,13 +106,13 @@ def certified_gap(net, loss, x, y, eps, norm, best) -> dict:
 def certified_global(net, loss, x, y, eps, norm, maxima, n_restarts) -> tuple[dict, list]:
   """The census summary's global fields and each maximum's ``is_global``: a certified
   interval [lower, upper] for max L over the set by branch and bound (the model family's
-  ``global_max``, seeded with the census's maxima), whether it closed to its tolerance,
-  and p_global, the share of restarts that ended at a certified maximum within that
-  tolerance of the global maximum (docs/output.md)."""
+  ``global_max``, seeded with the census's maxima), whether it closed to its tolerance
+  ``tol``, and p_global, the share of restarts that ended at a certified maximum within
+  ``count_tol`` = 10 tol of the global maximum (docs/output.md)."""
   family = family_of(net)
   if family.global_max is None:
     return ({"global_max": {"lower": None, "upper": None, "closed": False, "nodes": 0,
-                            "seconds": 0.0, "dimension": 0, "tol": None,
+                            "seconds": 0.0, "dimension": 0, "tol": None, "count_tol": None,
                             "status": f"not available: no branch and bound for the "
                                       f"{family.name} family"}, "p_global": None},
             [None] * len(maxima))
@@ -123,8 +123,10 @@ def certified_global(net, loss, x, y, eps, norm, maxima, n_restarts) -> tuple[di
                            "upper": float(g.upper) if fin else None, "closed": closed,
                            "nodes": int(g.regions), "seconds": g.seconds,
                            "dimension": int(g.dimension),
-                           "tol": float(g.tol) if fin else None, "status": g.status},
+                           "tol": float(g.tol) if fin else None,
+                           "count_tol": float(COUNT * g.tol) if fin else None,
+                           "status": g.status},
             "p_global": p_global([mx["value"] for mx in maxima],
                                  [mx["count"] for mx in maxima], n_restarts, g)}
-  flags = [bool(mx["value"] >= g.upper - g.tol) if closed else None for mx in maxima]
+  flags = [bool(mx["value"] >= g.upper - COUNT * g.tol) if closed else None for mx in maxima]
   return fields, flags

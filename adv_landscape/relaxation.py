@@ -100,7 +100,7 @@ def _unit_lines(net, x, eps, norm, grid):
                    (s_hi - s_lo) / np.where(flat, 1.0, width))
   beta_lo, beta_hi = _extremes(act, lo, hi, alpha, grid)
   sig_lo, sig_hi = _extremes(act, lo, hi, np.zeros_like(alpha), grid)
-  return dict(c=c, lo=lo, hi=hi, alpha=alpha, beta_lo=beta_lo, beta_hi=beta_hi,
+  return dict(c=c, c_err=c_err, lo=lo, hi=hi, alpha=alpha, beta_lo=beta_lo, beta_hi=beta_hi,
               sigma_lo=sig_lo, sigma_hi=sig_hi)
 
 
@@ -136,7 +136,8 @@ def _f_range(net, x, eps, norm, grid, lines):
                                                                   np.abs(L["beta_hi"])))
            + eps * (np.abs(W.T) @ np.abs(a * L["alpha"])).sum()
            + np.sum(np.abs(a) * np.maximum(np.abs(L["sigma_lo"]), np.abs(L["sigma_hi"]))))
-    err = 1.01 * (m + d + 8) * U * mag
+    # plus the rounding of c itself, which the lines use in place of the true c
+    err = 1.01 * (m + d + 8) * U * mag + np.sum(np.abs(a * L["alpha"]) * L["c_err"])
     out_hi.append(min(up, ibp_up) + err)
     out_lo.append(max(dn, ibp_dn) - err)
   if single:

@@ -60,10 +60,10 @@ def test_an_unsound_relaxation_is_caught(monkeypatch):
 
 
 @pytest.mark.parametrize("norm", ["2", "inf"])
-@pytest.mark.parametrize("scale", [1.0, 3.0])
-def test_the_interval_holds_every_sampled_value_of_a_tanh_network(norm, scale):
-  net, x, y, _ = small_instance("tanh", "quadratic", d=2, m=12, scale=scale, seed=3)
-  net = Network(net.W * scale, net.a, net.b, "tanh")
+@pytest.mark.parametrize("scale,act", [(1.0, "tanh"), (3.0, "tanh"), (1.0, "gelu")])
+def test_the_interval_holds_every_sampled_value_of_a_tanh_network(norm, scale, act):
+  net, x, y, _ = small_instance(act, "quadratic", d=2, m=12, scale=scale, seed=3)
+  net = Network(net.W * scale, net.a, net.b, act)
   eps = 0.6 * float(jnp.linalg.norm(x))
   loss = get_loss("quadratic")
   g = global_maximum(net, loss, x, y, eps, norm, rtol=1e-4)
@@ -118,10 +118,29 @@ def test_a_region_outside_the_ball_is_empty():
 
 
 def test_p_global_counts_restarts_at_the_certified_maximum():
-  g = GlobalMax(1.0, 1.0005, None, "certified", 10, 0, 1e-3, 0.0)
-  assert p_global([1.0, 0.9996, 0.5], [3, 1, 5], 10, g) == pytest.approx(0.4)
-  assert p_global([0.998], [4], 10, g) == 0.0  # below upper - tol
+  g = GlobalMax(1.0, 1.0005, None, "certified", 10, 0, 5e-4, 0.0)
+  assert p_global([1.0, 0.9996, 0.5], [3, 1, 5], 10, g) == pytest.approx(0.4)  # tau 1e-3
+  assert p_global([0.998], [4], 10, g) == 0.0  # below upper - 2 tol
+  assert p_global([0.9996], [4], 10, g, tau=1e-4) == 0.0  # below upper - tau
   assert p_global([1.0], [4], 10, g._replace(status="budget")) is None
+
+
+def test_the_lower_end_is_seeded_by_the_points_given():
+  net, x, y, eps = small_instance("tanh", "quadratic", d=3, m=9, seed=4)
+  loss = get_loss("quadratic")
+  pts = set_points(jax.random.key(5), 2000, 3, eps, "2")
+  best = _loss_values(net, loss, x, y, pts).max()
+  g = global_maximum(net, loss, x, y, eps, "2", points=np.asarray(pts), max_regions=1)
+  assert g.lower >= best - 1e-12 * abs(best) and g.status == "budget"
+
+
+def test_where_there_is_no_branch_and_bound_it_says_why():
+  net, x, y, eps = small_instance("tanh", "softmax_ce", d=3, m=5)
+  assert "multi-output" in global_maximum(net, get_loss("softmax_ce"), x, y, eps).status
+  net, x, y, eps = small_instance("tanh", "quadratic", d=3, m=5)
+  user = get_loss(lambda u, y: jnp.sin(u * y))
+  g = global_maximum(net, user, x, y, eps)
+  assert g.status.startswith("not available: loss") and np.isnan(g.upper)
 
 
 def test_census_global_p_global_is_the_basin_of_the_best_maximum():
@@ -133,9 +152,10 @@ def test_census_global_p_global_is_the_basin_of_the_best_maximum():
   s, g = res.summary, res.summary["global_max"]
   assert g["closed"] and g["status"] == "certified" and g["lower"] <= g["upper"]
   assert s["best_value"] <= g["upper"]
-  top = [m for m in res.maxima if m.value >= g["upper"] - g["tol"]]
+  top = [m for m in res.maxima if m.value >= g["upper"] - g["count_tol"]]
+  assert len(res.maxima) > 1 and res.maxima[0] in top  # the best is the global maximum
   assert [m.is_global for m in res.maxima] == [m in top for m in res.maxima]
-  assert s["p_global"] == pytest.approx(sum(m.count for m in top) / 128)
+  assert s["p_global"] == pytest.approx(sum(m.count for m in top) / 128) and s["p_global"] < 1
 
 
 def test_census_global_on_the_command_line_and_where_it_is_not_available(tmp_path, capsys):
@@ -146,7 +166,7 @@ def test_census_global_on_the_command_line_and_where_it_is_not_available(tmp_pat
   assert "global     " in out and "<= max L <=" in out
   rec = json.loads(out_json.read_text())
   assert set(rec["summary"]["global_max"]) == {"lower", "upper", "closed", "nodes", "seconds",
-                                               "dimension", "tol", "status"}
+                                               "dimension", "tol", "count_tol", "status"}
   assert all("is_global" in mx for mx in rec["maxima"])
   assert main(["census", "--d", "2", "--m", "8", "--inits", "16", "--x64", "--global",
                "--depth", "2", "--no-progress"]) == 0
