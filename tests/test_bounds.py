@@ -142,7 +142,8 @@ def test_psd_norm_and_spectral_norm_carry_their_rounding():
     assert sig > np.linalg.norm(W, 2) and sig - np.linalg.norm(W, 2) <= 1e-11 * sig
 
 
-@pytest.mark.parametrize("loss", ["quadratic", "logistic", "softmax_ce"])
+@pytest.mark.parametrize("loss", ["quadratic", pytest.param("logistic", marks=pytest.mark.slow),
+                                  pytest.param("softmax_ce", marks=pytest.mark.slow)])
 def test_reduced_hessian_norms_equal_the_dense_ones(loss, monkeypatch):
   """Above REDUCE_ABOVE_D the sampled Hessian norms are taken in W's row space (m x m); they
   equal the dense d x d norms to rounding. Tolerance: both are norms of the same matrix up

@@ -168,7 +168,9 @@ def test_float32_endpoints_are_certified_in_float64():
   assert (cert.classes == "boundary_local_max").all(), cert.classes
 
 
-@pytest.mark.parametrize("activation, loss", [("tanh", "quadratic"), ("gelu", "softmax_ce")])
+@pytest.mark.parametrize("activation, loss", [("tanh", "quadratic"),
+                                              pytest.param("gelu", "softmax_ce",
+                                                           marks=pytest.mark.slow)])
 def test_lanczos_matches_dense_eigvalsh(activation, loss):
   from adv_landscape.certify import lambda_tangent_lanczos
   from tests.helpers import small_instance

@@ -78,7 +78,8 @@ def _same_census(one, two):
   assert two["config"]["processes"] == 2 and one["config"]["processes"] == 1
 
 
-@pytest.mark.parametrize("extra", [[], ["--stream"]], ids=["batch", "stream"])
+@pytest.mark.parametrize("extra", [[], pytest.param(["--stream"], marks=pytest.mark.slow)],
+                         ids=["batch", "stream"])
 def test_two_processes_give_the_single_process_census(tmp_path, extra):
   one = _census(tmp_path, extra, "one", 1)
   two = _census(tmp_path, extra, "two", 2)

@@ -10,10 +10,12 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
-from adv_landscape import api, globalmax
+from adv_landscape import api, globalmax, reports
 from adv_landscape.cli import main
+from adv_landscape.deep import init_mlp
 from adv_landscape.globalmax import GlobalMax, global_maximum, p_global, region_f_bounds
 from adv_landscape.losses import get_loss
+from adv_landscape.models import certified_global
 from adv_landscape.network import Network, forward
 from tests.helpers import set_points, small_instance
 
@@ -168,10 +170,12 @@ def test_census_global_on_the_command_line_and_where_it_is_not_available(tmp_pat
   assert set(rec["summary"]["global_max"]) == {"lower", "upper", "closed", "nodes", "seconds",
                                                "dimension", "tol", "count_tol", "status"}
   assert all("is_global" in mx for mx in rec["maxima"])
-  assert main(["census", "--d", "2", "--m", "8", "--inits", "16", "--x64", "--global",
-               "--depth", "2", "--no-progress"]) == 0
-  assert "global     not available: no branch and bound for the mlp family" in \
-      capsys.readouterr().out
+  mlp = init_mlp(jax.random.key(0), 2, (4, 4))
+  fields, flags = certified_global(mlp, get_loss("quadratic"), jnp.ones(2), 1.0, 0.5, "2",
+                                   [], 8)
+  assert fields["global_max"]["status"] == "not available: no branch and bound for the mlp " \
+      "family" and fields["p_global"] is None and flags == []
+  assert "global     not available" in reports.global_line({**fields, "best_value": 1.0})
 
 
 def _wide_linear(d=40, m=3, seed=4):
@@ -213,8 +217,8 @@ def test_reduced_and_full_coordinates_agree_and_hold_pga_best():
   eps = 0.7 * float(jnp.linalg.norm(x))
   loss = get_loss("quadratic")
   red = global_maximum(net, loss, x, y, eps, "2", rtol=1e-5)
-  full = global_maximum(net, loss, x, y, eps, "2", rtol=1e-5, reduce=False, max_regions=4000)
+  full = global_maximum(net, loss, x, y, eps, "2", rtol=1e-5, reduce=False, max_regions=1000)
   assert red.dimension == 2 and full.dimension == 6 and red.status == "certified"
   assert max(red.lower, full.lower) <= min(red.upper, full.upper)  # both hold the maximum
-  res = api.census(net, "quadratic", x, y, eps=eps, n_restarts=64, step_rule="armijo")
+  res = api.census(net, "quadratic", x, y, eps=eps, n_restarts=16, step_rule="armijo")
   assert res.summary["best_value"] <= red.upper
