@@ -4,6 +4,8 @@ import os
 import subprocess
 import sys
 
+import pytest
+
 from adv_landscape import compile_cache
 
 
@@ -25,6 +27,7 @@ def _census(env):
                         text=True, timeout=300)
 
 
+@pytest.mark.slow  # (22-36 s: the suite stays under 10 minutes; -m slow runs it)
 def test_a_command_line_run_fills_the_cache_and_a_second_reads_it(tmp_path):
   env = dict(os.environ, ADV_LANDSCAPE_CACHE_DIR=str(tmp_path / "cache"))
   first = _census(env)

@@ -46,6 +46,7 @@ def test_records_written_before_norm_and_depth_existed_are_reused(tmp_path, monk
     sweep.run_sweep([dataclasses.replace(p, ell_scale=1 / 3)], path, progress=False)
 
 
+@pytest.mark.slow  # (22-36 s: the suite stays under 10 minutes; -m slow runs it)
 def test_tiny_verify_on_the_box_and_on_a_deep_network(tmp_path, monkeypatch):
   tiny = [(GridPoint(d=4, m=8, s=s, n_restarts=8, max_steps=600, rtol_g=1e-3, step_rule=r,
                      step=st, hunt=r == "lipschitz"), "C")
