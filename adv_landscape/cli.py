@@ -342,7 +342,8 @@ def main(argv: list[str] | None = None) -> int:
     return 2
   except KeyboardInterrupt:  # Ctrl-C: one line, not a traceback (128 + SIGINT)
     what = {"verify": "rerun the same command to resume (finished grid points are kept)",
-            "reproduce": "rerun the same command (figures already written are kept)"}
+            "reproduce": "rerun the same command to resume (RQ2 keeps its finished training "
+                         "runs; the other experiments start again)"}
     print(f"\nadv-landscape {args.command}: interrupted; "
           + what.get(args.command, "nothing was written (results are written at the end)"),
           file=sys.stderr)

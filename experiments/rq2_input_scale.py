@@ -36,6 +36,7 @@ gradient steps eta = 0.1 eps / ||grad L(start)||, one start at 0 and three on th
 sphere, to ||G|| <= 1e-4 ||grad L(0)||; examples it leaves unconverged are attacked
 again with 4x the steps, then with a 4x smaller step and 16x the steps; the worst loss
 found is kept, and the converged fraction per scale is reported (a scale below 99% is flagged).
+(--smoke, for the test suite, retries once only.)
 
 Per measure, Page's L test within seeds (blocks) both ways, ties (within 1e-9
 relative) as ties: supports (the cost increases with s, smaller s faster: p < 0.05),
@@ -56,6 +57,10 @@ rq2_speed (the mean robust test loss against s per protocol, seeds joined). Summ
 rq2_summary.json (per-epoch logs, per protocol and measure the per-scale values, the
 statistic and the verdict, the controls).
 
+Resumes: every finished training run's log is appended (synced) to <out>/rq2_runs.jsonl as
+it finishes, so that a killed run, rerun with the same command, trains only what is left;
+a store written by another configuration is refused.
+
 Command: python experiments/rq2_input_scale.py [--quick]
 Run time (2 CPU cores): full 1472 s (measured 2026-12-01); the whole `reproduce --quick`
 (RQ1, RQ2, RQ3) 478 s; --smoke about 45 s.
@@ -63,6 +68,10 @@ Run time (2 CPU cores): full 1472 s (measured 2026-12-01); the whole `reproduce 
 
 from __future__ import annotations
 
+import functools
+import json
+import os
+import sys
 import time
 
 import jax
@@ -70,9 +79,10 @@ import jax.numpy as jnp
 import numpy as np
 import scipy.stats
 
-from adv_landscape import plots, stats
+from adv_landscape import io, plots, stats
 from adv_landscape.certificates import certify_endpoints
 from adv_landscape.data import load_dataset
+from adv_landscape.errors import InvalidInput
 from adv_landscape.losses import get_loss
 from adv_landscape.problem import Problem
 from adv_landscape.training import TrainConfig, adversarial_examples, train
@@ -167,7 +177,8 @@ def evaluator(splits, eps_of, args, steps, n_cert, seed, last):
     for j, (name, (X, Y)) in enumerate(splits.items()):
       eps = eps_of(X)
       vals, D, conv = strong_attack(net, X, Y, eps, jax.random.fold_in(key, j),
-                                    steps=steps, norm=args.norm)
+                                    steps=steps, norm=args.norm,
+                                    retries=1 if args.smoke else 2)
       F, _ = _outputs_and_losses(net, X, Y, jnp.asarray(D))
       out[f"{name}_robust_loss"] = float(np.mean(vals))
       out[f"{name}_robust_acc"] = float(np.mean(np.sign(np.asarray(F)) == np.sign(Y)))
@@ -268,6 +279,49 @@ def protocol_verdict(verdicts: dict) -> str:
   return "inconclusive"
 
 
+RUNS_FILE = "rq2_runs.jsonl"
+
+
+class RunStore:
+  """The finished training runs' logs, one JSON line per run in ``<out>/rq2_runs.jsonl``
+  (appended and synced as each finishes), keyed by (protocol or lr multiple, scale, seed);
+  the first line holds the configuration that the runs belong to. Every log passes through
+  JSON before it is used, so a resumed run summarises exactly what an uninterrupted one
+  would."""
+
+  def __init__(self, path: str, config: dict):
+    self.path = path
+    os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
+    config = json.loads(json.dumps(io.to_jsonable(config)))
+    recs = io.read_jsonl(path)
+    if recs and recs[0].get("config") != config:
+      there = recs[0].get("config") or {}
+      diff = ", ".join(f"{k} {there.get(k)!r} there, {config.get(k)!r} here"
+                       for k in sorted(set(there) | set(config)) if there.get(k) != config.get(k))
+      raise InvalidInput(f"{path!r} holds the runs of another configuration ({diff}); rerun "
+                         f"with that one to resume it, or delete the file (or choose another "
+                         f"--out) to start again")
+    if not recs:
+      io.append_jsonl(path, {"config": config})
+    self.done = {r["key"]: r["log"] for r in recs[1:] if "key" in r and "log" in r}
+    self.resumed = len(self.done)
+
+  def get(self, key: str, compute):
+    """The stored log of run ``key``, or ``compute()``'s, stored before it is returned."""
+    if key not in self.done:
+      log = json.loads(json.dumps(io.to_jsonable(compute()), allow_nan=False))
+      io.append_jsonl(self.path, {"key": key, "log": log})
+      self.done[key] = log
+    return self.done[key]
+
+
+def _store_config(args) -> dict:
+  """What determines the training runs (the data's folder is not: it may move)."""
+  return {"data": args.data, "gamma": args.gamma, "lr": args.lr, "norm": args.norm,
+          "seed": args.seed, "sizes": list(sizes(args)), "smoke": bool(args.smoke),
+          "scales": list(SCALES), "lr_grid": list(SMOKE_GRID if args.smoke else LR_GRID)}
+
+
 def _train(ds_tr, splits, eps_of, cfg, args, steps, n_cert):
   ev = evaluator(splits, eps_of, args, steps, n_cert, cfg.seed, cfg.epochs)
   _, log = train(ds_tr[0], ds_tr[1], cfg, progress=False, evaluate=ev)
@@ -279,6 +333,10 @@ def run(args):
   base = dict(m=64, epochs=K, gamma=args.gamma, pga_steps=10, certify_n=0, norm=args.norm)
   logs = {p: {} for p in (*PROTOCOLS, *CONTROLS)}
   tuned_choice = {}
+  store = RunStore(os.path.join(args.out, RUNS_FILE), _store_config(args))
+  if store.resumed:
+    print(f"RQ2: resuming, {store.resumed} finished runs read from "
+          f"{os.path.join(args.out, RUNS_FILE)}")
   from tqdm.auto import tqdm
   total = len(SCALES) * n_seeds * (3 + len(CONTROLS)
                                    + len(SMOKE_GRID if args.smoke else LR_GRID) - 1)
@@ -303,18 +361,20 @@ def run(args):
             "invariant": {"w_scale": 1.0 / s, "lr_first": lr / s**2},
             "faster_large_s": {"w_scale": 1.0 / s, "lr_first": lr / 4 / s, "lr": lr * s / 4}}
 
-    def one(mult, sd, lr=lr, tr=tr, splits=splits, eps_of=eps_of):  # this scale's, bound now
+    def one(mult, sd, lr=lr, tr=tr, splits=splits, eps_of=eps_of, s=s):  # bound now
       cfg = TrainConfig(lr=lr * mult, seed=sd, **base)
-      return _train(tr, splits, eps_of, cfg, args, steps, n_cert)
+      return store.get(f"tuned x{mult!r}|{s!r}|{sd}",
+                       functools.partial(_train, tr, splits, eps_of, cfg, args, steps, n_cert))
 
     grid = {}
     for seed in range(n_seeds):
       sd = args.seed + seed
       for proto, extra in runs.items():
         cfg = TrainConfig(**{"lr": lr, "seed": sd, **base, **extra})
-        logs[proto].setdefault(str(s), []).append(_train(
-            tr, splits, eps_of, cfg, args, steps,
-            n_cert if proto in ("fixed", "rescaled") else 0))
+        logs[proto].setdefault(str(s), []).append(store.get(
+            f"{proto}|{s!r}|{sd}", functools.partial(
+                _train, tr, splits, eps_of, cfg, args, steps,
+                n_cert if proto in ("fixed", "rescaled") else 0)))
         bar.update()
       for mult in (SMOKE_GRID if args.smoke else LR_GRID):
         grid.setdefault(mult, []).append(logs["fixed"][str(s)][-1] if mult == 1.0 else
@@ -515,4 +575,8 @@ def main(argv=None):
 
 
 if __name__ == "__main__":
-  main()
+  try:
+    main()
+  except InvalidInput as e:  # a store of another configuration: one line, exit 2
+    print(f"rq2_input_scale.py: error: {e}", file=sys.stderr)
+    sys.exit(2)

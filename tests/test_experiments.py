@@ -245,3 +245,54 @@ def test_rq2_holm_adjusts_over_the_primary_measures():
   strong = meas([1e-4, 0.5, 0.6, 0.7, 0.8])
   rq2_input_scale.holm_adjust(strong)
   assert strong[rq2_input_scale.MEASURES[0]]["verdict"] == "supports"
+
+
+def _rq2_args(out, **kw):
+  import argparse
+  base = dict(smoke=True, quick=False, data="digits", data_dir=None, out=str(out), norm="2",
+              seed=0, gamma=0.1, lr=0.02, no_progress=True)
+  return argparse.Namespace(**{**base, **kw})
+
+
+def _fake_train(calls):
+  """A stand-in for RQ2's training run: a log that depends on the run's configuration."""
+  def fake(ds_tr, splits, eps_of, cfg, args, steps, n_cert):
+    calls.append(cfg)
+    r = 0.4 + cfg.lr + 0.01 * cfg.seed + 0.001 * cfg.w_scale + 0.1 * float(ds_tr[0][0, 0])
+    return [{"epoch": e, "test_robust_loss": r / (1 + e), "valid_robust_loss": r / (1 + e),
+             "test_robust_acc": 0.5, "test_clean_loss": r, "test_attack_converged": 1.0}
+            for e in range(cfg.epochs + 1)]
+  return fake
+
+
+def test_rq2_resumes_a_killed_run_and_refuses_another_configuration(tmp_path, monkeypatch):
+  """Killed after 7 training runs, the rerun trains only the rest, and its logs (hence its
+  summary) equal an uninterrupted run's; a store written under another configuration is
+  refused with one line naming the file."""
+  from adv_landscape.errors import InvalidInput
+  calls = []
+  monkeypatch.setattr(rq2_input_scale, "_train", _fake_train(calls))
+  whole = rq2_input_scale.run(_rq2_args(tmp_path / "whole"))
+  total = len(calls)
+  assert total == 60  # 5 scales x 2 seeds x (5 runs + the other smoke lr)
+
+  real = rq2_input_scale._train
+  calls.clear()
+
+  def dying(*a):
+    if len(calls) == 7:
+      raise KeyboardInterrupt
+    return real(*a)
+  monkeypatch.setattr(rq2_input_scale, "_train", dying)
+  with pytest.raises(KeyboardInterrupt):
+    rq2_input_scale.run(_rq2_args(tmp_path / "killed"))
+  assert len(calls) == 7
+  with open(tmp_path / "killed" / rq2_input_scale.RUNS_FILE, "a") as f:
+    f.write('{"key": "cut sh')  # a write the kill cut short
+  monkeypatch.setattr(rq2_input_scale, "_train", real)
+  calls.clear()
+  resumed = rq2_input_scale.run(_rq2_args(tmp_path / "killed"))
+  assert len(calls) == total - 7
+  assert json.dumps(resumed, sort_keys=True) == json.dumps(whole, sort_keys=True)
+  with pytest.raises(InvalidInput, match="another configuration.*delete the file"):
+    rq2_input_scale.run(_rq2_args(tmp_path / "killed", gamma=0.2))
