@@ -68,3 +68,32 @@ def test_tiny_verify_on_the_box_and_on_a_deep_network(tmp_path, monkeypatch):
   assert all(np.isfinite(r["sampled"]["ell"]) for r in recs)
   md = (tmp_path / "deep" / "report.md").read_text()
   assert "2 hidden layers" in md and "T1 is not available" in md
+
+
+def test_box_b_linear_runs_on_the_separable_network():
+  p = GridPoint(d=4, m=32, s=1.0, step_rule="curvature", init="sphere")
+  q = verify.for_setting(p, "inf", 1, "control:B-linear")
+  assert (q.family, q.m, q.norm, q.init) == ("separable", 4, "inf", "vertex")
+  assert verify.for_setting(p, "2", 1, "control:B-linear").family == "paper"
+  assert verify.for_setting(p, "inf", 1, "control:B-halving").family == "paper"
+
+
+@pytest.mark.slow  # three compiled sweeps, 28 s
+def test_the_separable_network_s_box_count_is_proportional_to_the_inverse_step():
+  """On the box, B-linear's planted count is exact: the separable network's PGA is d
+  identical one-dimensional ascents, so with eta = (d_0 / d) / ell_est every restart's
+  count is (d / d_0) times the count at d_0 (to the discrete ascent's O(eta) relative
+  error), and every endpoint is the certified vertex maximum. The paper's network under the same
+  step is not (its box count is no known function of d), which is why the box swaps it."""
+  p = GridPoint(d=4, m=32, s=1.0, step_rule="curvature", step=1.0, rtol_g=1e-4,
+                n_restarts=8, max_steps=4000, init="sphere")
+  q = verify.for_setting(p, "inf", 1, "control:B-linear")
+  counts = {}
+  for d in (4, 8, 16):
+    r = sweep.run_point(dataclasses.replace(q, d=d, m=d, step=4 / d))
+    assert r["certified_fraction"] == 1.0
+    its = np.asarray(r["iterations"])
+    counts[d] = int(np.max(its))
+    assert np.all((its == counts[d]) | (its == 0))  # 0: a start already at the maximum
+  for d in (8, 16):  # within the O(eta) relative error of the discrete ascent (5% at d_0)
+    assert abs(counts[d] / (2 * counts[d // 2]) - 1) <= 0.1, counts
