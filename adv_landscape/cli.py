@@ -13,95 +13,15 @@ from __future__ import annotations
 import argparse
 import sys
 
-import numpy as np
+from adv_landscape.arguments import Parser, finite, positive, positive_int, seed
+from adv_landscape.errors import InvalidInput
 
 __all__ = ["main"]
 
 
-from adv_landscape.errors import InvalidInput
-
-
-class _Help(argparse.ArgumentDefaultsHelpFormatter):
-  """Shows "(default: X)" after each option's help, except for flags and unset values.
-
-  An option whose default is None says in its own help what None means.
-  """
-
-  def _get_help_string(self, action):
-    if action.default is None or action.default is False:
-      return action.help
-    return super()._get_help_string(action)
-
-  def _fill_text(self, text, width, indent):
-    if "\n" in text:  # the examples: kept line by line as written
-      return "".join(indent + line for line in text.splitlines(keepends=True))
-    return super()._fill_text(text, width, indent)
-
-
-class _Parser(argparse.ArgumentParser):
-  """argparse, but a usage error is one line, exit code 2, and help shows every default."""
-
-  def __init__(self, *args, **kwargs):
-    kwargs.setdefault("formatter_class", _Help)
-    super().__init__(*args, **kwargs)
-
-  def error(self, message):
-    self.exit(2, f"{self.prog}: error: {message}\n")
-
-
-def _positive(name):
-  def parse(text):
-    try:
-      v = float(text)
-    except ValueError:
-      raise argparse.ArgumentTypeError(f"{name}={text!r} is not a number") from None
-    if not (np.isfinite(v) and v > 0):
-      raise argparse.ArgumentTypeError(f"{name}={text} must be positive and finite")
-    return v
-  return parse
-
-
-def _positive_int(name):
-  def parse(text):
-    try:
-      v = int(text)
-    except ValueError:
-      raise argparse.ArgumentTypeError(f"{name}={text!r} is not an integer") from None
-    if v < 1:
-      raise argparse.ArgumentTypeError(f"{name}={text} must be a positive integer")
-    return v
-  return parse
-
-
-SEED_MAX = 2**31 - 1  # seeds travel as int32 when x64 is off
-
-
-def _seed(text):
-  try:
-    v = int(text)
-  except ValueError:
-    raise argparse.ArgumentTypeError(f"seed={text!r} is not an integer") from None
-  if not 0 <= v <= SEED_MAX:
-    raise argparse.ArgumentTypeError(f"seed={text} is out of range; give an integer in "
-                                     f"[0, {SEED_MAX}]")
-  return v
-
-
-def _finite(name):
-  def parse(text):
-    try:
-      v = float(text)
-    except ValueError:
-      raise argparse.ArgumentTypeError(f"{name}={text!r} is not a number") from None
-    if not np.isfinite(v):
-      raise argparse.ArgumentTypeError(f"{name}={text} must be finite")
-    return v
-  return parse
-
-
 def _common(p: argparse.ArgumentParser, *, x64: bool = True) -> None:
   g = p.add_argument_group("common")
-  g.add_argument("--seed", type=_seed, default=0, help="PRNG seed (a non-negative integer)")
+  g.add_argument("--seed", type=seed, default=0, help="PRNG seed (a non-negative integer)")
   g.add_argument("--json", metavar="PATH", default=None,
                  help="also write the results here as JSON, atomically (checked before any "
                       "computation; not written by default)")
@@ -130,27 +50,27 @@ def _instance_args(p: argparse.ArgumentParser, *, ascent: bool = True) -> None:
                       "instance)")
   g.add_argument("--x", metavar="X.npy", default=None,
                  help="input x of shape (d,), with --weights (None: a synthetic instance)")
-  g.add_argument("--y", type=_finite("y"), default=None,
+  g.add_argument("--y", type=finite("y"), default=None,
                  help="label: the target (quadratic, huber), the sign +-1 (logistic, "
                       "exponential, linear) or the class index (softmax_ce); required with "
                       "--weights (None, for a synthetic instance, means 1.0, or class 0)")
-  g.add_argument("--d", type=_positive_int("d"), default=None,
+  g.add_argument("--d", type=positive_int("d"), default=None,
                  help="synthetic input dimension (None means 20; with --weights it must match "
                       "the file)")
-  g.add_argument("--m", type=_positive_int("m"), default=None,
+  g.add_argument("--m", type=positive_int("m"), default=None,
                  help="synthetic width (None means 200; with --weights it must match the file)")
-  g.add_argument("--depth", type=_positive_int("depth"), default=None,
+  g.add_argument("--depth", type=positive_int("depth"), default=None,
                  help="synthetic hidden layers (None means 1, the paper's two-layer network); "
                       "deeper networks are differentiated by autodiff, without rigorous bounds")
   g.add_argument("--widths", default=None, metavar="M1,M2,...",
                  help="synthetic hidden widths, comma-separated (None means --m repeated "
                       "--depth times)")
-  g.add_argument("--outputs", type=_positive_int("outputs"), default=None,
+  g.add_argument("--outputs", type=positive_int("outputs"), default=None,
                  help="synthetic K-output head for softmax_ce (None: one output)")
   g.add_argument("--activation", default=None, choices=sorted(ACTIVATIONS),
                  help="activation (None means tanh for a synthetic network; with --weights it "
                       "supplies one the file lacks, or overrides the file's with a warning)")
-  g.add_argument("--scale", type=_positive("scale"), default=None,
+  g.add_argument("--scale", type=positive("scale"), default=None,
                  help="input scale s of the synthetic x (None means 1.0)")
   g.add_argument("--loss", default="quadratic", metavar="LOSS",
                  help=f"one of {', '.join(sorted(LOSSES))}, or package.module:function, a JAX "
@@ -160,16 +80,16 @@ def _instance_args(p: argparse.ArgumentParser, *, ascent: bool = True) -> None:
                  help="threat model (problem.CONSTRAINTS): the l2 ball (the paper's) or the "
                       "l_inf ball (the box |delta_i| <= eps of l_inf PGD)")
   r = g.add_mutually_exclusive_group()
-  r.add_argument("--eps", type=_positive("eps"), default=None,
+  r.add_argument("--eps", type=positive("eps"), default=None,
                  help="radius of the ball (None: set by --gamma)")
-  r.add_argument("--gamma", type=_positive("gamma"), default=None,
+  r.add_argument("--gamma", type=positive("gamma"), default=None,
                  help="perturbation ratio (None means 0.5 unless --eps): eps = gamma ||x|| for "
                       "l2, eps = gamma ||x|| / sqrt(d) for l_inf (the box whose vertices lie "
                       "on the l2 sphere of the same gamma)")
   if not ascent:
     return
   a = p.add_argument_group("ascent")
-  a.add_argument("--inits", type=_positive_int("inits"), default=1000, help="restarts N")
+  a.add_argument("--inits", type=positive_int("inits"), default=1000, help="restarts N")
   a.add_argument("--init", default=None, choices=sorted(set(INITS) | set(LinfBall.INITS)),
                  help="where the restarts start (None means sphere for l2, vertex for l_inf). "
                       "l2: uniform on the sphere, uniform in the ball, 0, or eps g/||g||; "
@@ -177,18 +97,18 @@ def _instance_args(p: argparse.ArgumentParser, *, ascent: bool = True) -> None:
   a.add_argument("--step-rule", default="normalized", choices=list(STEP_RULES),
                  help="; ".join(f"{r.name}: {r.help}" for r in STEP_RULES.values())
                  .replace("%", "%%") + " (STEP is c)")
-  a.add_argument("--step", type=_positive("step"), default=None,
+  a.add_argument("--step", type=positive("step"), default=None,
                  help="the constant c of the step rule (see --step-rule; None means each "
                       "rule's default: 2 for apgd, 0.05 for the others)")
-  a.add_argument("--max-steps", type=_positive_int("max-steps"), default=10_000,
+  a.add_argument("--max-steps", type=positive_int("max-steps"), default=10_000,
                  help="iteration budget per restart; a restart still moving then is "
                       "'not converged'")
-  a.add_argument("--tol-g", type=_positive("tol-g"), default=None,
+  a.add_argument("--tol-g", type=positive("tol-g"), default=None,
                  help="first-order tolerance on ||G(delta)|| (None means 1e-6 ||grad L(0)|| "
                       "with --x64, else 1e-4 ||grad L(0)||)")
-  a.add_argument("--tol-c", type=_positive("tol-c"), default=1e-3,
+  a.add_argument("--tol-c", type=positive("tol-c"), default=1e-3,
                  help="maxima closer than tol-c * eps are one maximum")
-  a.add_argument("--chunk", type=_positive_int("chunk"), default=None,
+  a.add_argument("--chunk", type=positive_int("chunk"), default=None,
                  help="restarts per compiled batch (None means 8192, or fewer so that every "
                       "process of a many-process run gets a chunk)")
 
@@ -199,7 +119,7 @@ def _processes_args(p) -> None:
       "three on every process, or --cluster, or none for one process")
   g.add_argument("--coordinator", default=None, metavar="HOST:PORT",
                  help="process 0's address and a free port, the same on every process")
-  g.add_argument("--num-processes", type=_positive_int("num-processes"), default=None,
+  g.add_argument("--num-processes", type=positive_int("num-processes"), default=None,
                  help="how many processes take part")
   g.add_argument("--process-id", type=int, default=None, help="this process's index, 0..N-1")
   g.add_argument("--cluster", action="store_true",
@@ -233,12 +153,12 @@ def build_parser() -> argparse.ArgumentParser:
   from adv_landscape import commands
   from adv_landscape._version import __version__
 
-  p = _Parser(
+  p = Parser(
       prog="adv-landscape",
       description="Certify and count the local maxima that projected gradient ascent finds "
                   "on the inputs of two-layer networks (Deng, He, Huang, Su, ICML 2020).")
   p.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
-  sub = p.add_subparsers(dest="command", required=True, parser_class=_Parser)
+  sub = p.add_subparsers(dest="command", required=True, parser_class=Parser)
   c = sub.add_parser("census", help="PGA from many starts, certificates, distinct maxima",
                      description="PGA from many starts on one instance, a certificate for every "
                                  "endpoint, the distinct maxima and their proofs.",
@@ -268,7 +188,7 @@ def build_parser() -> argparse.ArgumentParser:
                                  "smallest basin it would have hit with probability 0.95.",
                      epilog=_EXAMPLES["hunt"])
   _instance_args(h, ascent=False)
-  h.add_argument("--inits", type=_positive_int("inits"), default=64,
+  h.add_argument("--inits", type=positive_int("inits"), default=64,
                  help="starts N (half search zeros of grad f, half zeros of grad L)")
   h.set_defaults(stream=False, chunk=None)
   _common(h, x64=False)
@@ -281,12 +201,12 @@ def build_parser() -> argparse.ArgumentParser:
   v.add_argument("--quick", action="store_true", help="the small grid (minutes on 2 cores)")
   v.add_argument("--out", default="verify-report",
                  help="report folder; a killed run resumes from its sweep.jsonl")
-  v.add_argument("--seeds", type=_positive_int("seeds"), default=None,
+  v.add_argument("--seeds", type=positive_int("seeds"), default=None,
                  help="seeds per grid point (None means 2 with --quick, 4 for the full grid)")
   v.add_argument("--norm", default="2", choices=("2", "inf"),
                  help="threat model of every grid point: the l2 ball, or the l_inf ball with "
                       "vertex/box starts and sign steps in place of the normalized ones")
-  v.add_argument("--depth", type=_positive_int("depth"), default=1,
+  v.add_argument("--depth", type=positive_int("depth"), default=1,
                  help="hidden layers of the paper's grid points (the planted controls stay "
                       "two-layer); > 1 runs by autodiff, with curvature steps for lipschitz ones")
   _processes_args(v)
@@ -314,9 +234,9 @@ def build_parser() -> argparse.ArgumentParser:
   b = sub.add_parser("bench", help="PGA throughput against the GEMM bound (benchmarks/pga.py)",
                      description="Times batched PGA steps against the GEMM roofline of this "
                                  "machine (and the attack libraries, with the extra 'bench').")
-  b.add_argument("--steps", type=_positive_int("steps"), default=200,
+  b.add_argument("--steps", type=positive_int("steps"), default=200,
                  help="PGA steps per timed run")
-  b.add_argument("--reps", type=_positive_int("reps"), default=5,
+  b.add_argument("--reps", type=positive_int("reps"), default=5,
                  help="timed repetitions per size (the median is reported)")
   b.add_argument("--sizes", default=None,
                  help="d:m:B triples, comma-separated (None: the built-in sizes)")
