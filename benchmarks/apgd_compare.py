@@ -3,8 +3,10 @@ evaluations, on the paper's instances along the input scale s, with the suite's 
 
 Per norm (the l2 ball; the l_inf box), scale s and network (seed): a census per rule from
 the same N uniform starts in the set (``ball`` / ``box``), each with the same budget of
-``--budget`` steps, which is one gradient per step for every rule but armijo (whose
-evaluations are reported: a gradient per step plus a value per trial). Reported per rule,
+``--budget`` steps, which is one gradient per step for every rule: equal gradient
+evaluations (armijo also spends a value per trial, reported as its evaluations; a rule
+given its own step budget in ``--rules``, e.g. armijo at a third of the steps, compares at
+equal total evaluations). Reported per rule,
 as the mean over the networks (the units) with the smallest and largest network:
 
   p_best     the fraction of restarts that end at a certified maximum with the best value
@@ -55,10 +57,11 @@ def run_instance(norm: str, s: float, seed: int, *, d: int, m: int, n: int, budg
   value certified by any rule on this network)."""
   net, x = synthetic_instance(seed=seed, d=d, m=m, scale=s, dtype=jax.numpy.float64)
   out = {}
-  for label, rule, step in rules or RULES[norm]:
+  for label, rule, step, *steps in rules or RULES[norm]:
     t0 = time.perf_counter()
     r = api.census(net, "quadratic", x, 1.0, gamma=0.5, n_restarts=n, step_rule=rule,
-                   step=step, init="ball" if norm == "2" else "box", max_steps=budget,
+                   step=step, init="ball" if norm == "2" else "box",
+                   max_steps=int(steps[0]) if steps else budget,
                    seed=seed, norm=norm)
     res = r.run.result
     ev = res.evaluations if res.evaluations is not None else res.iterations
@@ -92,7 +95,7 @@ def summarise(records: list[dict], rules=None) -> list[dict]:
   keys = sorted({(r["norm"], r["s"]) for r in records}, key=lambda k: (k[0] != "2", k[1]))
   for norm, s in keys:
     recs = [r for r in records if r["norm"] == norm and r["s"] == s]
-    for rule, _, _ in rules or RULES[norm]:
+    for rule, *_ in rules or RULES[norm]:
       row = {"norm": norm, "s": s, "rule": rule, "networks": len(recs)}
       for k in MEASURES:
         vals = [v for r in recs if (v := r["rules"][rule][k]) is not None and np.isfinite(v)]
@@ -132,14 +135,16 @@ def main(argv=None):
   p.add_argument("--norms", default="2,inf", help="comma-separated: 2, inf")
   p.add_argument("--scales", default=",".join(str(x) for x in SCALES))
   p.add_argument("--rules", default=None,
-                 help="label=rule:step,... in place of the built-in rules (one list for every "
-                      "norm; e.g. apgd-small=apgd:0.05 for APGD from a short first step)")
+                 help="label=rule:step[:steps],... in place of the built-in rules (one list for "
+                      "every norm; e.g. apgd-small=apgd:0.05 for APGD from a short first step, "
+                      "armijo-third=armijo:1:667 for armijo with its own step budget)")
   args = p.parse_args(argv)
   rules = None
   if args.rules:
     rules = tuple((lab, *spec.split(":")) for lab, spec in
                   (item.split("=") for item in args.rules.split(",")))
-    rules = tuple((lab, rule, float(c)) for lab, rule, c in rules)
+    rules = tuple((lab, rule, float(c), *(int(n) for n in steps))
+                  for lab, rule, c, *steps in rules)
   if args.table:
     with open(args.table) as f:
       saved = json.load(f)
