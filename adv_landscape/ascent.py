@@ -10,10 +10,11 @@ refers to. The loop is an ``init``/``update`` pair over a ``PGAState`` inside
 restarts have converged.
 
 >>> import jax
+>>> from adv_landscape.instances import problem
 >>> from adv_landscape.network import init_network, synthetic_input
 >>> net = init_network(jax.random.key(0), d=4, m=8)
 >>> x = synthetic_input(jax.random.key(1), 4, 1.0)
->>> res = pga(net, "quadratic", x, 1.0, key=jax.random.key(2), eps=1.0, n_restarts=3,
+>>> res = pga(problem(net, "quadratic", x, 1.0, eps=1.0), key=jax.random.key(2), n_restarts=3,
 ...           tol_g=1e-3, progress=False)
 >>> res.deltas.shape, bool(res.converged.all())
 ((3, 4), True)
@@ -32,23 +33,14 @@ from tqdm.auto import tqdm
 
 from adv_landscape.config import PGAConfig, Tolerances
 from adv_landscape.errors import InvalidInput
-from adv_landscape.losses import Loss, get_loss
-from adv_landscape.network import Network
-from adv_landscape.problem import (
-  L2Ball,
-  Problem,
-  TwoLayerObjective,
-  constraint_for,
-)
+from adv_landscape.problem import Problem
 from adv_landscape.step_rules import STEP_RULES as _RULES
 from adv_landscape.step_rules import get_rule, resolve_step
 
 __all__ = ["INITS", "STEP_RULES", "PGAState", "APGDState", "PGAResult", "pga_init", "pga_update",
-           "apgd_init", "apgd_checkpoints", "apgd_halves",
-           "pga_update_problem", "run_pga", "run_pga_problem", "pga", "pga_problem",
-           "pga_chunks", "pga_problem_chunks", "initial_deltas", "initial_deltas_problem",
-           "default_tol_g",
-           "certificate_tolerance", "certificate_tolerance_problem"]
+           "apgd_init", "apgd_checkpoints", "apgd_halves", "run_pga", "pga_trace", "pga",
+           "pga_chunks", "initial_deltas", "default_tol_g", "certificate_tolerance",
+           "sufficient_increase"]
 
 INITS = ("sphere", "ball", "zero", "gradient")
 STEP_RULES = tuple(_RULES)  # the names (the registry is ``step_rules.STEP_RULES``)
@@ -303,23 +295,18 @@ def _apgd_update(state: PGAState, problem: Problem, tol_g, max_steps):
                   state.converged | now, apgd=extra), vals
 
 
-def _two_layer(net, loss, x, y, eps) -> Problem:
-  """The problem of the older (net, loss, x, y, eps) entry points (inside traced code)."""
-  return Problem(TwoLayerObjective(net, x, y, loss), L2Ball(eps))
-
-
 def pga_init(delta0: jax.Array, eta: jax.Array, *, armijo: bool = False) -> PGAState:
   """State at t = 0 for initial perturbations (B, d) and steps (B,).
 
-  For armijo, ``run_pga_problem`` also sets ``move_max`` (the cap on each trial's move);
-  a loop of its own over ``pga_update_problem`` should set it too (``state._replace``),
+  For armijo, ``run_pga`` also sets ``move_max`` (the cap on each trial's move);
+  a loop of its own over ``pga_update`` should set it too (``state._replace``),
   or its eta is uncapped (see ``_armijo_step``)."""
   B = delta0.shape[0]
   return PGAState(jnp.zeros((), jnp.int32), delta0, eta, jnp.zeros((B,), jnp.int32),
                   jnp.zeros((B,), bool), jnp.zeros((B,), jnp.int32) if armijo else None)
 
 
-def pga_update_problem(state: PGAState, problem: Problem, tol_g, max_steps, *,
+def pga_update(state: PGAState, problem: Problem, tol_g, max_steps, *,
                        normalized: bool = False, sign: bool = False, armijo: bool = False
                        ) -> tuple[PGAState, jax.Array]:
   """One PGA step for every restart still running; returns the state and L(delta_t).
@@ -353,13 +340,6 @@ def _armijo_update(state: PGAState, problem: Problem, tol_g, max_steps):
                   state.converged | now, evals, state.move_max), vals
 
 
-def pga_update(state: PGAState, net: Network, loss: Loss, x, y, eps, tol_g, max_steps, *,
-               normalized: bool = False) -> tuple[PGAState, jax.Array]:
-  """``pga_update_problem`` for a two-layer network on the l2 ball."""
-  return pga_update_problem(state, _two_layer(net, loss, x, y, eps), tol_g, max_steps,
-                            normalized=normalized)
-
-
 def _run(problem, delta0, eta, tol_g, max_steps, normalized, check_every, history_len,
          sign=False, armijo=False, apgd=None):
   state = pga_init(delta0, eta, armijo=armijo) if apgd is None else apgd
@@ -367,7 +347,7 @@ def _run(problem, delta0, eta, tol_g, max_steps, normalized, check_every, histor
     _, g0 = problem.objective.value_and_grad_batch(delta0)
     state = state._replace(move_max=eta * jnp.linalg.norm(g0, axis=1)
                            / problem.constraint.eps)
-  update = partial(pga_update_problem, problem=problem, tol_g=tol_g, max_steps=max_steps,
+  update = partial(pga_update, problem=problem, tol_g=tol_g, max_steps=max_steps,
                    normalized=normalized, sign=sign, armijo=armijo)
   if history_len:
     state, hist = jax.lax.scan(lambda s, _: update(s), state, None, length=history_len)
@@ -391,7 +371,7 @@ def _run(problem, delta0, eta, tol_g, max_steps, normalized, check_every, histor
 
 @partial(jax.jit, static_argnames=("normalized", "check_every", "history_len", "sign",
                                    "armijo"))
-def run_pga_problem(problem: Problem, delta0, eta, tol_g, max_steps, *,
+def run_pga(problem: Problem, delta0, eta, tol_g, max_steps, *,
                     normalized: bool = False, check_every: int = 8, history_len: int = 0,
                     sign: bool = False, armijo: bool = False, apgd: PGAState | None = None):
   """Runs PGA on a ``Problem`` from delta0 (B, d) until every restart converged or max_steps.
@@ -405,16 +385,8 @@ def run_pga_problem(problem: Problem, delta0, eta, tol_g, max_steps, *,
               sign, armijo, apgd)
 
 
-@partial(jax.jit, static_argnames=("loss", "normalized", "check_every", "history_len"))
-def run_pga(net: Network, loss: Loss, x, y, eps, delta0, eta, tol_g, max_steps, *,
-            normalized: bool = False, check_every: int = 8, history_len: int = 0):
-  """``run_pga_problem`` for a two-layer network on the l2 ball of radius eps."""
-  return _run(_two_layer(net, loss, x, y, eps), delta0, eta, tol_g, max_steps, normalized,
-              check_every, history_len)
-
-
 @jax.jit
-def pga_trace_problem(problem: Problem, delta0, eta, steps_like):
+def pga_trace(problem: Problem, delta0, eta, steps_like):
   """PGA with a fixed step per restart for ``steps_like.shape[0]`` steps, without early
   stopping: L(delta_t) for t = 0..T and ||G(delta_t)|| for t = 0..T-1, each (T(+1), B).
 
@@ -463,35 +435,19 @@ def sufficient_increase(values, gnorm, eta, *, size: int) -> dict:
           "min_ratio": float(ratio.min()) if ratio.size else None}
 
 
-def default_tol_g(net: Network, loss: Loss | str, x, y, dtype=None) -> float:
-  """Default first-order tolerance: 1e-6 ||grad L(0)|| in float64, 1e-4 in float32.
-
-  Scaled to the instance; the float32 value sits above the
-  rounding noise of ||G|| = ||delta_{t+1} - delta_t|| / eta.
-  """
-  x = jnp.asarray(x)
-  return _default_tol_g(_two_layer(net, get_loss(loss), x, y, 1.0), dtype or x.dtype)
-
-
-def _default_tol_g(problem: Problem, dtype) -> float:
-  """``Tolerances.rtol_g`` of the dtype times ||grad L(0)||."""
+def default_tol_g(problem: Problem, dtype=None) -> float:
+  """Default first-order tolerance: ``Tolerances.rtol_g`` of the dtype (1e-6 in float64,
+  1e-4 in float32, above the rounding noise of ||G|| = ||delta_{t+1} - delta_t|| / eta)
+  times ||grad L(0)||, so that it scales with the instance."""
   x = problem.x
+  dtype = dtype or x.dtype
   g0 = problem.objective.grad(jnp.zeros_like(x))
   return Tolerances.for_dtype(dtype).rtol_g * max(float(jnp.linalg.norm(g0)),
                                                   float(jnp.finfo(x.dtype).tiny))
 
 
-def initial_deltas(key, init: str, n: int, net: Network, loss: Loss, x, y, eps, *,
-                   norm: str = "2") -> jax.Array:
-  """n initial perturbations, as ``pga`` draws them (the constraint's ``sample``)."""
-  x = jnp.asarray(x)
-  problem = Problem(TwoLayerObjective(net, x, y, get_loss(loss) if loss is not None else None),
-                    constraint_for(norm, eps, x.dtype))
-  return _starts(problem, key, init, n)
-
-
-def initial_deltas_problem(problem: Problem, key, init: str, n: int) -> jax.Array:
-  """n initial perturbations of any ``Problem``, as ``pga_problem`` draws a chunk's starts."""
+def initial_deltas(problem: Problem, key, init: str, n: int) -> jax.Array:
+  """n initial perturbations of any ``Problem``, as ``pga`` draws a chunk's starts."""
   return _starts(problem, key, init, n)
 
 
@@ -521,25 +477,7 @@ def _shard_restarts(delta0, eta):
   return jax.device_put(delta0, rows), jax.device_put(eta, rows)
 
 
-def pga_chunks(net: Network, loss: Loss | str, x, y, *, key: jax.Array, eps: float,
-               n_restarts: int, init: str = "sphere", step_rule: str = "grad0",
-               step: float | None = 0.1, max_steps: int = 10_000, tol_g: float | None = None,
-               chunk: int = 8192, check_every: int = 8, history: bool = False,
-               ell: float | None = None, shard: bool = True, progress: bool = True):
-  """``pga`` one chunk at a time: yields a ``PGAResult`` per chunk of restarts.
-
-  The arguments are ``pga``'s. Chunk i draws its starts from ``fold_in(key, i)``,
-  so concatenating the chunks gives exactly ``pga``'s result, while a caller
-  that reduces each chunk (``census.StreamingCensus``) never holds them all.
-  """
-  problem = Problem.two_layer(net, loss, x, y, eps=eps)
-  yield from pga_problem_chunks(problem, key=key, n_restarts=n_restarts, init=init,
-                                step_rule=step_rule, step=step, max_steps=max_steps,
-                                tol_g=tol_g, chunk=chunk, check_every=check_every,
-                                history=history, ell=ell, shard=shard, progress=progress)
-
-
-def pga_problem_chunks(problem: Problem, *, key: jax.Array, n_restarts: int,
+def pga_chunks(problem: Problem, *, key: jax.Array, n_restarts: int,
                        init: str = "sphere", step_rule: str = "grad0", step: float | None = 0.1,
                        max_steps: int = 10_000, tol_g: float | None = None, chunk: int = 8192,
                        check_every: int = 8, history: bool = False, ell: float | None = None,
@@ -565,7 +503,7 @@ def pga_problem_chunks(problem: Problem, *, key: jax.Array, n_restarts: int,
                        f"(on the l2 ball, 'normalized' is the attack libraries' step)")
   x = problem.x
   if tol_g is None:
-    tol_g = _default_tol_g(problem, x.dtype)
+    tol_g = default_tol_g(problem, x.dtype)
   if not tol_g > 0:
     raise InvalidInput(f"tol_g={tol_g!r} must be positive")
   if rule.ell == "estimate" and ell is None:  # any objective: its own Hessians
@@ -591,7 +529,7 @@ def pga_problem_chunks(problem: Problem, *, key: jax.Array, n_restarts: int,
     eta = _eta(step_rule, step, problem, delta0, ell)
     if shard and jax.process_count() == 1 and jax.device_count() > 1:  # this host's devices
       delta0, eta = _shard_restarts(delta0, eta)
-    state, vals, gnorm, hist = run_pga_problem(
+    state, vals, gnorm, hist = run_pga(
         problem, delta0, eta, jnp.asarray(tol_g, x.dtype), jnp.asarray(max_steps, jnp.int32),
         normalized=rule.move == "normalized", sign=rule.move == "sign", check_every=check_every,
         history_len=max_steps if history else 0, armijo=rule.move == "armijo",
@@ -604,15 +542,15 @@ def pga_problem_chunks(problem: Problem, *, key: jax.Array, n_restarts: int,
                     config=config, evaluations=None if out[7] is None else out[7][:keep])
 
 
-def pga(net: Network, loss: Loss | str, x, y, *, key: jax.Array, eps: float,
-        n_restarts: int, init: str = "sphere", step_rule: str = "grad0", step: float | None = 0.1,
-        max_steps: int = 10_000, tol_g: float | None = None, chunk: int = 8192,
-        check_every: int = 8, history: bool = False, ell: float | None = None,
-        shard: bool = True, progress: bool = True) -> PGAResult:
+def pga(problem: Problem, *, key: jax.Array, n_restarts: int, init: str = "sphere",
+                step_rule: str = "grad0", step: float | None = 0.1, max_steps: int = 10_000,
+                tol_g: float | None = None, chunk: int = 8192, check_every: int = 8,
+                history: bool = False, ell: float | None = None, shard: bool = True,
+                progress: bool = True) -> PGAResult:
   """Batched PGA from ``n_restarts`` starts, in chunks of at most ``chunk`` restarts.
 
   Args:
-    net, loss, x (d,), y: the instance; eps: the ball's radius.
+    problem: the instance (``instances.problem``: an objective on a constraint set).
     key: PRNG key; chunk i draws its starts from ``fold_in(key, i)``.
     init: one of ``INITS``.
     step_rule: ``fixed`` (eta = step), ``lipschitz`` (eta = step / ell, the
@@ -633,19 +571,7 @@ def pga(net: Network, loss: Loss | str, x, y, *, key: jax.Array, eps: float,
   Returns:
     a ``PGAResult``.
   """
-  return pga_problem(Problem.two_layer(net, loss, x, y, eps=eps), key=key,
-                     n_restarts=n_restarts, init=init, step_rule=step_rule, step=step,
-                     max_steps=max_steps, tol_g=tol_g, chunk=chunk, check_every=check_every,
-                     history=history, ell=ell, shard=shard, progress=progress)
-
-
-def pga_problem(problem: Problem, *, key: jax.Array, n_restarts: int, init: str = "sphere",
-                step_rule: str = "grad0", step: float | None = 0.1, max_steps: int = 10_000,
-                tol_g: float | None = None, chunk: int = 8192, check_every: int = 8,
-                history: bool = False, ell: float | None = None, shard: bool = True,
-                progress: bool = True) -> PGAResult:
-  """``pga`` on any ``Problem`` (an objective on a constraint set); the same arguments."""
-  parts = list(pga_problem_chunks(problem, key=key, n_restarts=n_restarts, init=init,
+  parts = list(pga_chunks(problem, key=key, n_restarts=n_restarts, init=init,
                                   step_rule=step_rule, step=step, max_steps=max_steps,
                                   tol_g=tol_g, chunk=chunk, check_every=check_every,
                                   history=history, ell=ell, shard=shard, progress=progress))
@@ -657,9 +583,9 @@ def pga_problem(problem: Problem, *, key: jax.Array, n_restarts: int, init: str 
                    evaluations=evals)
 
 
-def certificate_tolerance(res: PGAResult, net: Network, loss: Loss | str, x, y, eps: float, *,
-                          normalized: bool | None = None,
-                          slack: float = Tolerances.slack) -> np.ndarray:
+def certificate_tolerance(res: PGAResult, problem: Problem, *,
+                                  normalized: bool | None = None,
+                                  slack: float = Tolerances.slack) -> np.ndarray:
   """Per-endpoint first-order tolerance implied by PGA's stopping rule.
 
   On the sphere, with v = delta + eta grad L, the tangential part of
@@ -672,15 +598,6 @@ def certificate_tolerance(res: PGAResult, net: Network, loss: Loss | str, x, y, 
   Returns:
     (B,) tolerances for ``certify(..., tol_g=...)``.
   """
-  with jax.enable_x64(True):
-    problem = Problem.two_layer(net, loss, x, y, eps=eps, dtype=jnp.float64)
-    return certificate_tolerance_problem(res, problem, normalized=normalized, slack=slack)
-
-
-def certificate_tolerance_problem(res: PGAResult, problem: Problem, *,
-                                  normalized: bool | None = None,
-                                  slack: float = Tolerances.slack) -> np.ndarray:
-  """``certificate_tolerance`` for any ``Problem`` (its l2 ball's radius is eps)."""
   if normalized is None:
     normalized = res.config is not None and res.config.normalized
   with jax.enable_x64(True):

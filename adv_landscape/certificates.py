@@ -16,7 +16,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from adv_landscape.ascent import certificate_tolerance_problem
+from adv_landscape.ascent import certificate_tolerance
 from adv_landscape.box import certify_box
 from adv_landscape.certify import certify_problem
 from adv_landscape.errors import InvalidInput
@@ -33,7 +33,7 @@ def _box_tolerance(res, problem, *, slack: float, **kw) -> np.ndarray:
 # constraint.name -> certify(problem, deltas, *, tol_g, ...) -> Certificate
 CERTIFICATES = {"l2": certify_problem, "inf": certify_box}
 # constraint.name -> tolerance(res, problem, *, slack) -> (B,) first-order tolerance
-TOLERANCES = {"l2": certificate_tolerance_problem, "inf": _box_tolerance}
+TOLERANCES = {"l2": certificate_tolerance, "inf": _box_tolerance}
 
 
 def _entry(registry: dict, problem, what: str):

@@ -131,7 +131,7 @@ def run_census_problem(problem: Problem, *, key: jax.Array, n_restarts: int,
       raise InvalidInput("history is kept by a single process only; run without many processes")
     res = _pga_everywhere(problem, kw)
   else:
-    res = ascent.pga_problem(problem, history=history, progress=progress, **kw)
+    res = ascent.pga(problem, history=history, progress=progress, **kw)
   t_pga = time.perf_counter() - t0
   con = problem.constraint
   check_endpoints(problem, res)
@@ -376,7 +376,7 @@ def _pga_everywhere(problem, kw) -> ascent.PGAResult:
   """PGA with the chunks split across processes (chunk i on process i mod N), gathered in
   chunk order on every process: the single process's result."""
   n_chunks = _chunks_for_everyone(kw)
-  parts = list(ascent.pga_problem_chunks(problem, progress=False, chunks=dist.mine(n_chunks),
+  parts = list(ascent.pga_chunks(problem, progress=False, chunks=dist.mine(n_chunks),
                                          **kw))
   names = ("deltas", "values", "iterations", "converged", "grad_mapping_norm", "eta")
   if parts[0].evaluations is not None:
@@ -441,7 +441,7 @@ def _streamed(problem, eps, kw, config, tols, t0, progress, prove) -> CensusRun:
     mine = first + dist.rank()
     if mine < n_chunks:
       t = time.perf_counter()
-      part = next(iter(ascent.pga_problem_chunks(problem, progress=False, chunks=[mine],
+      part = next(iter(ascent.pga_chunks(problem, progress=False, chunks=[mine],
                                                  **kw)))
       t_pga += time.perf_counter() - t
       check_endpoints(problem, part)

@@ -15,7 +15,7 @@ class beside it. A ``Problem`` pairs the two; it is a JAX pytree (the loss
 and ``apply`` are static), built and validated once, and ``astype`` converts
 it for float64 certificates.
 
-PGA (``ascent.run_pga_problem``) and the certificates
+PGA (``ascent.run_pga``) and the certificates
 (``certify.certify_problem``) take a ``Problem``; the older entry points
 that take ``(net, loss, x, y, eps)`` build one.
 

@@ -324,7 +324,7 @@ def run_point(p: GridPoint) -> dict:
     res, cert, cs, proofs = run.result, run.certificate, run.census, run.proofs
     # T1 needs L(delta_0) of each restart: redraw the starts exactly as pga did
     # (one chunk, so fold_in(key, 0)).
-    starts = ascent.initial_deltas_problem(problem, jax.random.fold_in(key, 0), p.init,
+    starts = ascent.initial_deltas(problem, jax.random.fold_in(key, 0), p.init,
                                            p.n_restarts)
     L0 = np.asarray(jax.vmap(problem.objective.value)(starts))
     fixed_step = get_rule(p.step_rule).fixed_eta
@@ -333,7 +333,7 @@ def run_point(p: GridPoint) -> dict:
     increase = None
     if fixed_step:
       k, steps = min(INCREASE_RESTARTS, p.n_restarts), min(p.max_steps, INCREASE_STEPS)
-      vals, gn = ascent.pga_trace_problem(problem, starts[:k], jnp.asarray(res.eta[:k]),
+      vals, gn = ascent.pga_trace(problem, starts[:k], jnp.asarray(res.eta[:k]),
                                           jnp.zeros(steps))
       size = p.d + sum(family_of(net).widths(net))
       increase = ascent.sufficient_increase(vals, gn, res.eta[:k], size=size)

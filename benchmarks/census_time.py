@@ -25,7 +25,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from adv_landscape import ascent, io
+from adv_landscape import ascent, instances, io
 from adv_landscape.network import Network
 from adv_landscape.pipeline import PGAConfig, Tolerances, run_census
 from benchmarks.pga import instance, torch_eager
@@ -89,7 +89,8 @@ def main(argv=None):
                 jnp.zeros(args.m, jnp.float32), "tanh")
   x = jnp.asarray(inst["x"])
   eps, y = inst["eps"], inst["y"]
-  tol_g = ascent.default_tol_g(net, "quadratic", x, y)
+  problem = instances.problem(net, "quadratic", x, y, eps=eps)
+  tol_g = ascent.default_tol_g(problem)
   cfg = PGAConfig(step_rule="normalized", step=0.05, max_steps=20_000, tol_g=tol_g,
                   chunk=args.chunk)
   tols = Tolerances.for_dtype(np.float32)
@@ -106,7 +107,7 @@ def main(argv=None):
   res, s = run.result, run.summary
   steps = int(res.iterations.max()) + 1
   starts = np.concatenate([np.asarray(ascent.initial_deltas(
-      jax.random.fold_in(jax.random.key(1), i), "sphere", args.chunk, net, None, x, y, eps))
+      problem, jax.random.fold_in(jax.random.key(1), i), "sphere", args.chunk))
       for i in range(-(-args.n // args.chunk))])[:args.n].astype(np.float32)
   tol_cert = float(run.tol_certificate_max)
   user = torch_user(inst, starts, steps, tol_cert, block=args.block)

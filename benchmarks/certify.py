@@ -20,7 +20,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from adv_landscape import ascent, io, objective
+from adv_landscape import ascent, instances, io, objective
 from adv_landscape.certify import certify
 from adv_landscape.lanczos import lambda_tangent_lanczos_objective
 from adv_landscape.network import init_network, synthetic_input
@@ -32,8 +32,8 @@ def endpoints(d, m, n, seed=0):
   net = init_network(jax.random.key(seed), d, m)
   x = synthetic_input(jax.random.key(seed + 1), d, 1.0)
   eps = 0.5 * float(jnp.linalg.norm(x))
-  res = ascent.pga(net, "quadratic", x, 0.0, key=jax.random.key(seed + 2), eps=eps,
-                   n_restarts=n, step_rule="normalized", step=0.05, max_steps=3000,
+  res = ascent.pga(instances.problem(net, "quadratic", x, 0.0, eps=eps),
+                   key=jax.random.key(seed + 2), n_restarts=n, step_rule="normalized", step=0.05, max_steps=3000,
                    progress=False)
   return net, x, eps, res.deltas
 

@@ -41,7 +41,7 @@ def linf_instance(d, m, B, seed=0):
 
 
 def suite_sign(inst, T):
-  """The suite's engine: ``run_pga_problem`` on a ``LinfBall`` with the sign step."""
+  """The suite's engine: ``run_pga`` on a ``LinfBall`` with the sign step."""
   net = Network(jnp.asarray(inst["W"]), jnp.asarray(inst["a"]),
                 jnp.zeros(len(inst["a"]), jnp.float32), "tanh")
   x = jnp.asarray(inst["x"])
@@ -51,7 +51,7 @@ def suite_sign(inst, T):
   eta = jnp.full((d0.shape[0],), inst["alpha"], jnp.float32)
 
   def run():
-    state, *_ = ascent.run_pga_problem(problem, d0, eta, jnp.float32(0.0), jnp.int32(T),
+    state, *_ = ascent.run_pga(problem, d0, eta, jnp.float32(0.0), jnp.int32(T),
                                        sign=True)
     return np.asarray(state.delta)
   return run

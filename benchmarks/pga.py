@@ -32,7 +32,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from adv_landscape import ascent, io, objective
+from adv_landscape import ascent, instances, io, objective
 from adv_landscape.losses import get_loss
 from adv_landscape.network import Network
 from benchmarks.common import median_time
@@ -78,11 +78,11 @@ def suite(inst, T):
   loss = get_loss("quadratic")
   x, d0 = jnp.asarray(inst["x"]), jnp.asarray(inst["delta0"])
   eta = jnp.full((d0.shape[0],), inst["alpha"], jnp.float32)
-  eps, tol = jnp.float32(inst["eps"]), jnp.float32(0.0)  # tol 0: all T steps run
+  tol = jnp.float32(0.0)  # tol 0: all T steps run
+  problem = instances.problem(net, loss, x, inst["y"], eps=float(inst["eps"]))
 
   def run():
-    state, *_ = ascent.run_pga(net, loss, x, inst["y"], eps, d0, eta, tol, jnp.int32(T),
-                               normalized=True)
+    state, *_ = ascent.run_pga(problem, d0, eta, tol, jnp.int32(T), normalized=True)
     return np.asarray(state.delta)
   return run
 

@@ -1,7 +1,7 @@
 """The compiled PGA loop, as a fingerprint: a refactoring that leaves it byte-identical
 cannot change PGA's speed (issue 23's benchmark requirement, checked without timing).
 
-Lowers ``ascent.run_pga_problem`` (float32, d = 64, m = 256, 128 restarts) for each of
+Lowers ``ascent.run_pga`` (float32, d = 64, m = 256, 128 restarts) for each of
 the four moves (normalized, gradient, armijo on the l2 ball; sign on the box) and prints
 a SHA-256 prefix of each StableHLO text. Run it on two commits and compare the lines:
 
@@ -34,7 +34,7 @@ def fingerprints() -> dict:
   out = {}
   for norm, rule in CASES:
     p = Problem.two_layer(net, "quadratic", x, 1.0, eps=4.0, norm=norm)
-    lowered = ascent.run_pga_problem.lower(
+    lowered = ascent.run_pga.lower(
         p, jnp.zeros((128, 64)), jnp.full((128,), 0.1), jnp.float32(1e-4), jnp.int32(100),
         normalized=rule == "normalized", sign=rule == "sign", armijo=rule == "armijo")
     out[f"{norm}/{rule}"] = hashlib.sha256(lowered.as_text().encode()).hexdigest()[:16]

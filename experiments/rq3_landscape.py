@@ -43,7 +43,7 @@ def trajectories(net, loss, x, y, eps, starts, eta, steps, norm="2"):
   problem = Problem.two_layer(net, loss, x, y, eps=eps, norm=norm)
 
   def step(s, _):
-    s, _ = ascent.pga_update_problem(s, problem, 0.0, steps)
+    s, _ = ascent.pga_update(s, problem, 0.0, steps)
     return s, s.delta
 
   _, path = jax.lax.scan(step, state, None, length=steps)

@@ -45,3 +45,35 @@ def probe_points(d, eps):
   u = base / jnp.linalg.norm(base)
   return {"zero": jnp.zeros(d), "inside": 0.3 * eps * u, "on": eps * u,
           "outside": 1.7 * eps * u}
+
+
+# The algorithms take a Problem (``instances.problem`` builds one from a network, its input
+# and the set); the tests' instances are arrays, so these spell each call with its problem.
+def raw_problem(net, loss, x, y, eps, norm="2"):
+  from adv_landscape.instances import problem
+  return problem(net, loss, x, y, eps=eps, norm=norm)
+
+
+def raw_pga(net, loss, x, y, *, eps, norm="2", **kw):
+  from adv_landscape import ascent
+  return ascent.pga(raw_problem(net, loss, x, y, eps, norm), **kw)
+
+
+def raw_pga_chunks(net, loss, x, y, *, eps, norm="2", **kw):
+  from adv_landscape import ascent
+  return ascent.pga_chunks(raw_problem(net, loss, x, y, eps, norm), **kw)
+
+
+def raw_certificate_tolerance(res, net, loss, x, y, eps, **kw):
+  from adv_landscape import ascent
+  return ascent.certificate_tolerance(res, raw_problem(net, loss, x, y, eps), **kw)
+
+
+def raw_initial_deltas(key, init, n, net, loss, x, y, eps, *, norm="2"):
+  from adv_landscape import ascent
+  return ascent.initial_deltas(raw_problem(net, loss, x, y, eps, norm), key, init, n)
+
+
+def raw_run_pga(net, loss, x, y, eps, delta0, eta, tol_g, max_steps, **kw):
+  from adv_landscape import ascent
+  return ascent.run_pga(raw_problem(net, loss, x, y, eps), delta0, eta, tol_g, max_steps, **kw)

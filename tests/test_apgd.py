@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 
 from adv_landscape import ascent
-from adv_landscape.ascent import apgd_checkpoints, pga_problem
+from adv_landscape.ascent import apgd_checkpoints, pga
 from adv_landscape.network import Network, init_network, synthetic_input
 from adv_landscape.problem import Problem
 from tests.helpers import small_instance
@@ -160,10 +160,10 @@ def test_apgd_follows_the_reference_loop(case):
   with jax.enable_x64(True):
     problem = _concave(norm) if family == "concave" else _paper(norm)
     eps = float(problem.constraint.eps)
-    res = pga_problem(problem, key=jax.random.key(5), n_restarts=6, init="ball" if norm == "2"
+    res = pga(problem, key=jax.random.key(5), n_restarts=6, init="ball" if norm == "2"
                       else "box", step_rule="apgd", step=2.0, max_steps=100, tol_g=1e-300,
                       progress=False)
-    starts = np.asarray(ascent.initial_deltas_problem(problem, jax.random.fold_in(
+    starts = np.asarray(ascent.initial_deltas(problem, jax.random.fold_in(
         jax.random.key(5), 0), "ball" if norm == "2" else "box", 6))
     total = 0
     for i in range(6):
@@ -183,7 +183,7 @@ def test_apgd_ends_at_its_best_point(norm):
   value it visited (to rounding): the best point, not the last iterate."""
   with jax.enable_x64(True):
     problem = _concave(norm, seed=1)
-    res = pga_problem(problem, key=jax.random.key(2), n_restarts=8, init="ball" if norm == "2"
+    res = pga(problem, key=jax.random.key(2), n_restarts=8, init="ball" if norm == "2"
                       else "box", step_rule="apgd", step=2.0, max_steps=150, tol_g=1e-300,
                       history=True, progress=False)
     top = res.history.max(axis=0)
@@ -205,7 +205,7 @@ def test_apgd_reaches_the_linear_objectives_maximiser(norm):
     g = np.asarray(p.objective.grad(jnp.zeros(6)))
     eps = float(p.constraint.eps)
     best = eps * (g / np.linalg.norm(g) if norm == "2" else np.sign(g))
-    res = pga_problem(p, key=jax.random.key(0), n_restarts=16, init="ball" if norm == "2"
+    res = pga(p, key=jax.random.key(0), n_restarts=16, init="ball" if norm == "2"
                       else "box", step_rule="apgd", step=None, max_steps=200, tol_g=1e-9,
                       progress=False)
     assert res.converged.all() and res.iterations.max() <= 100

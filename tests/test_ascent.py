@@ -8,7 +8,13 @@ import pytest
 from adv_landscape import ascent, objective
 from adv_landscape.bounds import instance_constants, t1_bound
 from adv_landscape.certify import certify
-from tests.helpers import small_instance
+from tests.helpers import (
+  raw_certificate_tolerance,
+  raw_initial_deltas,
+  raw_pga,
+  raw_run_pga,
+  small_instance,
+)
 
 
 def reference_pga(net, loss, x, y, eps, delta0, eta, tol_g, max_steps, normalized=False):
@@ -32,11 +38,11 @@ def reference_pga(net, loss, x, y, eps, delta0, eta, tol_g, max_steps, normalize
 @pytest.mark.parametrize("rule, normalized", [("fixed", False), ("normalized", True)])
 def test_batched_pga_equals_python_loop(rule, normalized):
   net, x, y, eps = small_instance("tanh", "quadratic", d=4, m=6, scale=2.0)
-  delta0 = ascent.initial_deltas(jax.random.key(3), "ball", 6, net, objective.get_loss(
+  delta0 = raw_initial_deltas(jax.random.key(3), "ball", 6, net, objective.get_loss(
       "quadratic"), x, y, eps)
   eta = jnp.full((6,), 0.3 if rule == "fixed" else 0.05 * eps)
   tol_g, max_steps = 1e-7, 400
-  state, vals, gnorm, _ = ascent.run_pga(
+  state, vals, gnorm, _ = raw_run_pga(
       net, objective.get_loss("quadratic"), x, y, eps, delta0, eta, tol_g, max_steps,
       normalized=normalized, check_every=3)
   ref, iters = reference_pga(net, "quadratic", x, y, eps, delta0, eta, tol_g, max_steps,
@@ -50,13 +56,13 @@ def test_batched_pga_equals_python_loop(rule, normalized):
 @pytest.mark.parametrize("rule", [r for r in ascent.STEP_RULES if r != "sign"])  # sign: box only
 def test_pga_stops_at_kkt_points(init, rule):
   net, x, y, eps = small_instance("softplus", "logistic")
-  res = ascent.pga(net, "logistic", x, y, key=jax.random.key(1), eps=eps, n_restarts=8,
+  res = raw_pga(net, "logistic", x, y, key=jax.random.key(1), eps=eps, n_restarts=8,
                    init=init, step_rule=rule, step=0.5 if rule == "lipschitz" else 0.1,
                    max_steps=20_000, progress=False)
   assert res.converged.all(), res.iterations
   assert (res.grad_mapping_norm <= res.tol_g).all()
   # PGA's stopping rule implies the first-order condition, with no slack in float64.
-  tol = ascent.certificate_tolerance(res, net, "logistic", x, y, eps,  # fixed length or not:
+  tol = raw_certificate_tolerance(res, net, "logistic", x, y, eps,  # fixed length or not:
                                      slack=1.0 + 1e-9)  # read from res.config
   cert = certify(net, "logistic", x, y, res.deltas, eps=eps, tol_g=tol)
   assert (cert.rgrad_norm <= tol).all()
@@ -67,27 +73,27 @@ def test_pga_stops_at_kkt_points(init, rule):
 def test_reproducible_and_chunked_consistently():
   net, x, y, eps = small_instance("tanh", "quadratic", scale=3.0)
   kw = dict(key=jax.random.key(7), eps=eps, max_steps=5000, progress=False)
-  a = ascent.pga(net, "quadratic", x, y, n_restarts=10, chunk=4, **kw)
-  b = ascent.pga(net, "quadratic", x, y, n_restarts=10, chunk=4, **kw)
+  a = raw_pga(net, "quadratic", x, y, n_restarts=10, chunk=4, **kw)
+  b = raw_pga(net, "quadratic", x, y, n_restarts=10, chunk=4, **kw)
   np.testing.assert_array_equal(a.iterations, b.iterations)
   np.testing.assert_array_equal(a.deltas, b.deltas)
-  first = ascent.pga(net, "quadratic", x, y, n_restarts=4, chunk=4, **kw)
+  first = raw_pga(net, "quadratic", x, y, n_restarts=4, chunk=4, **kw)
   np.testing.assert_array_equal(a.deltas[:4], first.deltas)  # chunk i uses fold_in(key, i)
 
 
 def test_no_retrace_for_new_values_of_the_same_shapes():
   net, x, y, eps = small_instance("tanh", "quadratic")
   kw = dict(eps=eps, n_restarts=5, max_steps=50, progress=False)
-  ascent.pga(net, "quadratic", x, y, key=jax.random.key(0), **kw)
+  raw_pga(net, "quadratic", x, y, key=jax.random.key(0), **kw)
   before = ascent.run_pga._cache_size()
-  ascent.pga(net, "quadratic", 1.1 * x, 0.5, key=jax.random.key(1), **{**kw, "eps": 0.9 * eps})
+  raw_pga(net, "quadratic", 1.1 * x, 0.5, key=jax.random.key(1), **{**kw, "eps": 0.9 * eps})
   assert ascent.run_pga._cache_size() == before
 
 
 def test_value_history_increases_under_lipschitz_steps_and_counts_respect_t1():
   net, x, y, eps = small_instance("tanh", "quadratic", scale=1.5)
   c = instance_constants(net, "quadratic", x, y, eps)
-  res = ascent.pga(net, "quadratic", x, y, key=jax.random.key(2), eps=eps, n_restarts=16,
+  res = raw_pga(net, "quadratic", x, y, key=jax.random.key(2), eps=eps, n_restarts=16,
                    step_rule="lipschitz", step=1.0, max_steps=3000, history=True, tol_g=1e-5,
                    progress=False)
   # Sufficient increase: L(delta_{t+1}) >= L(delta_t) for eta <= 1/ell.
@@ -106,13 +112,13 @@ def test_bad_arguments_are_named(kwargs, match):
   net, x, y, eps = small_instance()
   kw = dict(key=jax.random.key(0), eps=eps, n_restarts=2, progress=False) | kwargs
   with pytest.raises(ValueError, match=match):
-    ascent.pga(net, "quadratic", x, y, **kw)
+    raw_pga(net, "quadratic", x, y, **kw)
 
 
 def test_nan_input_is_refused():
   net, x, y, eps = small_instance()
   with pytest.raises(ValueError, match="x contains NaN"):
-    ascent.pga(net, "quadratic", x.at[0].set(jnp.nan), y, key=jax.random.key(0), eps=eps,
+    raw_pga(net, "quadratic", x.at[0].set(jnp.nan), y, key=jax.random.key(0), eps=eps,
                n_restarts=2, progress=False)
 
 
@@ -195,8 +201,8 @@ def test_armijo_counts_its_evaluations_and_converges_where_a_fixed_long_step_osc
     pr = Problem.two_layer(net, loss, x, y, eps=eps, dtype=jnp.float64)
     tol = 1e-6 * float(jnp.linalg.norm(pr.objective.grad(jnp.zeros(8))))
     kw = dict(key=jax.random.key(1), n_restarts=16, max_steps=3000, tol_g=tol, progress=False)
-    arm = ascent.pga_problem(pr, step_rule="armijo", step=4.0, **kw)
-    fixed = ascent.pga_problem(pr, step_rule="curvature", step=4.0,
+    arm = ascent.pga(pr, step_rule="armijo", step=4.0, **kw)
+    fixed = ascent.pga(pr, step_rule="curvature", step=4.0,
                                ell=float(np.max(np.abs(np.linalg.eigvalsh(
                                    np.asarray(pr.objective.hess(jnp.zeros(8))))))), **kw)
   assert arm.converged.all() and not fixed.converged.any()
@@ -211,7 +217,7 @@ def test_armijo_on_the_linear_objective_reaches_eps_g_over_norm_g():
   with jax.enable_x64(True):
     pr = Problem.two_layer(net, "linear", x, 1.0, eps=eps, dtype=jnp.float64)
     g = np.asarray(pr.objective.grad(jnp.zeros(6)))
-    res = ascent.pga_problem(pr, key=jax.random.key(2), n_restarts=8, step_rule="armijo",
+    res = ascent.pga(pr, key=jax.random.key(2), n_restarts=8, step_rule="armijo",
                              step=0.1, max_steps=500, tol_g=1e-9 * np.linalg.norm(g),
                              progress=False)
   assert res.converged.all()
@@ -234,7 +240,7 @@ def test_armijo_never_moves_beyond_its_first_trial_and_stops_only_near_stationar
                   max_steps=20_000, rtol_g=1e-5)
     net, loss, x, y, eps = instance(p)
     pr = Problem.two_layer(net, loss, x, y, eps=eps)
-    res = ascent.pga_problem(pr, key=jax.random.key(0), n_restarts=32, step_rule="armijo",
+    res = ascent.pga(pr, key=jax.random.key(0), n_restarts=32, step_rule="armijo",
                              step=1.0, max_steps=20_000, tol_g=1e-5 * float(jnp.linalg.norm(
                                  pr.objective.grad(jnp.zeros_like(x)))), progress=False)
     assert res.converged.all()

@@ -5,7 +5,7 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
-from adv_landscape import ascent, objective
+from adv_landscape import objective
 from adv_landscape.bounds import (
   fit_exponent,
   instance_constants,
@@ -14,7 +14,7 @@ from adv_landscape.bounds import (
   t2_bound,
 )
 from adv_landscape.network import Network, forward
-from tests.helpers import ALL_LOSSES, SMOOTH_ACTIVATIONS, small_instance
+from tests.helpers import ALL_LOSSES, SMOOTH_ACTIVATIONS, raw_initial_deltas, small_instance
 
 
 @pytest.mark.parametrize("activation", SMOOTH_ACTIVATIONS)
@@ -87,7 +87,7 @@ def test_t1_holds_counted_step_by_step():
     net, x, y, eps = small_instance("softplus", "quadratic", scale=1.5, seed=seed)
     c = instance_constants(net, "quadratic", x, y, eps)
     eta, tol_g = 1.0 / c.ell, 1e-3 * c.grad0
-    dl = ascent.initial_deltas(jax.random.key(seed), "sphere", 1, net,
+    dl = raw_initial_deltas(jax.random.key(seed), "sphere", 1, net,
                                objective.get_loss("quadratic"), x, y, eps)[0]
     L0 = float(objective.value(net, "quadratic", x, y, dl))
     t, prev = 0, L0

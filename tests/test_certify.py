@@ -7,9 +7,10 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
-from adv_landscape import ascent, objective
+from adv_landscape import objective
 from adv_landscape.certify import CLASSES, certify, classify
 from adv_landscape.network import Network, synthetic_input
+from tests.helpers import raw_certificate_tolerance, raw_pga
 
 
 def circle_instance(scale=3.0, m=12, seed=8):
@@ -39,9 +40,9 @@ def test_census_of_the_circle_matches_brute_force():
   pts, vals, is_max, is_min, mu = brute_force_circle(net, x, y, eps)
   want = np.flatnonzero(is_max & (mu > 0))  # circle maxima that are KKT points
   assert want.size == 3 and not (is_max & (mu <= 0)).any()  # all maxima on the circle
-  res = ascent.pga(net, "quadratic", x, y, key=jax.random.key(0), eps=eps, n_restarts=200,
+  res = raw_pga(net, "quadratic", x, y, key=jax.random.key(0), eps=eps, n_restarts=200,
                    step_rule="grad0", step=0.05, max_steps=20_000, progress=False)
-  tol = ascent.certificate_tolerance(res, net, "quadratic", x, y, eps)
+  tol = raw_certificate_tolerance(res, net, "quadratic", x, y, eps)
   cert = certify(net, "quadratic", x, y, res.deltas, eps=eps, tol_g=tol)
   found = res.deltas[cert.classes == "boundary_local_max"]
   assert found.shape[0] == 200
@@ -79,9 +80,9 @@ def test_linear_network_maxima_are_plus_minus_the_gradient():
   ghat, f0, eps = g / np.linalg.norm(g), float(net.W @ x @ net.a), 0.5
   for margin, n_max in [(0.5, 2), (1.5, 1)]:
     y = f0 - margin * eps * np.linalg.norm(g)  # r = margin * eps ||g||
-    res = ascent.pga(net, "quadratic", x, y, key=jax.random.key(0), eps=eps, n_restarts=64,
+    res = raw_pga(net, "quadratic", x, y, key=jax.random.key(0), eps=eps, n_restarts=64,
                      max_steps=20_000, progress=False)
-    tol = ascent.certificate_tolerance(res, net, "quadratic", x, y, eps)
+    tol = raw_certificate_tolerance(res, net, "quadratic", x, y, eps)
     cert = certify(net, "quadratic", x, y, res.deltas, eps=eps, tol_g=tol)
     maxima = res.deltas[cert.classes == "boundary_local_max"]
     assert maxima.shape[0] == 64
@@ -160,10 +161,10 @@ def test_relu_is_refused():
 def test_float32_endpoints_are_certified_in_float64():
   net, x, y, eps = circle_instance()
   with jax.enable_x64(False):
-    res = ascent.pga(net.astype(jnp.float32), "quadratic", np.asarray(x, np.float32), y,
+    res = raw_pga(net.astype(jnp.float32), "quadratic", np.asarray(x, np.float32), y,
                      key=jax.random.key(0), eps=eps, n_restarts=16, progress=False)
   assert res.deltas.dtype == np.float32
-  tol = ascent.certificate_tolerance(res, net, "quadratic", x, y, eps)
+  tol = raw_certificate_tolerance(res, net, "quadratic", x, y, eps)
   cert = certify(net, "quadratic", x, y, res.deltas, eps=eps, tol_b=1e-5, tol_g=tol)
   assert (cert.classes == "boundary_local_max").all(), cert.classes
 
@@ -185,9 +186,9 @@ def test_lanczos_matches_dense_eigvalsh(activation, loss):
   assert lz.converged and (lz.residual <= 1e-10 * lz.scale).all()
   np.testing.assert_allclose(lz.lambda_tangent, ref, rtol=0, atol=1e-8)
   # Through certify, at KKT points of the instance (PGA endpoints): both methods agree.
-  res = ascent.pga(net, loss, x, y, key=jax.random.key(1), eps=eps, n_restarts=6,
+  res = raw_pga(net, loss, x, y, key=jax.random.key(1), eps=eps, n_restarts=6,
                    max_steps=20_000, progress=False)
-  tol = ascent.certificate_tolerance(res, net, loss, x, y, eps)
+  tol = raw_certificate_tolerance(res, net, loss, x, y, eps)
   dense = certify(net, loss, x, y, res.deltas, eps=eps, tol_g=tol, method="shift")
   via = certify(net, loss, x, y, res.deltas, eps=eps, tol_g=tol, method="lanczos")
   assert via.method == "lanczos" and dense.method == "dense-shift"
@@ -206,9 +207,9 @@ def test_lanczos_matches_dense_eigvalsh(activation, loss):
 def test_unconverged_lanczos_is_unverified_never_a_maximum():
   from tests.helpers import small_instance
   net, x, y, eps = small_instance("tanh", "quadratic", d=60, m=40, scale=2.0)
-  res = ascent.pga(net, "quadratic", x, y, key=jax.random.key(1), eps=eps, n_restarts=4,
+  res = raw_pga(net, "quadratic", x, y, key=jax.random.key(1), eps=eps, n_restarts=4,
                    max_steps=20_000, progress=False)
-  tol = ascent.certificate_tolerance(res, net, "quadratic", x, y, eps)
+  tol = raw_certificate_tolerance(res, net, "quadratic", x, y, eps)
   full = certify(net, "quadratic", x, y, res.deltas, eps=eps, tol_g=tol, method="lanczos")
   assert (full.classes == "boundary_local_max").sum() >= 2
   # Four Krylov steps in 59 tangent dimensions cannot meet the residual tolerance.

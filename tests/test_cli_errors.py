@@ -208,8 +208,8 @@ def no_computation(monkeypatch):
   def forbidden(*a, **k):
     raise AssertionError("computation started before the input was checked")
 
-  monkeypatch.setattr(ascent_mod, "pga_problem", forbidden)
-  monkeypatch.setattr(ascent_mod, "pga_problem_chunks", forbidden)
+  monkeypatch.setattr(ascent_mod, "pga", forbidden)
+  monkeypatch.setattr(ascent_mod, "pga_chunks", forbidden)
   monkeypatch.setattr(sweep_mod, "run_point", forbidden)
   monkeypatch.setattr(commands, "_source_package", forbidden)
 

@@ -3,12 +3,11 @@
 import jax
 import numpy as np
 
-from adv_landscape import ascent
 from adv_landscape.census import census_summary, cluster_maxima
 from adv_landscape.certify import certify
 from adv_landscape.config import PGAConfig, Tolerances
 from adv_landscape.pipeline import run_census
-from tests.helpers import small_instance
+from tests.helpers import raw_certificate_tolerance, raw_pga, small_instance
 
 
 def test_run_census_equals_the_steps_by_hand():
@@ -16,17 +15,17 @@ def test_run_census_equals_the_steps_by_hand():
   cfg = PGAConfig(step_rule="normalized", step=0.05, max_steps=5000, tol_g=1e-7)
   run = run_census(net, "quadratic", x, y, eps=eps, key=jax.random.key(4), n_restarts=32,
                    config=cfg, prove=False)
-  res = ascent.pga(net, "quadratic", x, y, key=jax.random.key(4), eps=eps, n_restarts=32,
+  res = raw_pga(net, "quadratic", x, y, key=jax.random.key(4), eps=eps, n_restarts=32,
                    step_rule="normalized", step=0.05, max_steps=5000, tol_g=1e-7,
                    progress=False)
   assert run.result.config.step_rule == "normalized" and run.config == run.result.config
   np.testing.assert_array_equal(run.result.deltas, res.deltas)
   # The rule is read from the result: no need to say normalized=True again.
-  tol = ascent.certificate_tolerance(res, net, "quadratic", x, y, eps)
+  tol = raw_certificate_tolerance(res, net, "quadratic", x, y, eps)
   np.testing.assert_array_equal(
-      tol, ascent.certificate_tolerance(res, net, "quadratic", x, y, eps, normalized=True))
+      tol, raw_certificate_tolerance(res, net, "quadratic", x, y, eps, normalized=True))
   assert not np.array_equal(
-      tol, ascent.certificate_tolerance(res, net, "quadratic", x, y, eps, normalized=False))
+      tol, raw_certificate_tolerance(res, net, "quadratic", x, y, eps, normalized=False))
   cert = certify(net, "quadratic", x, y, res.deltas, eps=eps, tol_g=tol)
   cs = census_summary(res.deltas, cert, eps=eps)
   np.testing.assert_array_equal(run.certificate.classes, cert.classes)

@@ -11,7 +11,7 @@ from adv_landscape.certify import certify, certify_problem
 from adv_landscape.network import forward
 from adv_landscape.pipeline import PGAConfig, run_census, run_census_problem
 from adv_landscape.problem import L2Ball, Problem
-from tests.helpers import ALL_LOSSES, probe_points, small_instance
+from tests.helpers import ALL_LOSSES, probe_points, raw_pga, small_instance
 
 
 def _pair(activation, loss, **kw):
@@ -42,13 +42,13 @@ def test_pga_and_certificates_agree_through_either_objective():
   net, x, y, eps, closed, auto = _pair("tanh", "quadratic", d=6, m=10, scale=2.0)
   kw = dict(key=jax.random.key(0), n_restarts=12, step_rule="grad0", step=0.1,
             max_steps=20_000, tol_g=1e-8, progress=False)
-  rc = ascent.pga_problem(closed, **kw)
-  ra = ascent.pga_problem(auto, **kw)
+  rc = ascent.pga(closed, **kw)
+  ra = ascent.pga(auto, **kw)
   np.testing.assert_array_equal(ra.iterations, rc.iterations)
   np.testing.assert_allclose(ra.deltas, rc.deltas, atol=1e-10)  # rounding of two routes
-  old = ascent.pga(net, "quadratic", x, y, eps=eps, **kw)  # the older entry point
+  old = raw_pga(net, "quadratic", x, y, eps=eps, **kw)  # the problem instances.problem builds
   np.testing.assert_array_equal(old.deltas, rc.deltas)
-  tol = ascent.certificate_tolerance_problem(rc, closed)
+  tol = ascent.certificate_tolerance(rc, closed)
   ca = certify_problem(auto, rc.deltas, tol_g=tol)
   cc = certify(net, "quadratic", x, y, rc.deltas, eps=eps, tol_g=tol)
   np.testing.assert_array_equal(ca.classes, cc.classes)
@@ -104,13 +104,13 @@ def test_rules_that_need_constants_say_so_for_other_models():
   problem = Problem.autodiff(lambda p, z: jnp.sum(p * z**2), jnp.ones(3), "linear",
                              jnp.ones(3), -1.0, eps=0.5)
   with pytest.raises(ValueError, match="needs the rigorous ell"):
-    ascent.pga_problem(problem, key=jax.random.key(0), n_restarts=2, step_rule="lipschitz",
+    ascent.pga(problem, key=jax.random.key(0), n_restarts=2, step_rule="lipschitz",
                        progress=False)
-  res = ascent.pga_problem(problem, key=jax.random.key(0), n_restarts=2, step_rule="lipschitz",
+  res = ascent.pga(problem, key=jax.random.key(0), n_restarts=2, step_rule="lipschitz",
                            ell=2.0, progress=False)
   assert res.converged.all()
   # the curvature rule estimates ell_est from the model's own Hessians (here 2 diag(p) = 2 I)
-  res = ascent.pga_problem(problem, key=jax.random.key(0), n_restarts=2, step_rule="curvature",
+  res = ascent.pga(problem, key=jax.random.key(0), n_restarts=2, step_rule="curvature",
                            step=1.0, progress=False)
   np.testing.assert_allclose(res.eta, 0.5, rtol=1e-12)
 

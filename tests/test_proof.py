@@ -5,11 +5,11 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
-from adv_landscape import ascent, objective
+from adv_landscape import objective
 from adv_landscape.certify import certify
 from adv_landscape.network import Network
 from adv_landscape.proof import prove_maximum
-from tests.helpers import small_instance
+from tests.helpers import raw_certificate_tolerance, raw_pga, small_instance
 
 
 def _polish_on_sphere(net, loss, x, y, z, eps, steps=40):
@@ -33,10 +33,10 @@ def _polish_on_sphere(net, loss, x, y, z, eps, steps=40):
     ("gelu", "softmax_ce", 1e-5)])
 def test_true_maximum_lies_within_the_proof_radius(activation, loss, tol_g):
   net, x, y, eps = small_instance(activation, loss, d=6, m=12, scale=2.0)
-  res = ascent.pga(net, loss, x, y, key=jax.random.key(0), eps=eps, n_restarts=6,
+  res = raw_pga(net, loss, x, y, key=jax.random.key(0), eps=eps, n_restarts=6,
                    tol_g=tol_g, max_steps=20_000, progress=False)
   cert = certify(net, loss, x, y, res.deltas, eps=eps,
-                 tol_g=ascent.certificate_tolerance(res, net, loss, x, y, eps))
+                 tol_g=raw_certificate_tolerance(res, net, loss, x, y, eps))
   proved = 0
   for dl, cls in zip(res.deltas, cert.classes):
     if cls != "boundary_local_max":
@@ -73,7 +73,7 @@ def test_interior_maximum_is_proved_and_huber_is_refused():
   saddle = Network(W, jnp.array([1.0, -2.0, 0.5]), jnp.zeros(3), "quadratic")
   assert np.isnan(prove_maximum(saddle, "linear", x, -1.0, near, eps=1.0).radius)
   hnet, hx, hy, heps = small_instance("tanh", "huber", d=4, m=6)
-  res = ascent.pga(hnet, "huber", hx, hy, key=jax.random.key(0), eps=heps, n_restarts=1,
+  res = raw_pga(hnet, "huber", hx, hy, key=jax.random.key(0), eps=heps, n_restarts=1,
                    tol_g=1e-8, max_steps=20_000, progress=False)
   pr = prove_maximum(hnet, "huber", hx, hy, res.deltas[0], eps=heps)
   assert np.isnan(pr.radius) and "Lipschitz" in pr.reason

@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 from adv_landscape import relaxation
-from adv_landscape.ascent import pga_problem
+from adv_landscape.ascent import pga
 from adv_landscape.losses import get_loss
 from adv_landscape.network import Network, forward
 from adv_landscape.problem import Problem
@@ -44,7 +44,7 @@ def test_the_bound_holds_at_random_points_and_at_pga_endpoints(activation, norm)
         loss = get_loss(name)
         y = 0.3 if name in ("quadratic", "huber") else 1.0
         b = relaxation.loss_upper_bound(net, loss, x, y, eps, norm)
-        res = pga_problem(Problem.two_layer(net, loss, x, y, eps=eps, norm=norm,
+        res = pga(Problem.two_layer(net, loss, x, y, eps=eps, norm=norm,
                                             dtype=jnp.float64),
                           key=jax.random.key(4), n_restarts=16, step_rule="armijo", step=1.0,
                           init="ball" if norm == "2" else "box", max_steps=300, progress=False)
@@ -99,7 +99,7 @@ def test_an_unsound_relaxation_is_caught(monkeypatch):
 
     monkeypatch.setattr(relaxation, "_extremes", ends_only)
     unsound = relaxation.loss_upper_bound(net, loss, x, y, eps, "2")
-    res = pga_problem(Problem.two_layer(net, loss, x, y, eps=eps, dtype=jnp.float64),
+    res = pga(Problem.two_layer(net, loss, x, y, eps=eps, dtype=jnp.float64),
                       key=jax.random.key(4), n_restarts=64, step_rule="armijo", step=1.0,
                       max_steps=500, progress=False)
     best = float(np.max(res.values))

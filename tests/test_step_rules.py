@@ -34,7 +34,7 @@ def test_rules_refuse_the_sets_they_do_not_run_on():
   net, x, y, eps = small_instance(d=6, m=5)
   problem = Problem.two_layer(net, "quadratic", x, y, eps=eps)
   with pytest.raises(InvalidInput, match="runs on the inf ball only"):
-    ascent.pga_problem(problem, key=jax.random.key(0), n_restarts=2, step_rule="sign",
+    ascent.pga(problem, key=jax.random.key(0), n_restarts=2, step_rule="sign",
                        progress=False)
   with pytest.raises(InvalidInput, match="unknown; choose one of"):
     get_rule("adam")

@@ -50,14 +50,13 @@ def test_sharded_results_equal_unsharded():
       os.environ["XLA_FLAGS"] = "--xla_force_host_platform_device_count=4"
       import jax, json
       jax.config.update("jax_enable_x64", True)
-      from adv_landscape import ascent
-      from tests.helpers import small_instance
+      from tests.helpers import raw_pga, small_instance
       assert jax.device_count() == 4
       net, x, y, eps = small_instance("tanh", "quadratic", scale=2.0)
       kw = dict(key=jax.random.key(3), eps=eps, n_restarts=10, chunk=6, max_steps=3000,
                 progress=False)
-      a = ascent.pga(net, "quadratic", x, y, shard=True, **kw)
-      b = ascent.pga(net, "quadratic", x, y, shard=False, **kw)
+      a = raw_pga(net, "quadratic", x, y, shard=True, **kw)
+      b = raw_pga(net, "quadratic", x, y, shard=False, **kw)
       print(json.dumps({"it_a": a.iterations.tolist(), "it_b": b.iterations.tolist(),
                         "diff": float(abs(a.deltas - b.deltas).max())}))
   """)
