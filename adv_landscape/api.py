@@ -24,6 +24,7 @@ from typing import Callable
 import jax
 import numpy as np
 
+from adv_landscape import instances
 from adv_landscape.errors import InvalidInput
 from adv_landscape.instances import seed_keys, synthetic_instance
 from adv_landscape.io import percent
@@ -177,8 +178,9 @@ def census(net: Network, loss: str | Loss | Callable, x, y, *, eps: float | None
   config = PGAConfig(step_rule=step_rule, step=resolve_step(step_rule, step), init=init,
                      tol_g=tol_g, max_steps=max_steps)
   tols = Tolerances.for_dtype(x.dtype, tol_c=tol_c)
-  run = run_census(net, loss, x, y, eps=eps, key=seed_keys(seed)[2], n_restarts=n_restarts,
-                   config=config, tolerances=tols, progress=progress, norm=norm)
+  run = run_census(instances.problem(net, loss, x, y, eps=eps, norm=norm),
+                   key=seed_keys(seed)[2], n_restarts=n_restarts, config=config,
+                   tolerances=tols, progress=progress)
   summary = dict(run.summary)
   if bound:
     from adv_landscape.models import certified_gap

@@ -55,16 +55,11 @@ def cmd_census(args) -> int:
     print(f"note       loss {loss.name} is a user loss without derivative bounds: no rigorous "
           f"ell or proof radii (the certificates and the census are unaffected)")
   if source["depth"] > 1:
-    from adv_landscape.pipeline import run_census_problem
     print(f"note       a {source['depth']}-hidden-layer network: derivatives by autodiff; no "
           f"rigorous bounds, T1 or proof radii (they exist for two-layer networks)")
-    run = run_census_problem(instances.problem(net, loss, x, y, eps=eps, norm=args.norm),
-                             key=key, n_restarts=args.inits, config=config, tolerances=tols,
-                             stream=args.stream, progress=not args.no_progress)
-  else:
-    run = run_census(net, loss, x, y, eps=eps, key=key, n_restarts=args.inits, config=config,
-                     tolerances=tols, stream=args.stream, progress=not args.no_progress,
-                     norm=args.norm)
+  run = run_census(instances.problem(net, loss, x, y, eps=eps, norm=args.norm), key=key,
+                   n_restarts=args.inits, config=config, tolerances=tols, stream=args.stream,
+                   progress=not args.no_progress)
   summary, maxima = dict(run.summary), run.maxima
   if args.stream:
     summary["iteration_histogram"] = run.iteration_histogram

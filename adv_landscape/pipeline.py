@@ -9,11 +9,12 @@ the endpoints' dtype; the distinct maxima are clustered by one rule and then
 merged where proofs show two clusters hold the same maximum.
 
 >>> import jax
+>>> from adv_landscape.instances import problem
 >>> from adv_landscape.network import init_network, synthetic_input
 >>> net = init_network(jax.random.key(0), d=4, m=8)
 >>> x = synthetic_input(jax.random.key(1), 4, 1.0)
->>> run = run_census(net, "quadratic", x, 1.0, eps=1.0, key=jax.random.key(2), n_restarts=8,
-...                  config=PGAConfig(step_rule="grad0", step=0.1))
+>>> run = run_census(problem(net, "quadratic", x, 1.0, eps=1.0), key=jax.random.key(2),
+...                  n_restarts=8, config=PGAConfig(step_rule="grad0", step=0.1))
 >>> run.summary["n_inits"], run.summary["distinct_maxima"] >= 1
 (8, True)
 """
@@ -42,12 +43,11 @@ from adv_landscape.certify import (
 )
 from adv_landscape.config import PGAConfig, Tolerances
 from adv_landscape.errors import InvalidInput
-from adv_landscape.losses import Loss
-from adv_landscape.network import Network, forward
+from adv_landscape.network import forward
 from adv_landscape.problem import Problem
 from adv_landscape.proof import Proof, prove_maximum
 
-__all__ = ["PGAConfig", "Tolerances", "CensusRun", "run_census", "run_census_problem"]
+__all__ = ["PGAConfig", "Tolerances", "CensusRun", "run_census"]
 
 
 class CensusRun(NamedTuple):
@@ -82,14 +82,16 @@ class CensusRun(NamedTuple):
   fosc: np.ndarray | None = None  # per endpoint (``certificates.fosc``); None when streamed
 
 
-def run_census(net: Network, loss: Loss | str, x, y, *, eps: float, key: jax.Array,
-               n_restarts: int, config: PGAConfig | None = None, ell: float | None = None,
-               tolerances: Tolerances | None = None, prove: bool = True, stream: bool = False,
-               history: bool = False, progress: bool = False, norm: str = "2") -> CensusRun:
+def run_census(problem: Problem, *, key: jax.Array, n_restarts: int,
+                       config: PGAConfig | None = None, ell: float | None = None,
+                       tolerances: Tolerances | None = None, prove: bool = True,
+                       stream: bool = False, history: bool = False,
+                       progress: bool = False) -> CensusRun:
   """PGA from ``n_restarts`` starts, certificates, census and proofs, in one call.
 
   Args:
-    net, loss, x, y: the instance; eps: the ball's radius; key: PRNG key.
+    problem: the instance (``instances.problem``: an objective on a constraint set, the l2
+      ball or the box); key: PRNG key.
     config: how PGA runs (default ``PGAConfig()``). ell: the curvature constant for the ``lipschitz``
       and ``curvature`` rules (computed when None).
     tolerances: default ``Tolerances.for_dtype(x.dtype)`` (tol_c included).
@@ -100,21 +102,10 @@ def run_census(net: Network, loss: Loss | str, x, y, *, eps: float, key: jax.Arr
       endpoints; proofs then serve the certificates only and are not reported.
     history: keep PGA's value history (runs every step; not with stream).
     progress: progress bars.
-    norm: "2" (the l2 ball, the paper's) or "inf" (the box, l_inf PGD).
+
+  Proofs need the closed-form constants of a two-layer network; for other objectives each
+  maximum's ``proof_note`` says so.
   """
-  return run_census_problem(Problem.two_layer(net, loss, x, y, eps=eps, norm=norm), key=key,
-                            n_restarts=n_restarts, config=config, ell=ell,
-                            tolerances=tolerances, prove=prove, stream=stream, history=history,
-                            progress=progress)
-
-
-def run_census_problem(problem: Problem, *, key: jax.Array, n_restarts: int,
-                       config: PGAConfig | None = None, ell: float | None = None,
-                       tolerances: Tolerances | None = None, prove: bool = True,
-                       stream: bool = False, history: bool = False,
-                       progress: bool = False) -> CensusRun:
-  """``run_census`` for any ``Problem``. Proofs need the closed-form constants of a
-  two-layer network; for other objectives each maximum's ``proof_note`` says so."""
   require_smooth(problem)  # before any PGA: the certificates would refuse it afterwards
   config = config or PGAConfig()
   tols = tolerances or Tolerances.for_dtype(problem.dtype)

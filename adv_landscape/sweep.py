@@ -37,7 +37,7 @@ from adv_landscape.hunt import hunt_interior_critical_problem
 from adv_landscape.losses import get_loss
 from adv_landscape.models import family_of
 from adv_landscape.network import Network, init_network, synthetic_input
-from adv_landscape.pipeline import run_census_problem
+from adv_landscape.pipeline import run_census
 from adv_landscape.stats import km_median
 from adv_landscape.step_rules import get_rule
 
@@ -319,7 +319,7 @@ def run_point(p: GridPoint) -> dict:
     ell = sampled.ell if p.step_rule == "curvature" else ell_rig  # ell_est: the sampled estimate
     config = PGAConfig(step_rule=p.step_rule, step=p.step * 2.0**-p.step_halvings, init=p.init,
                        tol_g=tol_g, max_steps=p.max_steps, chunk=p.n_restarts)
-    run = run_census_problem(problem, key=key, n_restarts=p.n_restarts, config=config, ell=ell,
+    run = run_census(problem, key=key, n_restarts=p.n_restarts, config=config, ell=ell,
                              tolerances=Tolerances.for_dtype(jnp.float64))
     res, cert, cs, proofs = run.result, run.certificate, run.census, run.proofs
     # T1 needs L(delta_0) of each restart: redraw the starts exactly as pga did

@@ -97,7 +97,7 @@ def main(argv=None):
 
   def suite(prove, n):
     t0 = time.perf_counter()
-    run = run_census(net, "quadratic", x, y, eps=eps, key=jax.random.key(1), n_restarts=n,
+    run = run_census(problem, key=jax.random.key(1), n_restarts=n,
                      config=cfg, prove=prove, tolerances=tols)
     return run, time.perf_counter() - t0
 

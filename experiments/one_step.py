@@ -41,7 +41,7 @@ import jax.numpy as jnp
 import numpy as np
 from scipy import stats
 
-from adv_landscape import plots
+from adv_landscape import instances, plots
 from adv_landscape.losses import get_loss
 from adv_landscape.network import forward, init_network, synthetic_input
 from adv_landscape.pipeline import PGAConfig, run_census
@@ -113,14 +113,15 @@ def instance(d: int, seed: int, budgets, n: int, norm: str, max_steps: int):
     rule = "armijo"  # converges on both sets (sign and normalized steps stall off vertices)
     cfg = PGAConfig(step_rule=rule, step=1.0, init="vertex" if box else "sphere",
                     max_steps=max_steps)
-    run = run_census(net, loss, x, y, eps=eps, key=jax.random.key(seed), n_restarts=n,
-                     config=cfg, norm=norm)
+    run = run_census(instances.problem(net, loss, x, y, eps=eps, norm=norm),
+                     key=jax.random.key(seed), n_restarts=n, config=cfg)
     cs = run.census
     vals = run.certificate.values[cs.reps] if cs.distinct else np.zeros(0)
     best = float(np.max(vals)) if vals.size else float("nan")
-    start = run_census(net, loss, x, y, eps=eps, key=jax.random.key(seed), n_restarts=1,
+    start = run_census(instances.problem(net, loss, x, y, eps=eps, norm=norm),
+                       key=jax.random.key(seed), n_restarts=1,
                        config=PGAConfig(step_rule=rule, step=1.0, init="gradient",
-                                        max_steps=max_steps), norm=norm)
+                                        max_steps=max_steps))
     from_one = (start.census.distinct > 0 and np.isfinite(best) and
                 float(start.certificate.values[start.census.reps[0]])
                 >= best - SAME * abs(best))

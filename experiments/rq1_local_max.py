@@ -25,7 +25,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from adv_landscape import objective, plots
+from adv_landscape import instances, objective, plots
 from adv_landscape.data import load_dataset
 from adv_landscape.network import init_network
 from adv_landscape.pipeline import PGAConfig, run_census
@@ -86,12 +86,12 @@ def run(args):
       tol_g = 1e-4 * float(jnp.linalg.norm(objective.grad(net, "quadratic", x, yi,
                                                           jnp.zeros_like(x))))
       # --seed reaches the keys; seed 0 draws the keys of the committed figures.
-      run = run_census(net, "quadratic", x, yi, eps=eps,
+      run = run_census(instances.problem(net, "quadratic", x, yi, eps=eps, norm=args.norm),
                        key=jax.random.key(args.seed * 100_003 + 1000 + j), n_restarts=n_starts,
                        config=PGAConfig(step_rule="grad0", step=0.1, tol_g=tol_g,
                                         max_steps=max_steps,
                                         init="vertex" if args.norm == "inf" else "sphere"),
-                       history=True, prove=False, norm=args.norm)
+                       history=True, prove=False)
       res, c = run.result, run.certificate
       h = res.history
       span = np.maximum(h[-1] - h[0], 1e-300)

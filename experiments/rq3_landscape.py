@@ -20,7 +20,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from adv_landscape import ascent, objective, plots
+from adv_landscape import ascent, instances, objective, plots
 from adv_landscape.data import load_dataset
 from adv_landscape.losses import get_loss
 from adv_landscape.network import init_network
@@ -86,11 +86,11 @@ def run(args):
                                    args.norm))
     proj = np.stack([path @ np.asarray(u1), path @ np.asarray(u2)], -1)
     # --seed reaches the key; seed 0 draws the key of the committed figures.
-    run = run_census(net, loss, x, y, eps=eps, key=jax.random.key(args.seed * 100_003 + 7),
-                     n_restarts=n_census,
+    run = run_census(instances.problem(net, loss, x, y, eps=eps, norm=args.norm),
+                     key=jax.random.key(args.seed * 100_003 + 7), n_restarts=n_census,
                      config=PGAConfig(step_rule="grad0", step=0.1, max_steps=20_000,
                                       tol_g=1e-6 * float(jnp.linalg.norm(g0)),
-                                      init="vertex" if box else "sphere"), norm=args.norm)
+                                      init="vertex" if box else "sphere"))
     res, cert, cs = run.result, run.certificate, run.census
     circles = []
     t = np.linspace(-np.pi, np.pi, 361)

@@ -77,3 +77,8 @@ def raw_initial_deltas(key, init, n, net, loss, x, y, eps, *, norm="2"):
 def raw_run_pga(net, loss, x, y, eps, delta0, eta, tol_g, max_steps, **kw):
   from adv_landscape import ascent
   return ascent.run_pga(raw_problem(net, loss, x, y, eps), delta0, eta, tol_g, max_steps, **kw)
+
+
+def raw_run_census(net, loss, x, y, *, eps, norm="2", **kw):
+  from adv_landscape.pipeline import run_census
+  return run_census(raw_problem(net, loss, x, y, eps, norm), **kw)

@@ -9,8 +9,9 @@ import pytest
 
 from adv_landscape.box import certify_box
 from adv_landscape.network import Network
-from adv_landscape.pipeline import PGAConfig, run_census
+from adv_landscape.pipeline import PGAConfig
 from adv_landscape.problem import Problem
+from tests.helpers import raw_run_census
 
 
 def _quadratic_instance(seed, d, m=12):
@@ -77,7 +78,7 @@ def test_census_finds_exactly_the_brute_force_maxima(seed, d):
   eps = 2.5
   points, classes = _brute_force(Q, c, eps)
   maxima = points[classes == "boundary_local_max"]
-  run = run_census(net, "linear", x, -1.0, eps=eps, key=jax.random.key(seed), n_restarts=1024,
+  run = raw_run_census(net, "linear", x, -1.0, eps=eps, key=jax.random.key(seed), n_restarts=1024,
                    config=PGAConfig(step_rule="grad0", step=0.05, init="box", max_steps=20_000),
                    norm="inf")
   found = np.array([np.asarray(mx["delta"]) for mx in run.maxima])
@@ -94,7 +95,7 @@ def test_linear_network_has_one_maximum_at_eps_sign_g(rule, init):
   rng = np.random.default_rng(5)
   W, a = rng.standard_normal((7, 5)), rng.standard_normal(7)
   net = Network(jnp.asarray(W), jnp.asarray(a), jnp.zeros(7), "linear")
-  run = run_census(net, "linear", rng.standard_normal(5), -1.0, eps=0.3, key=jax.random.key(0),
+  run = raw_run_census(net, "linear", rng.standard_normal(5), -1.0, eps=0.3, key=jax.random.key(0),
                    n_restarts=64, config=PGAConfig(step_rule=rule, step=0.1, init=init),
                    norm="inf")
   assert run.summary["distinct_maxima"] == 1 and run.summary["certified_fraction"] == 1.0
@@ -118,7 +119,7 @@ def test_sign_step_is_refused_on_the_l2_ball():
 
   net = Network(jnp.ones((2, 2)), jnp.ones(2), jnp.zeros(2), "tanh")
   with pytest.raises(InvalidInput, match="sign"):
-    run_census(net, "quadratic", np.ones(2), 1.0, eps=0.5, key=jax.random.key(0), n_restarts=2,
+    raw_run_census(net, "quadratic", np.ones(2), 1.0, eps=0.5, key=jax.random.key(0), n_restarts=2,
                config=PGAConfig(step_rule="sign", init="sphere"))
 
 
@@ -153,8 +154,8 @@ def test_streamed_box_census_equals_the_batch_one():
   kw = dict(key=jax.random.key(1), n_restarts=96, norm="inf",
             config=PGAConfig(step_rule="grad0", step=0.05, init="box", max_steps=20_000,
                              chunk=32))
-  batch = run_census(net, "linear", x, -1.0, eps=2.5, **kw)
-  stream = run_census(net, "linear", x, -1.0, eps=2.5, stream=True, **kw)
+  batch = raw_run_census(net, "linear", x, -1.0, eps=2.5, **kw)
+  stream = raw_run_census(net, "linear", x, -1.0, eps=2.5, stream=True, **kw)
   assert [m["count"] for m in stream.maxima] == [m["count"] for m in batch.maxima]
   assert [m["n_active"] for m in stream.maxima] == [m["n_active"] for m in batch.maxima]
   assert stream.summary["certified_fraction"] == batch.summary["certified_fraction"]

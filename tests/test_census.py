@@ -8,7 +8,7 @@ import scipy.optimize
 from adv_landscape.census import census_summary, cluster_maxima, nonlinearity
 from adv_landscape.certify import certify
 from adv_landscape.network import init_network, synthetic_input
-from tests.helpers import raw_certificate_tolerance, raw_pga, raw_pga_chunks
+from tests.helpers import raw_certificate_tolerance, raw_pga, raw_pga_chunks, raw_run_census
 
 
 def test_clusters_are_within_radius_and_representatives_are_best():
@@ -109,13 +109,13 @@ def test_census_carries_each_maximums_value_in_order():
   """Census.values[k] is L at maximum k's representative, after merging too (best first)."""
   import jax
 
-  from adv_landscape.pipeline import PGAConfig, run_census
+  from adv_landscape.pipeline import PGAConfig
   from adv_landscape.sweep import FAMILIES, GridPoint
 
   p = GridPoint(d=8, m=32, s=4.0, n_restarts=64, max_steps=3000, rtol_g=1e-5, step_rule="grad0",
                 step=0.05)
   net, loss, x, y, eps = FAMILIES[p.family](p)
-  run = run_census(net, loss, x, y, eps=eps, key=jax.random.key(0), n_restarts=64,
+  run = raw_run_census(net, loss, x, y, eps=eps, key=jax.random.key(0), n_restarts=64,
                    config=PGAConfig(step_rule="grad0", step=0.05, max_steps=3000))
   cs = run.census
   assert cs.values.shape == (cs.distinct,) and cs.distinct >= 2

@@ -7,7 +7,7 @@ import pytest
 
 from adv_landscape.deep import MLP, from_network, init_mlp, mlp_forward
 from adv_landscape.network import init_network
-from adv_landscape.pipeline import PGAConfig, run_census_problem
+from adv_landscape.pipeline import PGAConfig, run_census
 from adv_landscape.problem import Problem
 from adv_landscape.weights import read_network, save_mlp
 
@@ -53,7 +53,7 @@ def test_deep_linear_network_has_the_two_layer_linear_answer():
   x = np.asarray(jax.random.normal(jax.random.key(7), (8,), jnp.float64))
   eps = np.linalg.norm(x)  # > |g . x| / ||g||: then both ends of the parabola are maxima
   problem = Problem.autodiff(mlp_forward, net, "quadratic", x, 0.0, eps=eps)
-  run = run_census_problem(problem, key=jax.random.key(8), n_restarts=128,
+  run = run_census(problem, key=jax.random.key(8), n_restarts=128,
                            config=PGAConfig(step_rule="grad0", step=0.1, max_steps=5000))
   assert run.summary["distinct_maxima"] == 2 and run.summary["certified_fraction"] == 1.0
   want = np.array([eps * g / np.linalg.norm(g), -eps * g / np.linalg.norm(g)])

@@ -6,14 +6,13 @@ import numpy as np
 from adv_landscape.census import census_summary, cluster_maxima
 from adv_landscape.certify import certify
 from adv_landscape.config import PGAConfig, Tolerances
-from adv_landscape.pipeline import run_census
-from tests.helpers import raw_certificate_tolerance, raw_pga, small_instance
+from tests.helpers import raw_certificate_tolerance, raw_pga, raw_run_census, small_instance
 
 
 def test_run_census_equals_the_steps_by_hand():
   net, x, y, eps = small_instance("tanh", "quadratic", d=5, m=9, scale=3.0)
   cfg = PGAConfig(step_rule="normalized", step=0.05, max_steps=5000, tol_g=1e-7)
-  run = run_census(net, "quadratic", x, y, eps=eps, key=jax.random.key(4), n_restarts=32,
+  run = raw_run_census(net, "quadratic", x, y, eps=eps, key=jax.random.key(4), n_restarts=32,
                    config=cfg, prove=False)
   res = raw_pga(net, "quadratic", x, y, key=jax.random.key(4), eps=eps, n_restarts=32,
                    step_rule="normalized", step=0.05, max_steps=5000, tol_g=1e-7,
@@ -38,8 +37,8 @@ def test_streamed_pipeline_agrees_with_the_batch_one():
   net, x, y, eps = small_instance("tanh", "quadratic", d=5, m=9, scale=3.0)
   cfg = PGAConfig(step_rule="grad0", step=0.1, max_steps=5000, tol_g=1e-7, chunk=8)
   kw = dict(eps=eps, key=jax.random.key(5), n_restarts=32, config=cfg, prove=False)
-  batch = run_census(net, "quadratic", x, y, **kw)
-  stream = run_census(net, "quadratic", x, y, stream=True, **kw)
+  batch = raw_run_census(net, "quadratic", x, y, **kw)
+  stream = raw_run_census(net, "quadratic", x, y, stream=True, **kw)
   assert stream.result is None and stream.iteration_histogram.sum() == 32
   assert stream.summary["distinct_maxima"] == batch.summary["distinct_maxima"]
   assert stream.summary["class_counts"] == batch.summary["class_counts"]
@@ -64,8 +63,8 @@ def test_certified_by_proof_only_inside_the_concave_balls():
   net, x, y, eps = small_instance("tanh", "quadratic", d=5, m=9, scale=3.0)
   cfg = PGAConfig(step_rule="grad0", step=0.1, max_steps=5000, tol_g=1e-9, chunk=16)
   kw = dict(eps=eps, key=jax.random.key(5), n_restarts=48, config=cfg)
-  run = run_census(net, "quadratic", x, y, **kw)
-  plain = run_census(net, "quadratic", x, y, prove=False, **kw)
+  run = raw_run_census(net, "quadratic", x, y, **kw)
+  plain = raw_run_census(net, "quadratic", x, y, prove=False, **kw)
   got = run.certificate
   assert run.summary["certified_by_proof"] == int(got.inherited.sum()) >= 24
   np.testing.assert_array_equal(got.classes, plain.certificate.classes)
@@ -80,7 +79,7 @@ def test_certified_by_proof_only_inside_the_concave_balls():
     assert np.isfinite(mx["lambda_tangent"]) != np.isfinite(mx["lambda_tangent_bound"])
     assert mx["certified_by"] == ("proof" if np.isfinite(mx["lambda_tangent_bound"])
                                   else "eigenvalue")
-  stream = run_census(net, "quadratic", x, y, stream=True, **kw)
+  stream = raw_run_census(net, "quadratic", x, y, stream=True, **kw)
   assert stream.summary["certified_by_proof"] >= 24
   assert stream.summary["endpoints_with_radius"] == stream.summary["certified_by_proof"]
   assert sum(m["endpoints_with_radius"] for m in stream.maxima) == \
@@ -109,7 +108,7 @@ def test_endpoint_radii_hold_the_maximiser_and_are_nearly_tight():
   from adv_landscape.proof import prove_maximum
   net, x, y, eps = small_instance("tanh", "quadratic", d=5, m=9, scale=3.0)
   cfg = PGAConfig(step_rule="grad0", step=0.1, max_steps=5000, tol_g=1e-9, chunk=16)
-  run = run_census(net, "quadratic", x, y, eps=eps, key=jax.random.key(5), n_restarts=48,
+  run = raw_run_census(net, "quadratic", x, y, eps=eps, key=jax.random.key(5), n_restarts=48,
                    config=cfg)
   cert, deltas = run.certificate, run.result.deltas
   has = np.isfinite(cert.proof_radius)

@@ -9,9 +9,9 @@ import pytest
 from adv_landscape import ascent
 from adv_landscape.certify import certify, certify_problem
 from adv_landscape.network import forward
-from adv_landscape.pipeline import PGAConfig, run_census, run_census_problem
+from adv_landscape.pipeline import PGAConfig, run_census
 from adv_landscape.problem import L2Ball, Problem
-from tests.helpers import ALL_LOSSES, probe_points, raw_pga, small_instance
+from tests.helpers import ALL_LOSSES, probe_points, raw_pga, raw_run_census, small_instance
 
 
 def _pair(activation, loss, **kw):
@@ -91,7 +91,7 @@ def test_a_deep_network_through_the_seam():
 
   x = jnp.linspace(-1.0, 1.0, 5)
   problem = Problem.autodiff(apply, params, "linear", x, -1.0, eps=0.7)
-  run = run_census_problem(problem, key=jax.random.key(1), n_restarts=16,
+  run = run_census(problem, key=jax.random.key(1), n_restarts=16,
                            config=PGAConfig(step_rule="grad0", step=0.1, tol_g=1e-10))
   g = params[0].T @ params[1].T @ params[2].T @ params[3]
   assert run.summary["distinct_maxima"] == 1 and run.maxima[0]["kind"] == "boundary"
@@ -130,7 +130,7 @@ def test_run_census_refuses_relu_in_one_line():
   from adv_landscape.network import Network
   relu = Network(net.W, net.a, net.b, "relu")
   with pytest.raises(ValueError, match="activation='relu'"):
-    run_census(relu, "quadratic", x, y, eps=eps, key=jax.random.key(0), n_restarts=2)
+    raw_run_census(relu, "quadratic", x, y, eps=eps, key=jax.random.key(0), n_restarts=2)
 
 
 def test_certify_problem_itself_refuses_relu():
