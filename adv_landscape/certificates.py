@@ -18,7 +18,7 @@ import numpy as np
 
 from adv_landscape.ascent import certificate_tolerance
 from adv_landscape.box import certify_box
-from adv_landscape.certify import certify_problem
+from adv_landscape.certify import certify
 from adv_landscape.errors import InvalidInput
 
 __all__ = ["CERTIFICATES", "TOLERANCES", "certify_endpoints", "endpoint_tolerance", "fosc"]
@@ -31,7 +31,7 @@ def _box_tolerance(res, problem, *, slack: float, **kw) -> np.ndarray:
 
 
 # constraint.name -> certify(problem, deltas, *, tol_g, ...) -> Certificate
-CERTIFICATES = {"l2": certify_problem, "inf": certify_box}
+CERTIFICATES = {"l2": certify, "inf": certify_box}
 # constraint.name -> tolerance(res, problem, *, slack) -> (B,) first-order tolerance
 TOLERANCES = {"l2": certificate_tolerance, "inf": _box_tolerance}
 

@@ -11,11 +11,12 @@ normal direction to the bottom of the spectrum ("shift"), or of the tangent
 block of the Householder-rotated matrix ("householder").
 
 >>> import jax, numpy as np
+>>> from adv_landscape.instances import problem
 >>> from adv_landscape.network import init_network, synthetic_input
 >>> net = init_network(jax.random.key(0), d=2, m=1, activation="linear")
 >>> x = synthetic_input(jax.random.key(1), 2, 1.0)
 >>> g = np.asarray(net.W.T @ net.a)                  # the gradient of f
->>> cert = certify(net, "linear", x, -1.0, (g / np.linalg.norm(g))[None], eps=1.0)
+>>> cert = certify(problem(net, "linear", x, -1.0, eps=1.0), (g / np.linalg.norm(g))[None])
 >>> str(cert.classes[0])  # linear L: its Hess_S = -mu I, a strict maximum
 'boundary_local_max'
 """
@@ -39,11 +40,9 @@ from adv_landscape.lanczos import (  # noqa: F401
   lambda_tangent_lanczos,
   lambda_tangent_lanczos_objective,
 )
-from adv_landscape.losses import Loss, get_loss
-from adv_landscape.network import Network
 from adv_landscape.problem import Problem
 
-__all__ = ["CLASSES", "Certificate", "ConcaveBall", "covering_ball", "certify", "certify_problem", "require_smooth", "lambda_tangent_shift",
+__all__ = ["CLASSES", "Certificate", "ConcaveBall", "covering_ball", "certify", "require_smooth", "lambda_tangent_shift",
            "lambda_tangent_householder", "classify", "Hunt", "hunt_interior_critical",
            "lambda_tangent_lanczos", "LanczosResult"]
 
@@ -72,7 +71,7 @@ class Certificate(NamedTuple):
       ``lambda_tangent`` is NaN (not computed) and ``lambda_bound`` holds the
       ball's bound lambda_T <= -kappa, which the classification used.
     proof_radius: for those endpoints, a bound on the distance to the strict
-      local maximum the ball holds (``certify_problem``); NaN elsewhere.
+      local maximum the ball holds (``certify``); NaN elsewhere.
     lambda_bound: the proof's upper bound on lambda_T where inherited, NaN elsewhere.
   """
 
@@ -226,44 +225,6 @@ def classify(norm_ratio, grad_norm, rgrad_norm, mu, lambda_t, lambda_hess, *, ep
   return cls.astype(str)
 
 
-def certify(net: Network, loss: Loss | str, x, y, deltas, *, eps: float,
-            tol_g=None, tol_b: float | None = None, rtol_h: float = Tolerances.rtol_h,
-            method: str = "auto", block: int = 256, lanczos_k_max: int = 512,
-            progress: bool = False) -> Certificate:
-  """Certifies B endpoints (B, d) in float64.
-
-  Args:
-    net, loss, x, y: the instance. deltas: (B, d) endpoints. eps: radius.
-    tol_g: first-order tolerance on ||P grad L|| (and ||grad L|| inside), a
-      float or one per endpoint (see ``ascent.certificate_tolerance``);
-      default 1e-5 ||grad L(0)||.
-    tol_b: relative distance to the sphere that counts as on it; default
-      ``Tolerances.for_dtype(deltas.dtype).tol_b``.
-    rtol_h: tol_h = rtol_h (||hess L|| + |mu|) per endpoint (Frobenius norm
-      for the dense methods, the largest Ritz value for Lanczos).
-    method: "shift" or "householder" (dense eigvalsh, exact), "lanczos"
-      (matrix-free, residual-checked), or "auto": dense up to d = 256, Lanczos
-      above. ``Certificate.method`` says which ran. An endpoint whose Lanczos
-      residual misses its tolerance within ``lanczos_k_max`` steps is
-      ``unverified``: the top Ritz value is a lower bound of lambda_T, so
-      trusting it would err towards calling a saddle a maximum.
-    block: endpoints per compiled (vmapped) second-order call, capped so that
-      a block's Hessians take at most about 200 MB; the last block is padded,
-      so one trace. lambda_T is computed only for endpoints that meet the
-      first-order conditions on the sphere (NaN elsewhere: not_stationary).
-    progress: show a progress bar over blocks.
-
-  Returns:
-    a ``Certificate``.
-  """
-  loss = get_loss(loss)
-  with jax.enable_x64(True):
-    problem = Problem.two_layer(net, loss, x, y, eps=eps, dtype=jnp.float64)
-    return certify_problem(problem, deltas, tol_g=tol_g, tol_b=tol_b, rtol_h=rtol_h,
-                           method=method, block=block, lanczos_k_max=lanczos_k_max,
-                           progress=progress)
-
-
 def require_smooth(problem: Problem) -> None:
   """Refuses a two-layer network with ReLU: certificates need a second derivative."""
   net = getattr(problem.objective, "net", None)
@@ -289,11 +250,33 @@ def default_certificate_tol_g(obj, d: int) -> float:
   return 1e-5 * max(float(jnp.linalg.norm(obj.grad(jnp.zeros(d, jnp.float64)))), 1e-300)
 
 
-def certify_problem(problem: Problem, deltas, *, tol_g=None, tol_b: float | None = None,
+def certify(problem: Problem, deltas, *, tol_g=None, tol_b: float | None = None,
                     rtol_h: float = Tolerances.rtol_h, method: str = "auto", block: int = 256,
                     lanczos_k_max: int = 512, progress: bool = False,
                     covered=(), first: dict | None = None) -> Certificate:
-  """``certify`` for any ``Problem`` on the l2 ball: the same arguments, in float64.
+  """Certifies B endpoints (B, d) of a ``Problem`` on the l2 ball, in float64.
+
+  Args:
+    problem: the instance (``instances.problem``). deltas: (B, d) endpoints.
+    tol_g: first-order tolerance on ||P grad L|| (and ||grad L|| inside), a
+      float or one per endpoint (see ``ascent.certificate_tolerance``);
+      default 1e-5 ||grad L(0)||.
+    tol_b: relative distance to the sphere that counts as on it; default
+      ``Tolerances.for_dtype(deltas.dtype).tol_b``.
+    rtol_h: tol_h = rtol_h (||hess L|| + |mu|) per endpoint (Frobenius norm
+      for the dense methods, the largest Ritz value for Lanczos).
+    method: "shift" or "householder" (dense eigvalsh, exact), "lanczos"
+      (matrix-free, residual-checked), or "auto": dense up to d = 256, Lanczos
+      above. ``Certificate.method`` says which ran. An endpoint whose Lanczos
+      residual misses its tolerance within ``lanczos_k_max`` steps is
+      ``unverified``: the top Ritz value is a lower bound of lambda_T, so
+      trusting it would err towards calling a saddle a maximum.
+    block: endpoints per compiled (vmapped) second-order call, capped so that
+      a block's Hessians take at most about 200 MB; the last block is padded,
+      so one trace. lambda_T is computed only for endpoints that meet the
+      first-order conditions on the sphere (NaN elsewhere: not_stationary).
+    progress: show a progress bar over blocks.
+
 
   The objective's ``value``, ``grad``, ``hess`` and ``hvp`` are all it uses, so
   an ``AutodiffObjective`` is certified exactly as the closed form is.
@@ -421,7 +404,7 @@ def kkt_points(problem: Problem, deltas, *, tol_g, tol_b: float | None = None,
                block: int = 256) -> tuple[np.ndarray, np.ndarray, dict]:
   """(values, mask, first): L at each endpoint, where the first-order KKT conditions of
   the sphere hold (the endpoints a second-order certificate would look at), and the
-  first-order arrays, which ``certify_problem(first=...)`` takes instead of computing
+  first-order arrays, which ``certify(first=...)`` takes instead of computing
   them again."""
   deltas, tol_b = prepare_endpoints(problem, deltas, tol_b)
   with jax.enable_x64(True):

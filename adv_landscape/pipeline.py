@@ -36,7 +36,7 @@ from adv_landscape.certify import (
   CLASSES,
   Certificate,
   ConcaveBall,
-  certify_problem,
+  certify,
   covering_ball,
   kkt_points,
   require_smooth,
@@ -294,7 +294,7 @@ def _certify(problem, deltas, tol, tols, balls, proved, *, prove, progress,
     reps.append(int(left[0]))
     left = left[_geodesic(deltas[left], deltas[left[0]], eps) > tols.tol_c * eps]
   if reps:
-    rc = certify_problem(problem, deltas[reps], tol_g=np.asarray(tol)[reps], **kw)
+    rc = certify(problem, deltas[reps], tol_g=np.asarray(tol)[reps], **kw)
     for i, c in zip(reps, rc.classes):
       if c != "boundary_local_max":
         continue
@@ -305,7 +305,7 @@ def _certify(problem, deltas, tol, tols, balls, proved, *, prove, progress,
       else:  # tried: a later chunk does not try again near it (kappa 0: covers nothing)
         balls.append(ConcaveBall(np.asarray(deltas[i], np.float64), 0.0, 0.0, np.inf))
   concave = [b for b in balls if b.kappa > 0]
-  return _by_rows(lambda r: certify_problem(
+  return _by_rows(lambda r: certify(
       problem, deltas[r], tol_g=np.asarray(tol)[r], progress=progress, covered=concave,
       first={k: v[r] for k, v in first.items()}, **kw), deltas.shape[0], split)
 

@@ -15,9 +15,9 @@ class beside it. A ``Problem`` pairs the two; it is a JAX pytree (the loss
 and ``apply`` are static), built and validated once, and ``astype`` converts
 it for float64 certificates.
 
-PGA (``ascent.run_pga``) and the certificates
-(``certify.certify_problem``) take a ``Problem``; the older entry points
-that take ``(net, loss, x, y, eps)`` build one.
+PGA (``ascent.pga``), the pipeline (``pipeline.run_census``) and the certificates
+(``certify.certify``) take a ``Problem``; ``instances.problem`` builds one from a
+network of any registered family, its input, label and radius.
 
 >>> import jax, jax.numpy as jnp
 >>> from adv_landscape.network import init_network, forward

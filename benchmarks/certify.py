@@ -33,7 +33,8 @@ def endpoints(d, m, n, seed=0):
   x = synthetic_input(jax.random.key(seed + 1), d, 1.0)
   eps = 0.5 * float(jnp.linalg.norm(x))
   res = ascent.pga(instances.problem(net, "quadratic", x, 0.0, eps=eps),
-                   key=jax.random.key(seed + 2), n_restarts=n, step_rule="normalized", step=0.05, max_steps=3000,
+                   key=jax.random.key(seed + 2), n_restarts=n, step_rule="normalized",
+                   step=0.05, max_steps=3000,
                    progress=False)
   return net, x, eps, res.deltas
 
@@ -55,8 +56,9 @@ def lanczos_vs_dense(d, m, n, n_dense, n_single):
     one = [batched(deltas[i:i + 1], block=1) for i in range(n_single)]
     t_single = time.perf_counter() - t0
   t0 = time.perf_counter()
-  dense = certify(net, "quadratic", x, 0.0, deltas[:n_dense], eps=eps, method="shift",
-                  tol_g=np.inf)  # every endpoint gets its lambda_T
+  with jax.enable_x64(True):
+    dense = certify(instances.problem(net, "quadratic", x, 0.0, eps=eps, dtype=jnp.float64),
+                    deltas[:n_dense], method="shift", tol_g=np.inf)  # every endpoint: lambda_T
   t_dense = time.perf_counter() - t0
   diff = np.abs(dense.lambda_tangent - lz.lambda_tangent[:n_dense])
   single_diff = np.abs(np.array([o.lambda_tangent[0] for o in one]) - lz.lambda_tangent[:n_single])

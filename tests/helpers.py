@@ -82,3 +82,12 @@ def raw_run_pga(net, loss, x, y, eps, delta0, eta, tol_g, max_steps, **kw):
 def raw_run_census(net, loss, x, y, *, eps, norm="2", **kw):
   from adv_landscape.pipeline import run_census
   return run_census(raw_problem(net, loss, x, y, eps, norm), **kw)
+
+
+def raw_certify(net, loss, x, y, deltas, *, eps, **kw):
+  import jax.numpy as jnp
+
+  from adv_landscape.certify import certify
+  from adv_landscape.instances import problem
+  with jax.enable_x64(True):
+    return certify(problem(net, loss, x, y, eps=eps, dtype=jnp.float64), deltas, **kw)

@@ -8,9 +8,9 @@ import numpy as np
 import pytest
 
 from adv_landscape import objective
-from adv_landscape.certify import CLASSES, certify, classify
+from adv_landscape.certify import CLASSES, classify
 from adv_landscape.network import Network, synthetic_input
-from tests.helpers import raw_certificate_tolerance, raw_pga
+from tests.helpers import raw_certificate_tolerance, raw_certify, raw_pga
 
 
 def circle_instance(scale=3.0, m=12, seed=8):
@@ -43,7 +43,7 @@ def test_census_of_the_circle_matches_brute_force():
   res = raw_pga(net, "quadratic", x, y, key=jax.random.key(0), eps=eps, n_restarts=200,
                    step_rule="grad0", step=0.05, max_steps=20_000, progress=False)
   tol = raw_certificate_tolerance(res, net, "quadratic", x, y, eps)
-  cert = certify(net, "quadratic", x, y, res.deltas, eps=eps, tol_g=tol)
+  cert = raw_certify(net, "quadratic", x, y, res.deltas, eps=eps, tol_g=tol)
   found = res.deltas[cert.classes == "boundary_local_max"]
   assert found.shape[0] == 200
   # Every brute-force maximum is found, and every endpoint is one of them.
@@ -61,7 +61,7 @@ def test_census_of_the_circle_matches_brute_force():
     for _ in range(30):
       th = th - float(jax.grad(f)(th)) / float(jax.grad(jax.grad(f))(th))
     polished.append(eps * np.array([np.cos(th), np.sin(th)]))
-  saddle = certify(net, "quadratic", x, y, np.array(polished), eps=eps, tol_g=1e-9)
+  saddle = raw_certify(net, "quadratic", x, y, np.array(polished), eps=eps, tol_g=1e-9)
   assert (saddle.classes == "boundary_saddle").all()
   assert (saddle.lambda_tangent > 0).all()
 
@@ -83,7 +83,7 @@ def test_linear_network_maxima_are_plus_minus_the_gradient():
     res = raw_pga(net, "quadratic", x, y, key=jax.random.key(0), eps=eps, n_restarts=64,
                      max_steps=20_000, progress=False)
     tol = raw_certificate_tolerance(res, net, "quadratic", x, y, eps)
-    cert = certify(net, "quadratic", x, y, res.deltas, eps=eps, tol_g=tol)
+    cert = raw_certify(net, "quadratic", x, y, res.deltas, eps=eps, tol_g=tol)
     maxima = res.deltas[cert.classes == "boundary_local_max"]
     assert maxima.shape[0] == 64
     signs = np.sign(maxima @ ghat)
@@ -101,17 +101,17 @@ def test_interior_critical_point_of_an_indefinite_quadratic():
   W = jnp.array([[1.0, 0.0, 0.0], [0.0, 1.0, 0.0], [0.0, 0.0, 1.0]])
   net = Network(W, jnp.array([1.0, -2.0, 0.5]), jnp.zeros(3), "quadratic")
   x = jnp.array([0.3, -0.2, 0.1])
-  cert = certify(net, "linear", x, -1.0, -np.asarray(x)[None], eps=1.0, tol_g=1e-12)
+  cert = raw_certify(net, "linear", x, -1.0, -np.asarray(x)[None], eps=1.0, tol_g=1e-12)
   assert cert.classes.tolist() == ["interior_saddle"]
   np.testing.assert_allclose(cert.lambda_hess, [2.0], rtol=1e-12)  # 2 max(a) = 2
   np.testing.assert_allclose(cert.lambda_hess_min, [-4.0], rtol=1e-12)  # 2 min(a) = -4
   assert not cert.interior_max[0]
   net_neg = Network(W, -jnp.array([1.0, 2.0, 0.5]), jnp.zeros(3), "quadratic")
-  cert = certify(net_neg, "linear", x, -1.0, -np.asarray(x)[None], eps=1.0, tol_g=1e-12)
+  cert = raw_certify(net_neg, "linear", x, -1.0, -np.asarray(x)[None], eps=1.0, tol_g=1e-12)
   assert cert.interior_max[0]  # negative definite A: a genuine interior maximum
   assert cert.classes.tolist() == ["interior_local_max"]
   net_pos = Network(W, jnp.array([1.0, 2.0, 0.5]), jnp.zeros(3), "quadratic")
-  cert = certify(net_pos, "linear", x, -1.0, -np.asarray(x)[None], eps=1.0, tol_g=1e-12)
+  cert = raw_certify(net_pos, "linear", x, -1.0, -np.asarray(x)[None], eps=1.0, tol_g=1e-12)
   assert cert.classes.tolist() == ["interior_local_min"]
 
 
@@ -155,7 +155,7 @@ def test_relu_is_refused():
   net, x, _, eps = circle_instance()
   relu = Network(net.W, net.a, net.b, "relu")
   with pytest.raises(ValueError, match="activation='relu'"):
-    certify(relu, "quadratic", x, 1.0, np.zeros((1, 2)), eps=eps)
+    raw_certify(relu, "quadratic", x, 1.0, np.zeros((1, 2)), eps=eps)
 
 
 def test_float32_endpoints_are_certified_in_float64():
@@ -165,7 +165,7 @@ def test_float32_endpoints_are_certified_in_float64():
                      key=jax.random.key(0), eps=eps, n_restarts=16, progress=False)
   assert res.deltas.dtype == np.float32
   tol = raw_certificate_tolerance(res, net, "quadratic", x, y, eps)
-  cert = certify(net, "quadratic", x, y, res.deltas, eps=eps, tol_b=1e-5, tol_g=tol)
+  cert = raw_certify(net, "quadratic", x, y, res.deltas, eps=eps, tol_b=1e-5, tol_g=tol)
   assert (cert.classes == "boundary_local_max").all(), cert.classes
 
 
@@ -189,18 +189,18 @@ def test_lanczos_matches_dense_eigvalsh(activation, loss):
   res = raw_pga(net, loss, x, y, key=jax.random.key(1), eps=eps, n_restarts=6,
                    max_steps=20_000, progress=False)
   tol = raw_certificate_tolerance(res, net, loss, x, y, eps)
-  dense = certify(net, loss, x, y, res.deltas, eps=eps, tol_g=tol, method="shift")
-  via = certify(net, loss, x, y, res.deltas, eps=eps, tol_g=tol, method="lanczos")
+  dense = raw_certify(net, loss, x, y, res.deltas, eps=eps, tol_g=tol, method="shift")
+  via = raw_certify(net, loss, x, y, res.deltas, eps=eps, tol_g=tol, method="lanczos")
   assert via.method == "lanczos" and dense.method == "dense-shift"
   assert np.isfinite(dense.lambda_tangent).sum() >= 3  # NaN where not first-order stationary
   # certify iterates in float32 where the sign of lambda_T is clear by far (the rounding
   # is about 1e-7 of the scale, here about 1): agreement to 1e-6, classes identical.
   np.testing.assert_allclose(via.lambda_tangent, dense.lambda_tangent, rtol=0, atol=1e-6)
   np.testing.assert_array_equal(via.classes, dense.classes)
-  auto = certify(net, loss, x, y, res.deltas, eps=eps, tol_g=tol)
+  auto = raw_certify(net, loss, x, y, res.deltas, eps=eps, tol_g=tol)
   assert auto.method == "dense-shift"  # auto: dense up to d = 256
   # Random points of the sphere are not stationary: no lambda_T is computed there.
-  rand = certify(net, loss, x, y, deltas, eps=eps)
+  rand = raw_certify(net, loss, x, y, deltas, eps=eps)
   assert (rand.classes == "not_stationary").all() and np.isnan(rand.lambda_tangent).all()
 
 
@@ -210,10 +210,10 @@ def test_unconverged_lanczos_is_unverified_never_a_maximum():
   res = raw_pga(net, "quadratic", x, y, key=jax.random.key(1), eps=eps, n_restarts=4,
                    max_steps=20_000, progress=False)
   tol = raw_certificate_tolerance(res, net, "quadratic", x, y, eps)
-  full = certify(net, "quadratic", x, y, res.deltas, eps=eps, tol_g=tol, method="lanczos")
+  full = raw_certify(net, "quadratic", x, y, res.deltas, eps=eps, tol_g=tol, method="lanczos")
   assert (full.classes == "boundary_local_max").sum() >= 2
   # Four Krylov steps in 59 tangent dimensions cannot meet the residual tolerance.
-  short = certify(net, "quadratic", x, y, res.deltas, eps=eps, tol_g=tol, method="lanczos",
+  short = raw_certify(net, "quadratic", x, y, res.deltas, eps=eps, tol_g=tol, method="lanczos",
                   lanczos_k_max=4)
   assert set(short.classes[full.classes == "boundary_local_max"]) == {"unverified"}
 

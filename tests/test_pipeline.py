@@ -6,7 +6,13 @@ import numpy as np
 from adv_landscape.census import census_summary, cluster_maxima
 from adv_landscape.certify import certify
 from adv_landscape.config import PGAConfig, Tolerances
-from tests.helpers import raw_certificate_tolerance, raw_pga, raw_run_census, small_instance
+from tests.helpers import (
+  raw_certificate_tolerance,
+  raw_certify,
+  raw_pga,
+  raw_run_census,
+  small_instance,
+)
 
 
 def test_run_census_equals_the_steps_by_hand():
@@ -25,7 +31,7 @@ def test_run_census_equals_the_steps_by_hand():
       tol, raw_certificate_tolerance(res, net, "quadratic", x, y, eps, normalized=True))
   assert not np.array_equal(
       tol, raw_certificate_tolerance(res, net, "quadratic", x, y, eps, normalized=False))
-  cert = certify(net, "quadratic", x, y, res.deltas, eps=eps, tol_g=tol)
+  cert = raw_certify(net, "quadratic", x, y, res.deltas, eps=eps, tol_g=tol)
   cs = census_summary(res.deltas, cert, eps=eps)
   np.testing.assert_array_equal(run.certificate.classes, cert.classes)
   assert run.summary["distinct_maxima"] == cs.distinct
@@ -58,7 +64,6 @@ def test_certified_by_proof_only_inside_the_concave_balls():
   """Endpoints inside a proved maximum's concave ball inherit lambda_T <= -kappa (a true
   upper bound: the dense eigenvalue lies below it) and the dense class; streamed chunks
   inherit from balls proved in earlier chunks; the classes equal a run without proofs."""
-  from adv_landscape.certify import certify_problem
   from adv_landscape.problem import Problem
   net, x, y, eps = small_instance("tanh", "quadratic", d=5, m=9, scale=3.0)
   cfg = PGAConfig(step_rule="grad0", step=0.1, max_steps=5000, tol_g=1e-9, chunk=16)
@@ -96,7 +101,7 @@ def test_certified_by_proof_only_inside_the_concave_balls():
       run.result.deltas, axis=1, keepdims=True) - pr.centre, axis=1)
   for radius, want in ((pr.unique_ball, True), (0.5 * dist.min(), False)):
     ball = ConcaveBall(pr.centre, radius, pr.unique_kappa, pr.unique_ell)
-    cert = certify_problem(problem, run.result.deltas, tol_g=tol, covered=[ball])
+    cert = certify(problem, run.result.deltas, tol_g=tol, covered=[ball])
     assert cert.inherited.any() == want
 
 

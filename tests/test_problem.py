@@ -7,11 +7,18 @@ import numpy as np
 import pytest
 
 from adv_landscape import ascent
-from adv_landscape.certify import certify, certify_problem
+from adv_landscape.certify import certify
 from adv_landscape.network import forward
 from adv_landscape.pipeline import PGAConfig, run_census
 from adv_landscape.problem import L2Ball, Problem
-from tests.helpers import ALL_LOSSES, probe_points, raw_pga, raw_run_census, small_instance
+from tests.helpers import (
+  ALL_LOSSES,
+  probe_points,
+  raw_certify,
+  raw_pga,
+  raw_run_census,
+  small_instance,
+)
 
 
 def _pair(activation, loss, **kw):
@@ -49,11 +56,11 @@ def test_pga_and_certificates_agree_through_either_objective():
   old = raw_pga(net, "quadratic", x, y, eps=eps, **kw)  # the problem instances.problem builds
   np.testing.assert_array_equal(old.deltas, rc.deltas)
   tol = ascent.certificate_tolerance(rc, closed)
-  ca = certify_problem(auto, rc.deltas, tol_g=tol)
-  cc = certify(net, "quadratic", x, y, rc.deltas, eps=eps, tol_g=tol)
+  ca = certify(auto, rc.deltas, tol_g=tol)
+  cc = raw_certify(net, "quadratic", x, y, rc.deltas, eps=eps, tol_g=tol)
   np.testing.assert_array_equal(ca.classes, cc.classes)
   np.testing.assert_allclose(ca.lambda_tangent, cc.lambda_tangent, atol=1e-9)
-  cl = certify_problem(auto, rc.deltas, tol_g=tol, method="lanczos")  # autodiff HVPs
+  cl = certify(auto, rc.deltas, tol_g=tol, method="lanczos")  # autodiff HVPs
   np.testing.assert_array_equal(cl.classes, cc.classes)
   # Lanczos agrees with the dense eigenvalue to its own accuracy, never to a fixed atol:
   # a Ritz value with residual r lies within r of an eigenvalue (Golub and Van Loan,
@@ -138,7 +145,7 @@ def test_certify_problem_itself_refuses_relu():
   from adv_landscape.network import Network
   relu = Problem.two_layer(Network(net.W, net.a, net.b, "relu"), "quadratic", x, y, eps=eps)
   with pytest.raises(ValueError, match="activation='relu'"):
-    certify_problem(relu, np.zeros((1, x.shape[0])))
+    certify(relu, np.zeros((1, x.shape[0])))
 
 
 def test_each_constraint_names_its_norm_and_diameter():
