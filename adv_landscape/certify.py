@@ -38,7 +38,6 @@ from adv_landscape.hunt import Hunt, hunt_interior_critical  # noqa: F401  (re-e
 from adv_landscape.lanczos import (  # noqa: F401
   LanczosResult,
   lambda_tangent_lanczos,
-  lambda_tangent_lanczos_objective,
 )
 from adv_landscape.problem import Problem
 
@@ -346,7 +345,7 @@ def certify(problem: Problem, deltas, *, tol_g=None, tol_b: float | None = None,
     if need.any():
       if method == "lanczos":
         def second(b):  # float32 iterations, float64 where the decision needs it
-          lz = lambda_tangent_lanczos_objective(obj, b, eps=eps, k_max=lanczos_k_max,
+          lz = lambda_tangent_lanczos(obj, b, eps=eps, k_max=lanczos_k_max,
                                                 precision="mixed", rtol_h=rtol_h)
           return {"lambda_tangent": lz.lambda_tangent, "hess_scale": lz.scale,
                   "verified": lz.verified}

@@ -89,7 +89,7 @@ def cmd_hunt(args) -> int:
   import jax.numpy as jnp
 
   from adv_landscape import instances, io
-  from adv_landscape.hunt import hunt_interior_critical_problem
+  from adv_landscape.hunt import hunt_interior_critical
 
   if args.json:
     io.check_output_file(args.json, "json", inputs={"x": args.x, "weights": args.weights})
@@ -101,7 +101,7 @@ def cmd_hunt(args) -> int:
                        f"of Hessians; use fewer --inits")
   with jax.enable_x64(True):
     problem = instances.problem(net, loss, x, y, eps=eps, dtype=jnp.float64, norm=args.norm)
-    h = hunt_interior_critical_problem(problem, key=jax.random.fold_in(key, 2),
+    h = hunt_interior_critical(problem, key=jax.random.fold_in(key, 2),
                                        n_starts=args.inits)
   out = h.to_json()
   lim = out["detection_limit"]

@@ -23,8 +23,7 @@ import optax
 
 from adv_landscape.config import Tolerances
 from adv_landscape.geometry import project_ball, sample_ball
-from adv_landscape.losses import Loss, get_loss
-from adv_landscape.network import Network
+from adv_landscape.losses import get_loss
 from adv_landscape.problem import Problem
 
 __all__ = ["Hunt", "hunt_interior_critical", "detection_limit", "SHELL"]
@@ -113,11 +112,10 @@ def detection_limit(n: int, power: float = 0.95) -> float:
   return float(-np.expm1(np.log1p(-power) / n))
 
 
-def hunt_interior_critical(net: Network, loss: Loss | str, x, y, *, eps: float,
-                           key: jax.Array, n_starts: int = 64, descent_steps: int = 300,
-                           newton_steps: int = 40,
-                           rtol_g: float = Tolerances.hunt_rtol_g,
-                           rtol_h: float = Tolerances.rtol_h, norm: str = "2") -> Hunt:
+def hunt_interior_critical(problem: Problem, *, key: jax.Array, n_starts: int = 64,
+                                   descent_steps: int = 300, newton_steps: int = 40,
+                                   rtol_g: float = Tolerances.hunt_rtol_g,
+                                   rtol_h: float = Tolerances.rtol_h) -> Hunt:
   """Hunts non-trivial interior critical points of L: zeros of grad f inside the ball.
 
   grad L = l'(f) grad f vanishes where grad f = 0 (the network's own critical
@@ -131,22 +129,8 @@ def hunt_interior_critical(net: Network, loss: Loss | str, x, y, *, eps: float,
   half-width for ``norm="inf"``); only points strictly inside it count.
   Ascent from interior starts (PGA from ``ball`` and ``zero`` starts)
   complements this search in the sweep.
-  """
-  loss = get_loss(loss)
-  with jax.enable_x64(True):
-    problem = Problem.two_layer(net, loss, x, y, eps=eps, dtype=jnp.float64, norm=norm)
-  return hunt_interior_critical_problem(problem, key=key, n_starts=n_starts,
-                                        descent_steps=descent_steps, newton_steps=newton_steps,
-                                        rtol_g=rtol_g, rtol_h=rtol_h)
 
-
-def hunt_interior_critical_problem(problem: Problem, *, key: jax.Array, n_starts: int = 64,
-                                   descent_steps: int = 300, newton_steps: int = 40,
-                                   rtol_g: float = Tolerances.hunt_rtol_g,
-                                   rtol_h: float = Tolerances.rtol_h) -> Hunt:
-  """``hunt_interior_critical`` for any ``Problem`` (deep networks by autodiff, either ball).
-
-  "Strictly inside" is judged against the search ball (``PINNED`` of its radius, itself
+  Any ``Problem`` (deep networks by autodiff, either ball). "Strictly inside" is judged against the search ball (``PINNED`` of its radius, itself
   (1 - ``SHELL``) eps), which lies inside the certificates' tol_b shell."""
   box = problem.constraint.NORM == "inf"
   with jax.enable_x64(True):

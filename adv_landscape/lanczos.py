@@ -54,11 +54,9 @@ from scipy.linalg import eigh_tridiagonal
 
 from adv_landscape.config import Tolerances
 from adv_landscape.errors import InvalidInput
-from adv_landscape.losses import Loss, get_loss
-from adv_landscape.network import Network
 
-__all__ = ["LanczosResult", "lambda_tangent_lanczos", "lambda_tangent_lanczos_objective",
-           "lambda_free_lanczos_objective", "MIXED_MARGIN"]
+__all__ = ["LanczosResult", "lambda_tangent_lanczos", "lambda_free_lanczos_objective",
+           "MIXED_MARGIN"]
 
 MIXED_MARGIN = 1e-3  # relative to the scale: see the module docstring
 # The Krylov bases of one block, (B, k_max + 1, d), take at most this many bytes.
@@ -91,11 +89,12 @@ class LanczosResult(NamedTuple):
   verified: np.ndarray | None = None
 
 
-def lambda_tangent_lanczos(net: Network, loss: Loss | str, x, y, deltas, *, eps: float,
-                           tol: float = 1e-9, k0: int = 16, k_max: int = 512,
-                           seed: int = 0, precision: str = "float64",
-                           rtol_h: float = Tolerances.rtol_h) -> LanczosResult:
-  """Top tangent eigenvalue of Hess_S by Lanczos on closed-form Hessian-vector products.
+def lambda_tangent_lanczos(obj, deltas, *, eps: float, tol: float = 1e-9,
+                                     k0: int = 16, k_max: int = 512, seed: int = 0,
+                                     precision: str = "float64",
+                                     rtol_h: float = Tolerances.rtol_h,
+                                     block: int | None = None) -> LanczosResult:
+  """Top tangent eigenvalue of Hess_S by Lanczos on the objective's Hessian-vector products.
 
   The operator is v -> P (hess L - mu I) P v on the tangent space at each
   endpoint; every Lanczos vector is projected onto that space (and fully
@@ -106,33 +105,15 @@ def lambda_tangent_lanczos(net: Network, loss: Loss | str, x, y, deltas, *, eps:
   (max |Ritz value| + |mu|), or at k_max steps (then not converged).
 
   Args:
-    net, loss, x, y: the instance. deltas: (B, d) points. eps: the radius.
+    obj: the objective (``Problem.objective``: closed form or autodiff; anything with
+      ``grad`` and ``hvp``). deltas: (B, d) points. eps: the radius.
     tol: relative residual tolerance. k0: steps before the first check.
     k_max: the largest Krylov dimension. seed: the start vector's seed.
     precision: "float64", or "mixed" (float32 iterations, float64 where the
       decision against +-rtol_h * scale needs it; see the module docstring).
     rtol_h: the classifier's relative threshold (for "mixed" only).
-  """
-  from adv_landscape.problem import TwoLayerObjective
-
-  loss = get_loss(loss)
-  with jax.enable_x64(True):
-    obj = TwoLayerObjective(net.astype(jnp.float64), jnp.asarray(x, jnp.float64),
-                            jnp.asarray(y, jnp.int32 if loss.multi_output else jnp.float64), loss)
-    return lambda_tangent_lanczos_objective(obj, deltas, eps=eps, tol=tol, k0=k0, k_max=k_max,
-                                            seed=seed, precision=precision, rtol_h=rtol_h)
-
-
-def lambda_tangent_lanczos_objective(obj, deltas, *, eps: float, tol: float = 1e-9,
-                                     k0: int = 16, k_max: int = 512, seed: int = 0,
-                                     precision: str = "float64",
-                                     rtol_h: float = Tolerances.rtol_h,
-                                     block: int | None = None) -> LanczosResult:
-  """``lambda_tangent_lanczos`` for any objective with ``grad`` and ``hvp``.
-
-  ``block`` caps the endpoints iterated together (default ``default_block()``;
-  lowered further so that their Krylov bases fit in 384 MB on a CPU, 16 GB on an
-  accelerator).
+    block: caps the endpoints iterated together (default ``default_block()``; lowered
+      further so that their Krylov bases fit in 384 MB on a CPU, 16 GB on an accelerator).
   """
   with jax.enable_x64(True):
     D = np.asarray(deltas, np.float64)

@@ -33,7 +33,7 @@ from adv_landscape.census import nonlinearity
 from adv_landscape.config import PGAConfig, Tolerances
 from adv_landscape.deep import MLP, init_mlp
 from adv_landscape.errors import InvalidInput
-from adv_landscape.hunt import hunt_interior_critical_problem
+from adv_landscape.hunt import hunt_interior_critical
 from adv_landscape.losses import get_loss
 from adv_landscape.models import family_of
 from adv_landscape.network import Network, init_network, synthetic_input
@@ -346,7 +346,7 @@ def run_point(p: GridPoint) -> dict:
       viol = int(over.sum())
     hunt = None
     if p.hunt:
-      hunt = hunt_interior_critical_problem(problem, key=jax.random.fold_in(key, 2)).to_json()
+      hunt = hunt_interior_critical(problem, key=jax.random.fold_in(key, 2)).to_json()
       for mx in hunt["interior_maxima"]:  # the deltas are in the instance, not needed here
         mx.pop("delta")
   med = km_median(res.iterations, res.converged)

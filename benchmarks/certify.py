@@ -4,7 +4,7 @@ jax.hessian. All in one process.
 
 lambda_T at PGA endpoints (float32 PGA, normalized steps, as a census runs it):
 dense: ``certify(method="shift")``, the float64 Hessian and LAPACK's eigvalsh.
-batched: ``lambda_tangent_lanczos_objective(precision="mixed")``, the certificates'
+batched: ``lambda_tangent_lanczos(precision="mixed")``, the certificates'
 own call (blocks of 256 endpoints on a CPU, float32 refined in float64 near zero).
 single: the same call with block=1, one endpoint after the other.
 
@@ -22,7 +22,7 @@ import numpy as np
 
 from adv_landscape import ascent, instances, io, objective
 from adv_landscape.certify import certify
-from adv_landscape.lanczos import lambda_tangent_lanczos_objective
+from adv_landscape.lanczos import lambda_tangent_lanczos
 from adv_landscape.network import init_network, synthetic_input
 from adv_landscape.problem import Problem
 from benchmarks.common import median_time
@@ -45,7 +45,7 @@ def lanczos_vs_dense(d, m, n, n_dense, n_single):
     obj = Problem.two_layer(net, "quadratic", x, 0.0, eps=eps, dtype=jnp.float64).objective
 
     def batched(D, block=None):
-      return lambda_tangent_lanczos_objective(obj, D, eps=eps, precision="mixed", rtol_h=1e-7,
+      return lambda_tangent_lanczos(obj, D, eps=eps, precision="mixed", rtol_h=1e-7,
                                               block=block)
     batched(deltas[:8])  # compile
     t0 = time.perf_counter()

@@ -10,7 +10,7 @@ import pytest
 from adv_landscape import objective
 from adv_landscape.certify import CLASSES, classify
 from adv_landscape.network import Network, synthetic_input
-from tests.helpers import raw_certificate_tolerance, raw_certify, raw_pga
+from tests.helpers import raw_certificate_tolerance, raw_certify, raw_pga, raw_problem
 
 
 def circle_instance(scale=3.0, m=12, seed=8):
@@ -182,7 +182,8 @@ def test_lanczos_matches_dense_eigvalsh(activation, loss):
   from adv_landscape.certify import lambda_tangent_shift
   ref = [float(lambda_tangent_shift(dl, objective.grad(net, loss, x, y, dl),
                                     objective.hess(net, loss, x, y, dl), eps)) for dl in deltas]
-  lz = lambda_tangent_lanczos(net, loss, x, y, deltas, eps=eps, tol=1e-10)
+  lz = lambda_tangent_lanczos(raw_problem(net, loss, x, y, eps).objective, deltas, eps=eps,
+                              tol=1e-10)
   assert lz.converged and (lz.residual <= 1e-10 * lz.scale).all()
   np.testing.assert_allclose(lz.lambda_tangent, ref, rtol=0, atol=1e-8)
   # Through certify, at KKT points of the instance (PGA endpoints): both methods agree.
@@ -250,14 +251,14 @@ def _planted(target, d=40, seed=0):
 def test_mixed_precision_refines_exactly_the_close_calls(target):
   """Planted lambda_T: float32 settles the clear cases (within the float32 rounding) and
   float64 the close ones (to 1e-9); the refined set is what the margin says."""
-  from adv_landscape.lanczos import MIXED_MARGIN, lambda_tangent_lanczos_objective
+  from adv_landscape.lanczos import MIXED_MARGIN, lambda_tangent_lanczos
   obj, delta = _planted(target)
-  lz = lambda_tangent_lanczos_objective(obj, delta, eps=1.0, precision="mixed", rtol_h=1e-7)
+  lz = lambda_tangent_lanczos(obj, delta, eps=1.0, precision="mixed", rtol_h=1e-7)
   scale = lz.scale[0]  # max |Ritz| + |mu| = 2 + 1 (the bottom of the spectrum is -2)
   close = abs(target) <= 1e-7 * scale + MIXED_MARGIN * scale
   assert bool(lz.refined[0]) == close and lz.verified[0]
   np.testing.assert_allclose(lz.lambda_tangent[0], target, rtol=0, atol=1e-9 if close else 1e-5)
-  exact = lambda_tangent_lanczos_objective(obj, delta, eps=1.0, precision="float64", tol=1e-12)
+  exact = lambda_tangent_lanczos(obj, delta, eps=1.0, precision="float64", tol=1e-12)
   np.testing.assert_allclose(exact.lambda_tangent[0], target, rtol=0, atol=1e-10)
 
 
@@ -269,7 +270,7 @@ def test_float32_alone_would_miss_the_close_calls(monkeypatch):
   errors = []
   for seed in range(4):
     obj, delta = _planted(3e-7, seed=seed)
-    lz = lz_mod.lambda_tangent_lanczos_objective(obj, delta, eps=1.0, precision="mixed")
+    lz = lz_mod.lambda_tangent_lanczos(obj, delta, eps=1.0, precision="mixed")
     assert not lz.refined[0]
     errors.append(abs(lz.lambda_tangent[0] - 3e-7))
   assert max(errors) > 1e-9, errors
@@ -307,8 +308,8 @@ def test_lanczos_with_the_device_ritz_path_equals_the_host_path(monkeypatch):
   runs = []
   for on_host in (True, False):
     monkeypatch.setattr(lz_mod, "RITZ_ON_HOST", on_host)
-    runs.append(lz_mod.lambda_tangent_lanczos(net, "quadratic", x, y, deltas, eps=eps,
-                                              tol=1e-10))
+    runs.append(lz_mod.lambda_tangent_lanczos(raw_problem(net, "quadratic", x, y, eps).objective,
+                                              deltas, eps=eps, tol=1e-10))
   host, device = runs
   np.testing.assert_array_equal(host.steps, device.steps)
   np.testing.assert_allclose(device.lambda_tangent, host.lambda_tangent, rtol=0,

@@ -13,6 +13,7 @@ from adv_landscape.losses import get_loss
 from adv_landscape.network import Network, init_network, synthetic_input
 from adv_landscape.problem import Problem, TwoLayerObjective
 from adv_landscape.sweep import GridPoint, instance, run_point
+from tests.helpers import raw_problem
 
 
 def _problem(p: GridPoint):
@@ -45,7 +46,7 @@ def test_levenberg_marquardt_reaches_the_planted_maximiser_to_rounding():
     net, _, x, _, eps = instance(p)
     W, A, b = np.asarray(net.W), np.abs(np.asarray(net.a)), np.asarray(net.b)
     z_star = -np.linalg.solve(W.T @ (A[:, None] * W), W.T @ (A * b))
-    h = hunt.hunt_interior_critical_problem(_problem(p), key=jax.random.key(1), n_starts=16)
+    h = hunt.hunt_interior_critical(_problem(p), key=jax.random.key(1), n_starts=16)
   assert h.found == 1 and h.interior_max == 1
   np.testing.assert_allclose(h.deltas[0], z_star - np.asarray(x), atol=1e-10 * eps)
   assert h.candidates_inside == h.f_starts and h.basins[0] == 1.0  # concave: one basin
@@ -57,12 +58,13 @@ def test_candidates_are_classified_by_where_they_end():
   with jax.enable_x64(True):
     net = init_network(jax.random.key(2), 8, 16, activation="linear", dtype=jnp.float64)
     x = synthetic_input(jax.random.key(3), 8, 1.0, dtype=jnp.float64)
-    h = hunt.hunt_interior_critical(net, "quadratic", x, 5.0, eps=0.5, key=jax.random.key(4))
+    h = hunt.hunt_interior_critical(raw_problem(net, "quadratic", x, 5.0, 0.5),
+                                    key=jax.random.key(4))
     assert h.candidates_inside == h.f_starts and h.found == 0
     assert h.closest == pytest.approx(1.0, rel=1e-12)
     # The paper's network: every grad f search is pushed onto the search ball's surface, so
     # none is left to classify (reported as inf, never as a small number).
-    p = hunt.hunt_interior_critical_problem(_problem(GridPoint(d=16, m=32, s=1.0)),
+    p = hunt.hunt_interior_critical(_problem(GridPoint(d=16, m=32, s=1.0)),
                                             key=jax.random.key(5))
   assert p.candidates_inside == 0 and p.closest == np.inf and p.candidate_lambda is None
 

@@ -68,13 +68,13 @@ def test_pga_and_certificates_agree_through_either_objective():
   # mixed margin (lanczos.MIXED_MARGIN, scale-relative) besides. The same endpoints in
   # float64 Lanczos must agree to their residual, which fails if Lanczos settled on an
   # eigenvalue below the top one.
-  from adv_landscape.lanczos import MIXED_MARGIN, lambda_tangent_lanczos_objective
+  from adv_landscape.lanczos import MIXED_MARGIN, lambda_tangent_lanczos
   need = np.isfinite(cc.lambda_tangent)
   obj = auto.astype(jnp.float64).objective
   u = np.finfo(np.float64).eps / 2
   dense_err = 10 * 6 * u * np.abs(cc.lambda_tangent[need]).max()  # eigvalsh, d = 6
   for precision in ("mixed", "float64"):
-    lz = lambda_tangent_lanczos_objective(obj, rc.deltas[need], eps=eps, precision=precision,
+    lz = lambda_tangent_lanczos(obj, rc.deltas[need], eps=eps, precision=precision,
                                           rtol_h=1e-7)
     bound = lz.residual + np.where(lz.refined, 0.0, MIXED_MARGIN * lz.scale) + dense_err
     assert lz.verified.all()
