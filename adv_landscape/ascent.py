@@ -507,8 +507,8 @@ def pga_chunks(problem: Problem, *, key: jax.Array, n_restarts: int,
   if not tol_g > 0:
     raise InvalidInput(f"tol_g={tol_g!r} must be positive")
   if rule.ell == "estimate" and ell is None:  # any objective: its own Hessians
-    from adv_landscape.bounds import estimate_ell_problem
-    ell = estimate_ell_problem(problem, key=jax.random.fold_in(key, 1_000_003))
+    from adv_landscape.bounds import estimate_ell
+    ell = estimate_ell(problem, key=jax.random.fold_in(key, 1_000_003))
   if rule.ell == "rigorous" and ell is None:
     obj = problem.objective
     if not obj.RIGOROUS:
@@ -555,7 +555,7 @@ def pga(problem: Problem, *, key: jax.Array, n_restarts: int, init: str = "spher
     init: one of ``INITS``.
     step_rule: ``fixed`` (eta = step), ``lipschitz`` (eta = step / ell, the
       rigorous ell of docs/theory.md section 5 unless given), ``curvature`` (eta = step / ell
-      with ell the estimate ``bounds.estimate_ell_problem`` unless given), ``grad0`` (eta = step eps /
+      with ell the estimate ``bounds.estimate_ell`` unless given), ``grad0`` (eta = step eps /
       ||grad L(delta_0)||), ``normalized`` (delta + step eps g / ||g||), ``sign``
       (delta + step eps sign(g), on the l_inf ball only), ``armijo`` (backtracking on the
       sufficient-increase condition from eta = step eps / ||grad L(delta_0)||), ``apgd``

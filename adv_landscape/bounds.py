@@ -218,23 +218,6 @@ def _reduced(hess, hvp, Q):
   return jax.vmap(lambda p: Q.T @ jax.vmap(lambda v: hvp(p, v), in_axes=1, out_axes=1)(Q))
 
 
-def estimate_ell(net: Network, loss: Loss | str, x, y, eps: float, *, key: jax.Array,
-                 n: int = 128, norm: str = "2") -> float:
-  """ell_est: the largest ||hess L||_2 found over the ball, for the ``curvature`` step.
-
-  Searched at n random points, half uniform in the ball and half uniform on
-  its sphere (where PGA's endpoints lie), exactly as ``sampled_constants``.
-  It is a lower estimate of the true sup: eta = 1/ell_est may exceed
-  1/ell, so T1 is not claimed for this rule (the rigorous ell stays for T1),
-  but PGA still ascends while eta < 2/ell, and the rule measures the
-  landscape rather than the pessimism of the rigorous bound. ``estimate_ell_problem`` of
-  the same two-layer problem (what PGA calls).
-  """
-  with jax.enable_x64(True):
-    problem = Problem.two_layer(net, loss, x, y, eps=eps, norm=norm, dtype=jnp.float64)
-  return estimate_ell_problem(problem, key=key, n=n)
-
-
 def sample_points(key: jax.Array, n: int, d: int, eps: float, norm: str = "2") -> jax.Array:
   """n float64 points of the ball: half uniform inside, half on its boundary (for the box:
   uniform in it, and random vertices)."""
@@ -283,10 +266,18 @@ def sampled_constants_problem(problem, *, key: jax.Array, n: int = 64) -> Sample
     return Sampled(nan, nan, float(jnp.max(Hn)), float(jnp.max(dH / dp)), float(jnp.max(vals)))
 
 
-def estimate_ell_problem(problem, *, key: jax.Array, n: int = 128) -> float:
-  """ell_est for any ``Problem`` (deep networks included): the largest ||hess L||_2 at n
-  points of its constraint set (``sample_points``), Hessians by the objective's own ``hess``
-  (in W_1's row space above ``REDUCE_ABOVE_D``, as ``sampled_constants_problem``)."""
+def estimate_ell(problem, *, key: jax.Array, n: int = 128) -> float:
+  """ell_est: the largest ||hess L||_2 found over the ball, for the ``curvature`` step.
+
+  Searched at n random points, half uniform in the ball and half uniform on
+  its sphere (where PGA's endpoints lie), exactly as ``sampled_constants``.
+  It is a lower estimate of the true sup: eta = 1/ell_est may exceed
+  1/ell, so T1 is not claimed for this rule (the rigorous ell stays for T1),
+  but PGA still ascends while eta < 2/ell, and the rule measures the
+  landscape rather than the pessimism of the rigorous bound.
+  Any ``Problem`` (deep networks included): Hessians by the objective's own ``hess``
+  (in W_1's row space above ``REDUCE_ABOVE_D``, as ``sampled_constants_problem``).
+  """
   norm = problem.constraint.NORM
   with jax.enable_x64(True):
     prob = problem.astype(jnp.float64)
