@@ -161,26 +161,10 @@ class Sampled(NamedTuple):
 REDUCE_ABOVE_D = 256
 
 
-def sampled_constants(net: Network, loss: Loss | str, x, y, eps: float, *, key: jax.Array,
-                      n: int = 64, norm: str = "2") -> Sampled:
-  """Estimates of the constants at n random points of the ball (and its sphere).
-
-  ``norm="inf"``: half uniform in the box, half at random vertices.
-
-  Each is a maximum over points of a quantity its rigorous bound dominates:
-  ||grad f||, ||hess f||, ||hess L||, ||hess L(p) - hess L(q)|| / ||p - q||, L.
-
-  A two-layer f depends on z only through W z, so every Hessian here is
-  W^T S W for some m x m matrix S: its range lies in the row space of W.
-  With Q (d x m) an orthonormal basis of that space, ||H||_2 = ||Q^T H Q||_2
-  exactly, so for d > ``REDUCE_ABOVE_D`` and m < d the norms are taken of the
-  m x m matrices Q^T H Q (m Hessian-vector products per point) instead of
-  forming d x d Hessians (tests/test_bounds.py: equal to the dense norms to
-  rounding).
-  """
-  loss = get_loss(loss)
+def _sampled_two_layer(obj, eps: float, norm: str, key: jax.Array, n: int) -> Sampled:
+  """``sampled_constants`` of the closed-form two-layer objective (float64), with G_f, H_f."""
+  loss = obj.loss
   with jax.enable_x64(True):
-    obj = Problem.two_layer(net, loss, x, y, eps=eps, dtype=jnp.float64).objective
     netx, x = obj.net, obj.x
     d, m = x.shape[0], netx.W.shape[0]
     pts = sample_points(key, n, d, eps, norm)
@@ -245,13 +229,31 @@ def unavailable_constants(problem) -> Constants:
                      float(jnp.linalg.norm(obj.grad(zero))))
 
 
-def sampled_constants_problem(problem, *, key: jax.Array, n: int = 64) -> Sampled:
-  """``sampled_constants`` for any ``Problem``: ell, rho and L_max from the objective's own
-  Hessians at ``sample_points``; G_f and H_f (properties of a two-layer f) are NaN.
+def sampled_constants(problem, *, key: jax.Array, n: int = 64) -> Sampled:
+  """Estimates of the constants at n random points of a ``Problem``'s set (``sample_points``:
+  half inside the ball, half on its sphere; on the box, half uniform in it, half at random
+  vertices).
 
-  A network reaches its input only through its first layer W_1 (m_1, d), so every Hessian
-  of L lies in W_1's row space, and above ``REDUCE_ABOVE_D`` with m_1 < d the norms are
-  those of Q^T H Q (``sampled_constants``)."""
+  Each is a maximum over points of a quantity its rigorous bound dominates:
+  ||grad f||, ||hess f||, ||hess L||, ||hess L(p) - hess L(q)|| / ||p - q||, L.
+
+  A two-layer f depends on z only through W z, so every Hessian here is
+  W^T S W for some m x m matrix S: its range lies in the row space of W.
+  With Q (d x m) an orthonormal basis of that space, ||H||_2 = ||Q^T H Q||_2
+  exactly, so for d > ``REDUCE_ABOVE_D`` and m < d the norms are taken of the
+  m x m matrices Q^T H Q (m Hessian-vector products per point) instead of
+  forming d x d Hessians (tests/test_bounds.py: equal to the dense norms to
+  rounding).
+
+  Any other objective (a deep network by autodiff): ell, rho and L_max from its own
+  Hessians, reduced to its first layer's row space the same way; G_f and H_f (properties
+  of a two-layer f) are NaN.
+  """
+  if getattr(problem.objective, "RIGOROUS", False):
+    with jax.enable_x64(True):
+      prob = problem.astype(jnp.float64)
+      return _sampled_two_layer(prob.objective, float(prob.constraint.eps),
+                                prob.constraint.NORM, key, n)
   norm = problem.constraint.NORM
   with jax.enable_x64(True):
     prob = problem.astype(jnp.float64)
@@ -276,7 +278,7 @@ def estimate_ell(problem, *, key: jax.Array, n: int = 128) -> float:
   but PGA still ascends while eta < 2/ell, and the rule measures the
   landscape rather than the pessimism of the rigorous bound.
   Any ``Problem`` (deep networks included): Hessians by the objective's own ``hess``
-  (in W_1's row space above ``REDUCE_ABOVE_D``, as ``sampled_constants_problem``).
+  (in W_1's row space above ``REDUCE_ABOVE_D``, as ``sampled_constants``).
   """
   norm = problem.constraint.NORM
   with jax.enable_x64(True):

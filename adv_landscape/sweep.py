@@ -309,11 +309,9 @@ def run_point(p: GridPoint) -> dict:
     problem = instances.problem(net, loss, x, y, eps=eps, norm=p.norm)
     if not family_of(net).rigorous:  # autodiff; no rigorous constants (NaN: reported as null)
       const = bounds.unavailable_constants(problem)
-      sampled = bounds.sampled_constants_problem(problem, key=jax.random.fold_in(key, 1), n=128)
     else:
       const = bounds.instance_constants(net, loss, x, y, eps, norm=p.norm)
-      sampled = bounds.sampled_constants(net, loss, x, y, eps, key=jax.random.fold_in(key, 1),
-                                         n=128, norm=p.norm)
+    sampled = bounds.sampled_constants(problem, key=jax.random.fold_in(key, 1), n=128)
     tol_g = p.rtol_g * const.grad0
     ell_rig = const.ell * p.ell_scale  # the rigorous ell (planted unsound when ell_scale < 1)
     ell = sampled.ell if p.step_rule == "curvature" else ell_rig  # ell_est: the sampled estimate

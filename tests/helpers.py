@@ -91,3 +91,8 @@ def raw_certify(net, loss, x, y, deltas, *, eps, **kw):
   from adv_landscape.instances import problem
   with jax.enable_x64(True):
     return certify(problem(net, loss, x, y, eps=eps, dtype=jnp.float64), deltas, **kw)
+
+
+def raw_sampled_constants(net, loss, x, y, eps, *, norm="2", **kw):
+  from adv_landscape.bounds import sampled_constants
+  return sampled_constants(raw_problem(net, loss, x, y, eps, norm), **kw)

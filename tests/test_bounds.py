@@ -9,12 +9,17 @@ from adv_landscape import objective
 from adv_landscape.bounds import (
   fit_exponent,
   instance_constants,
-  sampled_constants,
   t1_bound,
   t2_bound,
 )
 from adv_landscape.network import Network, forward
-from tests.helpers import ALL_LOSSES, SMOOTH_ACTIVATIONS, raw_initial_deltas, small_instance
+from tests.helpers import (
+  ALL_LOSSES,
+  SMOOTH_ACTIVATIONS,
+  raw_initial_deltas,
+  raw_sampled_constants,
+  small_instance,
+)
 
 
 @pytest.mark.parametrize("activation", SMOOTH_ACTIVATIONS)
@@ -23,7 +28,7 @@ def test_rigorous_constants_bound_sampled_ones(activation, loss):
   for seed, scale in ((0, 0.5), (1, 2.0)):
     net, x, y, eps = small_instance(activation, loss, scale=scale, seed=seed)
     c = instance_constants(net, loss, x, y, eps)
-    s = sampled_constants(net, loss, x, y, eps, key=jax.random.key(seed), n=48)
+    s = raw_sampled_constants(net, loss, x, y, eps, key=jax.random.key(seed), n=48)
     assert s.G_f <= c.G_f * (1 + 1e-12)
     assert s.H_f <= c.H_f * (1 + 1e-12) + 1e-15
     assert s.ell <= c.ell * (1 + 1e-12) + 1e-15
@@ -154,9 +159,9 @@ def test_reduced_hessian_norms_equal_the_dense_ones(loss, monkeypatch):
 
   d, m = bounds.REDUCE_ABOVE_D + 44, 12
   net, x, y, eps = small_instance("tanh", loss, d=d, m=m, scale=1.0, seed=3)
-  reduced = sampled_constants(net, loss, x, y, eps, key=jax.random.key(0), n=8)
+  reduced = raw_sampled_constants(net, loss, x, y, eps, key=jax.random.key(0), n=8)
   monkeypatch.setattr(bounds, "REDUCE_ABOVE_D", 10 ** 9)
-  dense = sampled_constants(net, loss, x, y, eps, key=jax.random.key(0), n=8)
+  dense = raw_sampled_constants(net, loss, x, y, eps, key=jax.random.key(0), n=8)
   rtol = 10 * d * np.finfo(np.float64).eps
   for name in ("H_f", "ell", "rho"):
     assert getattr(reduced, name) == pytest.approx(getattr(dense, name), rel=rtol, abs=1e-300)
@@ -165,7 +170,7 @@ def test_reduced_hessian_norms_equal_the_dense_ones(loss, monkeypatch):
   monkeypatch.setattr(bounds, "REDUCE_ABOVE_D", 0)
   wrong = jax.random.normal(jax.random.key(9), (m, d), jnp.float64)
   monkeypatch.setattr(bounds, "_row_space", lambda W: jnp.linalg.qr(wrong.T)[0])
-  off = sampled_constants(net, loss, x, y, eps, key=jax.random.key(0), n=8)
+  off = raw_sampled_constants(net, loss, x, y, eps, key=jax.random.key(0), n=8)
   assert abs(off.ell - dense.ell) > 1e3 * rtol * dense.ell
 
 
@@ -181,9 +186,9 @@ def test_reduced_hessian_norms_of_a_deep_network(monkeypatch):
   problem = Problem.autodiff(mlp_forward, net, "quadratic", x, 0.3, eps=0.5 * float(
     jnp.linalg.norm(x)))
   assert bounds._problem_basis(problem) is not None
-  reduced = bounds.sampled_constants_problem(problem, key=jax.random.key(0), n=6)
+  reduced = bounds.sampled_constants(problem, key=jax.random.key(0), n=6)
   monkeypatch.setattr(bounds, "REDUCE_ABOVE_D", 10 ** 9)
-  dense = bounds.sampled_constants_problem(problem, key=jax.random.key(0), n=6)
+  dense = bounds.sampled_constants(problem, key=jax.random.key(0), n=6)
   rtol = 10 * d * np.finfo(np.float64).eps
   assert reduced.ell == pytest.approx(dense.ell, rel=rtol)
   assert reduced.rho == pytest.approx(dense.rho, rel=rtol)
