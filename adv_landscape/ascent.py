@@ -307,8 +307,8 @@ def pga_init(delta0: jax.Array, eta: jax.Array, *, armijo: bool = False) -> PGAS
 
 
 def pga_update(state: PGAState, problem: Problem, tol_g, max_steps, *,
-                       normalized: bool = False, sign: bool = False, armijo: bool = False
-                       ) -> tuple[PGAState, jax.Array]:
+               normalized: bool = False, sign: bool = False, armijo: bool = False
+               ) -> tuple[PGAState, jax.Array]:
   """One PGA step for every restart still running; returns the state and L(delta_t).
   A state from ``apgd_init`` takes auto-PGD's step (``_apgd_update``)."""
   if state.apgd is not None:
@@ -372,8 +372,8 @@ def _run(problem, delta0, eta, tol_g, max_steps, normalized, check_every, histor
 @partial(jax.jit, static_argnames=("normalized", "check_every", "history_len", "sign",
                                    "armijo"))
 def run_pga(problem: Problem, delta0, eta, tol_g, max_steps, *,
-                    normalized: bool = False, check_every: int = 8, history_len: int = 0,
-                    sign: bool = False, armijo: bool = False, apgd: PGAState | None = None):
+            normalized: bool = False, check_every: int = 8, history_len: int = 0,
+            sign: bool = False, armijo: bool = False, apgd: PGAState | None = None):
   """Runs PGA on a ``Problem`` from delta0 (B, d) until every restart converged or max_steps.
 
   Returns the final ``PGAState``, the values and ||G|| at the endpoints, and
@@ -478,12 +478,15 @@ def _shard_restarts(delta0, eta):
 
 
 def pga_chunks(problem: Problem, *, key: jax.Array, n_restarts: int,
-                       init: str = "sphere", step_rule: str = "grad0", step: float | None = 0.1,
-                       max_steps: int = 10_000, tol_g: float | None = None, chunk: int = 8192,
-                       check_every: int = 8, history: bool = False, ell: float | None = None,
-                       shard: bool = True, progress: bool = True, chunks=None):
-  """``pga_chunks`` on any ``Problem`` (an objective on a constraint set).
+               init: str = "sphere", step_rule: str = "grad0", step: float | None = 0.1,
+               max_steps: int = 10_000, tol_g: float | None = None, chunk: int = 8192,
+               check_every: int = 8, history: bool = False, ell: float | None = None,
+               shard: bool = True, progress: bool = True, chunks=None):
+  """``pga`` one chunk at a time: yields a ``PGAResult`` per chunk of restarts.
 
+  The arguments are ``pga``'s. Chunk i draws its starts from ``fold_in(key, i)``, so
+  concatenating the chunks gives exactly ``pga``'s result, while a caller that reduces
+  each chunk (``census.StreamingCensus``) never holds them all.
   ``chunks``: run only these chunk indices, in this order (default all): chunk i
   is the same whichever process runs it (its starts come from fold_in(key, i)).
   """
@@ -543,10 +546,10 @@ def pga_chunks(problem: Problem, *, key: jax.Array, n_restarts: int,
 
 
 def pga(problem: Problem, *, key: jax.Array, n_restarts: int, init: str = "sphere",
-                step_rule: str = "grad0", step: float | None = 0.1, max_steps: int = 10_000,
-                tol_g: float | None = None, chunk: int = 8192, check_every: int = 8,
-                history: bool = False, ell: float | None = None, shard: bool = True,
-                progress: bool = True) -> PGAResult:
+        step_rule: str = "grad0", step: float | None = 0.1, max_steps: int = 10_000,
+        tol_g: float | None = None, chunk: int = 8192, check_every: int = 8,
+        history: bool = False, ell: float | None = None, shard: bool = True,
+        progress: bool = True) -> PGAResult:
   """Batched PGA from ``n_restarts`` starts, in chunks of at most ``chunk`` restarts.
 
   Args:
@@ -572,9 +575,9 @@ def pga(problem: Problem, *, key: jax.Array, n_restarts: int, init: str = "spher
     a ``PGAResult``.
   """
   parts = list(pga_chunks(problem, key=key, n_restarts=n_restarts, init=init,
-                                  step_rule=step_rule, step=step, max_steps=max_steps,
-                                  tol_g=tol_g, chunk=chunk, check_every=check_every,
-                                  history=history, ell=ell, shard=shard, progress=progress))
+                          step_rule=step_rule, step=step, max_steps=max_steps,
+                          tol_g=tol_g, chunk=chunk, check_every=check_every,
+                          history=history, ell=ell, shard=shard, progress=progress))
   cat = [np.concatenate([p[k] for p in parts]) for k in range(6)]
   hist = np.concatenate([p.history for p in parts], axis=1) if history else None
   evals = (np.concatenate([p.evaluations for p in parts]) if parts[0].evaluations is not None
@@ -584,8 +587,8 @@ def pga(problem: Problem, *, key: jax.Array, n_restarts: int, init: str = "spher
 
 
 def certificate_tolerance(res: PGAResult, problem: Problem, *,
-                                  normalized: bool | None = None,
-                                  slack: float = Tolerances.slack) -> np.ndarray:
+                          normalized: bool | None = None,
+                          slack: float = Tolerances.slack) -> np.ndarray:
   """Per-endpoint first-order tolerance implied by PGA's stopping rule.
 
   On the sphere, with v = delta + eta grad L, the tangential part of

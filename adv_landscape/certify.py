@@ -250,9 +250,9 @@ def default_certificate_tol_g(obj, d: int) -> float:
 
 
 def certify(problem: Problem, deltas, *, tol_g=None, tol_b: float | None = None,
-                    rtol_h: float = Tolerances.rtol_h, method: str = "auto", block: int = 256,
-                    lanczos_k_max: int = 512, progress: bool = False,
-                    covered=(), first: dict | None = None) -> Certificate:
+            rtol_h: float = Tolerances.rtol_h, method: str = "auto", block: int = 256,
+            lanczos_k_max: int = 512, progress: bool = False,
+            covered=(), first: dict | None = None) -> Certificate:
   """Certifies B endpoints (B, d) of a ``Problem`` on the l2 ball, in float64.
 
   Args:
@@ -346,7 +346,7 @@ def certify(problem: Problem, deltas, *, tol_g=None, tol_b: float | None = None,
       if method == "lanczos":
         def second(b):  # float32 iterations, float64 where the decision needs it
           lz = lambda_tangent_lanczos(obj, b, eps=eps, k_max=lanczos_k_max,
-                                                precision="mixed", rtol_h=rtol_h)
+                                      precision="mixed", rtol_h=rtol_h)
           return {"lambda_tangent": lz.lambda_tangent, "hess_scale": lz.scale,
                   "verified": lz.verified}
         size = 65536  # the Lanczos blocks are formed inside

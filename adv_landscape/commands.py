@@ -102,7 +102,7 @@ def cmd_hunt(args) -> int:
   with jax.enable_x64(True):
     problem = instances.problem(net, loss, x, y, eps=eps, dtype=jnp.float64, norm=args.norm)
     h = hunt_interior_critical(problem, key=jax.random.fold_in(key, 2),
-                                       n_starts=args.inits)
+                               n_starts=args.inits)
   out = h.to_json()
   lim = out["detection_limit"]
   print(f"instance   {source.get('d')} inputs, eps={eps:.4g}, loss {source['loss']}, "

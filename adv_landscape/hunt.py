@@ -113,9 +113,9 @@ def detection_limit(n: int, power: float = 0.95) -> float:
 
 
 def hunt_interior_critical(problem: Problem, *, key: jax.Array, n_starts: int = 64,
-                                   descent_steps: int = 300, newton_steps: int = 40,
-                                   rtol_g: float = Tolerances.hunt_rtol_g,
-                                   rtol_h: float = Tolerances.rtol_h) -> Hunt:
+                           descent_steps: int = 300, newton_steps: int = 40,
+                           rtol_g: float = Tolerances.hunt_rtol_g,
+                           rtol_h: float = Tolerances.rtol_h) -> Hunt:
   """Hunts non-trivial interior critical points of L: zeros of grad f inside the ball.
 
   grad L = l'(f) grad f vanishes where grad f = 0 (the network's own critical

@@ -90,10 +90,10 @@ class LanczosResult(NamedTuple):
 
 
 def lambda_tangent_lanczos(obj, deltas, *, eps: float, tol: float = 1e-9,
-                                     k0: int = 16, k_max: int = 512, seed: int = 0,
-                                     precision: str = "float64",
-                                     rtol_h: float = Tolerances.rtol_h,
-                                     block: int | None = None) -> LanczosResult:
+                           k0: int = 16, k_max: int = 512, seed: int = 0,
+                           precision: str = "float64",
+                           rtol_h: float = Tolerances.rtol_h,
+                           block: int | None = None) -> LanczosResult:
   """Top tangent eigenvalue of Hess_S by Lanczos on the objective's Hessian-vector products.
 
   The operator is v -> P (hess L - mu I) P v on the tangent space at each

@@ -83,10 +83,10 @@ class CensusRun(NamedTuple):
 
 
 def run_census(problem: Problem, *, key: jax.Array, n_restarts: int,
-                       config: PGAConfig | None = None, ell: float | None = None,
-                       tolerances: Tolerances | None = None, prove: bool = True,
-                       stream: bool = False, history: bool = False,
-                       progress: bool = False) -> CensusRun:
+               config: PGAConfig | None = None, ell: float | None = None,
+               tolerances: Tolerances | None = None, prove: bool = True,
+               stream: bool = False, history: bool = False,
+               progress: bool = False) -> CensusRun:
   """PGA from ``n_restarts`` starts, certificates, census and proofs, in one call.
 
   Args:
@@ -368,7 +368,7 @@ def _pga_everywhere(problem, kw) -> ascent.PGAResult:
   chunk order on every process: the single process's result."""
   n_chunks = _chunks_for_everyone(kw)
   parts = list(ascent.pga_chunks(problem, progress=False, chunks=dist.mine(n_chunks),
-                                         **kw))
+                                 **kw))
   names = ("deltas", "values", "iterations", "converged", "grad_mapping_norm", "eta")
   if parts[0].evaluations is not None:
     names += ("evaluations",)
@@ -433,7 +433,7 @@ def _streamed(problem, eps, kw, config, tols, t0, progress, prove) -> CensusRun:
     if mine < n_chunks:
       t = time.perf_counter()
       part = next(iter(ascent.pga_chunks(problem, progress=False, chunks=[mine],
-                                                 **kw)))
+                                         **kw)))
       t_pga += time.perf_counter() - t
       check_endpoints(problem, part)
       tol = endpoint_tolerance(part, problem, slack=tols.slack)

@@ -318,12 +318,12 @@ def run_point(p: GridPoint) -> dict:
     config = PGAConfig(step_rule=p.step_rule, step=p.step * 2.0**-p.step_halvings, init=p.init,
                        tol_g=tol_g, max_steps=p.max_steps, chunk=p.n_restarts)
     run = run_census(problem, key=key, n_restarts=p.n_restarts, config=config, ell=ell,
-                             tolerances=Tolerances.for_dtype(jnp.float64))
+                     tolerances=Tolerances.for_dtype(jnp.float64))
     res, cert, cs, proofs = run.result, run.certificate, run.census, run.proofs
     # T1 needs L(delta_0) of each restart: redraw the starts exactly as pga did
     # (one chunk, so fold_in(key, 0)).
     starts = ascent.initial_deltas(problem, jax.random.fold_in(key, 0), p.init,
-                                           p.n_restarts)
+                                   p.n_restarts)
     L0 = np.asarray(jax.vmap(problem.objective.value)(starts))
     fixed_step = get_rule(p.step_rule).fixed_eta
     theorem = fixed_step and bool(np.all(res.eta <= 1.0 / ell_rig * (1 + 1e-12)))
@@ -332,7 +332,7 @@ def run_point(p: GridPoint) -> dict:
     if fixed_step:
       k, steps = min(INCREASE_RESTARTS, p.n_restarts), min(p.max_steps, INCREASE_STEPS)
       vals, gn = ascent.pga_trace(problem, starts[:k], jnp.asarray(res.eta[:k]),
-                                          jnp.zeros(steps))
+                                  jnp.zeros(steps))
       size = p.d + sum(family_of(net).widths(net))
       increase = ascent.sufficient_increase(vals, gn, res.eta[:k], size=size)
     t1 = bounds.t1_bound(const.L_max, L0, res.eta, tol_g) if fixed_step else np.full(

@@ -46,7 +46,7 @@ def lanczos_vs_dense(d, m, n, n_dense, n_single):
 
     def batched(D, block=None):
       return lambda_tangent_lanczos(obj, D, eps=eps, precision="mixed", rtol_h=1e-7,
-                                              block=block)
+                                    block=block)
     batched(deltas[:8])  # compile
     t0 = time.perf_counter()
     lz = batched(deltas)

@@ -52,7 +52,7 @@ def suite_sign(inst, T):
 
   def run():
     state, *_ = ascent.run_pga(problem, d0, eta, jnp.float32(0.0), jnp.int32(T),
-                                       sign=True)
+                               sign=True)
     return np.asarray(state.delta)
   return run
 

@@ -161,8 +161,8 @@ def test_apgd_follows_the_reference_loop(case):
     problem = _concave(norm) if family == "concave" else _paper(norm)
     eps = float(problem.constraint.eps)
     res = pga(problem, key=jax.random.key(5), n_restarts=6, init="ball" if norm == "2"
-                      else "box", step_rule="apgd", step=2.0, max_steps=100, tol_g=1e-300,
-                      progress=False)
+              else "box", step_rule="apgd", step=2.0, max_steps=100, tol_g=1e-300,
+              progress=False)
     starts = np.asarray(ascent.initial_deltas(problem, jax.random.fold_in(
         jax.random.key(5), 0), "ball" if norm == "2" else "box", 6))
     total = 0
@@ -184,8 +184,8 @@ def test_apgd_ends_at_its_best_point(norm):
   with jax.enable_x64(True):
     problem = _concave(norm, seed=1)
     res = pga(problem, key=jax.random.key(2), n_restarts=8, init="ball" if norm == "2"
-                      else "box", step_rule="apgd", step=2.0, max_steps=150, tol_g=1e-300,
-                      history=True, progress=False)
+              else "box", step_rule="apgd", step=2.0, max_steps=150, tol_g=1e-300,
+              history=True, progress=False)
     top = res.history.max(axis=0)
     assert np.all(res.values >= top - 16 * U * np.abs(top))
     # the last iterate is not the best on most restarts: the check can fail
@@ -206,8 +206,8 @@ def test_apgd_reaches_the_linear_objectives_maximiser(norm):
     eps = float(p.constraint.eps)
     best = eps * (g / np.linalg.norm(g) if norm == "2" else np.sign(g))
     res = pga(p, key=jax.random.key(0), n_restarts=16, init="ball" if norm == "2"
-                      else "box", step_rule="apgd", step=None, max_steps=200, tol_g=1e-9,
-                      progress=False)
+              else "box", step_rule="apgd", step=None, max_steps=200, tol_g=1e-9,
+              progress=False)
     assert res.converged.all() and res.iterations.max() <= 100
     gap = 3 * 1.01 * eps * 1e-9 / np.linalg.norm(g) if norm == "2" else 0.0
     assert np.max(np.linalg.norm(res.deltas - best, axis=1)) <= gap + 64 * U * eps

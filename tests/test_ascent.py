@@ -203,7 +203,7 @@ def test_armijo_counts_its_evaluations_and_converges_where_a_fixed_long_step_osc
     kw = dict(key=jax.random.key(1), n_restarts=16, max_steps=3000, tol_g=tol, progress=False)
     arm = ascent.pga(pr, step_rule="armijo", step=4.0, **kw)
     fixed = ascent.pga(pr, step_rule="curvature", step=4.0,
-                               ell=float(np.max(np.abs(np.linalg.eigvalsh(
+                       ell=float(np.max(np.abs(np.linalg.eigvalsh(
                                    np.asarray(pr.objective.hess(jnp.zeros(8))))))), **kw)
   assert arm.converged.all() and not fixed.converged.any()
   # one gradient per step and at least one value per trial step
@@ -218,8 +218,8 @@ def test_armijo_on_the_linear_objective_reaches_eps_g_over_norm_g():
     pr = Problem.two_layer(net, "linear", x, 1.0, eps=eps, dtype=jnp.float64)
     g = np.asarray(pr.objective.grad(jnp.zeros(6)))
     res = ascent.pga(pr, key=jax.random.key(2), n_restarts=8, step_rule="armijo",
-                             step=0.1, max_steps=500, tol_g=1e-9 * np.linalg.norm(g),
-                             progress=False)
+                     step=0.1, max_steps=500, tol_g=1e-9 * np.linalg.norm(g),
+                     progress=False)
   assert res.converged.all()
   np.testing.assert_allclose(res.deltas, np.tile(eps * g / np.linalg.norm(g), (8, 1)),
                              atol=1e-8 * eps)
@@ -241,7 +241,7 @@ def test_armijo_never_moves_beyond_its_first_trial_and_stops_only_near_stationar
     net, loss, x, y, eps = instance(p)
     pr = Problem.two_layer(net, loss, x, y, eps=eps)
     res = ascent.pga(pr, key=jax.random.key(0), n_restarts=32, step_rule="armijo",
-                             step=1.0, max_steps=20_000, tol_g=1e-5 * float(jnp.linalg.norm(
+                     step=1.0, max_steps=20_000, tol_g=1e-5 * float(jnp.linalg.norm(
                                  pr.objective.grad(jnp.zeros_like(x)))), progress=False)
     assert res.converged.all()
     _, g = pr.objective.value_and_grad_batch(jnp.asarray(res.deltas))

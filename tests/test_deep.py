@@ -54,7 +54,7 @@ def test_deep_linear_network_has_the_two_layer_linear_answer():
   eps = np.linalg.norm(x)  # > |g . x| / ||g||: then both ends of the parabola are maxima
   problem = Problem.autodiff(mlp_forward, net, "quadratic", x, 0.0, eps=eps)
   run = run_census(problem, key=jax.random.key(8), n_restarts=128,
-                           config=PGAConfig(step_rule="grad0", step=0.1, max_steps=5000))
+                   config=PGAConfig(step_rule="grad0", step=0.1, max_steps=5000))
   assert run.summary["distinct_maxima"] == 2 and run.summary["certified_fraction"] == 1.0
   want = np.array([eps * g / np.linalg.norm(g), -eps * g / np.linalg.norm(g)])
   got = np.array([mx["delta"] for mx in run.maxima])

@@ -65,7 +65,7 @@ def test_candidates_are_classified_by_where_they_end():
     # The paper's network: every grad f search is pushed onto the search ball's surface, so
     # none is left to classify (reported as inf, never as a small number).
     p = hunt.hunt_interior_critical(_problem(GridPoint(d=16, m=32, s=1.0)),
-                                            key=jax.random.key(5))
+                                    key=jax.random.key(5))
   assert p.candidates_inside == 0 and p.closest == np.inf and p.candidate_lambda is None
 
 

@@ -75,7 +75,7 @@ def test_pga_and_certificates_agree_through_either_objective():
   dense_err = 10 * 6 * u * np.abs(cc.lambda_tangent[need]).max()  # eigvalsh, d = 6
   for precision in ("mixed", "float64"):
     lz = lambda_tangent_lanczos(obj, rc.deltas[need], eps=eps, precision=precision,
-                                          rtol_h=1e-7)
+                                rtol_h=1e-7)
     bound = lz.residual + np.where(lz.refined, 0.0, MIXED_MARGIN * lz.scale) + dense_err
     assert lz.verified.all()
     assert (np.abs(lz.lambda_tangent - cc.lambda_tangent[need]) <= bound).all()
@@ -99,7 +99,7 @@ def test_a_deep_network_through_the_seam():
   x = jnp.linspace(-1.0, 1.0, 5)
   problem = Problem.autodiff(apply, params, "linear", x, -1.0, eps=0.7)
   run = run_census(problem, key=jax.random.key(1), n_restarts=16,
-                           config=PGAConfig(step_rule="grad0", step=0.1, tol_g=1e-10))
+                   config=PGAConfig(step_rule="grad0", step=0.1, tol_g=1e-10))
   g = params[0].T @ params[1].T @ params[2].T @ params[3]
   assert run.summary["distinct_maxima"] == 1 and run.maxima[0]["kind"] == "boundary"
   np.testing.assert_allclose(run.maxima[0]["delta"], 0.7 * g / jnp.linalg.norm(g), atol=1e-8)
@@ -112,13 +112,13 @@ def test_rules_that_need_constants_say_so_for_other_models():
                              jnp.ones(3), -1.0, eps=0.5)
   with pytest.raises(ValueError, match="needs the rigorous ell"):
     ascent.pga(problem, key=jax.random.key(0), n_restarts=2, step_rule="lipschitz",
-                       progress=False)
+               progress=False)
   res = ascent.pga(problem, key=jax.random.key(0), n_restarts=2, step_rule="lipschitz",
-                           ell=2.0, progress=False)
+                   ell=2.0, progress=False)
   assert res.converged.all()
   # the curvature rule estimates ell_est from the model's own Hessians (here 2 diag(p) = 2 I)
   res = ascent.pga(problem, key=jax.random.key(0), n_restarts=2, step_rule="curvature",
-                           step=1.0, progress=False)
+                   step=1.0, progress=False)
   np.testing.assert_allclose(res.eta, 0.5, rtol=1e-12)
 
 

@@ -46,8 +46,8 @@ def test_the_bound_holds_at_random_points_and_at_pga_endpoints(activation, norm)
         b = relaxation.loss_upper_bound(net, loss, x, y, eps, norm)
         res = pga(Problem.two_layer(net, loss, x, y, eps=eps, norm=norm,
                                             dtype=jnp.float64),
-                          key=jax.random.key(4), n_restarts=16, step_rule="armijo", step=1.0,
-                          init="ball" if norm == "2" else "box", max_steps=300, progress=False)
+                  key=jax.random.key(4), n_restarts=16, step_rule="armijo", step=1.0,
+                  init="ball" if norm == "2" else "box", max_steps=300, progress=False)
         f, L = _values(net, loss, x, y, jnp.concatenate([pts, jnp.asarray(res.deltas)]))
         assert np.all(f >= b.f_lo) and np.all(f <= b.f_hi), (s, name)
         assert np.all(L <= b.upper), (s, name, float(L.max()), b.upper)
@@ -100,8 +100,8 @@ def test_an_unsound_relaxation_is_caught(monkeypatch):
     monkeypatch.setattr(relaxation, "_extremes", ends_only)
     unsound = relaxation.loss_upper_bound(net, loss, x, y, eps, "2")
     res = pga(Problem.two_layer(net, loss, x, y, eps=eps, dtype=jnp.float64),
-                      key=jax.random.key(4), n_restarts=64, step_rule="armijo", step=1.0,
-                      max_steps=500, progress=False)
+              key=jax.random.key(4), n_restarts=64, step_rule="armijo", step=1.0,
+              max_steps=500, progress=False)
     best = float(np.max(res.values))
     assert best <= sound.upper
     assert best > unsound.upper, (best, unsound.upper)

@@ -35,7 +35,7 @@ def test_rules_refuse_the_sets_they_do_not_run_on():
   problem = Problem.two_layer(net, "quadratic", x, y, eps=eps)
   with pytest.raises(InvalidInput, match="runs on the inf ball only"):
     ascent.pga(problem, key=jax.random.key(0), n_restarts=2, step_rule="sign",
-                       progress=False)
+               progress=False)
   with pytest.raises(InvalidInput, match="unknown; choose one of"):
     get_rule("adam")
 
