@@ -90,7 +90,7 @@ def _small_basin(depth):
                    max_steps=2000, rtol_g=1e-4, hunt=True)
 
 
-@pytest.mark.parametrize("depth", [1, 3])
+@pytest.mark.parametrize("depth", [1, pytest.param(3, marks=pytest.mark.slow)])  # 3: 23-28 s
 def test_the_small_basin_control_is_caught_and_the_same_network_without_it_is_not(depth):
   net, *_ = instance(_small_basin(depth))
   assert isinstance(net, MLP if depth > 1 else Network)  # depth 3 runs through autodiff
