@@ -498,7 +498,10 @@ def _short_b(s) -> str:
             f"{s['increase_steps_checked']} steps")
   if s["not_polynomial"]:
     return "exponential in " + ", ".join(s["not_polynomial"])
-  return f"converged {s['converged_fraction']:.2%}, certified {s['certified_fraction_of_all']:.2%}"
+  growth = "; ".join(f"{k}: exponent {v['slope']:.3g} [{v['ci'][0]:.3g}, {v['ci'][1]:.3g}], "
+                     f"{v.get('growth', '-')}" for k, v in (s.get("exponents") or {}).items())
+  return (f"converged {s['converged_fraction']:.2%}, certified "
+          f"{s['certified_fraction_of_all']:.2%}" + (f"; {growth}" if growth else ""))
 
 
 def _short_c(s) -> str:
