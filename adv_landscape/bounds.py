@@ -249,15 +249,12 @@ def sampled_constants(problem, *, key: jax.Array, n: int = 64) -> Sampled:
   Hessians, reduced to its first layer's row space the same way; G_f and H_f (properties
   of a two-layer f) are NaN.
   """
-  if getattr(problem.objective, "RIGOROUS", False):
-    with jax.enable_x64(True):
-      prob = problem.astype(jnp.float64)
-      return _sampled_two_layer(prob.objective, float(prob.constraint.eps),
-                                prob.constraint.NORM, key, n)
   norm = problem.constraint.NORM
   with jax.enable_x64(True):
     prob = problem.astype(jnp.float64)
     obj = prob.objective
+    if getattr(obj, "RIGOROUS", False):
+      return _sampled_two_layer(obj, float(prob.constraint.eps), norm, key, n)
     pts = sample_points(key, n, prob.d, float(prob.constraint.eps), norm)
     H = jax.jit(_reduced(obj.hess, obj.hvp, _problem_basis(prob)))(pts)
     Hn = jnp.linalg.norm(H, ord=2, axis=(1, 2))

@@ -41,9 +41,9 @@ from adv_landscape.lanczos import (  # noqa: F401
 )
 from adv_landscape.problem import Problem
 
-__all__ = ["CLASSES", "Certificate", "ConcaveBall", "covering_ball", "certify", "require_smooth", "lambda_tangent_shift",
-           "lambda_tangent_householder", "classify", "Hunt", "hunt_interior_critical",
-           "lambda_tangent_lanczos", "LanczosResult"]
+__all__ = ["CLASSES", "Certificate", "ConcaveBall", "covering_ball", "certify", "require_smooth",
+           "lambda_tangent_shift", "lambda_tangent_householder", "classify", "Hunt",
+           "hunt_interior_critical", "lambda_tangent_lanczos", "LanczosResult"]
 
 CLASSES = ("boundary_local_max", "boundary_saddle", "degenerate", "interior_local_max",
            "interior_saddle", "interior_local_min", "unverified", "not_stationary")

@@ -130,8 +130,9 @@ def hunt_interior_critical(problem: Problem, *, key: jax.Array, n_starts: int = 
   Ascent from interior starts (PGA from ``ball`` and ``zero`` starts)
   complements this search in the sweep.
 
-  Any ``Problem`` (deep networks by autodiff, either ball). "Strictly inside" is judged against the search ball (``PINNED`` of its radius, itself
-  (1 - ``SHELL``) eps), which lies inside the certificates' tol_b shell."""
+  Any ``Problem`` (deep networks by autodiff, either ball). "Strictly inside" is judged
+  against the search ball (``PINNED`` of its radius, itself (1 - ``SHELL``) eps), which
+  lies inside the certificates' tol_b shell."""
   box = problem.constraint.NORM == "inf"
   with jax.enable_x64(True):
     problem = problem.astype(jnp.float64)

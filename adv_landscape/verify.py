@@ -313,8 +313,9 @@ def for_setting(p: GridPoint, norm: str = "2", depth: int = 1,
   normalized ones; points of the studies in ``L2_ONLY_STUDIES`` stay on the ball
   (``study`` names the point's), those in ``LINF_FAMILY`` take that family.
   depth > 1 applies to the paper's families (the planted controls stay
-  two-layer instances: they test the checks, not the networks), and the lipschitz rule, which needs the rigorous ell that only
-  two-layer networks have, becomes the curvature rule (eta = c / ell_est).
+  two-layer instances: they test the checks, not the networks), and the lipschitz
+  rule, which needs the rigorous ell that only two-layer networks have, becomes the
+  curvature rule (eta = c / ell_est).
   """
   if norm not in ("2", "inf"):
     raise InvalidInput(f"norm={norm!r} is unknown; choose '2' or 'inf'")

@@ -10,9 +10,9 @@ maxima (one certified interval per network, shared by the rules). Reported per r
 (mean over the networks, with the smallest and largest): p_global (the share of restarts
 ending at a certified maximum within 2 tol of the global maximum, tol = 1e-3 relative
 the certified interval's width at most; unconverged restarts count as misses),
-whether PGA's best is the global one, distinct maxima, median evaluations; per s the branch and bound's closed
-share and regions, and the relaxation bound's relative gap (``census --bound``). Page's L
-within networks for "p_global falls as s grows" (and the reverse), per rule.
+whether PGA's best is the global one, distinct maxima, median evaluations; per s
+the branch and bound's closed share and regions, and the relaxation bound's relative
+gap (``census --bound``). Page's L within networks for "p_global falls as s grows" (and the reverse), per rule.
 
 Run:  python -m benchmarks.p_global --json benchmarks/results/p_global.json
       (about 5 minutes on 2 cores); the table again: --table PATH
