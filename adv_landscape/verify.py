@@ -250,13 +250,17 @@ def _points_c_secondary(z: Sizes, b: dict) -> list[tuple[GridPoint, str]]:
 
 
 def _points_d(z: Sizes, b: dict) -> list[tuple[GridPoint, str]]:
+  """D's points per loss: B's fair step rules (grad0, normalized and armijo; the full grid adds
+  the lipschitz rule and its hunts) at s = 1/4, 1, 4, ball starts, and B's d axis under
+  armijo steps (which use no estimated ell; to d = 64 in the quick grid) as the loss's own
+  growth axis ("D-d"). They run
+  on the growth axes' networks (``grid``), so every loss has as many units as B's axes."""
   out = []
   for loss in OTHER_LOSSES:
-    # the normalized step too: a loss fails B only when no fair rule converges (the
-    # exponential loss's rigorous ell is 1e15, so its lipschitz step is 1e-16)
-    # (the quick grid leaves lipschitz, its hunts and armijo to the full grid: time)
-    rules = (("grad0", 0.05), ("normalized", 0.05)) + (
-        () if z.quick else (("lipschitz", 1.0), ("armijo", 1.0)))
+    # the normalized and armijo steps too: a loss fails B only when no fair rule converges
+    # (the exponential loss's rigorous ell is 1e15, so its lipschitz step is 1e-16)
+    rules = (("grad0", 0.05), ("normalized", 0.05), ("armijo", 1.0)) + (
+        () if z.quick else (("lipschitz", 1.0),))
     for rule, step in rules:
       for s in (0.25, 1.0, 4.0):
         out.append((GridPoint(d=z.d0, m=z.m0, s=s, loss=loss, step_rule=rule, step=step,
@@ -264,6 +268,9 @@ def _points_d(z: Sizes, b: dict) -> list[tuple[GridPoint, str]]:
                     "D"))
     out.append((GridPoint(d=z.d0, m=z.m0, s=1.0, loss=loss, init="ball", step_rule="grad0",
                           step=0.05, **b), "D"))
+    # (the quick grid stops at d = 64: its d = 128 points were half of D's time)
+    out += [(GridPoint(d=d, m=z.m0, s=1.0, loss=loss, step_rule="armijo", step=1.0, **b),
+             "D-d") for d in (z.ds if not z.quick else [d for d in z.ds if d <= 64])]
   return out
 
 
@@ -285,10 +292,10 @@ def grid(*, quick: bool, seeds: int | None = None) -> list[tuple[GridPoint, str]
     b = dict(z.base, seed=seed)
     g = dict(b, n_restarts=z.growth_restarts)
     for name, spec in CLAIM_SPECS.items():
-      if name == "B":
+      if name in ("B", "D"):  # growth axes: their unit is the network (D has its own d axis)
         out += spec.points(z, g) if seed < z.growth_seeds else []
-      elif seed < z.seeds or (name in ("A", "C") and not z.quick and seed < z.growth_seeds):
-        out += spec.points(z, b)  # the full grid's A and C run on the growth axes' networks
+      elif seed < z.seeds or (name in ("A", "C") and seed < z.growth_seeds):
+        out += spec.points(z, b)  # A and C run on the growth axes' networks (8 or 16)
     if seed < z.seeds:
       out += [(p, s) for p, s in _control_points(b, z.d0, z.m0, z.ds)
               if s not in growth_controls]
@@ -361,7 +368,8 @@ def run_verify(out_dir: str, *, quick: bool, seed: int = 0, seeds: int | None = 
   for spec in CLAIM_SPECS.values():
     recs = spec.select(main)
     res = spec.check(recs, seed=seed)
-    res["units"] = claims.units(recs)  # independent networks the statistic is over
+    # independent networks the statistic is over (D: the fewest of any loss, set by its check)
+    res.setdefault("units", claims.units(recs))
     res["indicative"] = res["units"] < MIN_UNITS  # too few for a verdict to be more
     results.append(res)
   controls = []
@@ -372,7 +380,7 @@ def run_verify(out_dir: str, *, quick: bool, seed: int = 0, seeds: int | None = 
       r["studies"] = r["studies"] + ([growth_study[name]] if name in growth_study else [])
     res = CLAIM_SPECS[claim].check(recs, seed=seed) if recs else {"verdict": "not run",
                                                                     "statistic": None}
-    res["units"] = claims.units(recs)
+    res.setdefault("units", claims.units(recs))
     family = ", ".join(sorted({r["point"].get("family", "paper") for r in recs})) or family
     controls.append({"claim": claim, "family": family, "name": name,
                      "description": description, "expected": expected,
@@ -555,12 +563,12 @@ def write_report(report: dict, path: str) -> None:
            f"{report['t1_violations']} (T1 is loose by orders of magnitude, so this count "
            f"alone could not fail). Proved fraction: "
            f"{report['proved_fraction']:.2%} of restarts.", "",
-           "| claim | verdict | threshold | statistic | interval | units (networks) | "
+           "| claim | verdict | threshold | statistic | interval | units | "
            "instances | time (s) |",
            "|---|---|---|---|---|---|---|---|"]
   for c in report["claims"]:
     ci = "-" if not c["ci"] or None in c["ci"] else f"[{c['ci'][0]:.2f}, {c['ci'][1]:.2f}]"
-    verdict = c["verdict"] + (" (indicative: fewer than 8 networks)" if c.get("indicative")
+    verdict = c["verdict"] + (" (indicative: fewer than 8 units)" if c.get("indicative")
                               else "")
     lines.append(f"| {c['claim']} | {verdict} | {c['threshold']} | {_headline(c)} | {ci} | "
                  f"{c.get('units', '-')} | "
@@ -569,20 +577,23 @@ def write_report(report: dict, path: str) -> None:
             "never over restarts; for B the first exponent, for C the log-log slope of the "
             "first step rule's medians. Units: the independent networks a claim's statistic "
             "is over (a network is drawn from its seed, d and m; restarts, input scales and "
-            "step rules of one network are not new units). Time: "
+            "step rules of one network are not new units); where the statistic pairs "
+            "networks, its pairs: B's are the fewest seeds of any growth axis (an exponent's "
+            "interval is over per-seed slopes), D's the fewest seeds of any loss. Time: "
             "the computing time of the grid points a claim reads (claims share points, so the "
             "column sums to more than the total).", "",
             "## Controls", "",
             "Planted instances on which the claim is false (expected `fails`) or true "
             "(expected `holds`), checked by the same code; each must say what is expected.", "",
             "| claim | control | family | description | expected | verdict | statistic | "
-            "instances |",
-            "|---|---|---|---|---|---|---|---|"]
+            "instances | units |",
+            "|---|---|---|---|---|---|---|---|---|"]
   for c in report.get("controls", []):
     flag = (c["verdict"] if c["verdict"] == c.get("expected", "fails") else
             f"**{c['verdict']} (expected {c.get('expected', 'fails')}): NOT DETECTED**")
     lines.append(f"| {c['claim']} | {c['name']} | {c['family']} | {c['description']} | "
-                 f"{c.get('expected', 'fails')} | {flag} | {_stat_short(c)} | {c['instances']} |")
+                 f"{c.get('expected', 'fails')} | {flag} | {_stat_short(c)} | {c['instances']} | "
+                 f"{c.get('units', '-')} |")
   lines += [""] + _paragraphs(report)
   for name, fe in report.get("secondary", {}).items():
     lines += ["", f"## {name} (secondary: a reading of C)", "",
@@ -734,12 +745,19 @@ def _section_c(c) -> list[str]:
 
 
 def _section_d(d) -> list[str]:
-  out = ["## D: other losses", "", "| loss | A | B | C | loss verdict |", "|---|---|---|---|---|"]
+  units = d["details"].get("units_per_loss", {})
+  out = ["## D: other losses", "",
+         "| loss | A | B | C | d exponent under armijo [t interval], growth | units (seeds) | "
+         "loss verdict |", "|---|---|---|---|---|---|---|"]
   for loss, p in d["details"]["per_loss"].items():
+    ax = ((p["B"]["statistic"] or {}).get("exponents") or {}).get("d/armijo")
+    growth = (f"{ax['slope']:.2f} [{ax['ci'][0]:.2f}, {ax['ci'][1]:.2f}], {ax['growth']}"
+              if ax else "-")
     out.append(f"| {loss} | " + " | ".join(p[k]["verdict"] for k in "ABC")
-               + f" | {d['details']['loss_verdicts'][loss]} |")
-  out += ["", f"Verdict: **{d['verdict']}** ({d['threshold']}). Would have failed on: "
-          f"{d['would_fail']}."]
+               + f" | {growth} | {units.get(loss, '-')} | "
+               f"{d['details']['loss_verdicts'][loss]} |")
+  out += ["", f"Verdict: **{d['verdict']}** ({d['threshold']}; its units are the fewest "
+          f"seeds of any loss). Would have failed on: {d['would_fail']}."]
   return out
 
 

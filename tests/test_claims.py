@@ -97,6 +97,15 @@ def test_b_polynomial_growth_holds_and_exponential_growth_fails():
   assert res["statistic"]["not_polynomial"] == ["step_halvings"]
 
 
+def test_b_units_are_the_seeds_of_a_growth_axis_not_its_networks():
+  """Along d every (seed, d) is its own network, but the exponent's t interval is over the 3
+  per-seed slopes: 3 units, not 15; without a growth axis the networks are the units."""
+  poly = _growth(lambda d: 10 * d**0.5, (8, 16, 32, 64, 128), "B-d", "d")
+  assert claims.units(poly) == 15 and claims.claim_b(poly)["units"] == 3
+  flat = [_b_group(1.0, 1.0, seed=i) for i in range(5)]
+  assert claims.claim_b(flat)["units"] == 5
+
+
 def test_b_growth_within_noise_is_mixed_not_fails():
   per_seed = [[37, 37, 41, 54, 68], [97, 39, 52, 106, 280], [26, 34, 104, 55, 123],
               [65, 33, 62, 61, 143]]
@@ -207,7 +216,21 @@ def test_d_verdicts():
          for r in good]
   assert claims.claim_d(good)["verdict"] == "holds"
   assert claims.claim_d(bad)["verdict"] == "fails"
-  assert claims.claim_d(good + bad)["verdict"] == "mixed"
+  # one loss failing is not absorbed by another that holds (the old rule said "mixed")
+  both = claims.claim_d(good + bad)
+  assert both["verdict"] == "fails"
+  assert both["details"]["loss_verdicts"] == {"logistic": "fails", "quadratic": "holds"}
+
+
+def test_d_units_are_the_fewest_networks_of_any_loss():
+  """"For every loss" is as well supported as its weakest loss: 3 networks on the quadratic
+  loss and 2 on the logistic one are 2 units, not 5 (nor the 3 distinct seeds)."""
+  good = _c_records(lambda j, s: 100 + 10 * j + s, lambda j, s: 1 + j)
+  other = [dict(r, point=dict(r["point"], loss="logistic")) for r in good
+           if r["point"]["seed"] < 2]
+  res = claims.claim_d(good + other)
+  assert res["details"]["units_per_loss"] == {"logistic": 2, "quadratic": 3}
+  assert res["units"] == 2
 
 
 # --- planted controls: each family, through the same checks, must fail ---------------------
