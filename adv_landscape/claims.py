@@ -180,8 +180,13 @@ def _exponents(records, seed, *, power_sims: int = 200):
   also tries the logarithmic model of linear convergence), the rule's power at the
   measured noise, and T1's own exponent (the growth the theorem allows)."""
   fits = {}
+  # one fit per label: studies that share a label (B's and D's d axes under armijo) are one
+  # axis, so a record of both counts once and no fit overwrites another
+  labels = defaultdict(list)
   for study, axis in GROWTH_AXES.items():
-    rs = [r for r in records if study in r.get("studies", [])]
+    labels[(_axis_label(study, axis), axis)].append(study)
+  for (label, axis), studies in labels.items():
+    rs = [r for r in records if any(s in r.get("studies", []) for s in studies)]
     if len({_axis_value(r, axis) for r in rs}) < 2:
       continue
     xs = [_axis_value(r, axis) for r in rs]
@@ -205,7 +210,7 @@ def _exponents(records, seed, *, power_sims: int = 200):
     keep = [i for i, t in enumerate(t1s) if np.isfinite(t) and t > 0]
     bound = (unit_slope_fit([xs[i] for i in keep], [t1s[i] for i in keep],
                             [seeds[i] for i in keep]).slope if len(keep) >= 2 else None)
-    fits[_axis_label(study, axis)] = {"slope": fit.slope, "ci": list(fit.ci), "instances": fit.n,
+    fits[label] = {"slope": fit.slope, "ci": list(fit.ci), "instances": fit.n,
                   "seeds": fit.units, "eta_t_slope": fit_eta.slope,
                   "eta_t_ci": list(fit_eta.ci), "polynomial": growth.polynomial,
                   "evaluations_slope": fit_ev.slope if fit_ev else None,

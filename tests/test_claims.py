@@ -106,6 +106,17 @@ def test_b_units_are_the_seeds_of_a_growth_axis_not_its_networks():
   assert claims.claim_b(flat)["units"] == 5
 
 
+def test_studies_sharing_an_axis_label_make_one_fit():
+  """B's d axis under armijo and D's per-loss one share the label d/armijo: one fit over both
+  (6 seeds), never one silently overwriting the other (3)."""
+  b = _growth(lambda d: 10 * d**0.5, (8, 16, 32, 64), "B-d-armijo", "d")
+  d = _growth(lambda d: 10 * d**0.5, (8, 16, 32, 64), "D-d", "d")
+  for r in d:
+    r["point"]["seed"] += 3
+  fits = claims.claim_b(b + d)["statistic"]["exponents"]
+  assert list(fits) == ["d/armijo"] and fits["d/armijo"]["seeds"] == 6
+
+
 def test_b_growth_within_noise_is_mixed_not_fails():
   per_seed = [[37, 37, 41, 54, 68], [97, 39, 52, 106, 280], [26, 34, 104, 55, 123],
               [65, 33, 62, 61, 143]]
