@@ -211,23 +211,23 @@ def _exponents(records, seed, *, power_sims: int = 200):
     bound = (unit_slope_fit([xs[i] for i in keep], [t1s[i] for i in keep],
                             [seeds[i] for i in keep]).slope if len(keep) >= 2 else None)
     fits[label] = {"slope": fit.slope, "ci": list(fit.ci), "instances": fit.n,
-                  "seeds": fit.units, "eta_t_slope": fit_eta.slope,
-                  "eta_t_ci": list(fit_eta.ci), "polynomial": growth.polynomial,
-                  "evaluations_slope": fit_ev.slope if fit_ev else None,
-                  "evaluations_ci": list(fit_ev.ci) if fit_ev else None,
-                  "growth": growth.verdict, "semilog_advantage": growth.advantage,
-                  "semilog_advantage_se": growth.noise, "heldout_errors": growth.errors,
-                  "loglog_heldout_error": growth.loglog_error,
-                  "semilog_heldout_error": growth.semilog_error,
-                  "local_slopes": growth.local_slopes, "stable": growth.stable,
-                  "censored_instances": int(sum(_instance_median(r)[1] for r in rs)),
-                  "values": grid,
-                  "units_per_value": [len({s for x, s in zip(xs, seeds) if x == g})
-                                      for g in grid],
-                  "noise_sd_log": sigma, "power": power,
-                  "bound_exponent": bound,
-                  "below_bound": (None if bound is None or not np.isfinite(fit.ci[1])
-                                  else bool(fit.ci[1] <= bound))}
+                   "seeds": fit.units, "eta_t_slope": fit_eta.slope,
+                   "eta_t_ci": list(fit_eta.ci), "polynomial": growth.polynomial,
+                   "evaluations_slope": fit_ev.slope if fit_ev else None,
+                   "evaluations_ci": list(fit_ev.ci) if fit_ev else None,
+                   "growth": growth.verdict, "semilog_advantage": growth.advantage,
+                   "semilog_advantage_se": growth.noise, "heldout_errors": growth.errors,
+                   "loglog_heldout_error": growth.loglog_error,
+                   "semilog_heldout_error": growth.semilog_error,
+                   "local_slopes": growth.local_slopes, "stable": growth.stable,
+                   "censored_instances": int(sum(_instance_median(r)[1] for r in rs)),
+                   "values": grid,
+                   "units_per_value": [len({s for x, s in zip(xs, seeds) if x == g})
+                                       for g in grid],
+                   "noise_sd_log": sigma, "power": power,
+                   "bound_exponent": bound,
+                   "below_bound": (None if bound is None or not np.isfinite(fit.ci[1])
+                                   else bool(fit.ci[1] <= bound))}
   return fits
 
 
@@ -532,8 +532,8 @@ def claim_d(records: list[dict], *, seed: int = 0) -> dict:
   A loss holds when every tested claim holds for it, fails when any fails,
   and is mixed otherwise. D fails when any loss fails (a contradiction on one
   loss is not absorbed by the others), holds when every loss holds, and is
-  mixed otherwise. Its ``units`` are the fewest independent networks of any
-  loss: "for every loss" is only as well supported as its weakest loss.
+  mixed otherwise. Its ``units`` are the fewest seeds of any loss: "for every
+  loss" is only as well supported as its weakest loss.
   """
   by_loss = defaultdict(list)
   for r in records:

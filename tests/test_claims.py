@@ -233,9 +233,9 @@ def test_d_verdicts():
   assert both["details"]["loss_verdicts"] == {"logistic": "fails", "quadratic": "holds"}
 
 
-def test_d_units_are_the_fewest_networks_of_any_loss():
-  """"For every loss" is as well supported as its weakest loss: 3 networks on the quadratic
-  loss and 2 on the logistic one are 2 units, not 5 (nor the 3 distinct seeds)."""
+def test_d_units_are_the_fewest_seeds_of_any_loss():
+  """"For every loss" is as well supported as its weakest loss: 3 seeds on the quadratic loss
+  and 2 on the logistic one are 2 units, not 5 (nor the 3 distinct seeds)."""
   good = _c_records(lambda j, s: 100 + 10 * j + s, lambda j, s: 1 + j)
   other = [dict(r, point=dict(r["point"], loss="logistic")) for r in good
            if r["point"]["seed"] < 2]
