@@ -2,10 +2,11 @@
 
 Each check returns ``{claim, grid, statistic, threshold, verdict, ci, seconds,
 details, would_fail}`` with ``verdict`` in holds / fails / mixed (or
-``untested`` where the records cannot decide). ``CLAIMS`` is the registry:
-name -> (check, what result would have made it fail). ``verify`` runs every
-check on the main grid and on planted controls, instance families on which
-the claim is known to be false, through the same function.
+``untested`` where the records cannot decide). The one registry of claims is
+``verify.CLAIM_SPECS`` (each claim's check, grid points, records and report
+text); ``verify`` runs every check on the main grid and on planted controls,
+instance families on which the claim is known to be false, through the same
+function.
 
 Statistics resample instances (seeds), never the restarts of one instance;
 see ``stats``.
@@ -36,7 +37,7 @@ from adv_landscape.stats import (
     unit_slope_fit,
 )
 
-__all__ = ["claim_a", "claim_b", "claim_c", "claim_d", "CLAIMS", "CERTIFIED_THRESHOLD",
+__all__ = ["claim_a", "claim_b", "claim_c", "claim_d", "CERTIFIED_THRESHOLD",
            "CONVERGED_THRESHOLD", "TREND_ALPHA", "INTERIOR_MAX_SHARE", "GROWTH_AXES",
            "bound_ratios", "units"]
 
@@ -566,5 +567,3 @@ def claim_d(records: list[dict], *, seed: int = 0) -> dict:
                     "loss's d axis, or a trend against the claim in s)",
   }
 
-
-CLAIMS = {"A": claim_a, "B": claim_b, "C": claim_c, "D": claim_d}
