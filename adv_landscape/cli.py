@@ -224,8 +224,9 @@ def build_parser() -> argparse.ArgumentParser:
                       "dataset-fashion-mnist location)")
   r.add_argument("--out", default=None,
                  help="figure folder (None means figures/, or figures-quick/ with --quick, with "
-                      "-inf appended for --norm inf, in the current folder, so that no run "
-                      "overwrites another's)")
+                      "-inf appended for --norm inf, and a subfolder named after the data set "
+                      "unless it is digits, in the current folder, so that no run overwrites "
+                      "another's)")
   r.add_argument("--norm", default="2", choices=("2", "inf"),
                  help="threat model of every experiment: the l2 ball, or the l_inf box of "
                       "half-width gamma ||x|| / sqrt(d) (sign steps in adversarial training)")

@@ -223,7 +223,7 @@ def cmd_reproduce(args) -> int:
   if out is None:  # the experiments' own default (experiments.common.default_out)
     _source_package("experiments", folder)
     out = importlib.import_module("experiments.common").default_out(args.quick or args.smoke,
-                                                                     args.norm)
+                                                                     args.norm, args.data)
   io.check_output_folder(out, "out")
   if args.json:
     io.check_output_file(args.json, "json")

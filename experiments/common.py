@@ -21,7 +21,8 @@ def parser(doc: str) -> argparse.ArgumentParser:
   p.add_argument("--data-dir", default=None, help="folder of the fashion-mnist IDX files")
   p.add_argument("--out", default=None,
                  help="figure folder (default figures/, or figures-quick/ with --quick or "
-                      "--smoke, so that a small run never overwrites the committed figures)")
+                      "--smoke, so that a small run never overwrites the committed figures; "
+                      "a subfolder named after the data set unless it is digits)")
   p.add_argument("--norm", default="2", choices=("2", "inf"),
                  help="threat model: the l2 ball (the paper's) or the l_inf box of half-width "
                       "gamma ||x|| / sqrt(d), with vertex starts and sign steps")
@@ -30,12 +31,17 @@ def parser(doc: str) -> argparse.ArgumentParser:
   return p
 
 
-def default_out(quick: bool, norm: str = "2") -> str:
+def default_out(quick: bool, norm: str = "2", data: str = "digits") -> str:
   """figures/ for the full run, figures-quick/ for the small ones, with -inf on the l_inf ball,
   in the current folder (from the checkout's root: its committed figures/), so that no run
-  overwrites another's figures and a run from elsewhere leaves the checkout alone."""
-  return os.path.join(os.getcwd(), ("figures-quick" if quick else "figures")
+  overwrites another's figures and a run from elsewhere leaves the checkout alone; a data set
+  other than digits gets its own subfolder (figures/fashion-mnist/, or the IDX folder's
+  name), so that it never overwrites the digits figures."""
+  base = os.path.join(os.getcwd(), ("figures-quick" if quick else "figures")
                       + ("-inf" if norm == "inf" else ""))
+  if data == "digits":
+    return base
+  return os.path.join(base, os.path.basename(os.path.normpath(data)) or "data")
 
 
 def radius(x, gamma: float, norm: str) -> float:
@@ -48,7 +54,7 @@ def radius(x, gamma: float, norm: str) -> float:
 def setup(args):
   jax.config.update("jax_enable_x64", True)
   if args.out is None:
-    args.out = default_out(args.quick or args.smoke, args.norm)
+    args.out = default_out(args.quick or args.smoke, args.norm, args.data)
   os.makedirs(args.out, exist_ok=True)
 
 

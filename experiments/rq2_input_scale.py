@@ -62,7 +62,8 @@ it finishes, so that a killed run, rerun with the same command, trains only what
 a store written by another configuration is refused.
 
 Command: python experiments/rq2_input_scale.py [--quick]
-Run time (2 CPU cores): full 1472 s (measured 2026-12-01); the whole `reproduce --quick`
+Run time (2 CPU cores): full 1472 s (measured 2026-12-01); --quick on Fashion-MNIST 6570 s
+(305 runs, 2026-12-07; the full one about 57 s a run, 4-5 h); the whole `reproduce --quick`
 (RQ1, RQ2, RQ3) 478 s; --smoke about 45 s.
 """
 

@@ -138,6 +138,8 @@ def test_quick_reproduce_writes_to_its_own_folder(tmp_path, monkeypatch, capsys)
 
   seen = []
   monkeypatch.chdir(tmp_path)
+  idx = tmp_path / "elsewhere" / "idx"  # a folder of IDX files (the script is stubbed)
+  idx.mkdir(parents=True)
 
   class Script:
     @staticmethod
@@ -153,11 +155,13 @@ def test_quick_reproduce_writes_to_its_own_folder(tmp_path, monkeypatch, capsys)
                       else real(name, *a))
   for flags, folder in ((["--quick"], "figures-quick"), (["--smoke"], "figures-quick"),
                         ([], "figures"), (["--norm", "inf"], "figures-inf"),
-                        (["--quick", "--norm", "inf"], "figures-quick-inf")):
+                        (["--quick", "--norm", "inf"], "figures-quick-inf"),
+                        # another data set never writes over the digits figures
+                        (["--data", "fashion-mnist"], os.path.join("figures", "fashion-mnist")),
+                        (["--quick", "--data", str(idx)], os.path.join("figures-quick", "idx"))):
     seen.clear()
     assert main(["reproduce", "--no-progress"] + flags) == 0
-    assert {os.path.basename(p) for p in seen} == {folder}, (flags, seen)
-    assert os.path.dirname(seen[0]) == str(tmp_path)
+    assert {os.path.relpath(p, tmp_path) for p in seen} == {folder}, (flags, seen)
   capsys.readouterr()
 
 
