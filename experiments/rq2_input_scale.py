@@ -526,7 +526,9 @@ def figures(logs, summary, settings, args):
     med = [np.nan if ps[str(s)]["median"] is None else ps[str(s)]["median"] for s in SCALES]
     per = np.array([[np.nan if v is None else v for v in ps[str(s)]["per_seed"]]
                     for s in SCALES])
-    ax.plot(SCALES, med, "o-", color=f"C{k}", label=f"{proto} ({protos[proto]['verdict']})")
+    what = "clean loss" if proto == "clean" else "robust loss"  # clean training: its clean loss
+    ax.plot(SCALES, med, "o-", color=f"C{k}",
+            label=f"{proto}, {what} ({protos[proto]['verdict']})")
     ax.fill_between(SCALES, np.nanmin(per, 1), np.nanmax(per, 1), color=f"C{k}", alpha=0.15)
   ax.set_xscale("log", base=2)
   ax.set_xlabel("input scale s")
