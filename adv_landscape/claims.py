@@ -46,13 +46,13 @@ CONVERGED_THRESHOLD = 0.95  # B: restarts that met ||G|| <= tol_g within budget,
 TREND_ALPHA = 0.05  # C: Page's L test of an increasing trend in s, one-sided
 INTERIOR_MAX_SHARE = 0.05  # A: instances with an interior maximum tolerated as "mixed"
 GROWTH_AXES = {"B-d": "d", "B-m": "m", "B-tol": "inv_tol_g", "B-halvings": "step_halvings",
-               "B-d-armijo": "d", "D-d": "d"}  # D-d: each other loss's d axis, armijo steps
+               "B-d-armijo": "d", "D-d-armijo": "d"}  # D-d-armijo: each other loss's d axis
 
 
 def _axis_label(study: str, axis: str) -> str:
   """The name of a growth fit: the axis, with the step rule when it is not the curvature one
   ("d/armijo": the same axis under backtracking steps, which follow the landscape)."""
-  return f"{axis}/armijo" if study.endswith("-armijo") or study == "D-d" else axis
+  return f"{axis}/armijo" if study.endswith("-armijo") else axis
 
 
 def units(records) -> int:

@@ -253,7 +253,7 @@ def _points_d(z: Sizes, b: dict) -> list[tuple[GridPoint, str]]:
   """D's points per loss: B's fair step rules (grad0, normalized and armijo; the full grid adds
   the lipschitz rule and its hunts) at s = 1/4, 1, 4, hunted ball starts, and B's d axis
   under armijo steps (which use no estimated ell; to d = 64 in the quick grid) as the loss's
-  own growth axis ("D-d"). They run on the growth axes' networks (``grid``), so every loss
+  own growth axis ("D-d-armijo"). They run on the growth axes' networks (``grid``), so every loss
   has as many units as B's axes."""
   out = []
   for loss in OTHER_LOSSES:
@@ -272,7 +272,7 @@ def _points_d(z: Sizes, b: dict) -> list[tuple[GridPoint, str]]:
                           step=0.05, hunt=True, **b), "D"))
     # (the quick grid stops at d = 64: its d = 128 points were half of D's time)
     out += [(GridPoint(d=d, m=z.m0, s=1.0, loss=loss, step_rule="armijo", step=1.0, **b),
-             "D-d") for d in (z.ds if not z.quick else [d for d in z.ds if d <= 64])]
+             "D-d-armijo") for d in (z.ds if not z.quick else [d for d in z.ds if d <= 64])]
   return out
 
 

@@ -110,7 +110,7 @@ def test_studies_sharing_an_axis_label_make_one_fit():
   """B's d axis under armijo and D's per-loss one share the label d/armijo: one fit over both
   (6 seeds), never one silently overwriting the other (3)."""
   b = _growth(lambda d: 10 * d**0.5, (8, 16, 32, 64), "B-d-armijo", "d")
-  d = _growth(lambda d: 10 * d**0.5, (8, 16, 32, 64), "D-d", "d")
+  d = _growth(lambda d: 10 * d**0.5, (8, 16, 32, 64), "D-d-armijo", "d")
   for r in d:
     r["point"]["seed"] += 3
   fits = claims.claim_b(b + d)["statistic"]["exponents"]
