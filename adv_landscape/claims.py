@@ -401,11 +401,32 @@ def _shape(medians) -> str:
   return "monotone"
 
 
+def _cell(r: dict) -> tuple[int, int]:
+  return int(r["point"]["d"]), int(r["point"]["m"])
+
+
+def _main_cell(records: list[dict]) -> tuple[int, int] | None:
+  """C's main (d, m) cell: the one with the most records, the smallest on a tie."""
+  counts = defaultdict(int)
+  for r in records:
+    counts[_cell(r)] += 1
+  return min(counts, key=lambda c: (-counts[c], c)) if counts else None
+
+
+def _c_group(r: dict, main: tuple[int, int] | None) -> str:
+  """C's group of a record: its step rule at the main cell, "rule at (d, m) = (.., ..)" at any
+  other, so that each cell's seeds stay blocks of their own (a seed's network differs
+  between cells)."""
+  rule = r["point"]["step_rule"]
+  return rule if _cell(r) == main else f"{rule} at (d, m) = {_cell(r)}"
+
+
 def claim_c(records: list[dict], *, seed: int = 0) -> dict:
   """C: at fixed gamma, a smaller input scale gives faster convergence and a
   more regular landscape (fewer distinct maxima, a more concentrated basin share).
 
-  For each step rule and each measure of ``C_MEASURES`` (the Kaplan-Meier
+  For each step rule (at each (d, m) cell: a rule at a cell other than the
+  main one is its own group, ``_c_group``) and each measure of ``C_MEASURES`` (the Kaplan-Meier
   median iteration count, a censored median ranking above every finite one;
   the number of distinct maxima; the basin entropy), a table seeds x scales
   (the same network at every scale of a seed, so a seed is a block; the maxima
@@ -426,12 +447,14 @@ def claim_c(records: list[dict], *, seed: int = 0) -> dict:
   and not counted. The log-log slope of the per-instance medians against s is
   reported beside it as a size (a t interval on per-seed slopes).
   """
-  by_rule = defaultdict(list)
+  by_rule, main = defaultdict(list), _main_cell(records)
   for r in records:
-    by_rule[r["point"]["step_rule"]].append(r)
+    by_rule[_c_group(r, main)].append(r)
   rules, groups = {}, []
   for rule, rs in sorted(by_rule.items()):
-    info = {"by_scale": {}, "counted": rule not in BOUND_RULES, "measures": {}}
+    step_rule, cell = rs[0]["point"]["step_rule"], _cell(rs[0])
+    info = {"by_scale": {}, "counted": step_rule not in BOUND_RULES, "measures": {},
+            "step_rule": step_rule, "cell": list(cell)}
     # The landscape measures count certified maxima, so a scale where this rule's restarts
     # mostly fail to converge undercounts them (a "fall" that is non-convergence): those
     # scales are dropped from the maxima measures (the iterations censor instead).

@@ -90,13 +90,14 @@ def plot_scale(claim_c: dict, out_dir: str) -> list[str]:
   for rule, info in rules.items():
     ss = [float(s) for s in info["by_scale"]]
     tab = list(info["by_scale"].values())
-    col = RULE_COLORS.get(rule, None)
+    col = RULE_COLORS.get(info.get("step_rule", rule), None)
+    style = "o-" if info.get("step_rule", rule) == rule else "s--"  # a second (d, m) cell: dashed
     lbl = (f"{rule} (Page p {info['iterations_page_p']:.2g}, slope "
            f"{info['iterations_slope']:.2f})")
-    axes[0].plot(ss, [t["median_iterations"] for t in tab], "o-", color=col, label=lbl)
-    axes[1].plot(ss, [t["distinct_maxima"] for t in tab], "o-", color=col,
+    axes[0].plot(ss, [t["median_iterations"] for t in tab], style, color=col, label=lbl)
+    axes[1].plot(ss, [t["distinct_maxima"] for t in tab], style, color=col,
                  label=f"{rule} (Page p {info['distinct_maxima_page_p']:.2g})")
-    axes[2].plot(ss, [t["best_basin_fraction"] for t in tab], "o-", color=col, label=rule)
+    axes[2].plot(ss, [t["best_basin_fraction"] for t in tab], style, color=col, label=rule)
   axes[0].set_yscale("log")
   axes[0].set_ylabel("median over seeds of Kaplan-Meier medians")
   axes[1].set_ylabel("distinct certified maxima (mean over seeds)")

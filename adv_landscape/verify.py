@@ -207,11 +207,19 @@ def _points_b(z: Sizes, b: dict) -> list[tuple[GridPoint, str]]:
 
 
 def _points_c(z: Sizes, b: dict) -> list[tuple[GridPoint, str]]:
-  return [(GridPoint(d=z.d0, m=z.m0, s=s, step_rule=rule, step=step, hunt=rule == "lipschitz",
-                     **b), "C")
-          for rule, step in (("lipschitz", 1.0), ("grad0", 0.05), ("normalized", 0.05),
-                             ("armijo", 1.0)) + ((("apgd", 2.0),) if not z.quick else ())
-          for s in z.scales]
+  """C's points: every rule at (d0, m0) (more hidden units than inputs); the full grid adds
+  the fair rules (no rigorous ell) at (4 d0, m0 / 4), fewer hidden units than inputs, which
+  ``claims.claim_c`` tests as groups of their own."""
+  out = [(GridPoint(d=z.d0, m=z.m0, s=s, step_rule=rule, step=step, hunt=rule == "lipschitz",
+                    **b), "C")
+         for rule, step in (("lipschitz", 1.0), ("grad0", 0.05), ("normalized", 0.05),
+                            ("armijo", 1.0)) + ((("apgd", 2.0),) if not z.quick else ())
+         for s in z.scales]
+  if not z.quick:
+    out += [(GridPoint(d=4 * z.d0, m=z.m0 // 4, s=s, step_rule=rule, step=step, **b), "C")
+            for rule, step in (("grad0", 0.05), ("normalized", 0.05), ("armijo", 1.0))
+            for s in z.scales]
+  return out
 
 
 # Secondary analyses: points that no claim or control reads, analysed on their own and

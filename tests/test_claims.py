@@ -200,6 +200,24 @@ def test_c_a_significant_opposite_group_fails_the_claim_and_a_peak_does_not_supp
   assert res["verdict"] == "mixed" and res["details"]["peaks"]
 
 
+def test_c_a_second_cell_is_its_own_group():
+  # The same seeds at a second (d, m) cell are other networks: mixed into one table, a seed's
+  # two networks would collide and the falling trend at the second cell would be averaged
+  # into the rising one. As their own group, the fall is seen and fails the claim.
+  main = _c_records(lambda j, s: 100 + 10 * j + s, lambda j, s: 1 + j, seeds=6)
+  other = [dict(r, point=dict(r["point"], d=128, m=32),
+                iterations=np.full(100, 300 - 40 * [0.25, 0.5, 1.0, 2.0, 4.0].index(
+                    r["point"]["s"]) - r["point"]["seed"]))
+           for r in _c_records(lambda j, s: 0, lambda j, s: 1 + j, seeds=6)]
+  res = claims.claim_c(main + other)
+  second = "grad0 at (d, m) = (128, 32)"
+  assert set(res["details"]["per_step_rule"]) == {"grad0", second}
+  assert res["details"]["per_step_rule"][second]["cell"] == [128, 32]
+  assert res["details"]["per_step_rule"]["grad0"]["verdict_iterations"] == "supports"
+  assert res["details"]["contradicting_groups"] == [f"{second}/iterations"]
+  assert res["verdict"] == "fails"
+
+
 def test_c_rules_set_by_the_rigorous_ell_are_not_counted():
   up = [dict(r, point=dict(r["point"], step_rule="lipschitz"))
         for r in _c_records(lambda j, s: 100 + 10 * j + s, lambda j, s: 1 + j)]
