@@ -132,10 +132,9 @@ def certify_box(problem, deltas, *, tol_g=None, tol_b: float | None = None,
     prepare_endpoints,
     require_smooth,
   )
-  from adv_landscape.problem import LinfBall
 
   require_smooth(problem)
-  if not isinstance(problem.constraint, LinfBall):
+  if problem.constraint.name != "inf":
     raise InvalidInput("certify_box needs a problem on the l_inf ball (norm='inf')")
   deltas, tol_b = prepare_endpoints(problem, deltas, tol_b)
   d, B = problem.d, deltas.shape[0]

@@ -40,7 +40,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from adv_landscape import objective as closed_form
-from adv_landscape.deep import MLP, mlp_forward
+from adv_landscape.deep import mlp_forward
 from adv_landscape.errors import InvalidInput
 from adv_landscape.geometry import project_ball_batch, sample_ball, sample_sphere
 from adv_landscape.losses import Loss, get_loss
@@ -112,8 +112,8 @@ class AutodiffObjective:
   loss: Loss = dataclasses.field(**_static)
 
   def first_layer(self):
-    return self.params.Ws[0] if self.apply is mlp_forward and isinstance(self.params, MLP) \
-        else None
+    # mlp_forward takes an MLP, whose x enters through Ws[0] alone
+    return self.params.Ws[0] if self.apply is mlp_forward else None
 
   def with_loss(self, loss: Loss, y) -> "AutodiffObjective":
     return AutodiffObjective(self.params, self.x, y, self.apply, loss)

@@ -116,3 +116,44 @@ def test_modules_of_one_layer_never_import_each_other(layer):
   for name in layer:
     if name in modules:
       assert not set(internal_imports(modules[name], modules)) & (set(layer) - {name})
+
+
+# The model and constraint types: code outside the module that defines one asks a capability
+# (``constraint.name``, ``objective.RIGOROUS``, ``first_layer()``, ``models.family_of``)
+# instead of testing the type, so that a new family or set needs no edit elsewhere.
+# ``models.family_of`` is the family registry's own dispatch.
+_OWN_TYPES = {"L2Ball": "problem", "LinfBall": "problem", "TwoLayerObjective": "problem",
+              "AutodiffObjective": "problem", "Problem": "problem", "Network": "network",
+              "MLP": "deep"}
+
+
+def type_tests(modules=None) -> list[str]:
+  """Every isinstance on a model or constraint type outside its own module, as
+  'module.py:line isinstance(..., Type)'."""
+  modules = modules or _modules()
+  out = []
+  for name, path in modules.items():
+    if name == "models":
+      continue
+    for node in ast.walk(ast.parse(path.read_text())):
+      if isinstance(node, ast.Call) and getattr(node.func, "id", None) == "isinstance" \
+          and len(node.args) == 2:
+        kinds = node.args[1].elts if isinstance(node.args[1], ast.Tuple) else [node.args[1]]
+        for k in kinds:
+          t = k.id if isinstance(k, ast.Name) else getattr(k, "attr", None)
+          if t in _OWN_TYPES and _OWN_TYPES[t] != name:
+            out.append(f"{name}.py:{node.lineno} isinstance(..., {t})")
+  return out
+
+
+def test_no_type_tests_on_models_or_constraints_outside_their_module():
+  bad = type_tests()
+  assert not bad, "ask a capability instead:\n" + "\n".join(bad)
+
+
+def test_the_type_check_sees_a_planted_isinstance(tmp_path):
+  planted = tmp_path / "ascent.py"
+  planted.write_text("from adv_landscape import problem\n\ndef f(p):\n"
+                     "  return isinstance(p.constraint, (int, problem.LinfBall))\n")
+  assert type_tests({**_modules(), "ascent": planted}) == [
+      "ascent.py:4 isinstance(..., LinfBall)"]
