@@ -518,9 +518,8 @@ def pga_chunks(problem: Problem, *, key: jax.Array, n_restarts: int,
       raise InvalidInput(f"step_rule={step_rule!r} needs the rigorous ell, which exists for "
                          f"two-layer networks only: use curvature (ell estimated over the "
                          f"ball), grad0 or normalized, or pass ell")
-    from adv_landscape.bounds import instance_constants
-    ell = instance_constants(obj.net, obj.loss, x, obj.y, float(problem.constraint.eps),
-                             norm=problem.constraint.NORM).ell
+    from adv_landscape.bounds import rigorous_constants
+    ell = rigorous_constants(problem).ell
   config = PGAConfig(step_rule=step_rule, step=float(step), init=init, tol_g=float(tol_g),
                      max_steps=int(max_steps), chunk=int(chunk), check_every=int(check_every))
   chunk = min(chunk, n_restarts)

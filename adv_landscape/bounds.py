@@ -30,14 +30,14 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from adv_landscape import objective as closed_form
 from adv_landscape.errors import InvalidInput
 from adv_landscape.geometry import sample_ball
 from adv_landscape.losses import Loss, get_loss
-from adv_landscape.network import Network, forward
-from adv_landscape.problem import Problem
+from adv_landscape.network import Network, forward, validate_problem
 
-__all__ = ["Constants", "instance_constants", "sampled_constants", "estimate_ell", "t1_bound",
-           "t2_bound", "fit_exponent", "Fit"]
+__all__ = ["Constants", "instance_constants", "rigorous_constants", "sampled_constants",
+           "estimate_ell", "t1_bound", "t2_bound", "fit_exponent", "Fit"]
 
 
 class Constants(NamedTuple):
@@ -122,11 +122,13 @@ def instance_constants(net: Network, loss: Loss | str, x, y, eps: float, *,
   c3w = np.where(c3 == 0, 0.0, c3 * a_abs * wn)
   T_f = _psd_norm(W, c3w) if np.all(np.isfinite(c3w)) else math.inf
   with jax.enable_x64(True):
-    obj = Problem.two_layer(net, loss, x, y, eps=eps, dtype=jnp.float64).objective
-    zero = jnp.zeros_like(obj.x)
-    f0 = np.asarray(forward(obj.net, obj.x))
-    L0 = float(obj.value(zero))
-    grad0 = float(np.linalg.norm(obj.grad(zero)))
+    validate_problem(net, x, eps, y, loss=loss)
+    n64, x64 = net.astype(jnp.float64), jnp.asarray(x, jnp.float64)
+    y64 = jnp.asarray(y, jnp.int32 if loss.multi_output else jnp.float64)
+    zero = jnp.zeros_like(x64)
+    f0 = np.asarray(forward(n64, x64))
+    L0 = float(closed_form.value(n64, loss, x64, y64, zero))
+    grad0 = float(np.linalg.norm(closed_form.grad(n64, loss, x64, y64, zero)))
     if loss.multi_output:
       l1, l2, l3 = loss.sups(None, None, y)
       L_max = L0 + l1 * eps2 * G_f  # mean value theorem, ||grad l|| <= l1
@@ -140,6 +142,17 @@ def instance_constants(net: Network, loss: Loss | str, x, y, eps: float, *,
   rho = _mul(l3, G_f**3) + 3.0 * l2 * G_f * H_f + _mul(l1, T_f)
   return Constants(float(G_f), float(H_f), T_f, float(F), float(ell), float(rho),
                    float(L_max), L0, grad0)
+
+
+def rigorous_constants(problem) -> Constants:
+  """``instance_constants`` of a ``Problem`` (its objective's arrays, its set's radius and
+  norm) where its objective has rigorous bounds (``RIGOROUS``), else
+  ``unavailable_constants`` (NaN but L(0) and ||grad L(0)||)."""
+  obj = problem.objective
+  if not obj.RIGOROUS:
+    return unavailable_constants(problem)
+  return instance_constants(obj.net, obj.loss, obj.x, obj.y, float(problem.constraint.eps),
+                            norm=problem.constraint.NORM)
 
 
 def _mul(a, b):  # 0 * inf = 0: a zero third derivative makes an infinite factor moot

@@ -45,7 +45,7 @@ from adv_landscape.config import PGAConfig, Tolerances
 from adv_landscape.errors import InvalidInput
 from adv_landscape.network import forward
 from adv_landscape.problem import Problem
-from adv_landscape.proof import Proof, prove_maximum
+from adv_landscape.proof import Proof, prove_endpoint
 
 __all__ = ["PGAConfig", "Tolerances", "CensusRun", "run_census"]
 
@@ -137,9 +137,8 @@ def run_census(problem: Problem, *, key: jax.Array, n_restarts: int,
       proofs = _box_proofs(cert, res.deltas, cs)
       cs, proofs = merge_proved(cs, res.deltas, proofs, eps=eps)
     elif obj.RIGOROUS:
-      proofs = [proved[int(i)] if int(i) in proved else prove_maximum(
-          obj.net, obj.loss, obj.x, obj.y, res.deltas[i], eps=eps, tol_b=tols.tol_b)
-          for i in cs.reps]
+      proofs = [proved[int(i)] if int(i) in proved else prove_endpoint(
+          problem, res.deltas[i], tol_b=tols.tol_b) for i in cs.reps]
       cs, proofs = merge_proved(cs, res.deltas, proofs, eps=eps)
     else:
       proofs = [Proof(np.nan, np.nan, np.nan, np.nan, np.nan, str(k),
@@ -264,7 +263,7 @@ def _certify(problem, deltas, tol, tols, balls, proved, *, prove, progress,
   On the sphere of a two-layer network with proofs on: the first-order KKT points
   outside the known balls are clustered (tol_c eps, best value first, at most
   _MAX_CANDIDATES clusters); each cluster's best endpoint is certified, and where it is
-  a maximum, proved (``proof.prove_maximum``). A proof's nested balls, from the smallest
+  a maximum, proved (``proof.prove_endpoint``). A proof's nested balls, from the smallest
   holding the maximiser to the unique ball (``Proof.concave``), are
   ``certify.ConcaveBall``s: Hess_S L <= -kappa at every point of each, so every endpoint
   that meets the first-order conditions there inherits lambda_T <= -kappa without an
@@ -298,7 +297,7 @@ def _certify(problem, deltas, tol, tols, balls, proved, *, prove, progress,
     for i, c in zip(reps, rc.classes):
       if c != "boundary_local_max":
         continue
-      pr = prove_maximum(obj.net, obj.loss, obj.x, obj.y, deltas[i], eps=eps, tol_b=tols.tol_b)
+      pr = prove_endpoint(problem, deltas[i], tol_b=tols.tol_b)
       proved[i] = pr
       if np.isfinite(pr.radius) and pr.concave:  # nested, smallest (tightest) first
         balls.extend(ConcaveBall(pr.centre, r, k, e, g) for r, k, e, g in pr.concave)

@@ -94,13 +94,14 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from adv_landscape import objective as closed_form
 from adv_landscape.bounds import instance_constants
 from adv_landscape.geometry import householder
 from adv_landscape.losses import Loss, get_loss
-from adv_landscape.network import Network
-from adv_landscape.problem import Problem
+from adv_landscape.network import Network, validate_problem
 
-__all__ = ["Proof", "Rounding", "prove_maximum", "prove_maxima", "distance", "rounding_bounds"]
+__all__ = ["Proof", "Rounding", "prove_endpoint", "prove_maximum", "prove_maxima", "distance",
+           "rounding_bounds"]
 
 _U = np.finfo(np.float64).eps / 2  # unit roundoff
 ULPS = 64  # assumed accuracy of the library's tanh, exp, log, erf, ... (a few ulps in practice)
@@ -282,11 +283,13 @@ def prove_maximum(net: Network, loss: Loss | str, x, y, delta0, *, eps: float,
   if on:
     d0 = d0 * (eps / nrm)  # the proof is about the sphere
   with jax.enable_x64(True):
-    obj = Problem.two_layer(net, loss, x, y, eps=eps, dtype=jnp.float64).objective
+    validate_problem(net, x, eps, y, loss=loss)
+    n64, x64 = net.astype(jnp.float64), jnp.asarray(x, jnp.float64)
+    y64 = jnp.asarray(y, jnp.int32 if loss.multi_output else jnp.float64)
 
     def local(dl):
-      g = np.asarray(obj.grad(jnp.asarray(dl)))
-      H = np.asarray(obj.hess(jnp.asarray(dl)))
+      g = np.asarray(closed_form.grad(n64, loss, x64, y64, jnp.asarray(dl)))
+      H = np.asarray(closed_form.hess(n64, loss, x64, y64, jnp.asarray(dl)))
       return g, 0.5 * (H + H.T)
 
     p, g, H = d0, *local(d0)
@@ -450,6 +453,19 @@ def _prove_interior(net, loss, x, y, d0, g, H, eps, grid, slack, off) -> Proof:
     r *= 2.0
   return _fail("interior", lam, gn, "no ball inside the perturbation ball with "
                "||grad L|| < kappa(r) r")
+
+
+def prove_endpoint(problem, delta0, *, tol_b: float = 1e-6) -> Proof:
+  """``prove_maximum`` on a ``Problem``: its objective's arrays and its ball's radius. The
+  proof reads the two-layer closed forms and rigorous constants, so it exists where the
+  objective is ``RIGOROUS`` and the set is the l2 ball; elsewhere the ``Proof`` says why
+  not (``reason``) with a NaN radius."""
+  obj = problem.objective
+  if not obj.RIGOROUS or problem.constraint.NORM != "2":
+    return _fail("boundary", math.nan, math.nan,
+                 "the sphere's proof needs a two-layer network's closed forms on the l2 ball")
+  return prove_maximum(obj.net, obj.loss, obj.x, obj.y, delta0,
+                       eps=float(problem.constraint.eps), tol_b=tol_b)
 
 
 def prove_maxima(net: Network, loss: Loss | str, x, y, deltas, *, eps: float,

@@ -310,10 +310,7 @@ def run_point(p: GridPoint) -> dict:
     net, loss, x, y, eps = instance(p)
     key = jax.random.fold_in(jax.random.key(p.seed), 1)
     problem = instances.problem(net, loss, x, y, eps=eps, norm=p.norm)
-    if not family_of(net).rigorous:  # autodiff; no rigorous constants (NaN: reported as null)
-      const = bounds.unavailable_constants(problem)
-    else:
-      const = bounds.instance_constants(net, loss, x, y, eps, norm=p.norm)
+    const = bounds.rigorous_constants(problem)  # NaN (reported as null) for autodiff models
     sampled = bounds.sampled_constants(problem, key=jax.random.fold_in(key, 1), n=128)
     tol_g = p.rtol_g * const.grad0
     ell_rig = const.ell * p.ell_scale  # the rigorous ell (planted unsound when ell_scale < 1)

@@ -28,14 +28,13 @@ import numpy as np
 import optax
 from tqdm.auto import tqdm
 
-from adv_landscape import objective
+from adv_landscape import instances, objective
 from adv_landscape.certificates import certify_endpoints
 from adv_landscape.config import Tolerances
 from adv_landscape.errors import InvalidInput
 from adv_landscape.geometry import project_ball
 from adv_landscape.losses import get_loss
 from adv_landscape.network import Network, init_network
-from adv_landscape.problem import Problem
 
 __all__ = ["TrainConfig", "adversarial_examples", "train", "batch_loss"]
 
@@ -298,7 +297,7 @@ def _evaluate(net, loss, X, Y, eps_all, inner, key, cfg, epoch):
       yi = int(Y[i]) if loss.multi_output else float(Y[i])
       g0 = float(jnp.linalg.norm(objective.grad(net, loss, X[i], yi, jnp.zeros_like(X[i]))))
       tols = Tolerances.for_dtype(np.asarray(D).dtype)
-      problem = Problem.two_layer(net, loss, X[i], yi, eps=float(eps_all[i]), norm=cfg.norm)
+      problem = instances.problem(net, loss, X[i], yi, eps=float(eps_all[i]), norm=cfg.norm)
       c = certify_endpoints(problem, np.asarray(D[i])[None],
                             tol_g=tols.training_slack * cfg.rtol_g * g0, tol_b=tols.tol_b)
       ok += int(c.classes[0] == "boundary_local_max")

@@ -192,3 +192,19 @@ def test_reduced_hessian_norms_of_a_deep_network(monkeypatch):
   rtol = 10 * d * np.finfo(np.float64).eps
   assert reduced.ell == pytest.approx(dense.ell, rel=rtol)
   assert reduced.rho == pytest.approx(dense.rho, rel=rtol)
+
+
+@pytest.mark.parametrize("norm", ["2", "inf"])
+def test_rigorous_constants_of_a_problem_are_its_arrays_constants(norm):
+  """The Problem's entry reads its own objective and set (no rebuilt instance): equal to the
+  array function on the same arrays; NaN (but L(0), ||grad L(0)||) for an autodiff MLP."""
+  from adv_landscape.bounds import rigorous_constants
+  from adv_landscape.deep import init_mlp
+  from adv_landscape.instances import problem
+  net, x, y, eps = small_instance("tanh", "logistic")
+  with jax.enable_x64(True):
+    p = problem(net, "logistic", x, y, eps=eps, norm=norm, dtype=jnp.float64)
+    assert rigorous_constants(p) == instance_constants(net, "logistic", x, y, eps, norm=norm)
+    mlp = init_mlp(jax.random.key(3), x.shape[0], (6, 4), dtype=jnp.float64)
+    c = rigorous_constants(problem(mlp, "logistic", x, y, eps=eps, norm=norm))
+  assert np.isnan(c.ell) and np.isnan(c.G_f) and np.isfinite(c.L0) and c.grad0 > 0

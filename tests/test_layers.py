@@ -25,11 +25,11 @@ LAYERS = (
   ("weights", "objective", "relaxation"),
   ("problem", "globalmax"),
   ("models", "lanczos", "bounds", "hunt"),
-  ("certify", "proof", "ascent"),
+  ("certify", "proof", "ascent", "instances"),
   ("box",),
   ("certificates",),
   ("census",),
-  ("pipeline", "training", "instances"),
+  ("pipeline", "training"),
   ("api", "sweep"),
   ("claims",),
   ("verify",),
@@ -157,3 +157,41 @@ def test_the_type_check_sees_a_planted_isinstance(tmp_path):
                      "  return isinstance(p.constraint, (int, problem.LinfBall))\n")
   assert type_tests({**_modules(), "ascent": planted}) == [
       "ascent.py:4 isinstance(..., LinfBall)"]
+
+
+# Where a Problem is made from arrays: its own module (``Problem.astype``), the family
+# registry's builders (``models``) and ``instances`` (files or specs to a Problem). Every
+# other module receives a Problem and reads it, never takes one apart to rebuild it.
+_BUILDERS = {"problem", "models", "instances"}
+
+
+def problem_builds(modules=None) -> list[str]:
+  """Every call that makes a Problem (``Problem(...)``, ``Problem.two_layer``,
+  ``Problem.autodiff``) outside ``_BUILDERS``, as 'module.py:line'."""
+  modules = modules or _modules()
+  out = []
+  for name, path in modules.items():
+    if name in _BUILDERS:
+      continue
+    for node in ast.walk(ast.parse(path.read_text())):
+      if not isinstance(node, ast.Call):
+        continue
+      f = node.func
+      if (isinstance(f, ast.Name) and f.id == "Problem") or (
+          isinstance(f, ast.Attribute) and f.attr in ("two_layer", "autodiff")
+          and getattr(f.value, "id", None) == "Problem"):
+        out.append(f"{name}.py:{node.lineno}")
+  return out
+
+
+def test_only_the_builders_make_a_problem_from_arrays():
+  bad = problem_builds()
+  assert not bad, "build the Problem in instances (or take one as an argument):\n" + \
+      "\n".join(bad)
+
+
+def test_the_build_check_sees_a_planted_build(tmp_path):
+  planted = tmp_path / "hunt.py"
+  planted.write_text("from adv_landscape.problem import Problem\n\ndef f(net, x):\n"
+                     "  return Problem.two_layer(net, 'quadratic', x, 1.0, eps=1.0)\n")
+  assert problem_builds({**_modules(), "hunt": planted}) == ["hunt.py:4"]

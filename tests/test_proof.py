@@ -123,3 +123,26 @@ def test_rounding_bounds_cover_the_measured_float64_error(d, m, scale):
     assert rb.hess <= 1e-9 * max(1.0, np.linalg.norm(H64))
     worst = max(worst, err_g)
   assert worst > 0  # the reference resolves the float64 error, so a zero bound would fail
+
+
+def test_prove_endpoint_reads_the_problem_and_refuses_where_no_proof_exists():
+  from adv_landscape.deep import init_mlp
+  from adv_landscape.instances import problem
+  net = Network(jnp.eye(3), jnp.array([1.0, -0.5, 0.2]), jnp.zeros(3), "linear")
+  x = jnp.array([0.3, -0.2, 0.1])
+  g = np.asarray(net.W, np.float64).T @ np.asarray(net.a, np.float64)
+  top = g / np.linalg.norm(g)
+  near = top + 1e-7 * np.array([1.0, -1.0, 0.5])
+  near /= np.linalg.norm(near)
+  from adv_landscape.proof import prove_endpoint
+  with jax.enable_x64(True):
+    p = problem(net, "linear", x, -1.0, eps=1.0, dtype=jnp.float64)
+    a, b = prove_endpoint(p, near), prove_maximum(net, "linear", x, -1.0, near, eps=1.0)
+    assert np.isfinite(a.radius) and a.radius == b.radius
+    np.testing.assert_array_equal(a.centre, b.centre)
+    box = problem(net, "linear", x, -1.0, eps=1.0, norm="inf", dtype=jnp.float64)
+    mlp = problem(init_mlp(jax.random.key(0), 3, (4, 4), dtype=jnp.float64), "linear", x,
+                  -1.0, eps=1.0)
+    for other in (box, mlp):
+      pr = prove_endpoint(other, near)
+      assert np.isnan(pr.radius) and "l2 ball" in pr.reason
