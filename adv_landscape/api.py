@@ -29,7 +29,6 @@ from adv_landscape.errors import InvalidInput
 from adv_landscape.instances import seed_keys, synthetic_instance
 from adv_landscape.io import percent
 from adv_landscape.losses import Loss, get_loss, with_output_bias
-from adv_landscape.network import Network
 
 __all__ = ["Maximum", "CensusResult", "census", "synthetic_instance", "seed_keys"]
 # (seed_keys and synthetic_instance live in ``instances``; re-exported here, the public API)
@@ -121,7 +120,7 @@ class CensusResult:
     return "\n".join(lines)
 
 
-def census(net: Network, loss: str | Loss | Callable, x, y, *, eps: float | None = None,
+def census(net, loss: str | Loss | Callable, x, y, *, eps: float | None = None,
            gamma: float | None = None, n_restarts: int = 1000, step_rule: str = "normalized",
            step: float | None = None, init: str | None = None, max_steps: int = 10_000,
            tol_g: float | None = None, tol_c: float = 1e-3, seed: int = 0,
@@ -133,7 +132,8 @@ def census(net: Network, loss: str | Loss | Callable, x, y, *, eps: float | None
   ``jax.random.split(jax.random.key(seed), 3)``, as the command line does.
 
   Args:
-    net: a two-layer ``Network``; loss: a name, a ``Loss`` or a callable l(u, y).
+    net: a network of any registered family (``models.MODEL_FAMILIES``: a two-layer
+      ``Network``, a deep ``MLP``); loss: a name, a ``Loss`` or a callable l(u, y).
     x: the input; PGA runs in the wider of its dtype and the network's (float64 under
       ``jax_enable_x64`` when either is float64); y: the label.
     eps, gamma: the radius, or the perturbation ratio (eps = gamma ||x||; 0.5
@@ -156,23 +156,26 @@ def census(net: Network, loss: str | Loss | Callable, x, y, *, eps: float | None
   Raises:
     InvalidInput: bad arguments (both eps and gamma, x = 0 with gamma, ...).
   """
-  from adv_landscape.network import validate_problem
+  from adv_landscape.models import family_of
   from adv_landscape.pipeline import PGAConfig, Tolerances, run_census
+  from adv_landscape.problem import default_init
 
   if eps is not None and gamma is not None:
     raise InvalidInput("give eps or gamma, not both")
+  family = family_of(net)  # any registered model family (models.MODEL_FAMILIES)
   # PGA runs in the wider of x's and the network's dtypes: a float32 x (what np.load gives
   # for an array saved from torch) beside a float64 network runs in float64, not float32.
-  x = jax.numpy.asarray(x, jax.numpy.result_type(jax.numpy.asarray(x).dtype, net.W.dtype))
+  x = jax.numpy.asarray(x, jax.numpy.result_type(
+      jax.numpy.asarray(x).dtype, *(leaf.dtype for leaf in jax.tree_util.tree_leaves(net))))
   xnorm = float(np.linalg.norm(np.asarray(x, np.float64)))
   scale = xnorm / np.sqrt(x.shape[0]) if norm == "inf" else xnorm
   if eps is None:
     if xnorm == 0:
       raise InvalidInput("x is zero, so gamma cannot set eps (eps = gamma ||x||); give eps")
     eps = (0.5 if gamma is None else gamma) * scale
-  init = init or ("vertex" if norm == "inf" else "sphere")
+  init = init or default_init(norm)
   loss = with_output_bias(get_loss(loss), output_bias)
-  validate_problem(net, x, eps, y, loss=loss)
+  family.validate(net, x, eps, y, loss)
   from adv_landscape.step_rules import resolve_step
 
   config = PGAConfig(step_rule=step_rule, step=resolve_step(step_rule, step), init=init,
@@ -199,9 +202,11 @@ def census(net: Network, loss: str | Loss | Callable, x, y, *, eps: float | None
                     certified_by=mx.get("certified_by", "eigenvalue"),
                     is_global=flags[i] if global_max else None)
             for i, mx in enumerate(run.maxima)]
+  widths = [int(w) for w in family.widths(net)]
   out_config = {**dataclasses.asdict(run.config), "norm": norm, "eps": eps,
                 "gamma": eps / scale if xnorm else None, "n_restarts": n_restarts, "seed": seed, "loss": loss.name, "y": y,
-                "d": int(net.d), "m": int(net.m), "activation": net.activation,
+                "d": int(x.shape[0]), "m": int(widths[-1]) if widths else None,
+                "widths": list(widths), "activation": getattr(net, "activation", None),
                 "output_bias": np.asarray(output_bias).tolist(), "dtype": str(x.dtype),
                 "tolerances": tols.describe()}
   return CensusResult(maxima, dict(run.summary["class_counts"]), summary, out_config,

@@ -34,9 +34,8 @@ def _common(p: argparse.ArgumentParser, *, x64: bool = True) -> None:
 
 def _instance_args(p: argparse.ArgumentParser, *, ascent: bool = True) -> None:
   from adv_landscape.activations import ACTIVATIONS
-  from adv_landscape.ascent import INITS
   from adv_landscape.losses import LOSSES
-  from adv_landscape.problem import NORMS, LinfBall
+  from adv_landscape.problem import ALL_INITS, NORMS
   from adv_landscape.step_rules import STEP_RULES
 
   g = p.add_argument_group(
@@ -90,7 +89,7 @@ def _instance_args(p: argparse.ArgumentParser, *, ascent: bool = True) -> None:
     return
   a = p.add_argument_group("ascent")
   a.add_argument("--inits", type=positive_int("inits"), default=1000, help="restarts N")
-  a.add_argument("--init", default=None, choices=sorted(set(INITS) | set(LinfBall.INITS)),
+  a.add_argument("--init", default=None, choices=ALL_INITS,
                  help="where the restarts start (None means sphere for l2, vertex for l_inf). "
                       "l2: uniform on the sphere, uniform in the ball, 0, or eps g/||g||; "
                       "l_inf: random vertices, uniform in the box, 0, or eps sign(g)")

@@ -31,6 +31,7 @@ def _join(args) -> bool:
 def cmd_census(args) -> int:
   from adv_landscape import instances, io, reports
   from adv_landscape.pipeline import PGAConfig, Tolerances, run_census
+  from adv_landscape.problem import default_init
   from adv_landscape.step_rules import get_rule, resolve_step
 
   args.step = resolve_step(args.step_rule, args.step)
@@ -40,7 +41,7 @@ def cmd_census(args) -> int:
     io.check_output_file(args.json, "json", inputs={"x": args.x, "weights": args.weights})
   writer = _join(args)
   net, loss, x, y, eps, key, source = instances.build_instance(args)
-  args.init = args.init or ("vertex" if args.norm == "inf" else "sphere")
+  args.init = args.init or default_init(args.norm)
   instances.check_norm_args(args)
   if source["depth"] > 1 and get_rule(args.step_rule).ell == "rigorous":
     raise InvalidInput("--step-rule lipschitz needs the rigorous ell, which exists for "

@@ -162,6 +162,7 @@ class L2Ball:
   name: str = dataclasses.field(default="l2", **_static)
 
   INITS = ("sphere", "ball", "zero", "gradient")
+  DEFAULT_INIT = "sphere"  # where PGA starts when no --init is given
   NORM = "2"  # the norm's name in options and records (``CONSTRAINTS``' key)
 
   def diameter(self, d: int) -> float:
@@ -211,6 +212,7 @@ class LinfBall:
   name: str = dataclasses.field(default="inf", **_static)
 
   INITS = ("vertex", "box", "zero", "gradient")
+  DEFAULT_INIT = "vertex"
   NORM = "inf"
 
   def diameter(self, d: int) -> float:
@@ -246,11 +248,23 @@ CONSTRAINTS = {"2": L2Ball, "inf": LinfBall}
 NORMS = tuple(CONSTRAINTS)
 
 
-def constraint_for(norm: str, eps, dtype):
-  """The constraint set of a norm name ("2" or "inf")."""
+def _constraint_class(norm: str):
   if norm not in CONSTRAINTS:
     raise InvalidInput(f"norm={norm!r} is unknown; choose one of {list(NORMS)}")
-  return CONSTRAINTS[norm](jnp.asarray(eps, dtype))
+  return CONSTRAINTS[norm]
+
+
+def constraint_for(norm: str, eps, dtype):
+  """The constraint set of a norm name ("2" or "inf")."""
+  return _constraint_class(norm)(jnp.asarray(eps, dtype))
+
+
+def default_init(norm: str) -> str:
+  """The start PGA uses on that set when none is given (``DEFAULT_INIT``)."""
+  return _constraint_class(norm).DEFAULT_INIT
+
+
+ALL_INITS = tuple(sorted({i for c in CONSTRAINTS.values() for i in c.INITS}))
 
 
 @jax.tree_util.register_dataclass

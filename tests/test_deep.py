@@ -63,6 +63,25 @@ def test_deep_linear_network_has_the_two_layer_linear_answer():
   assert all(mx["proof_radius"] != mx["proof_radius"] for mx in run.maxima)  # NaN: no proof
 
 
+def test_api_census_takes_a_deep_network():
+  """``al.census`` finds the model family of its network (``models.family_of``): the deep
+  linear network's two maxima, as through ``run_census``, and the widths in its config."""
+  import adv_landscape as al
+
+  net = init_mlp(jax.random.key(6), 8, (10, 9, 7), activation="linear", dtype=jnp.float64)
+  g = np.asarray(net.Ws[0]).T @ np.asarray(net.Ws[1]).T @ np.asarray(net.Ws[2]).T @ np.asarray(
+      net.a)
+  x = np.asarray(jax.random.normal(jax.random.key(7), (8,), jnp.float64))
+  with jax.enable_x64(True):
+    r = al.census(net, "quadratic", x, 0.0, eps=float(np.linalg.norm(x)), n_restarts=64,
+                  step_rule="grad0", step=0.1, max_steps=5000)
+  assert r.summary["distinct_maxima"] == 2 and r.config["widths"] == [10, 9, 7]
+  assert r.config["m"] == 7 and r.config["d"] == 8 and r.config["dtype"] == "float64"
+  top = np.abs([mx.delta @ g / (np.linalg.norm(mx.delta) * np.linalg.norm(g))
+                for mx in r.maxima])
+  assert np.all(top > 1 - 1e-8)  # both at +-eps g / ||g||
+
+
 def test_deep_files_round_trip(tmp_path):
   from safetensors.numpy import save_file
 
