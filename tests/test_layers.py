@@ -160,18 +160,23 @@ def test_the_type_check_sees_a_planted_isinstance(tmp_path):
 
 
 # Where a Problem is made from arrays: its own module (``Problem.astype``), the family
-# registry's builders (``models``) and ``instances`` (files or specs to a Problem). Every
-# other module receives a Problem and reads it, never takes one apart to rebuild it.
-_BUILDERS = {"problem", "models", "instances"}
+# registry (``models``) and each family's own module (where its type is defined: a new
+# family's builder may live beside its network), and ``instances`` (files or specs to a
+# Problem). Every other module receives a Problem and reads it, never takes one apart to
+# rebuild it.
+def _builders() -> set:
+  from adv_landscape.models import MODEL_FAMILIES
+  return {"problem", "models", "instances"} | {
+      f.type.__module__.split(".")[-1] for f in MODEL_FAMILIES.values()}
 
 
 def problem_builds(modules=None) -> list[str]:
   """Every call that makes a Problem (``Problem(...)``, ``Problem.two_layer``,
-  ``Problem.autodiff``) outside ``_BUILDERS``, as 'module.py:line'."""
+  ``Problem.autodiff``) outside ``_builders()``, as 'module.py:line'."""
   modules = modules or _modules()
-  out = []
+  builders, out = _builders(), []
   for name, path in modules.items():
-    if name in _BUILDERS:
+    if name in builders:
       continue
     for node in ast.walk(ast.parse(path.read_text())):
       if not isinstance(node, ast.Call):
