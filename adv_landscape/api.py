@@ -158,7 +158,7 @@ def census(net, loss: str | Loss | Callable, x, y, *, eps: float | None = None,
   """
   from adv_landscape.models import family_of
   from adv_landscape.pipeline import PGAConfig, Tolerances, run_census
-  from adv_landscape.problem import default_init
+  from adv_landscape.problem import default_init, gamma_scale
 
   if eps is not None and gamma is not None:
     raise InvalidInput("give eps or gamma, not both")
@@ -168,7 +168,7 @@ def census(net, loss: str | Loss | Callable, x, y, *, eps: float | None = None,
   x = jax.numpy.asarray(x, jax.numpy.result_type(
       jax.numpy.asarray(x).dtype, *(leaf.dtype for leaf in jax.tree_util.tree_leaves(net))))
   xnorm = float(np.linalg.norm(np.asarray(x, np.float64)))
-  scale = xnorm / np.sqrt(x.shape[0]) if norm == "inf" else xnorm
+  scale = gamma_scale(norm, xnorm, x.shape[0])
   if eps is None:
     if xnorm == 0:
       raise InvalidInput("x is zero, so gamma cannot set eps (eps = gamma ||x||); give eps")

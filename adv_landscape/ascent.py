@@ -501,7 +501,7 @@ def pga_chunks(problem: Problem, *, key: jax.Array, n_restarts: int,
   if init not in inits:
     raise InvalidInput(f"init={init!r} is unknown; choose one of {list(inits)}")
   rule = get_rule(step_rule)
-  if problem.constraint.NORM not in rule.norms:
+  if rule.norms is not None and problem.constraint.NORM not in rule.norms:
     raise InvalidInput(f"step_rule={step_rule!r} runs on the {'/'.join(rule.norms)} ball only "
                        f"(on the l2 ball, 'normalized' is the attack libraries' step)")
   x = problem.x

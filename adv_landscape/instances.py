@@ -22,6 +22,7 @@ from adv_landscape.losses import LOSSES, get_loss, load_loss, with_output_bias
 from adv_landscape.models import family_of
 from adv_landscape.network import init_network, synthetic_input
 from adv_landscape.problem import CONSTRAINTS, Problem
+from adv_landscape.problem import gamma_scale as constraint_gamma_scale
 from adv_landscape.step_rules import get_rule
 from adv_landscape.weights import read_input, read_network
 
@@ -94,7 +95,7 @@ def check_norm_args(args) -> None:
     raise InvalidInput(f"--init {args.init} is not a start of the {args.norm} ball; choose one "
                        f"of {list(inits)}")
   norms = get_rule(args.step_rule).norms
-  if args.norm not in norms:
+  if norms is not None and args.norm not in norms:
     raise InvalidInput(f"--step-rule {args.step_rule} runs on the {'/'.join(norms)} ball only; "
                        f"give --norm {norms[0]} (on the l2 ball, normalized is the attack "
                        f"libraries' step)")
@@ -211,8 +212,8 @@ def build_instance(args):
   if xnorm == 0 and args.eps is None:
     raise InvalidInput(f"{where}x is zero, so eps cannot come from gamma (eps = gamma ||x||); "
                        f"give --eps")
-  gamma_scale = xnorm / np.sqrt(x.shape[0]) if args.norm == "inf" else xnorm
-  eps = args.eps if args.eps is not None else (args.gamma or 0.5) * gamma_scale
+  g_scale = constraint_gamma_scale(args.norm, xnorm, x.shape[0])
+  eps = args.eps if args.eps is not None else (args.gamma or 0.5) * g_scale
   try:
     family_of(net).validate(net, x, eps, y, loss)
   except InvalidInput as e:
@@ -225,7 +226,7 @@ def build_instance(args):
     loss = with_output_bias(loss, bias)
   widths = family_of(net).widths(net)
   source.update(loss=loss.name, y=y, norm=args.norm, eps=eps,
-                gamma=eps / gamma_scale if xnorm else None, x_norm=xnorm, d=int(net.d),
+                gamma=eps / g_scale if xnorm else None, x_norm=xnorm, d=int(net.d),
                 m=int(widths[-1]), activation=net.activation, depth=len(widths),
                 widths=[int(w) for w in widths])
   return net, loss, x, y, eps, k_run, source

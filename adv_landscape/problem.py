@@ -165,6 +165,11 @@ class L2Ball:
   DEFAULT_INIT = "sphere"  # where PGA starts when no --init is given
   NORM = "2"  # the norm's name in options and records (``CONSTRAINTS``' key)
 
+  @staticmethod
+  def gamma_scale(x_norm: float, d: int) -> float:
+    """eps per unit of the perturbation ratio gamma: eps = gamma ||x||."""
+    return x_norm
+
   def diameter(self, d: int) -> float:
     """The largest distance between two points of the set: 2 eps."""
     return 2.0 * float(self.eps)
@@ -215,6 +220,12 @@ class LinfBall:
   DEFAULT_INIT = "vertex"
   NORM = "inf"
 
+  @staticmethod
+  def gamma_scale(x_norm: float, d: int) -> float:
+    """eps per unit of gamma: eps = gamma ||x|| / sqrt(d), the box whose vertices lie on the
+    l2 sphere of the same gamma."""
+    return x_norm / np.sqrt(d)
+
   def diameter(self, d: int) -> float:
     """The largest distance between two points of the set (opposite vertices): 2 eps sqrt(d)."""
     return 2.0 * float(self.eps) * float(np.sqrt(d))
@@ -262,6 +273,11 @@ def constraint_for(norm: str, eps, dtype):
 def default_init(norm: str) -> str:
   """The start PGA uses on that set when none is given (``DEFAULT_INIT``)."""
   return _constraint_class(norm).DEFAULT_INIT
+
+
+def gamma_scale(norm: str, x_norm: float, d: int) -> float:
+  """eps per unit of the perturbation ratio gamma on that set (``gamma_scale`` of its class)."""
+  return _constraint_class(norm).gamma_scale(x_norm, d)
 
 
 ALL_INITS = tuple(sorted({i for c in CONSTRAINTS.values() for i in c.INITS}))

@@ -40,7 +40,7 @@ class StepRule(NamedTuple):
   size: Callable  # (c, problem, delta0 (B, d), ell) -> eta (B,)
   help: str
   ell: str | None = None  # "rigorous", "estimate" or None
-  norms: tuple = ("2", "inf")  # the constraint sets (their NORM) it runs on
+  norms: tuple | None = None  # the constraint sets (their NORM) it runs on; None: any
   fixed_eta: bool = True  # delta + eta g with eta constant through a run (what T1 is for)
   interior: bool = True  # can stop at an interior critical point
   default_step: float = 0.05  # c when none is given (``--step``)
