@@ -36,7 +36,7 @@ from adv_landscape import distributed as dist
 from adv_landscape.errors import InvalidInput
 from adv_landscape.sweep import SCALED_FAMILIES, GridPoint, run_sweep
 
-__all__ = ["grid", "sizes", "CLAIM_SPECS", "ClaimSpec", "CONTROLS", "run_verify",
+__all__ = ["grid", "sizes", "CLAIM_SPECS", "ClaimSpec", "CONTROLS", "all_controls", "run_verify",
            "write_report"]
 
 OTHER_LOSSES = ("logistic", "exponential", "huber", "linear", "softmax_ce")
@@ -309,6 +309,8 @@ def grid(*, quick: bool, seeds: int | None = None) -> list[tuple[GridPoint, str]
     if seed < z.seeds:
       out += [(p, s) for p, s in _control_points(b, z.d0, z.m0, z.ds)
               if s not in growth_controls]
+      out += [(p, f"control:{name}") for spec in CLAIM_SPECS.values()
+              for name, c in spec.controls.items() for p in c[3](z, b)]
     if seed < z.growth_seeds:
       out += [(p, s) for p, s in _control_points(g, z.d0, z.m0, z.ds) if s in growth_controls]
     if not z.quick and seed < z.growth_seeds:  # C's networks (the full grid only)
@@ -384,7 +386,7 @@ def run_verify(out_dir: str, *, quick: bool, seed: int = 0, seeds: int | None = 
     results.append(res)
   controls = []
   growth_study = {"B-halving": "B-halvings", "B-linear": "B-d"}
-  for name, (claim, family, description, expected) in CONTROLS.items():
+  for name, (claim, family, description, expected) in all_controls().items():
     recs = [r for r in records if f"control:{name}" in r["studies"]]
     for r in recs:  # the growth test reads the study names of the main grid
       r["studies"] = r["studies"] + ([growth_study[name]] if name in growth_study else [])
@@ -790,6 +792,9 @@ class ClaimSpec:
     headline, short: statistic -> the summary-table and controls-table text.
     section: claim record -> the report's Markdown section (lines).
     figures: (records, claim record, folder) -> figure paths, or None.
+    controls: its planted controls beyond ``CONTROLS`` (a new claim brings its own):
+      name -> (family, description, expected, points), points (sizes, base point
+      arguments) -> the control's GridPoints; ``all_controls`` joins them.
   """
 
   name: str
@@ -800,6 +805,14 @@ class ClaimSpec:
   short: Callable[[dict], str]
   section: Callable[[dict], list]
   figures: Callable[..., list] | None = None
+  controls: dict = dataclasses.field(default_factory=dict)
+
+
+def all_controls() -> dict:
+  """Every planted control, name -> (claim, family, description, expected): ``CONTROLS``
+  and those the claims' specs bring (``ClaimSpec.controls``)."""
+  return {**CONTROLS, **{name: (spec.name, *c[:3]) for spec in CLAIM_SPECS.values()
+                         for name, c in spec.controls.items()}}
 
 
 CLAIM_SPECS = {spec.name: spec for spec in (
