@@ -37,7 +37,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from adv_landscape.config import Tolerances
+from adv_landscape.config import DENSE_MAX_D, HESSIAN_BLOCK_BYTES, Tolerances
 from adv_landscape.errors import InvalidInput
 from adv_landscape.lanczos import lambda_free_lanczos_objective
 
@@ -160,7 +160,7 @@ def certify_box(problem, deltas, *, tol_g=None, tol_b: float | None = None,
     lam_h, lam_hmin = np.full(B, np.nan), np.full(B, np.nan)
     if method not in ("auto", "dense", "lanczos"):
       raise InvalidInput(f"method={method!r} is unknown; choose auto, dense or lanczos")
-    lanczos = method == "lanczos" or (method == "auto" and d > 256)
+    lanczos = method == "lanczos" or (method == "auto" and d > DENSE_MAX_D)
     by_lanczos = face & (n_free > lanczos_min_free) if lanczos else np.zeros(B, bool)
     verified = np.ones(B, bool)
     scale = np.full(B, np.nan)
@@ -172,7 +172,7 @@ def certify_box(problem, deltas, *, tol_g=None, tol_b: float | None = None,
                                          precision="mixed", rtol_h=rtol_h)
       lam_free[todo], scale[todo], verified[todo] = lz.lambda_tangent, lz.scale, lz.verified
     need = np.flatnonzero((face & ~by_lanczos) | inside)
-    size = max(1, min(block, int(2e8 // (8 * d * d))))
+    size = max(1, min(block, int(HESSIAN_BLOCK_BYTES // (8 * d * d))))
     for i in range(0, need.size, size):
       idx = need[i:i + size]
       Hs = np.asarray(_hessians(obj, jnp.asarray(deltas[idx])))

@@ -31,7 +31,7 @@ import jax.numpy as jnp
 import numpy as np
 from tqdm.auto import tqdm
 
-from adv_landscape.config import Tolerances
+from adv_landscape.config import DENSE_MAX_D, HESSIAN_BLOCK_BYTES, Tolerances
 from adv_landscape.errors import InvalidInput
 from adv_landscape.geometry import householder, multiplier
 from adv_landscape.hunt import Hunt, hunt_interior_critical  # noqa: F401  (re-exported)
@@ -304,7 +304,7 @@ def certify(problem: Problem, deltas, *, tol_g=None, tol_b: float | None = None,
   d = problem.d
   if method == "auto":
     # Measured (benchmarks/certify.py): Lanczos 6x faster than dense at d = 784.
-    method = "shift" if d <= 256 else "lanczos"
+    method = "shift" if d <= DENSE_MAX_D else "lanczos"
   with jax.enable_x64(True):
     problem = problem.astype(jnp.float64)
     obj = problem.objective
@@ -356,7 +356,7 @@ def certify(problem: Problem, deltas, *, tol_g=None, tol_b: float | None = None,
           return {"lambda_tangent": np.linalg.eigvalsh(np.asarray(res["tangent_matrix"]))[:, -1],
                   "hess_scale": np.asarray(res["hess_fro"]),  # Frobenius >= spectral
                   "verified": np.ones(b.shape[0], bool)}  # dense eigvalsh is exact
-        size = max(1, min(block, int(2e8 // (8 * d * d))))  # B (d, d) Hessians per block
+        size = max(1, min(block, int(HESSIAN_BLOCK_BYTES // (8 * d * d))))  # Hessians per block
       sec = _blocks(second, deltas[need], size, progress, pad=method != "lanczos")
       out["lambda_tangent"][need] = sec["lambda_tangent"]
       out["hess_scale"][need] = sec["hess_scale"]

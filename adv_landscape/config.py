@@ -19,7 +19,11 @@ import numpy as np
 
 from adv_landscape.step_rules import STEP_RULES
 
-__all__ = ["PGAConfig", "Tolerances"]
+__all__ = ["PGAConfig", "Tolerances", "DENSE_MAX_D", "HESSIAN_BLOCK_BYTES"]
+
+# Method thresholds: they choose an algorithm or a batch size, never a verdict's margin.
+DENSE_MAX_D = 256  # the certificates' "auto": dense eigensolvers up to this d, Lanczos above
+HESSIAN_BLOCK_BYTES = 2e8  # (d, d) float64 Hessians held at once by a dense certificate
 
 
 @dataclasses.dataclass(frozen=True)
