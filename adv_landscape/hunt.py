@@ -30,6 +30,7 @@ __all__ = ["Hunt", "hunt_interior_critical", "detection_limit", "SHELL"]
 
 SHELL = 1e-4  # the search ball has radius (1 - SHELL) eps: its shell holds d * 1e-4 of the volume
 PINNED = 1e-7  # a point within PINNED (1 - SHELL) eps of the search ball's surface is pinned there
+SAME = 1e-6  # two critical points within SAME eps count as one (and one basin)
 
 
 class Hunt(NamedTuple):
@@ -179,7 +180,7 @@ def hunt_interior_critical(problem: Problem, *, key: jax.Array, n_starts: int = 
     idx = idx[_representatives(d_end[idx], eps)]
   lam_max, lam_min = eig[idx, -1], eig[idx, 0]
   f_crit = d_end[nontrivial & from_f]  # the basin of each point: the f starts that reached it
-  basins = np.asarray([np.sum(np.sum((f_crit - d_end[i]) ** 2, axis=1) <= (1e-6 * eps) ** 2)
+  basins = np.asarray([np.sum(np.sum((f_crit - d_end[i]) ** 2, axis=1) <= (SAME * eps) ** 2)
                        for i in idx], float) / max(half, 1)
   tol_h = rtol_h * (np.abs(eig[idx]).max(axis=1) + 1.0) if idx.size else np.zeros(0)
   return Hunt(n_starts, int(idx.size), d_end[idx], lam_max, int(np.sum(lam_max < -tol_h)),
@@ -190,16 +191,16 @@ def hunt_interior_critical(problem: Problem, *, key: jax.Array, n_starts: int = 
 
 
 def _representatives(pts, eps):
-  """Indices of one point per cluster of radius 1e-6 eps (greedy, in order)."""
+  """Indices of one point per cluster of radius SAME eps (greedy, in order)."""
   reps: list[int] = []
   for i in range(pts.shape[0]):
-    if not reps or np.min(np.sum((pts[reps] - pts[i]) ** 2, axis=1)) > (1e-6 * eps) ** 2:
+    if not reps or np.min(np.sum((pts[reps] - pts[i]) ** 2, axis=1)) > (SAME * eps) ** 2:
       reps.append(i)
   return np.asarray(reps, np.int64)
 
 
 def _distinct(pts, eps) -> int:
-  """Distinct points up to 1e-6 eps; trivial minima form manifolds, so this
+  """Distinct points up to SAME eps; trivial minima form manifolds, so this
   counts the points reached, not the components."""
   return int(_representatives(pts, eps).size) if pts.shape[0] else 0
 
