@@ -19,6 +19,7 @@ prints (in float64 with ``--x64`` and ``jax_enable_x64``).
 from __future__ import annotations
 
 import dataclasses
+import functools
 from typing import Callable
 
 import jax
@@ -72,24 +73,49 @@ class Maximum:
   is_global: bool | None = None
 
 
+_CLASS_OF_KIND = {"boundary": "boundary_local_max", "interior": "interior_local_max"}
+
+
 @dataclasses.dataclass(frozen=True)
 class CensusResult:
-  """What ``census`` found; ``run`` keeps every array (endpoints, certificates, clusters).
+  """What ``census`` found: a view of the one record, ``run`` (the ``pipeline.CensusRun``:
+  every array, endpoints, certificates, clusters), with the inputs that determined it.
 
   Attributes:
-    maxima: the distinct maxima, best first.
-    class_counts: endpoints per certificate class.
-    summary: the census JSON's ``summary`` (see docs/output.md).
+    run: the ``pipeline.CensusRun``.
     config: every input that determines the result (eps, restarts, step rule,
       tolerances, seed, dtype).
-    run: the ``pipeline.CensusRun``.
+    extra: the summary fields the facade adds (``bound``, ``global_max``).
+    is_global: with ``global_max``, each maximum's flag (``Maximum.is_global``).
+  Views: ``maxima`` (the distinct maxima, best first, as ``Maximum``), ``class_counts``
+  (endpoints per certificate class), ``summary`` (the census JSON's ``summary``, see
+  docs/output.md).
   """
 
-  maxima: list[Maximum]
-  class_counts: dict
-  summary: dict
-  config: dict
   run: object
+  config: dict
+  extra: dict = dataclasses.field(default_factory=dict)
+  is_global: tuple | None = None
+
+  @property
+  def summary(self) -> dict:
+    return {**self.run.summary, **self.extra}
+
+  @property
+  def class_counts(self) -> dict:
+    return dict(self.run.summary["class_counts"])
+
+  @functools.cached_property
+  def maxima(self) -> list[Maximum]:
+    flags = self.is_global or (None,) * len(self.run.maxima)
+    return [Maximum(value=mx["value"], delta=np.asarray(mx["delta"]), kind=mx["kind"],
+                    cls=_CLASS_OF_KIND[mx["kind"]], count=mx["count"],
+                    basin_fraction=mx["basin_fraction"], lambda_tangent=mx["lambda_tangent"],
+                    lambda_hess=mx["lambda_hess"], multiplier=mx["multiplier"],
+                    proof_radius=float(mx["proof_radius"]), proof_note=mx["proof_note"],
+                    lambda_tangent_bound=mx.get("lambda_tangent_bound", float("nan")),
+                    certified_by=mx.get("certified_by", "eigenvalue"), is_global=flag)
+            for mx, flag in zip(self.run.maxima, flags)]
 
   @property
   def n_restarts(self) -> int:
@@ -184,24 +210,14 @@ def census(net, loss: str | Loss | Callable, x, y, *, eps: float | None = None,
   run = run_census(instances.problem(net, loss, x, y, eps=eps, norm=norm),
                    key=seed_keys(seed)[2], n_restarts=n_restarts, config=config,
                    tolerances=tols, progress=progress)
-  summary = dict(run.summary)
+  extra, flags = {}, None
   if bound:
     from adv_landscape.models import certified_gap
-    summary.update(certified_gap(net, loss, x, y, eps, norm, summary["best_value"]))
+    extra.update(certified_gap(net, loss, x, y, eps, norm, run.summary["best_value"]))
   if global_max:
     from adv_landscape.models import certified_global
     fields, flags = certified_global(net, loss, x, y, eps, norm, run.maxima, n_restarts)
-    summary.update(fields)
-  cls = {"boundary": "boundary_local_max", "interior": "interior_local_max"}
-  maxima = [Maximum(value=mx["value"], delta=np.asarray(mx["delta"]), kind=mx["kind"],
-                    cls=cls[mx["kind"]], count=mx["count"], basin_fraction=mx["basin_fraction"],
-                    lambda_tangent=mx["lambda_tangent"], lambda_hess=mx["lambda_hess"],
-                    multiplier=mx["multiplier"], proof_radius=float(mx["proof_radius"]),
-                    proof_note=mx["proof_note"],
-                    lambda_tangent_bound=mx.get("lambda_tangent_bound", float("nan")),
-                    certified_by=mx.get("certified_by", "eigenvalue"),
-                    is_global=flags[i] if global_max else None)
-            for i, mx in enumerate(run.maxima)]
+    extra.update(fields)
   widths = [int(w) for w in family.widths(net)]
   out_config = {**dataclasses.asdict(run.config), "norm": norm, "eps": eps,
                 "gamma": eps / scale if xnorm else None, "n_restarts": n_restarts, "seed": seed, "loss": loss.name, "y": y,
@@ -209,5 +225,4 @@ def census(net, loss: str | Loss | Callable, x, y, *, eps: float | None = None,
                 "widths": list(widths), "activation": getattr(net, "activation", None),
                 "output_bias": np.asarray(output_bias).tolist(), "dtype": str(x.dtype),
                 "tolerances": tols.describe()}
-  return CensusResult(maxima, dict(run.summary["class_counts"]), summary, out_config,
-                      run)
+  return CensusResult(run, out_config, extra, tuple(flags) if flags is not None else None)
