@@ -26,6 +26,7 @@ import jax
 import numpy as np
 
 from adv_landscape import instances
+from adv_landscape.config import Tolerances
 from adv_landscape.errors import InvalidInput
 from adv_landscape.instances import seed_keys, synthetic_instance
 from adv_landscape.io import percent
@@ -149,7 +150,7 @@ class CensusResult:
 def census(net, loss: str | Loss | Callable, x, y, *, eps: float | None = None,
            gamma: float | None = None, n_restarts: int = 1000, step_rule: str = "normalized",
            step: float | None = None, init: str | None = None, max_steps: int = 10_000,
-           tol_g: float | None = None, tol_c: float = 1e-3, seed: int = 0,
+           tol_g: float | None = None, tol_c: float = Tolerances.tol_c, seed: int = 0,
            output_bias=0.0, norm: str = "2", progress: bool = False,
            bound: bool = False, global_max: bool = False) -> CensusResult:
   """PGA from ``n_restarts`` starts, certificates, the distinct maxima and their proofs.
@@ -183,7 +184,7 @@ def census(net, loss: str | Loss | Callable, x, y, *, eps: float | None = None,
     InvalidInput: bad arguments (both eps and gamma, x = 0 with gamma, ...).
   """
   from adv_landscape.models import family_of
-  from adv_landscape.pipeline import PGAConfig, Tolerances, run_census
+  from adv_landscape.pipeline import PGAConfig, run_census
   from adv_landscape.problem import default_init, gamma_scale
 
   if eps is not None and gamma is not None:

@@ -34,6 +34,7 @@ def _common(p: argparse.ArgumentParser, *, x64: bool = True) -> None:
 
 def _instance_args(p: argparse.ArgumentParser, *, ascent: bool = True) -> None:
   from adv_landscape.activations import ACTIVATIONS
+  from adv_landscape.config import Tolerances
   from adv_landscape.losses import LOSSES
   from adv_landscape.problem import ALL_INITS, NORMS
   from adv_landscape.step_rules import STEP_RULES
@@ -105,7 +106,7 @@ def _instance_args(p: argparse.ArgumentParser, *, ascent: bool = True) -> None:
   a.add_argument("--tol-g", type=positive("tol-g"), default=None,
                  help="first-order tolerance on ||G(delta)|| (None means 1e-6 ||grad L(0)|| "
                       "with --x64, else 1e-4 ||grad L(0)||)")
-  a.add_argument("--tol-c", type=positive("tol-c"), default=1e-3,
+  a.add_argument("--tol-c", type=positive("tol-c"), default=Tolerances.tol_c,
                  help="maxima closer than tol-c * eps are one maximum")
   a.add_argument("--chunk", type=positive_int("chunk"), default=None,
                  help="restarts per compiled batch (None means 8192, or fewer so that every "
