@@ -41,7 +41,7 @@ from adv_landscape.network import Network
 from adv_landscape.relaxation import GRID, _extremes
 
 __all__ = ["COUNT", "Coordinates", "GlobalMax", "coordinates", "global_maximum",
-           "region_f_bounds", "p_global"]
+           "region_f_bounds", "region_intervals", "p_global"]
 
 U = np.finfo(np.float64).eps
 TINY = np.finfo(np.float64).tiny
@@ -127,13 +127,15 @@ def region_f_bounds(net: Network, x, eps: float, norm: str, C, H, *, grid: int =
                             np.asarray(H, np.float64), grid, coords)
 
 
-def _region_f_bounds(net, x, eps, norm, C, H, grid, coords):
+def region_intervals(net, x, eps, norm, C, H, coords):
+  """Each hidden unit's certified pre-activation interval [lo, hi] over R n S, per region
+  (``region_f_bounds``' first half, float64 arrays (B, m)), and ``empty`` (B,), true where
+  R n S is certainly empty (there lo > hi for some unit, or R lies outside the ball)."""
   W = np.asarray(net.W, np.float64)
-  a = np.asarray(net.a, np.float64)
   b = np.asarray(net.b, np.float64)
   x = np.asarray(x, np.float64)
   Wz, extra, eps_z = coords.Wz, coords.extra, coords.eps_z
-  (m, d), B, k = W.shape, C.shape[0], Wz.shape[1]
+  d, k = W.shape[1], Wz.shape[1]
   aW, aWz = np.abs(W), np.abs(Wz)
   c0 = W @ x + b
   c0_err = 1.01 * (d + 2) * U * (aW @ np.abs(x) + np.abs(b))
@@ -150,6 +152,16 @@ def _region_f_bounds(net, x, eps, norm, C, H, grid, coords):
   if norm == "2":
     near = np.maximum(np.abs(C) - H, 0.0)
     empty |= np.linalg.norm(near, axis=1) > eps_z * (1 + 4 * (k + 2) * U)
+  return lo, hi, empty, c0, c0_err
+
+
+def _region_f_bounds(net, x, eps, norm, C, H, grid, coords):
+  W = np.asarray(net.W, np.float64)
+  a = np.asarray(net.a, np.float64)
+  Wz, extra, eps_z = coords.Wz, coords.extra, coords.eps_z
+  m, B, k = W.shape[0], C.shape[0], Wz.shape[1]
+  aWz = np.abs(Wz)
+  lo, hi, empty, c0, c0_err = region_intervals(net, x, eps, norm, C, H, coords)
   hi = np.maximum(hi, lo)  # (empty regions only: keeps the arithmetic below finite)
   act = net.act
   width = hi - lo

@@ -24,7 +24,7 @@ LAYERS = (
   ("deep",),
   ("weights", "objective", "relaxation"),
   ("problem", "globalmax"),
-  ("models", "lanczos", "bounds", "hunt"),
+  ("models", "lanczos", "bounds", "hunt", "critical"),
   ("certify", "proof", "ascent", "instances"),
   ("box",),
   ("certificates",),
