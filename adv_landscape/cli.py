@@ -190,6 +190,12 @@ def build_parser() -> argparse.ArgumentParser:
   _instance_args(h, ascent=False)
   h.add_argument("--inits", type=positive_int("inits"), default=64,
                  help="starts N (half search zeros of grad f, half zeros of grad L)")
+  h.add_argument("--prove", action="store_true",
+                 help="also prove that L has no local maximum inside the ball, by branch and "
+                      "bound (two-layer networks on the l2 ball, built-in scalar losses; "
+                      "practical where rank W is at most about 10)")
+  h.add_argument("--prove-budget", type=positive_int("prove-budget"), default=200_000,
+                 help="regions the proof may bound before it stops undecided")
   h.set_defaults(stream=False, chunk=None)
   _common(h, x64=False)
   h.set_defaults(func=commands.cmd_hunt)

@@ -84,6 +84,20 @@ def cmd_census(args) -> int:
   return 0
 
 
+def _prove_a(net, loss, x, y, eps, args) -> dict:
+  """``hunt --prove``: critical.no_interior_maximum on the instance, as JSON fields."""
+  from adv_landscape.critical import no_interior_maximum
+  from adv_landscape.models import family_of
+
+  if not family_of(net).rigorous or args.norm != "2":
+    return {"status": "not available: the proof reads a two-layer network on the l2 ball",
+            "regions": 0, "live": 0, "dimension": 0, "seconds": 0.0}
+  pr = no_interior_maximum(net, loss, x, y, eps, max_regions=args.prove_budget)
+  return {"status": pr.status, "regions": pr.regions, "live": pr.live,
+          "dimension": pr.dimension, "seconds": pr.seconds,
+          "unresolved": None if pr.unresolved is None else pr.unresolved.tolist()}
+
+
 def cmd_hunt(args) -> int:
   """``adv-landscape hunt``: the interior critical-point hunt of claim A on one instance."""
   import jax
@@ -118,6 +132,17 @@ def cmd_hunt(args) -> int:
         f"local maxima; {h.trivial} trivial minima (l'(f) = 0) apart")
   print(f"limit      a basin of at least {lim:.3g} of the ball's volume would have been hit "
         f"with probability 0.95")
+  if args.prove:
+    out["proof"] = _prove_a(net, loss, x, y, eps, args)
+    pr = out["proof"]
+    if pr["status"] == "proved":
+      print(f"proof      proved: L has no local maximum inside the ball ({pr['regions']} "
+            f"regions in {pr['dimension']} coordinates, {pr['seconds']:.3g} s)")
+    elif pr["status"] == "budget":
+      print(f"proof      undecided: {pr['live']} regions left after {pr['regions']} "
+            f"(--prove-budget); a maximum may lie in them")
+    else:
+      print(f"proof      {pr['status']}")
   if args.json:
     io.write_json_atomic(args.json, {"config": {**source, "command": "hunt", "seed": args.seed,
                                                 "inits": args.inits,

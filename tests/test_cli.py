@@ -88,6 +88,24 @@ def test_hunt_writes_the_documented_json_and_finds_a_planted_maximum(tmp_path, c
   assert rc == 0 and "0 non-trivial interior critical points" in stdout
 
 
+def test_hunt_prove_never_proves_a_planted_maximum_and_proves_a_clear_instance(tmp_path, capsys):
+  rng = np.random.default_rng(1)  # the planted concave instance of the test above
+  np.savez(tmp_path / "c.npz", W=rng.standard_normal((8, 3)), a=-np.abs(rng.standard_normal(8)),
+           b=np.zeros(8), activation=np.array("quadratic"))
+  np.save(tmp_path / "x.npy", 0.1 * rng.standard_normal(3))
+  out = tmp_path / "h.json"
+  rc, stdout, err = run(["hunt", "--weights", str(tmp_path / "c.npz"), "--x",
+                         str(tmp_path / "x.npy"), "--loss", "linear", "--y", "-1", "--eps", "2",
+                         "--inits", "8", "--prove", "--prove-budget", "2000", "--json",
+                         str(out)], capsys)
+  assert rc == 0, err
+  proof = json.loads(out.read_text())["proof"]
+  assert proof["status"] == "budget" and proof["live"] > 0 and "proof      undecided" in stdout
+  # m <= d with tanh: grad f never vanishes, proved on the first region
+  rc, stdout, _ = run(["hunt", "--d", "6", "--m", "4", "--inits", "8", "--prove"], capsys)
+  assert rc == 0 and "proof      proved" in stdout
+
+
 def test_console_entry_point_exit_code(tmp_path):
   proc = subprocess.run([sys.executable, "-m", "adv_landscape.cli", "census", "--eps", "nan"],
                         capture_output=True, text=True, check=False)

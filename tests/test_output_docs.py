@@ -65,8 +65,8 @@ def test_census_json_fields_are_documented(tmp_path, capsys):
 
 
 def test_hunt_json_fields_are_documented(tmp_path, capsys):
-  assert main(["hunt", "--d", "5", "--m", "12", "--inits", "8", "--json",
-               str(tmp_path / "h.json")]) == 0
+  assert main(["hunt", "--d", "5", "--m", "12", "--inits", "8", "--prove", "--prove-budget",
+               "500", "--json", str(tmp_path / "h.json")]) == 0
   missing = keys(json.loads((tmp_path / "h.json").read_text())) - documented("hunt JSON")
   assert not missing, sorted(missing)
   capsys.readouterr()
