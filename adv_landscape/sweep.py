@@ -16,8 +16,10 @@ shards its restarts over the global device mesh, and only process 0 writes.
 from __future__ import annotations
 
 import dataclasses
+import gzip
 import json
 import os
+import shutil
 import sys
 import time
 from typing import Callable, Iterable
@@ -397,6 +399,23 @@ def read_records(path) -> list[dict]:
   return records
 
 
+def _unpack(path) -> None:
+  """A gzipped copy of the records (``PATH.gz``, how a long grid's partial records travel
+  in git) seeds ``path`` when ``path`` itself is missing, so a fresh clone resumes."""
+  packed = os.fspath(path) + ".gz"
+  if os.path.exists(path) or not os.path.exists(packed):
+    return
+  tmp = os.fspath(path) + ".unpacking"
+  try:
+    with gzip.open(packed, "rb") as src, open(tmp, "wb") as dst:
+      shutil.copyfileobj(src, dst)
+  except (OSError, EOFError) as e:
+    raise InvalidInput(f"{packed!r} could not be read as gzip ({e}); delete it to start the "
+                       f"grid afresh") from None
+  os.replace(tmp, path)
+  print(f"unpacked {packed} into {os.fspath(path)}: its records are resumed", file=sys.stderr)
+
+
 def run_sweep(points: Iterable[GridPoint], path, *, progress: bool = True,
               after_point: Callable[[int], None] | None = None) -> list[dict]:
   """Runs every point whose record is not yet in ``path``; returns all records in order.
@@ -411,6 +430,7 @@ def run_sweep(points: Iterable[GridPoint], path, *, progress: bool = True,
   """
   points = list(dict.fromkeys(points))
   if dist.rank() == 0:
+    _unpack(path)
     cut = io.repair_jsonl(path)
     if cut:
       print(f"repaired {path}: cut its unfinished last line ({cut} bytes, a record a killed "

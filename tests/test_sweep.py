@@ -44,6 +44,29 @@ def test_killed_sweep_resumes_without_recomputing(tmp_path):
   assert _strip(resumed) == _strip(full)
 
 
+def test_a_gzipped_partial_sweep_seeds_a_missing_file_and_resumes(tmp_path, capsys):
+  """How a long grid's partial records travel in git: sweep.jsonl.gz beside a missing
+  sweep.jsonl is unpacked and resumed (only the missing point runs); a corrupt .gz is one
+  clear error naming it."""
+  import gzip
+
+  from adv_landscape.errors import InvalidInput
+
+  path = tmp_path / "sweep.jsonl"
+  full = run_sweep(POINTS, tmp_path / "full.jsonl", progress=False)
+  lines = (tmp_path / "full.jsonl").read_text().splitlines(keepends=True)
+  with gzip.open(str(path) + ".gz", "wt") as f:
+    f.writelines(lines[:2])
+  ran = []
+  resumed = run_sweep(POINTS, path, progress=False, after_point=ran.append)
+  assert ran == [1] and _strip(resumed) == _strip(full)
+  assert "unpacked" in capsys.readouterr().err
+  other = tmp_path / "other.jsonl"
+  (tmp_path / "other.jsonl.gz").write_bytes(b"not gzip")
+  with pytest.raises(InvalidInput, match="other.jsonl.gz"):
+    run_sweep(POINTS, other, progress=False)
+
+
 def test_sharded_results_equal_unsharded():
   code = textwrap.dedent("""
       import os
