@@ -12,7 +12,8 @@ With u = V w (any w), u . grad f(x + delta) = sum_r (W u)_r a_r sigma'(h_r), and
 R n S each h_r lies in the certified interval of ``globalmax.region_intervals``, where
 sigma' lies in [s_lo, s_hi] (``d1_range``: a grid with a second-order pad, rounding
 included); the sum is then at least sum_r min(v_r a_r s_lo_r, v_r a_r s_hi_r), v = W u, less
-the rounding of v and of the sum. w is the gradient at the region's centre. A region not
+the rounding of v and of the sum. w is the gradient at the region's centre, or W^+ a
+(then W u = a when m <= d: every term positive). A region not
 cleared is halved along its widest side, until every region is cleared ("proved") or the
 budget is spent ("budget": the centres of the regions left are where a critical point may
 lie). Regions outside the ball are dropped.
@@ -134,12 +135,25 @@ def _clear(net, x, eps, C, H, coords, loss=None, y=None):
 
 
 def _sloped(net, W, a, c0, lo, hi, s_lo, s_hi, C, coords):
-  """The first-order test (module docstring), per region."""
-  m, d = W.shape
-  # w: grad f at the centre, in z (any w would do: it only has to make the bound positive)
+  """The first-order test (module docstring), per region, in two directions: grad f at
+  the region's centre, and u = W^+ a (least squares in z), for which W u = a exactly when W
+  has full row rank (m <= d), so that every term a_r (W u)_r sigma'(h_r) = a_r^2 sigma'(h_r)
+  is positive wherever sigma' is (any w would do: it only has to make the bound
+  positive)."""
   h_c = c0[None] + C @ coords.Wz.T
   w = (a[None] * np.asarray(net.act.d1(h_c), np.float64)) @ coords.Wz  # (B, k)
-  u = w if coords.V is None else w @ coords.V.T  # (B, d): the direction, as a perturbation
+  w_pinv = np.linalg.lstsq(coords.Wz, a, rcond=None)[0]  # (k,)
+  ok = np.zeros(C.shape[0], bool)
+  for ws in (w, np.broadcast_to(w_pinv, w.shape)):
+    u = ws if coords.V is None else ws @ coords.V.T  # (B, d): the direction, as a perturbation
+    ok |= _positive(W, a, u, s_lo, s_hi)
+  return ok
+
+
+def _positive(W, a, u, s_lo, s_hi):
+  """Whether u . grad f = sum_r (W u)_r a_r sigma'_r > 0 is certified for sigma'_r in
+  [s_lo, s_hi], the rounding of W u and of the sum included."""
+  m, d = W.shape
   v = u @ W.T  # (B, m), W u; its rounding below
   v_err = 1.01 * (d + 2) * U * (np.abs(u) @ np.abs(W).T)
   av = a[None] * v
