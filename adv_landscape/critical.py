@@ -154,15 +154,18 @@ def _positive(W, a, u, s_lo, s_hi):
   """Whether u . grad f = sum_r (W u)_r a_r sigma'_r > 0 is certified for sigma'_r in
   [s_lo, s_hi], the rounding of W u and of the sum included."""
   m, d = W.shape
-  v = u @ W.T  # (B, m), W u; its rounding below
+  v = u @ W.T  # (B, m), W u, within v_err of the exact product
   v_err = 1.01 * (d + 2) * U * (np.abs(u) @ np.abs(W).T)
-  av = a[None] * v
-  low = np.minimum(av * s_lo, av * s_hi)  # each term's smallest value over [s_lo, s_hi]
-  s_abs = np.maximum(np.abs(s_lo), np.abs(s_hi))
-  err = np.abs(a)[None] * v_err * s_abs  # v's rounding
-  total = low.sum(axis=1) - err.sum(axis=1)
-  rnd = 1.01 * (m + 4) * U * (np.abs(low).sum(axis=1) + err.sum(axis=1))
-  return total - rnd > 0
+  # a_r (W u)_r lies in [av_lo, av_hi] (a's product rounded outward); each term
+  # a_r (W u)_r sigma'_r is smallest at a corner of the two intervals, so a term whose sign is
+  # certain keeps it however small sigma' is (a saturated unit), and only a term of
+  # uncertain sign pays for sigma''s largest value
+  av, e = a[None] * v, np.abs(a)[None] * v_err * (1 + 2 * U)
+  av_lo, av_hi = av - e - U * np.abs(av), av + e + U * np.abs(av)
+  corners = np.stack([av_lo * s_lo, av_lo * s_hi, av_hi * s_lo, av_hi * s_hi])
+  low = corners.min(axis=0)  # each product rounded by at most u |low|, the sum by gamma_m
+  rnd = 1.01 * (m + 4) * U * np.abs(low).sum(axis=1)
+  return low.sum(axis=1) - rnd > 0
 
 
 def _curved(net, loss, x, y, eps, W, a, c0, lo, hi, C, H, coords):
