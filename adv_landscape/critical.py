@@ -47,6 +47,7 @@ import time
 from typing import NamedTuple
 
 import jax
+import jax.numpy as jnp
 import numpy as np
 
 from adv_landscape.globalmax import coordinates, region_f_bounds, region_intervals
@@ -94,6 +95,10 @@ def _sigmoid_d1_accurate(t):
 # an interval is exact, at its ends (or at 0 inside it).
 _MONOTONE_D1 = {"tanh": _tanh_d1_accurate, "sigmoid": _sigmoid_d1_accurate}
 _REL = 32 * U  # the accurate formulas' relative error (exp, a few operations), generous
+_NORMAL = 1e-300  # above the subnormals (2.2e-308) with room for the formulas' few operations
+_ABS = 64 * 2.0 ** -1074  # a sum's absolute rounding per term where products may be subnormal
+# Activations whose sup |sigma^(3)| is analytic (the others' is sampled on a grid, not proved)
+_PROVED_SUPS = ("tanh", "sigmoid", "softplus", "quadratic", "linear")
 
 
 def d1_range(act, lo, hi, grid: int = GRID):
@@ -108,7 +113,11 @@ def d1_range(act, lo, hi, grid: int = GRID):
     fn = _MONOTONE_D1[act.name]
     near = np.where((lo <= 0) & (hi >= 0), 0.0, np.minimum(np.abs(lo), np.abs(hi)))
     far = np.maximum(np.abs(lo), np.abs(hi))
-    return fn(far) * (1 - _REL), fn(near) * (1 + _REL)
+    # below _NORMAL the formula's exp is subnormal and its relative error unbounded: there
+    # the range is [0, an absolute bound] instead
+    s_far, s_near = fn(far), fn(near)
+    return (np.where(s_far >= _NORMAL, s_far * (1 - _REL), 0.0),
+            np.maximum(s_near * (1 + _REL), 0.0) + _NORMAL)
   t = np.linspace(0.0, 1.0, grid + 1)
   z = lo[..., None] + (hi - lo)[..., None] * t
   z[..., 0], z[..., -1] = lo, hi
@@ -164,8 +173,9 @@ def _positive(W, a, u, s_lo, s_hi):
   av_lo, av_hi = av - e - U * np.abs(av), av + e + U * np.abs(av)
   corners = np.stack([av_lo * s_lo, av_lo * s_hi, av_hi * s_lo, av_hi * s_hi])
   low = corners.min(axis=0)  # each product rounded by at most u |low|, the sum by gamma_m
-  rnd = 1.01 * (m + 4) * U * np.abs(low).sum(axis=1)
-  return low.sum(axis=1) - rnd > 0
+  rnd = 1.01 * (m + 4) * U * np.abs(low).sum(axis=1) + (m + 4) * _ABS
+  total = low.sum(axis=1)
+  return np.isfinite(total) & np.isfinite(rnd) & (total - rnd > 0)  # an overflow clears nothing
 
 
 def _curved(net, loss, x, y, eps, W, a, c0, lo, hi, C, H, coords):
@@ -197,8 +207,8 @@ def _curved(net, loss, x, y, eps, W, a, c0, lo, hi, C, H, coords):
   q_lo = np.minimum(A_lo * v2_lo, A_lo * v2_hi)
   q_hi = np.maximum(A_hi * v2_lo, A_hi * v2_hi)
   mag = np.abs(q_lo).sum(axis=1) + np.abs(q_hi).sum(axis=1)
-  Q_lo = q_lo.sum(axis=1) - 1.01 * (m + 4) * U * mag
-  Q_hi = q_hi.sum(axis=1) + 1.01 * (m + 4) * U * mag
+  Q_lo = q_lo.sum(axis=1) - 1.01 * (m + 4) * U * mag - (m + 4) * _ABS
+  Q_hi = q_hi.sum(axis=1) + 1.01 * (m + 4) * U * mag + (m + 4) * _ABS
   # l'(f) over the region: l' is nondecreasing (l convex), so between its values at f's ends
   f_lo, f_hi, _ = region_f_bounds(net, x, eps, "2", C, H, coords=coords)
   lp = np.asarray(jax.vmap(loss.grad, (0, None))(np.concatenate([f_lo, f_hi]), y), np.float64)
@@ -208,7 +218,8 @@ def _curved(net, loss, x, y, eps, W, a, c0, lo, hi, C, H, coords):
   lp_lo, lp_hi = lp_lo - lp_pad, lp_hi + lp_pad
   corners = np.stack([lp_lo * Q_lo, lp_lo * Q_hi, lp_hi * Q_lo, lp_hi * Q_hi])
   low = corners.min(axis=0)
-  return low - 8 * U * np.abs(corners).max(axis=0) > 0
+  margin = 8 * U * np.abs(corners).max(axis=0) + (m + 4) * _ABS
+  return np.isfinite(low) & np.isfinite(margin) & (low - margin > 0)
 
 
 def no_interior_critical(net: Network, x, eps: float, *, max_regions: int = 200_000,
@@ -228,6 +239,14 @@ def no_interior_maximum(net: Network, loss: Loss, x, y, eps: float, *,
       or getattr(loss, "sups", None) is None:
     return CriticalProof(f"not available: loss {getattr(loss, 'name', loss)!r} is not a "
                          f"built-in scalar loss convex in the output", 0, 0, 0, 0.0)
+  # l' = 0 everywhere (a margin loss at y = 0): L is constant, every point a (non-strict)
+  # local maximum, and the first-order test's premise (l' = 0 only at l's minimiser) fails
+  probe = np.asarray(jax.vmap(loss.grad, (0, None))(jnp.asarray([-2.0, -0.5, 0.5, 2.0]),
+                                                    float(y)))
+  if not np.any(probe != 0):
+    return CriticalProof(f"not available: loss {loss.name!r} at y = {float(y):g} has l' = 0 "
+                         f"everywhere, so L is constant and every point is a local maximum",
+                         0, 0, 0, 0.0)
   return _branch(net, x, eps, max_regions, reduce, loss, float(y))
 
 
@@ -236,9 +255,10 @@ def _branch(net, x, eps, max_regions, reduce, loss, y) -> CriticalProof:
   if np.ndim(net.a) != 1:
     return CriticalProof("not available: a multi-output head (scalar outputs only)", 0, 0, 0,
                          0.0)
-  if not net.act.smooth:
-    return CriticalProof(f"not available: activation {net.act.name!r} is not smooth", 0, 0,
-                         0, 0.0)
+  if net.act.name not in _PROVED_SUPS:
+    return CriticalProof(f"not available: activation {net.act.name!r} has no proved bound on "
+                         f"its third derivative (its sups are sampled on a grid, or it is not "
+                         f"smooth)", 0, 0, 0, 0.0)
   with jax.enable_x64(True):
     coords = coordinates(net, float(eps), "2", reduce=reduce)
     k = coords.Wz.shape[1]
@@ -254,7 +274,8 @@ def _branch(net, x, eps, max_regions, reduce, loss, y) -> CriticalProof:
       # padded to BATCH rows (copies of the last), so that the activation's array programs
       # see one shape (each new shape would be compiled anew)
       pad = np.r_[np.arange(n), np.full(BATCH - n, n - 1)]
-      ok = _clear(net, x, float(eps), C[pad], H[pad], coords, loss, y)[0][:n]
+      with np.errstate(over="ignore", invalid="ignore"):  # non-finite bounds clear nothing
+        ok = _clear(net, x, float(eps), C[pad], H[pad], coords, loss, y)[0][:n]
       count += n
       lo, hi = lo[~ok], hi[~ok]
       if lo.shape[0]:  # halve the others along their widest side
