@@ -10,9 +10,10 @@ A region R (a box in the coordinates of ``globalmax.coordinates``: z = V^T delta
 k = rank(W) of them) is cleared when some direction u has u . grad f > 0 on all of R n S.
 With u = V w (any w), u . grad f(x + delta) = sum_r (W u)_r a_r sigma'(h_r), and over
 R n S each h_r lies in the certified interval of ``globalmax.region_intervals``, where
-sigma' lies in [s_lo, s_hi] (``d1_range``: a grid with a second-order pad, rounding
-included); the sum is then at least sum_r min(v_r a_r s_lo_r, v_r a_r s_hi_r), v = W u, less
-the rounding of v and of the sum. w is the gradient at the region's centre, or W^+ a
+sigma' lies in [s_lo, s_hi] (``d1_range``: exact for tanh and sigmoid, else a grid with a
+second-order pad, rounding included); each term is then at least its smallest value at a
+corner of the intervals of a_r (W u)_r (W u's rounding included) and of sigma'_r, and the
+sum of those, less its rounding, bounds u . grad f below. w is the gradient at the region's centre, or W^+ a
 (then W u = a when m <= d: every term positive). A region not
 cleared is halved along its widest side, until every region is cleared ("proved") or the
 budget is spent ("budget": the centres of the regions left are where a critical point may
@@ -28,7 +29,9 @@ so of l'(f), l' being nondecreasing), of sigma'' (its value at the interval's mi
 +- sup |sigma^(3)| times the half-width) and of (w_r . u)^2; u is the top eigenvector of
 hess L at the region's centre. A region passing either test holds no interior local
 maximum of L (the first test needs, besides, that l' vanishes only at l's unique
-minimiser, where L is at its global minimum: every built-in scalar loss).
+minimiser, where L is at its global minimum: every built-in scalar loss at a label where
+l' is not identically zero; a margin loss at y = 0, whose L is constant, is refused).
+Activations whose third-derivative bound is only sampled (gelu, swish) are refused too.
 
 >>> import jax.numpy as jnp
 >>> from adv_landscape.network import Network
@@ -57,7 +60,7 @@ from adv_landscape.network import Network
 __all__ = ["CriticalProof", "no_interior_critical", "no_interior_maximum", "d1_range"]
 
 U = np.finfo(np.float64).eps
-GRID = 8  # grid cells per unit interval in d1_range
+GRID = 8  # grid cells per interval in d1_range (the gridded branch)
 BATCH = 4096  # regions bounded together
 
 
