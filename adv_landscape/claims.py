@@ -78,6 +78,24 @@ def _where(r) -> str:
           f"init={p.get('init')} family={p.get('family', 'paper')}")
 
 
+def _proof_a(records: list[dict]) -> dict:
+  """A proved per instance (the records' ``proof_a``): counts by status and by scale. An
+  instance not proved within the budget is undecided, not evidence against A."""
+  status = [r["proof_a"]["status"] for r in records]
+  by_scale = defaultdict(lambda: [0, 0])
+  for r, st in zip(records, status):
+    by_scale[r["point"]["s"]][0] += st == "proved"
+    by_scale[r["point"]["s"]][1] += 1
+  return {"instances": len(records), "proved": status.count("proved"),
+          "undecided": status.count("budget"),
+          "not_available": sum(st.startswith("not available") for st in status),
+          "budget": max((r["point"].get("prove", 0) for r in records), default=None),
+          "cells": sorted({(r["point"]["d"], r["point"]["m"]) for r in records}),
+          "by_scale": {f"{s:g}": {"proved": p, "instances": n}
+                       for s, (p, n) in sorted(by_scale.items())},
+          "seconds": float(sum(r["proof_a"]["seconds"] for r in records))}
+
+
 def claim_a(records: list[dict], *, seed: int = 0) -> dict:
   """A: no local maximum inside the ball.
 
@@ -103,6 +121,7 @@ def claim_a(records: list[dict], *, seed: int = 0) -> dict:
   inside = [r["hunt"].get("candidates_inside") for r in hunts]
   limits = [r["hunt"]["detection_limit"] for r in hunts if "detection_limit" in r["hunt"]]
   basins = [mx["basin"] for r in hunts for mx in r["hunt"].get("interior_maxima", [])]
+  proof = _proof_a([r for r in records if r.get("proof_a")])
   del seed  # no resampling: A counts
   where = []
   for r in records:
@@ -123,7 +142,8 @@ def claim_a(records: list[dict], *, seed: int = 0) -> dict:
                     "hunt_trivial_minima": trivial,
                     "hunt_candidates_inside": (sum(inside) if None not in inside else None),
                     "min_lambda_max_at_nontrivial": min(lam) if lam else None,
-                    "min_on_sphere_fraction": float(min(on)) if on else None},
+                    "min_on_sphere_fraction": float(min(on)) if on else None,
+                    "proved_instances": proof["proved"]},
       "threshold": f"no interior local maximum (mixed if on <= {INTERIOR_MAX_SHARE:.0%} of "
                    f"instances)",
       "verdict": verdict, "ci": None, "seconds": _seconds(records),
@@ -133,7 +153,8 @@ def claim_a(records: list[dict], *, seed: int = 0) -> dict:
                   "detection_limit": max(limits) if limits else None,
                   "hunt_starts": sorted({r["hunt"].get("f_starts") for r in hunts}, key=str),
                   "basins_of_found_maxima": basins[:20],
-                  "by_init": dict(by_init), "where_interior_maxima": where[:20]},
+                  "by_init": dict(by_init), "where_interior_maxima": where[:20],
+                  "proof": proof},
       "would_fail": "a PGA endpoint or a hunted zero of grad f strictly inside the ball "
                     "where hess L is negative definite, on more than 5% of instances (the hunt "
                     "hits, with probability 0.95, any maximum whose basin is at least "

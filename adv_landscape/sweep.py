@@ -33,6 +33,7 @@ from adv_landscape import ascent, bounds, instances, io
 from adv_landscape import distributed as dist
 from adv_landscape.census import nonlinearity
 from adv_landscape.config import PGAConfig, Tolerances
+from adv_landscape.critical import CriticalProof, no_interior_maximum
 from adv_landscape.deep import MLP, init_mlp
 from adv_landscape.errors import InvalidInput
 from adv_landscape.hunt import hunt_interior_critical
@@ -55,7 +56,10 @@ class GridPoint:
   which a claim is known to be false). ``step_halvings`` k multiplies the
   step by 2^-k (the exponential-growth control of claim B). ``ell_scale`` multiplies the
   rigorous ell (1: sound; below 1 a planted unsound bound, the sufficient-increase
-  control of claim B, for which the theorem then wrongly "applies").
+  control of claim B, for which the theorem then wrongly "applies"). ``prove`` > 0 also
+  proves claim A for the instance (no local maximum of L in the open ball) by branch and
+  bound over at most that many regions (``critical.no_interior_maximum``; two-layer
+  networks on the l2 ball).
   """
 
   d: int
@@ -78,6 +82,7 @@ class GridPoint:
   depth: int = 1
   ell_scale: float = 1.0
   bump_width: float = 0.0
+  prove: int = 0
 
   @property
   def key(self) -> str:
@@ -85,7 +90,8 @@ class GridPoint:
     ``ell_scale`` enter it only when they differ from the paper's setting, so that records
     written before they existed stay valid."""
     fields = dataclasses.asdict(self)
-    for name, paper in (("norm", "2"), ("depth", 1), ("ell_scale", 1.0), ("bump_width", 0.0)):
+    for name, paper in (("norm", "2"), ("depth", 1), ("ell_scale", 1.0), ("bump_width", 0.0),
+                        ("prove", 0)):
       if fields[name] == paper:
         del fields[name]
     return json.dumps(fields, sort_keys=True)
@@ -349,6 +355,7 @@ def run_point(p: GridPoint) -> dict:
       hunt = hunt_interior_critical(problem, key=jax.random.fold_in(key, 2)).to_json()
       for mx in hunt["interior_maxima"]:  # the deltas are in the instance, not needed here
         mx.pop("delta")
+    proof_a = _prove_a(p, net, loss, x, y, eps) if p.prove else None
   med = km_median(res.iterations, res.converged)
   with np.errstate(over="ignore"):  # an infinite rigorous ell (exponential loss) stays inf
     eta_ell = float(np.max(res.eta) * const.ell)
@@ -384,9 +391,21 @@ def run_point(p: GridPoint) -> dict:
       "basin_fractions": cs.basin_fractions, "maxima_kinds": cs.kinds.tolist(),
       "proof_radius": [pr.radius for pr in proofs],
       "proof_reason": [pr.reason for pr in proofs],
-      "proved_fraction": run.summary["proved_fraction"], "hunt": hunt,
+      "proved_fraction": run.summary["proved_fraction"], "hunt": hunt, "proof_a": proof_a,
       "seconds": time.perf_counter() - t0,
   }
+
+
+def _prove_a(p: GridPoint, net, loss, x, y, eps) -> dict:
+  """Claim A proved for the instance (``critical.no_interior_maximum``, at most ``p.prove``
+  regions): two-layer networks on the l2 ball only."""
+  if p.norm != "2" or family_of(net).name != "two_layer":
+    proof = CriticalProof("not available: the proof covers two-layer networks on the l2 "
+                          "ball", 0, 0, 0, 0.0)
+  else:
+    proof = no_interior_maximum(net, loss, x, y, eps, max_regions=p.prove)
+  return {"status": proof.status, "regions": proof.regions, "live": proof.live,
+          "dimension": proof.dimension, "seconds": proof.seconds}
 
 
 def read_records(path) -> list[dict]:

@@ -9,6 +9,8 @@ setting (tanh network, gamma = 0.5):
                     which can converge at interior points); the C points add ``sphere``
                     starts and the interior hunt; the full grid runs A on 16 networks,
                     hunts its ball points, and adds the cell (d, m) = (4 d0, m0 / 4);
+                    both grids add ``PROVE_CELL`` (8, 16), where A is also proved per
+                    instance (``critical``), beside the hunt on the same instances;
   C                 s in {1/4, ..., 4} (the full grid adds 2.8, 5.6, 8) for each step rule
                     (lipschitz, reported but not counted: its step measures the bound;
                     grad0, normalized, armijo; the full grid adds apgd, AutoAttack's
@@ -95,6 +97,10 @@ CONTROLS = {
 # 0.2 of the ball (measured over 512 starts on seeds 0-2: d = 16, m = 32: 0.19-0.25, also at
 # depth 3; d = 32, m = 128: 0.25-0.28 at w = 0.39, 0.16-0.20 at w = 0.37).
 SMALL_BASIN_WIDTH = {16: 0.45, 32: 0.38}
+# Where claim A is also proved per instance (``critical.no_interior_maximum``): m > d, so grad f
+# may vanish (with m <= d and W of full row rank it cannot, and the proof is immediate), and
+# the branch and bound runs in k = rank W = d = 8 coordinates.
+PROVE_CELL = (8, 16)
 # Controls the l_inf grid keeps on the ball: the small-basin ones are calibrated there, and
 # D-concave's box (half-width eps, the l2 eps) puts box starts where the logistic and
 # exponential losses saturate (||grad L|| ~ 1e-10), so grad0's step is vacuous there (every
@@ -110,13 +116,18 @@ L2_ONLY_STUDIES = ("control:A-small-basin", "control:A-small-basin-deep", "contr
 LINF_FAMILY = {"control:B-linear": {"family": "separable", "loss": "linear"}}
 
 
-def _control_points(b: dict, d0: int, m0: int, ds=(8, 16, 32, 64)) -> list[tuple[GridPoint, str]]:
+def _control_points(b: dict, d0: int, m0: int, ds=(8, 16, 32, 64),
+                    prove: int = 20_000) -> list[tuple[GridPoint, str]]:
   out = []
   g0 = dict(step_rule="grad0", step=0.05)
   w = SMALL_BASIN_WIDTH.get(d0, 0.4)
   for depth, name in ((1, "A-small-basin"), (3, "A-small-basin-deep")):
     out.append((GridPoint(d=d0, m=m0, s=1.0, family="paper_bump", bump_width=w, depth=depth,
                           hunt=True, **g0, **{**b, "n_restarts": 16}), f"control:{name}"))
+  # the planted maximum in PROVE_CELL, where A's proof runs: the proof must not say "proved"
+  out.append((GridPoint(d=PROVE_CELL[0], m=PROVE_CELL[1], s=1.0, family="paper_bump",
+                        bump_width=SMALL_BASIN_WIDTH.get(PROVE_CELL[0], 0.4), hunt=True,
+                        prove=prove, **g0, **{**b, "n_restarts": 16}), "control:A-small-basin"))
   for init in ("ball", "sphere"):
     out.append((GridPoint(d=d0, m=m0, s=1.0, gamma=1.5, family="concave", loss="linear",
                           init=init, hunt=init == "ball", **g0, **b), "control:A-concave"))
@@ -163,6 +174,7 @@ class Sizes:
   growth_seeds: int = 0  # B's growth axes and growth controls run on this many networks
   scales: tuple = (0.25, 0.5, 1.0, 2.0, 4.0)  # C's input scales
   growth_restarts: int = 64  # restarts per growth-axis network (units matter more)
+  prove_budget: int = 20_000  # regions per instance for A's proofs (PROVE_CELL)
 
 
 def sizes(*, quick: bool, seeds: int | None = None) -> Sizes:
@@ -172,7 +184,7 @@ def sizes(*, quick: bool, seeds: int | None = None) -> Sizes:
   if quick:
     return Sizes(True, seeds or 2, dict(n_restarts=32, max_steps=4000, rtol_g=1e-4),
                  (8, 16, 32, 64, 128), (16, 32, 64, 128), (1e-2, 1e-3, 1e-4, 1e-5), 16,
-                 32, max(8, seeds or 2), growth_restarts=16)
+                 32, max(8, seeds or 2), growth_restarts=16, prove_budget=5000)
   return Sizes(False, seeds or 4, dict(n_restarts=256, max_steps=20_000, rtol_g=1e-5),
                (16, 32, 64, 128, 256, 512, 1024), (32, 64, 128, 256, 512),
                (1e-2, 1e-3, 1e-4, 1e-5, 1e-6), 32, 128, max(16, seeds or 4),
@@ -181,7 +193,8 @@ def sizes(*, quick: bool, seeds: int | None = None) -> Sizes:
 
 def _points_a(z: Sizes, b: dict) -> list[tuple[GridPoint, str]]:
   """A's points: ball and zero starts at (d0, m0), the ball ones hunted; the full grid adds
-  a cell with fewer hidden units than inputs, (d, m) = (4 d0, m0 / 4), ball starts only."""
+  a cell with fewer hidden units than inputs, (d, m) = (4 d0, m0 / 4), ball starts only;
+  both grids add ``PROVE_CELL``, where A is also proved per instance (ball starts, hunted)."""
   out = []
   cells = [(z.d0, z.m0, ("ball", "zero"))] + ([] if z.quick else [(4 * z.d0, z.m0 // 4,
                                                                    ("ball",))])
@@ -191,6 +204,9 @@ def _points_a(z: Sizes, b: dict) -> list[tuple[GridPoint, str]]:
         n = dict(b, n_restarts=8) if init == "zero" else b  # zero starts are all alike
         out.append((GridPoint(d=d, m=m, s=s, init=init, step_rule="grad0", step=0.05,
                               hunt=init == "ball" and not z.quick, **n), "A"))
+  d, m = PROVE_CELL
+  out += [(GridPoint(d=d, m=m, s=s, init="ball", step_rule="grad0", step=0.05, hunt=True,
+                     prove=z.prove_budget, **b), "A") for s in (0.25, 1.0, 4.0)]
   return out
 
 
@@ -307,12 +323,13 @@ def grid(*, quick: bool, seeds: int | None = None) -> list[tuple[GridPoint, str]
       elif seed < z.seeds or (name in ("A", "C") and seed < z.growth_seeds):
         out += spec.points(z, b)  # A and C run on the growth axes' networks (8 or 16)
     if seed < z.seeds:
-      out += [(p, s) for p, s in _control_points(b, z.d0, z.m0, z.ds)
+      out += [(p, s) for p, s in _control_points(b, z.d0, z.m0, z.ds, z.prove_budget)
               if s not in growth_controls]
       out += [(p, f"control:{name}") for spec in CLAIM_SPECS.values()
               for name, c in spec.controls.items() for p in c[3](z, b)]
     if seed < z.growth_seeds:
-      out += [(p, s) for p, s in _control_points(g, z.d0, z.m0, z.ds) if s in growth_controls]
+      out += [(p, s) for p, s in _control_points(g, z.d0, z.m0, z.ds, z.prove_budget)
+              if s in growth_controls]
     if not z.quick and seed < z.growth_seeds:  # C's networks (the full grid only)
       out += _points_c_fixed_eps(z, b) + _points_c_secondary(z, b)
   return out
@@ -343,10 +360,18 @@ def for_setting(p: GridPoint, norm: str = "2", depth: int = 1,
                             step_rule=LINF_STEP.get(p.step_rule, p.step_rule))
     if study in LINF_FAMILY:
       p = dataclasses.replace(p, **LINF_FAMILY[study], m=p.d)
+  if p.prove and (p.norm != "2" or (depth > 1 and p.family in SCALED_FAMILIES)):
+    p = dataclasses.replace(p, prove=0)  # the proof covers two-layer networks on the ball
   if depth > 1 and p.family in SCALED_FAMILIES:
     p = dataclasses.replace(p, depth=depth,
                             step_rule="curvature" if p.step_rule == "lipschitz" else p.step_rule)
   return p
+
+
+def control_detected(c: dict) -> bool:
+  """A control says what was planted: its verdict is its ``expected``, and A's proof did not
+  call a planted interior maximum absent (``proved_absent``, instances proved on it)."""
+  return c["verdict"] == c["expected"] and not c.get("proved_absent")
 
 
 def run_verify(out_dir: str, *, quick: bool, seed: int = 0, seeds: int | None = None,
@@ -394,10 +419,13 @@ def run_verify(out_dir: str, *, quick: bool, seed: int = 0, seeds: int | None = 
                                                                     "statistic": None}
     res.setdefault("units", claims.units(recs))
     family = ", ".join(sorted({r["point"].get("family", "paper") for r in recs})) or family
+    # a planted interior maximum that A's proof "proved" absent: the proof is unsound
+    proved = (res.get("details") or {}).get("proof", {}).get("proved") if claim == "A" else None
     controls.append({"claim": claim, "family": family, "name": name,
                      "description": description, "expected": expected,
                      "verdict": res["verdict"], "statistic": res["statistic"],
-                     "instances": len(recs), "units": res.get("units")})
+                     "instances": len(recs), "units": res.get("units"),
+                     "proved_absent": proved})
   figures = []
   for spec, res in zip(CLAIM_SPECS.values(), results):
     if spec.figures is not None:
@@ -416,8 +444,7 @@ def run_verify(out_dir: str, *, quick: bool, seed: int = 0, seeds: int | None = 
       "claims": results,
       "secondary": secondary,
       "controls": controls,
-      "controls_detected": bool(controls) and all(c["verdict"] == c["expected"]
-                                                  for c in controls),
+      "controls_detected": bool(controls) and all(map(control_detected, controls)),
       "t1_violations": int(sum(r["t1_violations"] for r in main)),
       "increase_violations": int(sum(r.get("increase_violations", 0) for r in main)),
       "proved_fraction": sum(r["proved_fraction"] * len(r["iterations"]) for r in main)
@@ -482,7 +509,9 @@ def _headline_a(s) -> str:
   return (f"instances with an interior max {s['instances_with_interior_max']}; hunt: "
           f"{s['hunt_nontrivial_critical']} non-trivial critical points, "
           f"{s['hunt_interior_maxima']} maxima ({s['hunt_trivial_minima']} trivial minima apart), "
-          f"{_fmt(s.get('hunt_candidates_inside'))} candidates ended inside")
+          f"{_fmt(s.get('hunt_candidates_inside'))} candidates ended inside"
+          + (f"; proved on {s['proved_instances']} instances" if s.get("proved_instances")
+             is not None else ""))
 
 
 def _headline_b(s) -> str:
@@ -510,7 +539,9 @@ def _headline_d(s) -> str:
 
 def _short_a(s) -> str:
   return (f"{s['instances_with_interior_max']} instances with an interior max "
-          f"({s['hunt_interior_maxima']} from the hunt)")
+          f"({s['hunt_interior_maxima']} from the hunt)"
+          + (f"; proved absent on {s['proved_instances']}" if s.get("proved_instances")
+             is not None else ""))
 
 
 def _short_b(s) -> str:
@@ -603,6 +634,8 @@ def write_report(report: dict, path: str) -> None:
   for c in report.get("controls", []):
     flag = (c["verdict"] if c["verdict"] == c.get("expected", "fails") else
             f"**{c['verdict']} (expected {c.get('expected', 'fails')}): NOT DETECTED**")
+    if c.get("proved_absent"):
+      flag += f" **(A's proof said 'proved' on {c['proved_absent']} planted instances)**"
     lines.append(f"| {c['claim']} | {c['name']} | {c['family']} | {c['description']} | "
                  f"{c.get('expected', 'fails')} | {flag} | {_stat_short(c)} | {c['instances']} | "
                  f"{c.get('units', '-')} |")
@@ -665,6 +698,18 @@ def _section_a(a) -> list[str]:
          f"{a['would_fail']}."]
   if a["details"]["where_interior_maxima"]:
     out.append("Interior maxima at: " + "; ".join(a["details"]["where_interior_maxima"]) + ".")
+  pf = a["details"].get("proof") or {}
+  if pf.get("instances"):
+    out += ["", f"**Proved, not sampled** (branch and bound on grad f and hess L, "
+            f"docs/theory.md section 17; at most {pf['budget']} regions per instance) at "
+            f"(d, m) = {', '.join(str(tuple(c)) for c in pf['cells'])}: no local maximum of L "
+            f"in the open ball on {pf['proved']} of {pf['instances']} instances; "
+            f"{pf['undecided']} undecided (regions left where grad f may vanish: not evidence "
+            f"against A), {pf['not_available']} not available. By input scale: " +
+            ", ".join(f"s = {k}: {v['proved']}/{v['instances']}"
+                      for k, v in pf["by_scale"].items()) +
+            ". On the planted small-basin maximum in the same cell (control A-small-basin) the "
+            "proof must leave it undecided; a 'proved' there would flag the control."]
   return out
 
 

@@ -378,3 +378,57 @@ def test_c_maxima_are_not_read_where_the_rule_did_not_converge():
     r["converged"] = np.ones(100, bool)  # the same counts, converged: a real peak
   g = claims.claim_c(recs)["details"]["per_step_rule"]["grad0"]["measures"]["distinct_maxima"]
   assert g["verdict"] != "supports" and g["shape"].startswith("peak") and g["peak_scale"] == 2.0
+
+
+# --- A proved per instance ------------------------------------------------------------------
+
+def _proved(status, s=1.0, seed=0):
+  r = _rec(seed=seed, s=s)
+  r["point"]["prove"] = 100
+  r["proof_a"] = {"status": status, "regions": 1, "live": 0, "dimension": 8, "seconds": 0.1}
+  return r
+
+
+def test_a_proof_counts_by_status_and_scale():
+  recs = [_proved("proved", 0.25, 0), _proved("proved", 4.0, 1), _proved("budget", 4.0, 2),
+          _proved("not available: a multi-output head", 1.0, 3), _rec(seed=4)]
+  res = claims.claim_a(recs)
+  pf = res["details"]["proof"]
+  assert (pf["instances"], pf["proved"], pf["undecided"], pf["not_available"]) == (4, 2, 1, 1)
+  assert pf["by_scale"] == {"0.25": {"proved": 1, "instances": 1},
+                            "1": {"proved": 0, "instances": 1},
+                            "4": {"proved": 1, "instances": 2}}
+  assert res["statistic"]["proved_instances"] == 2
+  assert res["verdict"] == "holds"  # undecided is not evidence against A
+
+
+def test_a_control_with_a_proof_of_its_planted_maximum_is_not_detected():
+  """A planted interior maximum (found by PGA) that the proof calls absent flags the control
+  even though the verdict is the expected "fails"; without the proof it is detected."""
+  from adv_landscape.verify import control_detected
+  planted = _rec(interior_max=3)
+  res = claims.claim_a([planted])
+  ok = {"verdict": res["verdict"], "expected": "fails",
+        "proved_absent": res["details"]["proof"]["proved"]}
+  assert res["verdict"] == "fails" and control_detected(ok)
+  bad = _proved("proved")
+  bad["interior_endpoints"] = bad["interior_maxima_at_endpoints"] = 3
+  res = claims.claim_a([bad])
+  flagged = {"verdict": res["verdict"], "expected": "fails",
+             "proved_absent": res["details"]["proof"]["proved"]}
+  assert res["verdict"] == "fails" and not control_detected(flagged)
+
+
+def test_a_proof_on_the_grid_proves_the_paper_and_not_the_planted_maximum():
+  """The sweep's proof on PROVE_CELL: the paper's network at s = 1/4 is proved (within a
+  budget of one region), the planted small-basin maximum is not (its regions stay)."""
+  from adv_landscape.verify import PROVE_CELL
+  d, m = PROVE_CELL
+  base = dict(d=d, m=m, step_rule="grad0", step=0.05, init="ball", n_restarts=4,
+              max_steps=500, rtol_g=1e-3)
+  paper = run_point(GridPoint(s=0.25, prove=50, **base))
+  assert paper["proof_a"]["status"] == "proved", paper["proof_a"]
+  planted = run_point(GridPoint(s=1.0, family="paper_bump", bump_width=0.4, prove=300,
+                                **base))
+  assert planted["proof_a"]["status"] == "budget", planted["proof_a"]
+  assert planted["interior_maxima_at_endpoints"] > 0  # the maximum is there

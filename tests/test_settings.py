@@ -23,14 +23,18 @@ def test_for_setting_maps_starts_steps_and_depth():
                         init="ball", step_rule="grad0")
   assert verify.for_setting(d_concave, "inf", 1, "control:D-concave").norm == "2"
   assert verify.for_setting(d_concave, "inf", 1, "control:A-concave").norm == "inf"
+  proved = dataclasses.replace(p, prove=100)  # the proof covers two-layer nets on the ball
+  assert verify.for_setting(proved, "inf").prove == 0
+  assert verify.for_setting(proved, "2", 3).prove == 0
+  assert verify.for_setting(proved).prove == 100
 
 
 def test_records_written_before_norm_and_depth_existed_are_reused(tmp_path, monkeypatch):
   """The resume key of a paper-setting point is what it was before the fields norm, depth
-  ell_scale and bump_width existed."""
+  ell_scale, bump_width and prove existed."""
   p = GridPoint(d=3, m=4, s=1.0, n_restarts=2)
   old_fields = {k: v for k, v in dataclasses.asdict(p).items()
-                if k not in ("norm", "depth", "ell_scale", "bump_width")}
+                if k not in ("norm", "depth", "ell_scale", "bump_width", "prove")}
   path = tmp_path / "sweep.jsonl"
   path.write_text(json.dumps({"key": json.dumps(old_fields, sort_keys=True), "seconds": 1.0})
                   + "\n")
@@ -44,6 +48,8 @@ def test_records_written_before_norm_and_depth_existed_are_reused(tmp_path, monk
     sweep.run_sweep([dataclasses.replace(p, norm="inf", init="vertex")], path, progress=False)
   with pytest.raises(AssertionError):  # and so is one with a planted unsound ell
     sweep.run_sweep([dataclasses.replace(p, ell_scale=1 / 3)], path, progress=False)
+  with pytest.raises(AssertionError):  # and so is one whose instance is also proved
+    sweep.run_sweep([dataclasses.replace(p, prove=100)], path, progress=False)
 
 
 @pytest.mark.slow  # (22-36 s: the suite stays under 10 minutes; -m slow runs it)
