@@ -108,7 +108,7 @@ def certified_global(net, loss, x, y, eps, norm, maxima, n_restarts) -> tuple[di
   interval [lower, upper] for max L over the set by branch and bound (the model family's
   ``global_max``, seeded with the census's maxima), whether it closed to its tolerance
   ``tol``, and p_global, the share of restarts that ended at a certified maximum within
-  ``count_tol`` = 10 tol of the global maximum (docs/output.md)."""
+  ``count_tol`` = ``COUNT`` tol = 2 tol of the global maximum (docs/output.md)."""
   family = family_of(net)
   if family.global_max is None:
     return ({"global_max": {"lower": None, "upper": None, "closed": False, "nodes": 0,
