@@ -27,6 +27,7 @@ import math
 from collections import defaultdict
 
 import numpy as np
+from scipy.stats import binom
 
 from adv_landscape.stats import (
     growth_power,
@@ -37,7 +38,7 @@ from adv_landscape.stats import (
     unit_slope_fit,
 )
 
-__all__ = ["claim_a", "claim_b", "claim_c", "claim_d", "CERTIFIED_THRESHOLD",
+__all__ = ["claim_a", "claim_b", "claim_c", "claim_d", "claim_g", "P_GLOBAL_THRESHOLD", "CERTIFIED_THRESHOLD",
            "CONVERGED_THRESHOLD", "TREND_ALPHA", "INTERIOR_MAX_SHARE", "GROWTH_AXES",
            "bound_ratios", "units"]
 
@@ -611,3 +612,75 @@ def claim_d(records: list[dict], *, seed: int = 0) -> dict:
                     "loss's d axis, or a trend against the claim in s)",
   }
 
+
+
+P_GLOBAL_THRESHOLD = 0.5  # G: a restart finds the global maximum with probability above this
+
+
+def claim_g(records: list[dict], *, seed: int = 0) -> dict:
+  """G: at small input scale the best maximum PGA finds is the global one.
+
+  Evidence: per network (the unit) at the smallest input scale of the records, the
+  certified global maximum's interval and the bounds p_lower <= p_global <= p_upper on the
+  share of restarts that end at it (``sweep._global``; they hold whether or not the branch
+  and bound closed). Per network, "supports" when p_global > ``P_GLOBAL_THRESHOLD`` by a
+  one-sided binomial test on p_lower's count (then the best of N restarts misses the global
+  maximum with probability below 2^-N), "against" when p_global < it by the test on
+  p_upper's count. Holds when every network supports (an intersection-union test: each at
+  alpha = 0.05), fails when any is against (Holm over the networks), mixed otherwise. The
+  other scales are described (closed, p_global bounds, best is global), not tested.
+  """
+  del seed
+  recs = [r for r in records if (r.get("global") or {}).get("lower") is not None]
+  by_scale = defaultdict(list)
+  for r in recs:
+    by_scale[r["point"]["s"]].append(r)
+  describe = {}
+  for s, rs in sorted(by_scale.items()):
+    gl = [r["global"] for r in rs]
+    describe[f"{s:g}"] = {
+        "networks": len(rs), "closed": sum(g["closed"] for g in gl),
+        "p_lower_mean": float(np.mean([g["p_lower"] for g in gl])),
+        "p_upper_mean": float(np.mean([g["p_upper"] for g in gl])),
+        "p_lower_min": float(min(g["p_lower"] for g in gl)),
+        "best_is_global": {str(k): sum(g["best_is_global"] is k for g in gl)
+                           for k in (True, False, None)},
+        "median_regions": float(np.median([g["regions"] for g in gl])),
+        "median_relative_gap": float(np.median([(g["upper"] - g["lower"]) / abs(g["upper"])
+                                                for g in gl]))}
+  base = {"claim": "G", "grid": _grid(records, ("d", "m", "s", "step_rule")),
+          "threshold": f"every network at the smallest scale has p_global > "
+                       f"{P_GLOBAL_THRESHOLD:g} (one-sided binomial test on its certain "
+                       f"count, alpha {TREND_ALPHA:g} each)",
+          "ci": None, "seconds": _seconds(records),
+          "would_fail": f"a network at the smallest scale on which p_global < "
+                        f"{P_GLOBAL_THRESHOLD:g} (binomial test on the count that can end "
+                        f"at the global maximum, Holm over the networks): the global "
+                        f"maximum's basin is small and the best of few restarts misses it"}
+  if not by_scale:
+    return {**base, "verdict": "untested", "statistic": None, "units": 0,
+            "details": {"by_scale": describe, "networks": []}}
+  s0 = min(by_scale)
+  nets = []
+  for r in by_scale[s0]:
+    g = r["global"]
+    n = g["restarts"]
+    k_lo, k_hi = round(g["p_lower"] * n), round(g["p_upper"] * n)
+    nets.append({"seed": r["point"]["seed"], "restarts": n, "p_lower": g["p_lower"],
+                 "p_upper": g["p_upper"], "closed": g["closed"],
+                 "best_is_global": g["best_is_global"],
+                 "p_support": float(binom.sf(k_lo - 1, n, P_GLOBAL_THRESHOLD)),
+                 "p_against": float(binom.cdf(k_hi, n, P_GLOBAL_THRESHOLD))})
+  against = holm([x["p_against"] for x in nets])
+  for x, h in zip(nets, against):
+    x["holm_p_against"] = float(h)
+  n_against = int(np.sum(against < TREND_ALPHA))
+  n_support = sum(x["p_support"] < TREND_ALPHA for x in nets)
+  verdict = ("fails" if n_against else "holds" if n_support == len(nets) else "mixed")
+  return {**base, "verdict": verdict, "units": units(by_scale[s0]),
+          "statistic": {"scale": s0, "networks": len(nets), "supporting": n_support,
+                        "against": n_against,
+                        "p_lower_min": float(min(x["p_lower"] for x in nets)),
+                        "p_upper_max": float(max(x["p_upper"] for x in nets)),
+                        "closed": sum(x["closed"] for x in nets)},
+          "details": {"by_scale": describe, "networks": nets}}

@@ -36,6 +36,7 @@ from adv_landscape.config import PGAConfig, Tolerances
 from adv_landscape.critical import CriticalProof, no_interior_maximum
 from adv_landscape.deep import MLP, init_mlp
 from adv_landscape.errors import InvalidInput
+from adv_landscape.globalmax import COUNT
 from adv_landscape.hunt import hunt_interior_critical
 from adv_landscape.losses import get_loss
 from adv_landscape.models import family_of
@@ -59,7 +60,9 @@ class GridPoint:
   control of claim B, for which the theorem then wrongly "applies"). ``prove`` > 0 also
   proves claim A for the instance (no local maximum of L in the open ball) by branch and
   bound over at most that many regions (``critical.no_interior_maximum``; two-layer
-  networks on the l2 ball).
+  networks on the l2 ball). ``global_max`` also certifies the global maximum by branch and
+  bound (``globalmax.global_maximum``, seeded with the census's maxima) and bounds p_global,
+  the share of restarts that end at it (claim G).
   """
 
   d: int
@@ -83,6 +86,7 @@ class GridPoint:
   ell_scale: float = 1.0
   bump_width: float = 0.0
   prove: int = 0
+  global_max: bool = False
 
   @property
   def key(self) -> str:
@@ -91,7 +95,7 @@ class GridPoint:
     written before they existed stay valid."""
     fields = dataclasses.asdict(self)
     for name, paper in (("norm", "2"), ("depth", 1), ("ell_scale", 1.0), ("bump_width", 0.0),
-                        ("prove", 0)):
+                        ("prove", 0), ("global_max", False)):
       if fields[name] == paper:
         del fields[name]
     return json.dumps(fields, sort_keys=True)
@@ -206,6 +210,35 @@ def _paper_bump(p: GridPoint):
   return MLP(tuple(Ws), tuple(bs), a, net.activation), loss, x, y, eps
 
 
+RIDGE_HEIGHT, RIDGE_OFFSET = 3.0, 0.7  # the planted ridge's amplitude and its plane's offset
+
+
+def _paper_ridge(p: GridPoint):
+  """A global maximum with a tiny basin (claim G's control): the paper's network plus two
+  tanh units forming the ridge A [tanh(t + 1) - tanh(t - 1)], t = v . (z - x - c eps v) /
+  (w eps), along v = -grad L(0) / ||grad L(0)|| (so PGA's first steps lead away from it and,
+  v lying in W's row space, the rank of W, the branch and bound's dimension, is unchanged),
+  with A = ``RIDGE_HEIGHT``, c = ``RIDGE_OFFSET`` and w = ``bump_width``. On the slab
+  |v . delta - c eps| <~ w eps f rises by about 2 tanh(1) A = 4.6, above anything the
+  paper's small network reaches near s = 1/4, so the global maximum of L is in the slab,
+  whose share of the ball is about 1e-4 at d = 32 (v . delta has SD about eps / sqrt(d) for
+  uniform starts): p_global near 0."""
+  net, loss, x, y, eps = _paper(p)
+  w = p.bump_width
+  if not w > 0 or family_of(net).name != "two_layer":
+    raise InvalidInput(f"family='paper_ridge' needs bump_width > 0 and depth 1, got "
+                       f"{w} and {p.depth}")
+  g0 = np.asarray(jax.grad(lambda d: loss.value(family_of(net).forward(net, x + d), y))(
+      jnp.zeros_like(x)))
+  v = -g0 / np.linalg.norm(g0)
+  Wr = np.stack([v, v]) / (w * eps)
+  br = -Wr @ (np.asarray(x) + RIDGE_OFFSET * eps * v) + np.array([1.0, -1.0])
+  ar = RIDGE_HEIGHT * np.array([1.0, -1.0])
+  return (Network(jnp.concatenate([net.W, jnp.asarray(Wr)]),
+                  jnp.concatenate([net.a, jnp.asarray(ar)]),
+                  jnp.concatenate([net.b, jnp.asarray(br)]), net.activation), loss, x, y, eps)
+
+
 def _linear_y0(p: GridPoint):
   """No dependence on s (claim C control): linear activation, b = 0, y = 0, so
   L(delta) = s^2 L_1(delta / s) and PGA from scaled starts is the same run
@@ -280,6 +313,7 @@ FAMILIES = {
     "concave": _concave,
     "bump": _bump,
     "paper_bump": _paper_bump,
+    "paper_ridge": _paper_ridge,
     "linear_y0": _linear_y0,
     "w_over_s2": _w_over_s2,
     "w_over_s": _w_over_s,
@@ -356,6 +390,7 @@ def run_point(p: GridPoint) -> dict:
       for mx in hunt["interior_maxima"]:  # the deltas are in the instance, not needed here
         mx.pop("delta")
     proof_a = _prove_a(p, net, loss, x, y, eps) if p.prove else None
+    glob = _global(net, loss, x, y, eps, p.norm, run) if p.global_max else None
   med = km_median(res.iterations, res.converged)
   with np.errstate(over="ignore"):  # an infinite rigorous ell (exponential loss) stays inf
     eta_ell = float(np.max(res.eta) * const.ell)
@@ -392,6 +427,7 @@ def run_point(p: GridPoint) -> dict:
       "proof_radius": [pr.radius for pr in proofs],
       "proof_reason": [pr.reason for pr in proofs],
       "proved_fraction": run.summary["proved_fraction"], "hunt": hunt, "proof_a": proof_a,
+      "global": glob,
       "seconds": time.perf_counter() - t0,
   }
 
@@ -406,6 +442,38 @@ def _prove_a(p: GridPoint, net, loss, x, y, eps) -> dict:
     proof = no_interior_maximum(net, loss, x, y, eps, max_regions=p.prove)
   return {"status": proof.status, "regions": proof.regions, "live": proof.live,
           "dimension": proof.dimension, "seconds": proof.seconds}
+
+
+def _global(net, loss, x, y, eps, norm, run) -> dict:
+  """The certified global maximum [lower, upper] of the grid point's instance and bounds on
+  p_global, the share of restarts ending within tau = ``COUNT`` tol of it. The global value
+  G lies in [lower, upper], so a restart counts for certain when it ended at a certified
+  maximum of value >= upper - tau (``p_lower``, the census's p_global when closed) and can
+  count only when its endpoint value is >= lower - tau (``p_upper``, certified or not):
+  both hold whether or not the branch and bound closed. ``best_is_global``: true when it
+  closed and PGA's best certified maximum is within tau of upper, false when that best is
+  more than tau below lower (certain either way), null otherwise."""
+  family = family_of(net)
+  if family.global_max is None:
+    return {"status": f"not available: no branch and bound for the {family.name} family"}
+  pts = np.asarray([mx["delta"] for mx in run.maxima]) if run.maxima else None
+  g = family.global_max(net, loss, x, y, eps, norm, points=pts)
+  if not np.isfinite(g.lower):
+    return {"status": g.status}
+  tau = COUNT * g.tol
+  vals = np.asarray([mx["value"] for mx in run.maxima], np.float64)
+  counts = np.asarray([mx["count"] for mx in run.maxima], np.float64)
+  n = len(run.result.values)
+  best = float(vals.max()) if vals.size else -np.inf
+  closed = g.status == "certified"
+  return {"status": g.status, "closed": closed, "lower": float(g.lower),
+          "upper": float(g.upper), "tol": float(g.tol), "count_tol": float(tau),
+          "regions": int(g.regions), "dimension": int(g.dimension), "seconds": g.seconds,
+          "p_lower": float(counts[vals >= g.upper - tau].sum() / n),
+          "p_upper": float(np.mean(np.asarray(run.result.values) >= g.lower - tau)),
+          "restarts": n, "best_value": best if vals.size else None,
+          "best_is_global": (True if closed and best >= g.upper - tau else
+                             False if best < g.lower - tau else None)}
 
 
 def read_records(path) -> list[dict]:

@@ -17,7 +17,11 @@ setting (tanh network, gamma = 0.5):
                     auto-PGD) and runs C on 16 networks;
   D                 every other loss at s in {1/4, 1, 4}, step rules grad0, normalized
                     and (full grid) lipschitz, hunted, and armijo, and ball starts at s = 1.
-Claims A, B and C use the quadratic-loss points (the paper's loss); D all of them.
+  G                 (d, m) = (32, 4) (k = 4: the branch and bound closes), armijo steps
+                    from ball starts, s in {1/4, 4} (full grid: 1/4, 1/2, 1, 2, 4): the
+                    certified global maximum and the share of restarts that reach it;
+                    the same two-layer points on the ball in every setting.
+Claims A, B, C and G use the quadratic-loss points (the paper's loss); D all of them.
 
 Every run also evaluates ``CONTROLS``: instance families on which a claim is
 false (``sweep.FAMILIES``), checked by the same function as the main grid.
@@ -105,6 +109,7 @@ PROVE_CELL = (8, 16)
 # D-concave's box (half-width eps, the l2 eps) puts box starts where the logistic and
 # exponential losses saturate (||grad L|| ~ 1e-10), so grad0's step is vacuous there (every
 # restart would "stop" before a step; refused).
+SETTING_FREE_STUDIES = ("G", "control:G-tiny-basin")  # the same points in every setting
 L2_ONLY_STUDIES = ("control:A-small-basin", "control:A-small-basin-deep", "control:D-concave")
 # Controls whose instance on the box is another family. On the paper's network B-linear's
 # box counts are the B-d counts times d / d_0 (ratio 0.88-1.24 per network), but the box's
@@ -320,8 +325,8 @@ def grid(*, quick: bool, seeds: int | None = None) -> list[tuple[GridPoint, str]
     for name, spec in CLAIM_SPECS.items():
       if name in ("B", "D"):  # growth axes: their unit is the network (D has its own d axis)
         out += spec.points(z, g) if seed < z.growth_seeds else []
-      elif seed < z.seeds or (name in ("A", "C") and seed < z.growth_seeds):
-        out += spec.points(z, b)  # A and C run on the growth axes' networks (8 or 16)
+      elif seed < z.seeds or (name in ("A", "C", "G") and seed < z.growth_seeds):
+        out += spec.points(z, b)  # A, C and G run on the growth axes' networks (8 or 16)
     if seed < z.seeds:
       out += [(p, s) for p, s in _control_points(b, z.d0, z.m0, z.ds, z.prove_budget)
               if s not in growth_controls]
@@ -351,10 +356,13 @@ def for_setting(p: GridPoint, norm: str = "2", depth: int = 1,
   depth > 1 applies to the paper's families (the planted controls stay
   two-layer instances: they test the checks, not the networks), and the lipschitz
   rule, which needs the rigorous ell that only two-layer networks have, becomes the
-  curvature rule (eta = c / ell_est).
+  curvature rule (eta = c / ell_est). The points of ``SETTING_FREE_STUDIES`` (claim G)
+  stay as they are in every setting.
   """
   if norm not in ("2", "inf"):
     raise InvalidInput(f"norm={norm!r} is unknown; choose '2' or 'inf'")
+  if study in SETTING_FREE_STUDIES:
+    return p  # claim G: its branch and bound closes on two-layer networks on the ball only
   if norm == "inf" and study not in L2_ONLY_STUDIES:
     p = dataclasses.replace(p, norm="inf", init=LINF_INIT[p.init],
                             step_rule=LINF_STEP.get(p.step_rule, p.step_rule))
@@ -818,6 +826,63 @@ def _section_d(d) -> list[str]:
   return out
 
 
+# Claim G's cell: m = 4 hidden units, so the ball's branch and bound runs in k = 4
+# coordinates and closes (at m = 8 it does not within 80,000 regions: BENCHMARKS.md).
+GLOBAL_CELL = (32, 4)
+RIDGE_WIDTH = 0.05  # the planted ridge's width, in units of eps (``sweep._paper_ridge``)
+
+
+def _points_g(z: Sizes, b: dict) -> list[tuple[GridPoint, str]]:
+  """G's points: the paper's network at ``GLOBAL_CELL``, armijo steps (they converge and are
+  certified at every scale) from uniform starts in the ball; the quick grid at s = 1/4 and
+  4, the full one at 1/4, 1/2, 1, 2, 4."""
+  d, m = GLOBAL_CELL
+  scales = (0.25, 4.0) if z.quick else (0.25, 0.5, 1.0, 2.0, 4.0)
+  return [(GridPoint(d=d, m=m, s=s, init="ball", step_rule="armijo", step=1.0,
+                     global_max=True, **b), "G") for s in scales]
+
+
+def _control_g(z: Sizes, b: dict) -> list[GridPoint]:
+  d, m = GLOBAL_CELL
+  return [GridPoint(d=d, m=m, s=0.25, init="ball", step_rule="armijo", step=1.0,
+                    family="paper_ridge", bump_width=RIDGE_WIDTH, global_max=True, **b)]
+
+
+def _headline_g(s) -> str:
+  if s is None:
+    return "no network with a certified global maximum"
+  return (f"s = {s['scale']:g}: {s['supporting']} of {s['networks']} networks find the "
+          f"global maximum on more than half their restarts, {s['against']} on fewer; "
+          f"p_global >= {s['p_lower_min']:.3g} on every network ({s['closed']} closed)")
+
+
+def _short_g(s) -> str:
+  if s is None:
+    return "-"
+  return (f"s = {s['scale']:g}: {s['supporting']}/{s['networks']} support, {s['against']} "
+          f"against; p_global in [{s['p_lower_min']:.3g}, {s['p_upper_max']:.3g}]")
+
+
+def _section_g(g) -> list[str]:
+  out = ["## G: at small input scale, PGA's best maximum is the global one", "",
+         "Per network, the global maximum of L over the ball certified by branch and bound "
+         "(seeded with the census's maxima; docs/theory.md section 16) and bounds "
+         "p_lower <= p_global <= p_upper on the share of restarts that end within 2 tol of it "
+         "(both hold whether or not the branch and bound closed).", "",
+         "| s | networks | closed | p_global lower (mean, min) | upper (mean) | best is global "
+         "(yes / no / unknown) | median regions | median relative gap |",
+         "|---|---|---|---|---|---|---|---|"]
+  for s, v in g["details"]["by_scale"].items():
+    b = v["best_is_global"]
+    out.append(f"| {s} | {v['networks']} | {v['closed']} | {v['p_lower_mean']:.3f}, "
+               f"{v['p_lower_min']:.3f} | {v['p_upper_mean']:.3f} | {b['True']} / "
+               f"{b['False']} / {b['None']} | {v['median_regions']:.0f} | "
+               f"{v['median_relative_gap']:.2g} |")
+  out += ["", f"Verdict: **{g['verdict']}** ({g['threshold']}; the other scales are "
+          f"described, not tested). Would have failed on: {g['would_fail']}."]
+  return out
+
+
 def _figures_b(records, result, out_dir) -> list[str]:
   return plots.plot_iterations(records, result["statistic"]["exponents"], out_dir)
 
@@ -869,4 +934,11 @@ CLAIM_SPECS = {spec.name: spec for spec in (
               _section_c, _figures_c),
     ClaimSpec("D", claims.claim_d, _points_d, lambda rs: list(rs), _headline_d, _short_d,
               _section_d),
+    ClaimSpec("G", claims.claim_g, _points_g, lambda rs: _quad(rs, "G"), _headline_g,
+              _short_g, _section_g,
+              controls={"G-tiny-basin": (
+                  "paper_ridge", "the paper's network at s = 1/4 plus a planted ridge (two "
+                  "tanh units) whose slab holds the global maximum and about 1e-4 of the "
+                  "ball, placed against PGA's first steps: p_global near 0", "fails",
+                  _control_g)}),
 )}

@@ -432,3 +432,53 @@ def test_a_proof_on_the_grid_proves_the_paper_and_not_the_planted_maximum():
                                 **base))
   assert planted["proof_a"]["status"] == "budget", planted["proof_a"]
   assert planted["interior_maxima_at_endpoints"] > 0  # the maximum is there
+
+
+# --- G ---------------------------------------------------------------------------------------
+
+def _g(seed, s, p_lower, p_upper=None, n=32, closed=True):
+  r = _rec(seed=seed, s=s, studies=("G",))
+  r["global"] = {"lower": 1.0, "upper": 1.001, "closed": closed, "regions": 10,
+                 "p_lower": p_lower, "p_upper": p_lower if p_upper is None else p_upper,
+                 "restarts": n, "best_is_global": True if closed else None}
+  return r
+
+
+def test_g_thresholds_at_the_smallest_scale():
+  """Holds when every network at the smallest s has p_global > 1/2 by the binomial test on
+  its certain count; fails when one has p_global < 1/2 by the test on its possible count
+  (Holm over the networks); mixed in between; larger scales do not enter."""
+  sure = [_g(i, 0.25, 1.0) for i in range(8)] + [_g(i, 4.0, 0.0) for i in range(8)]
+  assert claims.claim_g(sure)["verdict"] == "holds"
+  assert claims.claim_g(sure)["units"] == 8
+  # 22 of 32 (p 0.025 one-sided) supports; 21 of 32 (p 0.055) does not: mixed
+  assert claims.claim_g(sure[:7] + [_g(7, 0.25, 22 / 32)])["verdict"] == "holds"
+  assert claims.claim_g(sure[:7] + [_g(7, 0.25, 21 / 32)])["verdict"] == "mixed"
+  # one network whose restarts can reach the global maximum on 4 of 32 at most: fails;
+  # the same lower count with an upper count of 16 (unresolved) is only mixed
+  assert claims.claim_g(sure[:7] + [_g(7, 0.25, 0.0, 4 / 32)])["verdict"] == "fails"
+  assert claims.claim_g(sure[:7] + [_g(7, 0.25, 0.0, 16 / 32)])["verdict"] == "mixed"
+  assert claims.claim_g([])["verdict"] == "untested"
+
+
+def test_g_on_the_grid_holds_on_the_paper_and_fails_on_the_planted_ridge():
+  """sweep's certified global maximum and p_global bounds: on the paper's network at
+  (32, 4), s = 1/4, every restart ends at the global maximum; on the planted ridge
+  (the same network plus a thin slab holding the global maximum) none does, and the
+  branch and bound's lower end, above PGA's best, proves the miss without closing."""
+  from adv_landscape.verify import GLOBAL_CELL, RIDGE_WIDTH
+  d, m = GLOBAL_CELL
+  base = dict(d=d, m=m, s=0.25, init="ball", step_rule="armijo", step=1.0, n_restarts=16,
+              max_steps=2000, rtol_g=1e-4, global_max=True)
+  recs = []
+  for seed in range(2):
+    paper = run_point(GridPoint(seed=seed, **base))
+    ridge = run_point(GridPoint(seed=seed, family="paper_ridge", bump_width=RIDGE_WIDTH,
+                                **base))
+    g, gr = paper["global"], ridge["global"]
+    assert g["closed"] and g["best_is_global"] and g["p_lower"] == 1.0, g
+    assert gr["best_is_global"] is False and gr["p_upper"] == 0.0, gr
+    assert gr["lower"] > ridge["best_value"] + gr["count_tol"]
+    recs.append((paper, ridge))
+  assert claims.claim_g([p for p, _ in recs])["verdict"] == "holds"
+  assert claims.claim_g([r for _, r in recs])["verdict"] == "fails"

@@ -31,10 +31,10 @@ def test_for_setting_maps_starts_steps_and_depth():
 
 def test_records_written_before_norm_and_depth_existed_are_reused(tmp_path, monkeypatch):
   """The resume key of a paper-setting point is what it was before the fields norm, depth
-  ell_scale, bump_width and prove existed."""
+  ell_scale, bump_width, prove and global_max existed."""
   p = GridPoint(d=3, m=4, s=1.0, n_restarts=2)
   old_fields = {k: v for k, v in dataclasses.asdict(p).items()
-                if k not in ("norm", "depth", "ell_scale", "bump_width", "prove")}
+                if k not in ("norm", "depth", "ell_scale", "bump_width", "prove", "global_max")}
   path = tmp_path / "sweep.jsonl"
   path.write_text(json.dumps({"key": json.dumps(old_fields, sort_keys=True), "seconds": 1.0})
                   + "\n")
@@ -50,6 +50,8 @@ def test_records_written_before_norm_and_depth_existed_are_reused(tmp_path, monk
     sweep.run_sweep([dataclasses.replace(p, ell_scale=1 / 3)], path, progress=False)
   with pytest.raises(AssertionError):  # and so is one whose instance is also proved
     sweep.run_sweep([dataclasses.replace(p, prove=100)], path, progress=False)
+  with pytest.raises(AssertionError):  # and one with its global maximum certified
+    sweep.run_sweep([dataclasses.replace(p, global_max=True)], path, progress=False)
 
 
 @pytest.mark.slow  # (22-36 s: the suite stays under 10 minutes; -m slow runs it)
@@ -106,3 +108,10 @@ def test_the_separable_network_s_box_count_is_proportional_to_the_inverse_step()
     assert abs(counts[d] / (2 * counts[d // 2]) - 1) <= 0.1, counts
   from adv_landscape.stats import growth_test
   assert growth_test([4, 8, 16], [counts[d] for d in (4, 8, 16)]).verdict == "polynomial"
+
+
+def test_claim_g_points_stay_two_layer_on_the_ball_in_every_setting():
+  g = [(p, s) for p, s in verify.grid(quick=True) if s in verify.SETTING_FREE_STUDIES]
+  assert {s for _, s in g} == {"G", "control:G-tiny-basin"}
+  for p, s in g:
+    assert verify.for_setting(p, "inf", 3, s) == p
