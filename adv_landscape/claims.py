@@ -659,7 +659,7 @@ def claim_g(records: list[dict], *, seed: int = 0) -> dict:
                         f"maximum's basin is small and the best of few restarts misses it"}
   if not by_scale:
     return {**base, "verdict": "untested", "statistic": None, "units": 0,
-            "details": {"by_scale": describe, "networks": []}}
+            "details": {"instances": len(records), "by_scale": describe, "networks": []}}
   s0 = min(by_scale)
   nets = []
   for r in by_scale[s0]:
@@ -683,4 +683,4 @@ def claim_g(records: list[dict], *, seed: int = 0) -> dict:
                         "p_lower_min": float(min(x["p_lower"] for x in nets)),
                         "p_upper_max": float(max(x["p_upper"] for x in nets)),
                         "closed": sum(x["closed"] for x in nets)},
-          "details": {"by_scale": describe, "networks": nets}}
+          "details": {"instances": len(records), "by_scale": describe, "networks": nets}}

@@ -104,9 +104,11 @@ def test_verify_end_to_end_on_a_tiny_grid(tmp_path, monkeypatch):
   monkeypatch.setattr(verify, "grid", lambda quick, seeds=None: tiny)
   report = verify.run_verify(str(tmp_path), quick=True, progress=False)
   saved = json.loads((tmp_path / "report.json").read_text())
-  assert [c["claim"] for c in saved["claims"]] == ["A", "B", "C", "D"]
-  # Two scales only: Page's L needs three treatments, so C cannot be decided.
+  assert [c["claim"] for c in saved["claims"]] == ["A", "B", "C", "D", "G"]
+  # Two scales only: Page's L needs three treatments, so C cannot be decided; no point
+  # certifies a global maximum, so G is not tested.
   assert saved["claims"][2]["verdict"] == "untested"
+  assert saved["claims"][4]["verdict"] == "untested"
   assert all(c["verdict"] in ("holds", "fails", "mixed") for c in saved["claims"][:2])
   # The tiny grid has no control points: the report must not claim they were detected.
   assert saved["controls_detected"] is False
