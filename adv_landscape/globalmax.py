@@ -41,6 +41,7 @@ from adv_landscape.network import Network
 from adv_landscape.relaxation import GRID, _extremes
 
 __all__ = ["COUNT", "Coordinates", "GlobalMax", "coordinates", "global_maximum",
+           "p_global_bounds",
            "region_f_bounds", "region_intervals", "p_global"]
 
 U = np.finfo(np.float64).eps
@@ -360,3 +361,27 @@ def p_global(values, counts, n_restarts: int, g: GlobalMax, tau: float | None = 
   tau = COUNT * g.tol if tau is None else tau
   v, c = np.asarray(values, np.float64), np.asarray(counts, np.float64)
   return float(np.sum(c[v >= g.upper - tau]) / n_restarts) if v.size else 0.0
+
+
+def p_global_bounds(values, counts, endpoint_values, g: GlobalMax) -> dict:
+  """Bounds on p_global that hold whether or not ``g`` closed (docs/theory.md section 18).
+
+  The global value lies in [lower, upper]; with tau = ``COUNT`` tol, a restart at a
+  certified maximum (``values``, ``counts``: the census's distinct maxima) of value
+  >= upper - tau is within tau of it (``p_lower``), and a restart whose endpoint value
+  (``endpoint_values``, one per restart, certified or not) is below lower - tau is not
+  (``p_upper`` counts the others). ``best_is_global``: true when closed and the best
+  certified maximum is within tau of upper, false when it is more than tau below lower,
+  None otherwise. Empty dict when ``g`` has no finite interval."""
+  if not np.isfinite(g.lower):
+    return {}
+  tau = COUNT * g.tol
+  v, c = np.asarray(values, np.float64), np.asarray(counts, np.float64)
+  ends = np.asarray(endpoint_values, np.float64)
+  best = float(v.max()) if v.size else -np.inf
+  closed = g.status == "certified"
+  return {"count_tol": float(tau),
+          "p_lower": float(c[v >= g.upper - tau].sum() / ends.size) if ends.size else None,
+          "p_upper": float(np.mean(ends >= g.lower - tau)) if ends.size else None,
+          "best_is_global": (True if closed and best >= g.upper - tau else
+                             False if best < g.lower - tau else None)}

@@ -36,7 +36,7 @@ from adv_landscape.config import PGAConfig, Tolerances
 from adv_landscape.critical import CriticalProof, no_interior_maximum
 from adv_landscape.deep import MLP, init_mlp
 from adv_landscape.errors import InvalidInput
-from adv_landscape.globalmax import COUNT
+from adv_landscape.globalmax import p_global_bounds
 from adv_landscape.hunt import hunt_interior_critical
 from adv_landscape.losses import get_loss
 from adv_landscape.models import family_of
@@ -445,14 +445,10 @@ def _prove_a(p: GridPoint, net, loss, x, y, eps) -> dict:
 
 
 def _global(net, loss, x, y, eps, norm, run) -> dict:
-  """The certified global maximum [lower, upper] of the grid point's instance and bounds on
-  p_global, the share of restarts ending within tau = ``COUNT`` tol of it. The global value
-  G lies in [lower, upper], so a restart counts for certain when it ended at a certified
-  maximum of value >= upper - tau (``p_lower``, the census's p_global when closed) and can
-  count only when its endpoint value is >= lower - tau (``p_upper``, certified or not):
-  both hold whether or not the branch and bound closed. ``best_is_global``: true when it
-  closed and PGA's best certified maximum is within tau of upper, false when that best is
-  more than tau below lower (certain either way), null otherwise."""
+  """The certified global maximum [lower, upper] of the grid point's instance and the bounds
+  p_lower <= p_global <= p_upper on the share of restarts that end within tau = ``COUNT`` tol
+  of it, with ``best_is_global`` (``globalmax.p_global_bounds``: they hold whether or not the
+  branch and bound closed)."""
   family = family_of(net)
   if family.global_max is None:
     return {"status": f"not available: no branch and bound for the {family.name} family"}
@@ -460,20 +456,13 @@ def _global(net, loss, x, y, eps, norm, run) -> dict:
   g = family.global_max(net, loss, x, y, eps, norm, points=pts)
   if not np.isfinite(g.lower):
     return {"status": g.status}
-  tau = COUNT * g.tol
-  vals = np.asarray([mx["value"] for mx in run.maxima], np.float64)
-  counts = np.asarray([mx["count"] for mx in run.maxima], np.float64)
-  n = len(run.result.values)
-  best = float(vals.max()) if vals.size else -np.inf
-  closed = g.status == "certified"
-  return {"status": g.status, "closed": closed, "lower": float(g.lower),
-          "upper": float(g.upper), "tol": float(g.tol), "count_tol": float(tau),
-          "regions": int(g.regions), "dimension": int(g.dimension), "seconds": g.seconds,
-          "p_lower": float(counts[vals >= g.upper - tau].sum() / n),
-          "p_upper": float(np.mean(np.asarray(run.result.values) >= g.lower - tau)),
-          "restarts": n, "best_value": best if vals.size else None,
-          "best_is_global": (True if closed and best >= g.upper - tau else
-                             False if best < g.lower - tau else None)}
+  vals = [mx["value"] for mx in run.maxima]
+  bounds_ = p_global_bounds(vals, [mx["count"] for mx in run.maxima], run.result.values, g)
+  return {"status": g.status, "closed": g.status == "certified", "lower": float(g.lower),
+          "upper": float(g.upper), "tol": float(g.tol), "regions": int(g.regions),
+          "dimension": int(g.dimension), "seconds": g.seconds,
+          "restarts": len(run.result.values),
+          "best_value": float(max(vals)) if vals else None, **bounds_}
 
 
 def read_records(path) -> list[dict]:

@@ -127,6 +127,25 @@ def test_p_global_counts_restarts_at_the_certified_maximum():
   assert p_global([1.0], [4], 10, g._replace(status="budget")) is None
 
 
+def test_p_global_bounds_hold_closed_or_not():
+  """tau = 2 tol = 1e-3. Closed on [1.0, 1.0005]: maxima at >= 0.9995 count for certain;
+  endpoints at >= 0.999 can count. Open on [1.0, 1.5]: nothing counts for certain, and the
+  best maximum 0.9 lies more than tau below lower, so PGA's best is certainly not global."""
+  g = GlobalMax(1.0, 1.0005, None, "certified", 10, 0, 5e-4, 0.0)
+  ends = [1.0, 1.0, 1.0, 0.9996, 0.9992, 0.5, 0.5, 0.5, 0.5, 0.5]
+  b = globalmax.p_global_bounds([1.0, 0.9996, 0.5], [3, 1, 5], ends, g)
+  assert b["p_lower"] == pytest.approx(0.4) and b["p_upper"] == pytest.approx(0.5)
+  assert b["best_is_global"] is True
+  assert b["p_lower"] == p_global([1.0, 0.9996, 0.5], [3, 1, 5], 10, g)  # closed: equal
+  wide = g._replace(upper=1.5, status="budget")
+  b = globalmax.p_global_bounds([1.0, 0.9996, 0.5], [3, 1, 5], ends, wide)
+  assert b["p_lower"] == 0.0 and b["p_upper"] == pytest.approx(0.5)
+  assert b["best_is_global"] is None  # 1.0 >= lower - tau: it may be global
+  miss = globalmax.p_global_bounds([0.9], [10], [0.9] * 10, wide)
+  assert miss["best_is_global"] is False and miss["p_upper"] == 0.0
+  assert globalmax.p_global_bounds([1.0], [1], [1.0], g._replace(lower=float("nan"))) == {}
+
+
 def test_the_lower_end_is_seeded_by_the_points_given():
   net, x, y, eps = small_instance("tanh", "quadratic", d=3, m=9, seed=4)
   loss = get_loss("quadratic")
