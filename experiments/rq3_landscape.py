@@ -6,10 +6,17 @@ with gamma fixed: L on the disk spanned by g = grad L(0)/||grad L(0)|| and a
 random orthogonal direction, PGA trajectories from starts on that circle
 (projected onto the plane), and L along a great circle through each certified
 maximum found by a census.
-Figures: rq3_slices, rq3_great_circles.
+How far PGA is from the worst case along s (the l2 ball only): on networks with
+m = 4 hidden units (so the branch and bound runs in k = 4 coordinates and closes),
+8 per scale (4 with --quick), the same input, armijo steps from 128 uniform starts in
+the ball (32 with --quick): the certified global maximum, the bounds p_lower <=
+p_global <= p_upper on the share of restarts that reach it (``globalmax.p_global_bounds``),
+and two relative gaps: the branch and bound's interval and the relaxation bound's
+(``census --bound``) above the best certified maximum.
+Figures: rq3_slices, rq3_great_circles, rq3_global.
 
 Command: python experiments/rq3_landscape.py [--quick]
-Run time (2 CPU cores): full 23 s (measured); --quick and --smoke less.
+Run time (2 CPU cores): full 23 s before rq3_global (measured); --quick and --smoke less.
 """
 
 from __future__ import annotations
@@ -20,8 +27,9 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from adv_landscape import ascent, instances, objective, plots
+from adv_landscape import api, ascent, instances, objective, plots
 from adv_landscape.data import load_dataset
+from adv_landscape.globalmax import global_maximum, p_global_bounds
 from adv_landscape.losses import get_loss
 from adv_landscape.network import init_network
 from adv_landscape.pipeline import PGAConfig, run_census
@@ -113,6 +121,76 @@ def run(args):
   return results
 
 
+GLOBAL_SCALES = (0.25, 0.5, 1.0, 2.0, 4.0)
+GLOBAL_M = 4  # hidden units: k = 4 coordinates, where the branch and bound closes
+
+
+def global_scan(args) -> dict:
+  """Per scale and network (seed; the unit): the certified global maximum, p_global's bounds
+  and the two relative gaps (module docstring). The l2 ball only."""
+  nets, n, scales = ((2, 16, (0.25, 4.0)) if args.smoke else (4, 32, (0.25, 1.0, 4.0))
+                     if args.quick else (8, 128, GLOBAL_SCALES))
+  loss = get_loss("quadratic")
+  out = {}
+  for s in scales:
+    ds = load_dataset(args.data, scale=s, data_dir=args.data_dir, n=64)
+    x, y = jnp.asarray(ds.X[args.index]), float(ds.y[args.index])
+    eps = common.radius(x, args.gamma, "2")
+    rows = []
+    for seed in range(nets):
+      net = init_network(jax.random.key(args.seed * 1000 + 17 + seed), x.shape[0], GLOBAL_M,
+                         dtype=jnp.float64)
+      r = api.census(net, loss, x, y, eps=eps, n_restarts=n, step_rule="armijo", step=1.0,
+                     init="ball", max_steps=5000, seed=seed, bound=True)
+      g = global_maximum(net, loss, x, y, eps, "2",
+                         points=np.asarray([mx.delta for mx in r.maxima]) if r.maxima else None)
+      b = p_global_bounds([mx.value for mx in r.maxima], [mx.count for mx in r.maxima],
+                          r.run.result.values, g)
+      best = r.summary["best_value"]
+      rows.append({"seed": seed, "closed": g.status == "certified", "lower": g.lower,
+                   "upper": g.upper, "regions": g.regions, "best": best,
+                   "interval_gap": (g.upper - g.lower) / abs(g.upper),
+                   "relaxation_gap": r.summary.get("relative_gap"),
+                   "distinct": r.summary["distinct_maxima"], **b})
+    out[str(s)] = rows
+  return out
+
+
+def global_figure(scan, args) -> list[str]:
+  fig, (a1, a2) = plt.subplots(1, 2, figsize=(10.5, 4.2), constrained_layout=True)
+  xs = [float(s) for s in scan]
+  for i, (s, rows) in enumerate(scan.items()):
+    lo = [r["p_lower"] for r in rows]
+    hi = [r["p_upper"] for r in rows]
+    jit = float(s) * 2 ** (0.12 * (np.arange(len(rows)) - (len(rows) - 1) / 2) / len(rows))
+    a1.vlines(jit, lo, hi, color="C0", lw=1)
+    a1.plot(jit, lo, "v", color="C0", ms=4, label="a network: p_global in [lower, upper]"
+            if i == 0 else None)
+    a1.plot(jit, hi, "^", color="C0", ms=4)
+    a2.plot([float(s)] * len(rows), [r["interval_gap"] for r in rows], "o", color="C1",
+            ms=4, label="branch and bound: (upper - lower) / upper" if i == 0 else None)
+    a2.plot([float(s)] * len(rows), [r["relaxation_gap"] for r in rows], "s", color="C2",
+            ms=4, mfc="none",
+            label="relaxation bound (census --bound): gap / best" if i == 0 else None)
+  a1.plot(xs, [np.mean([r["p_lower"] for r in rows]) for rows in scan.values()], "k-",
+          lw=1, label="mean of the lower bounds")
+  a1.set_xscale("log", base=2)
+  a1.set_ylim(-0.03, 1.03)
+  a1.set_xlabel("input scale s")
+  a1.set_ylabel("p_global: share of restarts at the global maximum")
+  a1.set_title(f"restarts that reach the certified global maximum\n"
+               f"(m = {GLOBAL_M}, armijo from uniform starts in the ball)")
+  a1.legend(fontsize=7, loc="lower left")
+  a2.set_xscale("log", base=2)
+  a2.set_yscale("log")
+  a2.set_xlabel("input scale s")
+  a2.set_ylabel("relative gap")
+  a2.set_title("how far the certified upper bounds sit above the best maximum")
+  a2.legend(fontsize=7)
+  fig.suptitle("RQ3: how far PGA is from the worst case along s (each mark a network)")
+  return plots.save(fig, args.out, "rq3_global")
+
+
 def figures(results, args):
   paths = []
   fig, axes = plt.subplots(1, len(results), figsize=(4.6 * len(results), 4.4),
@@ -169,7 +247,15 @@ def main(argv=None):
   for s, r in summary.items():
     print(f"RQ3 s={s}: {r['distinct']} distinct maxima, certified {r['certified']:.1%}, "
           f"best basin {r['p_best']:.1%}")
-  common.write_summary(args, "rq3_summary", {"by_scale": summary,
+  scan = None
+  if args.norm == "2":  # the branch and bound's p_global figure: the ball only
+    scan = global_scan(args)
+    paths += global_figure(scan, args)
+    for s, rows in scan.items():
+      print(f"RQ3 global s={s}: closed {sum(r['closed'] for r in rows)}/{len(rows)}, "
+            f"p_global lower bound mean {np.mean([r['p_lower'] for r in rows]):.3f}, "
+            f"min {min(r['p_lower'] for r in rows):.3f}")
+  common.write_summary(args, "rq3_summary", {"by_scale": summary, "global": scan,
                                              "seconds": time.perf_counter() - t0})
   return paths
 

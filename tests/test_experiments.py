@@ -21,7 +21,7 @@ def check_figure(path):
 
 FIGURES = {"rq1": ["rq1_value_vs_iteration", "rq1_lambda_hist", "rq1_certified"],
            "rq2": ["rq2_protocols", "rq2_speed"],
-           "rq3": ["rq3_slices", "rq3_great_circles"],
+           "rq3": ["rq3_slices", "rq3_great_circles", "rq3_global"],
            "one_step": ["one_step_threshold", "one_step_flips", "one_step_maxima"]}
 
 
@@ -81,6 +81,11 @@ def test_each_experiment_runs_in_smoke_mode(rq, tmp_path, capsys):
       assert not any(b["one_step_flips"] for b in rec["budgets"] if b["c"] < rec["c_one_step"])
   if rq == "rq2":
     check_rq2_summary(summary["summary"])
+  if rq == "rq3":  # p_global's bounds bracket it, and the interval holds the best maximum
+    for rows in summary["summary"]["global"].values():
+      for r in rows:
+        assert 0 <= r["p_lower"] <= r["p_upper"] <= 1
+        assert r["lower"] >= r["best"] - 1e-9 * abs(r["best"]) and r["upper"] >= r["lower"]
 
 
 def check_rq2_summary(summary):
