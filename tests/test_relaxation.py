@@ -7,6 +7,8 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from adv_landscape import relaxation
 from adv_landscape.ascent import pga
@@ -51,6 +53,29 @@ def test_the_bound_holds_at_random_points_and_at_pga_endpoints(activation, norm)
         f, L = _values(net, loss, x, y, jnp.concatenate([pts, jnp.asarray(res.deltas)]))
         assert np.all(f >= b.f_lo) and np.all(f <= b.f_hi), (s, name)
         assert np.all(L <= b.upper), (s, name, float(L.max()), b.upper)
+
+
+@settings(max_examples=50, deadline=None, derandomize=True,
+          suppress_health_check=[HealthCheck.too_slow])
+@given(activation=st.sampled_from(SMOOTH_ACTIVATIONS), loss=st.sampled_from(SCALAR_LOSSES),
+       scale=st.floats(0.2, 5.0), norm=st.sampled_from(["2", "inf"]),
+       seed=st.integers(0, 10_000), y=st.floats(-2.0, 2.0))
+def test_the_bound_holds_at_1e5_points_over_random_instances(activation, loss, scale, norm,
+                                                              seed, y):
+  """Soundness over drawn instances: 50 examples (activation, loss, label, input scale,
+  set, network), 2000 points of the set each (10^5 in all, half on the boundary), f within
+  [f_lo, f_hi] and L below the bound at every one. Derandomised, so every run draws the
+  same examples."""
+  with jax.enable_x64(True):
+    net, x, _, eps = small_instance(activation, "quadratic", d=4, m=6, scale=scale,
+                                    seed=seed)
+    eps = eps / 2.0 if norm == "inf" else eps
+    lo = get_loss(loss)
+    b = relaxation.loss_upper_bound(net, lo, x, y, eps, norm)
+    pts = set_points(jax.random.key(seed), 2000, 4, eps, norm)
+    f, L = _values(net, lo, x, y, pts)
+  assert np.all(f >= b.f_lo) and np.all(f <= b.f_hi)
+  assert np.all(L <= b.upper), (float(L.max()), b.upper)
 
 
 def test_the_bound_holds_for_softmax_cross_entropy():
