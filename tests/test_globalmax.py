@@ -334,3 +334,41 @@ def test_a_d2_tanh_network_against_a_dense_grid_with_a_lipschitz_margin(scale):
   assert res.upper >= grid_max  # the bound holds at every grid point
   assert res.lower <= grid_max + lip * h  # and nothing above the grid's bracket is claimed
   assert res.upper - grid_max <= res.tol + lip * h
+
+
+@pytest.mark.parametrize("seed,scale", [(3, 0.5), (3, 2.0), (5, 1.0)])
+def test_an_independent_global_solver_agrees(seed, scale):
+  """SCIP (pyscipopt: spatial branch and bound, tanh written through exp) as an oracle on
+  d = 2 instances. Its solution, projected onto the ball (SCIP's feasibility tolerance lets
+  it stand up to about 1e-6 outside) and evaluated here in float64, is a value attained, so
+  it must lie below our upper end; our lower end, also attained, must lie below SCIP's dual
+  bound (up to SCIP's own relative gap and tolerances, 1e-5); both must find the same
+  maximum to 1e-5 relative."""
+  scip = pytest.importorskip("pyscipopt")
+  net, x, y, eps = small_instance("tanh", "quadratic", d=2, m=6, scale=scale, seed=seed)
+  W, a, b, xn = (np.asarray(v, np.float64) for v in (net.W, net.a, net.b, x))
+  model = scip.Model()
+  model.hideOutput()
+  dv = [model.addVar(lb=-eps, ub=eps, name=f"d{i}") for i in range(W.shape[1])]
+  model.addCons(scip.quicksum(v * v for v in dv) <= eps ** 2)
+  f = model.addVar(lb=-1e3, ub=1e3, name="f")
+  h = [scip.quicksum(W[r, i] * dv[i] for i in range(len(dv))) + float(W[r] @ xn + b[r])
+       for r in range(len(a))]
+  model.addCons(f == scip.quicksum(float(a[r]) * (1 - scip.exp(-2 * h[r]))
+                                   / (1 + scip.exp(-2 * h[r])) for r in range(len(a))))
+  t = model.addVar(lb=-1e6, ub=1e6, name="t")
+  model.addCons(t <= 0.5 * (f - y) * (f - y))
+  model.setObjective(t, "maximize")
+  model.setParam("limits/gap", 1e-6)
+  model.setParam("limits/time", 60)
+  model.optimize()
+  assert model.getStatus() == "optimal"
+  sol = np.array([model.getVal(v) for v in dv])
+  sol = sol * min(1.0, eps / np.linalg.norm(sol))
+  attained = 0.5 * (float(a @ np.tanh(W @ (xn + sol) + b)) - y) ** 2
+  with jax.enable_x64(True):
+    g = global_maximum(net, get_loss("quadratic"), x, y, eps, "2", rtol=1e-6)
+  assert g.status == "certified"
+  assert attained <= g.upper
+  assert g.lower <= model.getDualbound() * (1 + 1e-5)
+  assert abs(g.lower - attained) <= 1e-5 * abs(attained)
