@@ -189,7 +189,7 @@ def sizes(*, quick: bool, seeds: int | None = None) -> Sizes:
   if quick:
     return Sizes(True, seeds or 2, dict(n_restarts=32, max_steps=4000, rtol_g=1e-4),
                  (8, 16, 32, 64, 128), (16, 32, 64, 128), (1e-2, 1e-3, 1e-4, 1e-5), 16,
-                 32, max(8, seeds or 2), growth_restarts=16, prove_budget=5000)
+                 32, max(8, seeds or 2), growth_restarts=16, prove_budget=2000)
   return Sizes(False, seeds or 4, dict(n_restarts=256, max_steps=20_000, rtol_g=1e-5),
                (16, 32, 64, 128, 256, 512, 1024), (32, 64, 128, 256, 512),
                (1e-2, 1e-3, 1e-4, 1e-5, 1e-6), 32, 128, max(16, seeds or 4),
