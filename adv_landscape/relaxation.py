@@ -10,7 +10,10 @@ M h^2 / 8 (M >= sup |sigma''| on the interval, h the cell width: the most a C^2 
 rises above the larger end of a cell) and by the rounding of the evaluations. Summing
 a_r times the right line (the upper one where a_r >= 0) bounds f by a linear function of
 delta, whose extremes over the set are exact (+- eps ||W^T (a alpha)||_*): the linear
-relaxation (CROWN's construction with chord slopes). The interval bound (sum of a_r times
+relaxation (CROWN's construction with chord slopes; then, per end of f's range, slopes
+optimised by Adam on the relaxation's value as in alpha-CROWN, their intercepts certified
+the same way, so that any slope is sound and the optimisation only tightens: the tighter
+of the two is kept). The interval bound (sum of a_r times
 sigma's extremes per unit) is taken too, and each end of f's range is the tighter of the
 two, widened by the rounding of the sums. L's bound follows from the range of f where the
 loss says it is convex in u (its maximum over an interval of u, or a box of logits, is at
@@ -30,7 +33,9 @@ import itertools
 from typing import NamedTuple
 
 import jax
+import jax.numpy as jnp
 import numpy as np
+import optax
 
 from adv_landscape.losses import Loss
 from adv_landscape.network import Network
@@ -113,7 +118,58 @@ def f_range(net: Network, x, eps: float, norm: str, *, grid: int = GRID, lines=N
     return _f_range(net, x, eps, norm, grid, lines)
 
 
-def _f_range(net, x, eps, norm, grid, lines):
+SLOPE_STEPS = 200  # Adam steps on the slopes (alpha-CROWN style); 0: chord slopes only
+
+
+def _slopes(net, x, eps, norm, L, a, sign, grid, steps):
+  """Slopes that tighten one end of f's linear relaxation (sign +1: the upper end,
+  minimised; -1: the lower end, maximised), by Adam on the relaxation's value at grid
+  extremes, from the chord slopes; the best iterate. Any slope gives a sound line pair once
+  its intercepts are certified (``_extremes``), so the optimisation can only tighten."""
+  W = jnp.asarray(np.asarray(net.W, np.float64))
+  lo, hi, c = (jnp.asarray(L[k]) for k in ("lo", "hi", "c"))
+  z = lo[:, None] + (hi - lo)[:, None] * jnp.linspace(0.0, 1.0, grid + 1)[None]
+  sig = net.act.fn(z)
+  a = jnp.asarray(a)
+  upper = sign * a >= 0  # the unit's upper line enters this end, else its lower line
+
+  def value(al):
+    phi = sig - al[:, None] * z
+    beta = jnp.where(upper, phi.max(axis=1), phi.min(axis=1))
+    v = W.T @ (a * al)
+    dual = jnp.linalg.norm(v) if norm == "2" else jnp.sum(jnp.abs(v))
+    return sign * jnp.sum(a * al * c + a * beta) + eps * dual
+
+  al = jnp.asarray(L["alpha"])
+  opt = optax.adam(0.05 * float(jnp.max(jnp.abs(al))) + 1e-3)
+  state, step = opt.init(al), jax.jit(jax.value_and_grad(value))
+  best, best_al = np.inf, al
+  for _ in range(steps):
+    v, g = step(al)
+    if np.isfinite(float(v)) and float(v) < best:
+      best, best_al = float(v), al
+    upd, state = opt.update(g, state)
+    al = optax.apply_updates(al, upd)
+  return np.asarray(best_al, np.float64)
+
+
+def _linear_end(a, W, L, alpha, beta_lo, beta_hi, eps, norm, sign):
+  """One end of f's linear relaxation at the given slopes and certified intercepts, and
+  the rounding of its sums (m + d terms), with that of c, which the lines use."""
+  m, d = W.shape
+  pos = sign * a >= 0
+  v = W.T @ (a * alpha)
+  dual = np.linalg.norm(v) if norm == "2" else np.sum(np.abs(v))
+  base = a * alpha * L["c"]
+  val = np.sum(base) + np.sum(np.where(pos, a * beta_hi, a * beta_lo)) + sign * eps * dual
+  mag = (np.sum(np.abs(base)) + np.sum(np.abs(a) * np.maximum(np.abs(beta_lo),
+                                                              np.abs(beta_hi)))
+         + eps * (np.abs(W.T) @ np.abs(a * alpha)).sum())
+  return val, 1.01 * (m + d + 8) * U * mag + np.sum(np.abs(a * alpha) * L["c_err"])
+
+
+def _f_range(net, x, eps, norm, grid, lines, steps=None):
+  steps = SLOPE_STEPS if steps is None else steps
   L = _unit_lines(net, x, eps, norm, grid) if lines is None else lines
   W = np.asarray(net.W, np.float64)
   A = np.asarray(net.a, np.float64)
@@ -123,23 +179,24 @@ def _f_range(net, x, eps, norm, grid, lines):
   out_lo, out_hi = [], []
   for k in range(A.shape[1]):
     a = A[:, k]
+    ends = {}
+    for sign in (1, -1):
+      # the chord slopes, and (steps > 0) slopes optimised for this end, each with its
+      # intercepts certified: the tighter of the two
+      cands = [(L["alpha"], L["beta_lo"], L["beta_hi"])]
+      if steps and np.all(np.isfinite(L["lo"])) and np.all(np.isfinite(L["hi"])):
+        al = _slopes(net, x, eps, norm, L, a, sign, grid, steps)
+        cands.append((al, *_extremes(net.act, L["lo"], L["hi"], al, grid)))
+      vals = [_linear_end(a, W, L, *cand, eps, norm, sign) for cand in cands]
+      ends[sign] = min(vals, key=lambda ve: sign * ve[0] + ve[1])
     pos = a >= 0
-    v = W.T @ (a * L["alpha"])
-    dual = np.linalg.norm(v) if norm == "2" else np.sum(np.abs(v))
-    base = a * L["alpha"] * L["c"]
-    up = np.sum(base) + np.sum(np.where(pos, a * L["beta_hi"], a * L["beta_lo"])) + eps * dual
-    dn = np.sum(base) + np.sum(np.where(pos, a * L["beta_lo"], a * L["beta_hi"])) - eps * dual
     ibp_up = np.sum(np.where(pos, a * L["sigma_hi"], a * L["sigma_lo"]))
     ibp_dn = np.sum(np.where(pos, a * L["sigma_lo"], a * L["sigma_hi"]))
-    # rounding of the sums (m + d terms, each of the magnitudes below), gamma_n style
-    mag = (np.sum(np.abs(base)) + np.sum(np.abs(a) * np.maximum(np.abs(L["beta_lo"]),
-                                                                  np.abs(L["beta_hi"])))
-           + eps * (np.abs(W.T) @ np.abs(a * L["alpha"])).sum()
-           + np.sum(np.abs(a) * np.maximum(np.abs(L["sigma_lo"]), np.abs(L["sigma_hi"]))))
-    # plus the rounding of c itself, which the lines use in place of the true c
-    err = 1.01 * (m + d + 8) * U * mag + np.sum(np.abs(a * L["alpha"]) * L["c_err"])
-    out_hi.append(min(up, ibp_up) + err)
-    out_lo.append(max(dn, ibp_dn) - err)
+    ibp_err = 1.01 * (m + 8) * U * np.sum(np.abs(a) * np.maximum(np.abs(L["sigma_lo"]),
+                                                                 np.abs(L["sigma_hi"])))
+    (up, up_err), (dn, dn_err) = ends[1], ends[-1]
+    out_hi.append(min(up + up_err, ibp_up + ibp_err))
+    out_lo.append(max(dn - dn_err, ibp_dn - ibp_err))
   if single:
     return float(out_lo[0]), float(out_hi[0])
   return np.asarray(out_lo), np.asarray(out_hi)
@@ -178,5 +235,6 @@ def _loss_bound(net, loss, x, y, eps, norm, grid):
     how = "the ends of f's range"
   top = max(vals)
   return LossBound(top + 16 * U * abs(top) + np.finfo(np.float64).tiny, lo, hi,
-                   f"linear relaxation (chord slopes) and interval bounds of f, the loss at "
+                   f"linear relaxation (chord and optimised slopes) and interval bounds of f, "
+                   f"the loss at "
                    f"{how}")
