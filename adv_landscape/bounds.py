@@ -22,7 +22,6 @@ True
 
 from __future__ import annotations
 
-import hashlib
 import math
 from typing import NamedTuple
 
@@ -33,6 +32,7 @@ import numpy as np
 from adv_landscape import objective as closed_form
 from adv_landscape.errors import InvalidInput
 from adv_landscape.geometry import sample_ball
+from adv_landscape.linalg import psd_norm, spectral_norm
 from adv_landscape.losses import Loss, get_loss
 from adv_landscape.network import Network, forward, validate_problem
 
@@ -62,38 +62,6 @@ def _require_smooth(net: Network, what: str) -> None:
         f"distribution), so {what} are undefined; use a smooth activation")
 
 
-_SPECTRAL: dict = {}  # ||W||_2 by the weights' digest: proofs ask for it on every radius
-
-
-def _spectral_norm(W) -> float:
-  """||W||_2 (an SVD), computed once per weight matrix."""
-  key = (W.shape, hashlib.blake2b(np.ascontiguousarray(W).tobytes(), digest_size=16).digest())
-  if key not in _SPECTRAL:
-    if len(_SPECTRAL) > 64:
-      _SPECTRAL.clear()
-    # an upper bound: the SVD is backward stable, sigma_computed within about
-    # 10 max(m, d) u ||W||_F of sigma (the margin of docs/theory.md section 5)
-    u = np.finfo(np.float64).eps / 2
-    _SPECTRAL[key] = float(np.linalg.norm(W, 2)) + 10 * max(W.shape) * u * float(
-        np.linalg.norm(W))
-  return _SPECTRAL[key]
-
-
-def _psd_norm(W, c) -> float:
-  """||W^T diag(c) W||_2 for c >= 0: the top eigenvalue of the smaller of the two Gram
-  matrices of diag(sqrt c) W (the same nonzero spectrum), without an SVD."""
-  S = np.sqrt(c)[:, None] * W
-  G = S @ S.T if S.shape[0] < S.shape[1] else S.T @ S
-  # An upper bound with the rounding bounded: forming S (2u relative per entry, sqrt and
-  # product) and G (gamma_k |S| |S|^T, k the inner length) moves G by at most
-  # (gamma_k + 4u) ||S||_F^2 in norm, and eigvalsh by 10 n u ||G||_F <= 10 n u ||S||_F^2.
-  u = np.finfo(np.float64).eps / 2
-  k, n = max(S.shape), min(S.shape)
-  fro2 = float(np.sum(S * S))
-  margin = (k * u / (1 - k * u) + 4 * u + 10 * n * u) * fro2 * (1 + 4 * u)
-  return max(float(np.linalg.eigvalsh(G)[-1]), 0.0) + margin
-
-
 def instance_constants(net: Network, loss: Loss | str, x, y, eps: float, *,
                        norm: str = "2") -> Constants:
   """Rigorous constants of docs/theory.md section 5 for one instance, computed in float64 NumPy.
@@ -117,10 +85,10 @@ def instance_constants(net: Network, loss: Loss | str, x, y, eps: float, *,
   radius = np.abs(W @ x + b) + reach
   eps2 = eps * np.sqrt(W.shape[1]) if norm == "inf" else eps  # sup of ||delta||_2
   c1, c2, c3 = (net.act.sup_abs(k, radius) for k in (1, 2, 3))
-  G_f = _spectral_norm(W) * np.linalg.norm(c1 * a_abs)
-  H_f = _psd_norm(W, c2 * a_abs)
+  G_f = spectral_norm(W) * np.linalg.norm(c1 * a_abs)
+  H_f = psd_norm(W, c2 * a_abs)
   c3w = np.where(c3 == 0, 0.0, c3 * a_abs * wn)
-  T_f = _psd_norm(W, c3w) if np.all(np.isfinite(c3w)) else math.inf
+  T_f = psd_norm(W, c3w) if np.all(np.isfinite(c3w)) else math.inf
   with jax.enable_x64(True):
     validate_problem(net, x, eps, y, loss=loss)
     n64, x64 = net.astype(jnp.float64), jnp.asarray(x, jnp.float64)

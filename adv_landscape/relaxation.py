@@ -13,7 +13,9 @@ delta, whose extremes over the set are exact (+- eps ||W^T (a alpha)||_*): the l
 relaxation (CROWN's construction with chord slopes; then, per end of f's range, slopes
 optimised by Adam on the relaxation's value as in alpha-CROWN, their intercepts certified
 the same way, so that any slope is sound and the optimisation only tightens: the tighter
-of the two is kept). The interval bound (sum of a_r times
+of the two is kept). A second-order bound (the Taylor model with the rigorous third-
+derivative bound, its quadratic maximised over the ball by ``linalg.trust_region_bound``)
+is taken too. The interval bound (sum of a_r times
 sigma's extremes per unit) is taken too, and each end of f's range is the tighter of the
 two, widened by the rounding of the sums. L's bound follows from the range of f where the
 loss says it is convex in u (its maximum over an interval of u, or a box of logits, is at
@@ -29,6 +31,7 @@ an end or a vertex).
 
 from __future__ import annotations
 
+import functools
 import itertools
 from typing import NamedTuple
 
@@ -37,6 +40,7 @@ import jax.numpy as jnp
 import numpy as np
 import optax
 
+from adv_landscape.linalg import psd_norm, trust_region_bound
 from adv_landscape.losses import Loss
 from adv_landscape.network import Network
 
@@ -126,31 +130,40 @@ def _slopes(net, x, eps, norm, L, a, sign, grid, steps):
   minimised; -1: the lower end, maximised), by Adam on the relaxation's value at grid
   extremes, from the chord slopes; the best iterate. Any slope gives a sound line pair once
   its intercepts are certified (``_extremes``), so the optimisation can only tighten."""
-  W = jnp.asarray(np.asarray(net.W, np.float64))
   lo, hi, c = (jnp.asarray(L[k]) for k in ("lo", "hi", "c"))
   z = lo[:, None] + (hi - lo)[:, None] * jnp.linspace(0.0, 1.0, grid + 1)[None]
-  sig = net.act.fn(z)
-  a = jnp.asarray(a)
-  upper = sign * a >= 0  # the unit's upper line enters this end, else its lower line
+  al0 = jnp.asarray(L["alpha"])
+  lr = 0.05 * float(jnp.max(jnp.abs(al0))) + 1e-3
+  return np.asarray(_adam_slopes(al0, net.act.fn(z), z, jnp.asarray(np.asarray(net.W,
+                                                                                 np.float64)),
+                                 jnp.asarray(a), c, float(sign), float(eps), lr,
+                                 norm=norm, steps=int(steps)), np.float64)
 
-  def value(al):
-    phi = sig - al[:, None] * z
-    beta = jnp.where(upper, phi.max(axis=1), phi.min(axis=1))
-    v = W.T @ (a * al)
-    dual = jnp.linalg.norm(v) if norm == "2" else jnp.sum(jnp.abs(v))
-    return sign * jnp.sum(a * al * c + a * beta) + eps * dual
 
-  al = jnp.asarray(L["alpha"])
-  opt = optax.adam(0.05 * float(jnp.max(jnp.abs(al))) + 1e-3)
-  state, step = opt.init(al), jax.jit(jax.value_and_grad(value))
-  best, best_al = np.inf, al
-  for _ in range(steps):
-    v, g = step(al)
-    if np.isfinite(float(v)) and float(v) < best:
-      best, best_al = float(v), al
+def _slope_value(al, sig, z, W, a, c, sign, eps, norm):
+  phi = sig - al[:, None] * z
+  beta = jnp.where(sign * a >= 0, phi.max(axis=1), phi.min(axis=1))
+  v = W.T @ (a * al)
+  dual = jnp.linalg.norm(v) if norm == "2" else jnp.sum(jnp.abs(v))
+  return sign * jnp.sum(a * al * c + a * beta) + eps * dual
+
+
+@functools.partial(jax.jit, static_argnames=("norm", "steps"))
+def _adam_slopes(al0, sig, z, W, a, c, sign, eps, lr, *, norm, steps):
+  """``steps`` Adam steps on ``_slope_value`` in one compiled loop; the best iterate."""
+  opt = optax.adam(lr)
+  grad = jax.value_and_grad(_slope_value)
+
+  def body(_, carry):
+    al, state, best, best_al = carry
+    v, g = grad(al, sig, z, W, a, c, sign, eps, norm)
+    better = jnp.isfinite(v) & (v < best)
+    best, best_al = jnp.where(better, v, best), jnp.where(better, al, best_al)
     upd, state = opt.update(g, state)
-    al = optax.apply_updates(al, upd)
-  return np.asarray(best_al, np.float64)
+    return optax.apply_updates(al, upd), state, best, best_al
+
+  init = (al0, opt.init(al0), jnp.asarray(jnp.inf, al0.dtype), al0)
+  return jax.lax.fori_loop(0, steps, body, init)[3]
 
 
 def _linear_end(a, W, L, alpha, beta_lo, beta_hi, eps, norm, sign):
@@ -166,6 +179,47 @@ def _linear_end(a, W, L, alpha, beta_lo, beta_hi, eps, norm, sign):
                                                               np.abs(beta_hi)))
          + eps * (np.abs(W.T) @ np.abs(a * alpha)).sum())
   return val, 1.01 * (m + d + 8) * U * mag + np.sum(np.abs(a * alpha) * L["c_err"])
+
+
+TAYLOR_MAX_D = 2048  # the second-order bound's d x d eigensolves: up to this d
+TAYLOR = True  # the second-order bound is taken beside the others (tests switch it off)
+
+
+def _taylor_end(net, x, eps, norm, a, L, sign, remainder: bool = True):
+  """One end of f's range from its second-order Taylor model (docs/theory.md section 15):
+  sign f(x + delta) <= sign f(x) + max over ||delta||_2 <= r of (sign g . delta + delta^T
+  sign H delta / 2) + T_f r^3 / 6, with g, H the gradient and Hessian of f at x, T_f =
+  ||W^T diag(c3 |a| ||w||) W||_2 the third-derivative bound over the set (c3 = sup |sigma'| over each unit's interval) and r = eps on the ball, sqrt(d) eps on the box (which
+  that ball holds). The quadratic's maximum is the trust-region problem's, bounded with its
+  rounding (``linalg.trust_region_bound``); the errors of f(x), g and H from the rounding
+  of c and of sigma's values enter as an absolute term, a gradient error times r and a
+  shift of H's diagonal."""
+  W = np.asarray(net.W, np.float64)
+  m, d = W.shape
+  act = net.act
+  c, c_err = L["c"], L["c_err"]
+  r = eps if norm == "2" else eps * np.sqrt(d) * (1 + 2 * U)
+  zmax = np.maximum(np.abs(L["lo"]), np.abs(L["hi"]))
+  s0, s1, s2 = (np.asarray(fn(c), np.float64) for fn in (act.fn, act.d1, act.d2))
+  c1, c2, c3 = (act.sup_abs(k, zmax) for k in (1, 2, 3))
+  wn2 = np.sum(W * W, axis=1)
+  gam = 1.01 * (m + d + 4) * U
+  # sigma^(k)(c) for the true c (within c_err of the computed one): evaluation error
+  # (32 u relative, as in _extremes) plus the next derivative's sup times c_err
+  e0 = c1 * c_err + 32 * U * np.abs(s0)
+  e1 = c2 * c_err + 32 * U * np.abs(s1)
+  e2 = c3 * c_err + 32 * U * np.abs(s2)
+  f0 = float(a @ s0)
+  g = W.T @ (a * s1)
+  H = W.T @ ((a * s2)[:, None] * W)
+  f0_err = float(np.abs(a) @ e0) + gam * float(np.abs(a) @ np.abs(s0))
+  g_err = float(np.abs(a) @ ((e1 + gam * np.abs(s1)) * np.sqrt(wn2)))
+  H_err = float(np.abs(a) @ ((e2 + gam * np.abs(s2)) * wn2))
+  c3w = c3 * np.abs(a) * np.sqrt(wn2)
+  T_f = psd_norm(W, c3w) if np.all(np.isfinite(c3w)) else np.inf
+  quad = trust_region_bound(sign * g, sign * H + H_err * np.eye(d), r)
+  cubic = T_f * r ** 3 / 6 * (1 + 4 * U) if remainder else 0.0  # False: a planted error
+  return sign * f0 + f0_err + quad + g_err * r + cubic
 
 
 def _f_range(net, x, eps, norm, grid, lines, steps=None):
@@ -195,8 +249,11 @@ def _f_range(net, x, eps, norm, grid, lines, steps=None):
     ibp_err = 1.01 * (m + 8) * U * np.sum(np.abs(a) * np.maximum(np.abs(L["sigma_lo"]),
                                                                  np.abs(L["sigma_hi"])))
     (up, up_err), (dn, dn_err) = ends[1], ends[-1]
-    out_hi.append(min(up + up_err, ibp_up + ibp_err))
-    out_lo.append(max(dn - dn_err, ibp_dn - ibp_err))
+    taylor_up = taylor_dn = np.inf
+    if d <= TAYLOR_MAX_D and TAYLOR:
+      taylor_up, taylor_dn = (_taylor_end(net, x, eps, norm, a, L, sign) for sign in (1, -1))
+    out_hi.append(min(up + up_err, ibp_up + ibp_err, taylor_up))
+    out_lo.append(max(dn - dn_err, ibp_dn - ibp_err, -taylor_dn))
   if single:
     return float(out_lo[0]), float(out_hi[0])
   return np.asarray(out_lo), np.asarray(out_hi)
@@ -235,6 +292,6 @@ def _loss_bound(net, loss, x, y, eps, norm, grid):
     how = "the ends of f's range"
   top = max(vals)
   return LossBound(top + 16 * U * abs(top) + np.finfo(np.float64).tiny, lo, hi,
-                   f"linear relaxation (chord and optimised slopes) and interval bounds of f, "
-                   f"the loss at "
+                   f"linear relaxation (chord and optimised slopes), interval and second-order "
+                   f"Taylor bounds of f, the loss at "
                    f"{how}")

@@ -2,6 +2,7 @@
 
 import jax
 import jax.numpy as jnp
+import numpy as np
 
 from adv_landscape.network import Network, init_network, synthetic_input
 
@@ -96,3 +97,40 @@ def raw_certify(net, loss, x, y, deltas, *, eps, **kw):
 def raw_sampled_constants(net, loss, x, y, eps, *, norm="2", **kw):
   from adv_landscape.bounds import sampled_constants
   return sampled_constants(raw_problem(net, loss, x, y, eps, norm), **kw)
+
+
+def quadratic_net(d, m, seed, *, convex):
+  """f(z) = sum_r a_r (w_r . z + b_r)^2, a quadratic in z: f(x + delta) = delta^T A delta +
+  g . delta + c with A = W^T diag(a) W, g = 2 W^T diag(a) (W x + b)."""
+  rng = np.random.default_rng(seed)
+  W, b = rng.standard_normal((m, d)), rng.standard_normal(m)
+  a = np.abs(rng.standard_normal(m)) if convex else rng.standard_normal(m)
+  x = rng.standard_normal(d)
+  net = Network(jnp.asarray(W), jnp.asarray(a), jnp.asarray(b), "quadratic")
+  A = W.T @ (a[:, None] * W)
+  h = W @ x + b
+  return net, jnp.asarray(x), A, 2 * W.T @ (a * h), float(a @ h ** 2)
+
+
+def trust_region_max(A, g, c, eps):
+  """max of delta^T A delta + g . delta + c over ||delta|| <= eps, the trust-region problem's
+  global solution: delta = (mu I - A)^-1 g / 2 with mu >= max(lambda_max(A), 0), ||delta||
+  = eps unless mu = 0 fits inside (bisection on mu; the hard case has probability 0 here)."""
+  lam, Q = np.linalg.eigh(A)
+  gq = Q.T @ g
+
+  def norm(mu):
+    return np.linalg.norm(gq / (2 * (mu - lam)))
+
+  lo = max(lam[-1], 0.0)
+  if lam[-1] < 0 and norm(0.0) <= eps:  # concave and the free maximiser inside
+    delta = Q @ (gq / (2 * (0.0 - lam)))
+  else:
+    lo, hi = lo + 1e-15, lo + 1.0
+    while norm(hi) > eps:
+      hi = lo + 2 * (hi - lo)
+    for _ in range(200):
+      mid = (lo + hi) / 2
+      lo, hi = (mid, hi) if norm(mid) > eps else (lo, mid)
+    delta = Q @ (gq / (2 * (hi - lam)))
+  return float(delta @ A @ delta + g @ delta + c)

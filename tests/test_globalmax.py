@@ -17,7 +17,7 @@ from adv_landscape.globalmax import GlobalMax, global_maximum, p_global, region_
 from adv_landscape.losses import get_loss
 from adv_landscape.models import certified_global
 from adv_landscape.network import Network, forward
-from tests.helpers import set_points, small_instance
+from tests.helpers import quadratic_net, set_points, small_instance, trust_region_max
 
 
 def _loss_values(net, loss, x, y, pts):
@@ -245,51 +245,14 @@ def test_reduced_and_full_coordinates_agree_and_hold_pga_best():
 
 # --- known answers (issue 24's list) -----------------------------------------------------------
 
-def _quadratic_net(d, m, seed, *, convex):
-  """f(z) = sum_r a_r (w_r . z + b_r)^2, a quadratic in z: f(x + delta) = delta^T A delta +
-  g . delta + c with A = W^T diag(a) W, g = 2 W^T diag(a) (W x + b)."""
-  rng = np.random.default_rng(seed)
-  W, b = rng.standard_normal((m, d)), rng.standard_normal(m)
-  a = np.abs(rng.standard_normal(m)) if convex else rng.standard_normal(m)
-  x = rng.standard_normal(d)
-  net = Network(jnp.asarray(W), jnp.asarray(a), jnp.asarray(b), "quadratic")
-  A = W.T @ (a[:, None] * W)
-  h = W @ x + b
-  return net, jnp.asarray(x), A, 2 * W.T @ (a * h), float(a @ h ** 2)
-
-
-def _trust_region_max(A, g, c, eps):
-  """max of delta^T A delta + g . delta + c over ||delta|| <= eps, the trust-region problem's
-  global solution: delta = (mu I - A)^-1 g / 2 with mu >= max(lambda_max(A), 0), ||delta||
-  = eps unless mu = 0 fits inside (bisection on mu; the hard case has probability 0 here)."""
-  lam, Q = np.linalg.eigh(A)
-  gq = Q.T @ g
-
-  def norm(mu):
-    return np.linalg.norm(gq / (2 * (mu - lam)))
-
-  lo = max(lam[-1], 0.0)
-  if lam[-1] < 0 and norm(0.0) <= eps:  # concave and the free maximiser inside
-    delta = Q @ (gq / (2 * (0.0 - lam)))
-  else:
-    lo, hi = lo + 1e-15, lo + 1.0
-    while norm(hi) > eps:
-      hi = lo + 2 * (hi - lo)
-    for _ in range(200):
-      mid = (lo + hi) / 2
-      lo, hi = (mid, hi) if norm(mid) > eps else (lo, mid)
-    delta = Q @ (gq / (2 * (hi - lam)))
-  return float(delta @ A @ delta + g @ delta + c)
-
-
 @pytest.mark.parametrize("seed", [0, 1, 2])
 def test_quadratic_activation_with_the_linear_loss_is_the_trust_region_problem(seed):
   """On the ball, f is a quadratic form and L = f (linear loss, y = -1): the global maximum
   is the trust-region problem's, known to 1e-12; the certified interval must hold it and
   close on it (lower within tol of it; rtol 1e-4: at 1e-6 the 200,000-region budget runs
   out first at d = 3)."""
-  net, x, A, g, c = _quadratic_net(3, 5, seed, convex=False)
-  exact = _trust_region_max(A, g, c, 0.8)
+  net, x, A, g, c = quadratic_net(3, 5, seed, convex=False)
+  exact = trust_region_max(A, g, c, 0.8)
   with jax.enable_x64(True):
     res = global_maximum(net, get_loss("linear"), x, -1.0, 0.8, "2", rtol=1e-4)
   assert res.status == "certified", res
@@ -302,7 +265,7 @@ def test_a_convex_quadratic_on_the_box_peaks_at_an_enumerated_vertex(seed):
   """a_r > 0 makes f convex, so its maximum over the box is at one of the 2^d vertices,
   enumerated exactly."""
   d = 4
-  net, x, A, g, c = _quadratic_net(d, 6, seed, convex=True)
+  net, x, A, g, c = quadratic_net(d, 6, seed, convex=True)
   eps = 0.6
   verts = eps * np.array(np.meshgrid(*[[-1.0, 1.0]] * d)).reshape(d, -1).T
   exact = float(max(v @ A @ v + g @ v + c for v in verts))

@@ -17,7 +17,8 @@ PACKAGE = pathlib.Path(adv_landscape.__file__).parent
 
 # Lower first. The package root re-exports the public API, so it sits on top.
 LAYERS = (
-  ("_version", "errors", "compile_cache", "geometry", "stats", "plots", "arguments"),
+  ("_version", "errors", "compile_cache", "geometry", "stats", "plots", "arguments",
+   "linalg"),
   ("step_rules", "activations", "losses", "io", "distributed", "data"),
   ("config", "reports"),
   ("network",),

@@ -159,3 +159,50 @@ def test_optimised_slopes_tighten_the_chord_bound_and_stay_sound(monkeypatch):
     pts = set_points(jax.random.key(9), 4000, 8, eps, "2")
     f, L = _values(net, loss, x, 0.3, pts)
   assert np.all(L <= tight.upper) and np.all(f <= tight.f_hi) and np.all(f >= tight.f_lo)
+
+
+def test_the_second_order_bound_is_exact_on_a_quadratic_network():
+  """Quadratic activation (sigma''' = 0, so T_f = 0) with the linear loss and y = -1: L = f is
+  a quadratic form and the Taylor bound is the trust-region maximum itself (to 1e-8), where
+  the relaxation alone is looser."""
+  from tests.helpers import quadratic_net, trust_region_max
+  net, x, A, g, c = quadratic_net(5, 7, 11, convex=False)
+  exact = trust_region_max(A, g, c, 0.4)
+  with jax.enable_x64(True):
+    b = relaxation.loss_upper_bound(net, get_loss("linear"), x, -1.0, 0.4, "2")
+  assert exact <= b.upper <= exact + 1e-8 * abs(exact) + 1e-12, (b.upper, exact)
+
+
+def test_the_second_order_bound_tightens_at_small_eps_and_stays_sound(monkeypatch):
+  """At eps = 0.05 ||x|| the Taylor bound beats the relaxation's on the paper-like network
+  and still holds at 4000 points of the ball and at armijo's endpoints."""
+  with jax.enable_x64(True):
+    net, x, _, eps = small_instance("tanh", "quadratic", d=8, m=32, scale=1.0, seed=2)
+    eps = eps / 10
+    loss = get_loss("linear")
+    taylor = relaxation.loss_upper_bound(net, loss, x, -1.0, eps, "2")
+    monkeypatch.setattr(relaxation, "TAYLOR", False)
+    plain = relaxation.loss_upper_bound(net, loss, x, -1.0, eps, "2")
+    assert taylor.upper < plain.upper - 1e-3 * abs(plain.upper), (taylor.upper, plain.upper)
+    pts = set_points(jax.random.key(9), 4000, 8, eps, "2")
+    res = pga(Problem.two_layer(net, loss, x, -1.0, eps=eps, dtype=jnp.float64),
+              key=jax.random.key(4), n_restarts=32, step_rule="armijo", step=1.0,
+              max_steps=500, progress=False)
+    f, L = _values(net, loss, x, -1.0, jnp.concatenate([pts, jnp.asarray(res.deltas)]))
+  assert np.all(L <= taylor.upper) and np.all(f <= taylor.f_hi) and np.all(f >= taylor.f_lo)
+
+
+def test_a_taylor_bound_without_its_remainder_is_caught():
+  """The same end without the third-derivative remainder T_f r^3 / 6 (a planted error) lies
+  below the best of 64 armijo restarts on this instance; with it, above."""
+  with jax.enable_x64(True):
+    net, x, _, eps = small_instance("tanh", "linear", d=3, m=8, scale=2.0, seed=2)
+    lines = relaxation.unit_lines(net, x, eps, "2")
+    a = np.asarray(net.a, np.float64)
+    sound = relaxation._taylor_end(net, x, eps, "2", a, lines, 1)
+    planted = relaxation._taylor_end(net, x, eps, "2", a, lines, 1, remainder=False)
+    res = pga(Problem.two_layer(net, get_loss("linear"), x, -1.0, eps=eps, dtype=jnp.float64),
+              key=jax.random.key(0), n_restarts=64, step_rule="armijo", step=1.0,
+              max_steps=2000, progress=False)
+  best = float(np.max(res.values))
+  assert planted < best <= sound, (planted, best, sound)
