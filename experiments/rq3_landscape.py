@@ -16,7 +16,8 @@ and two relative gaps: the branch and bound's interval and the relaxation bound'
 Figures: rq3_slices, rq3_great_circles, rq3_global.
 
 Command: python experiments/rq3_landscape.py [--quick]
-Run time (2 CPU cores): full 23 s before rq3_global (measured); --quick and --smoke less.
+Run time (2 CPU cores): full 2 min 29 s (measured 2026-12-07 beside a verify run; 23 s
+before rq3_global); --quick and --smoke less.
 """
 
 from __future__ import annotations
@@ -171,9 +172,12 @@ def global_figure(scan, args) -> list[str]:
             ms=4, label="branch and bound: (upper - lower) / upper" if i == 0 else None)
     a2.plot([float(s)] * len(rows), [r["relaxation_gap"] for r in rows], "s", color="C2",
             ms=4, mfc="none",
-            label="relaxation bound (census --bound): gap / best" if i == 0 else None)
-  a1.plot(xs, [np.mean([r["p_lower"] for r in rows]) for rows in scan.values()], "k-",
-          lw=1, label="mean of the lower bounds")
+            label="relaxation bound (census --bound): (U - best) / U" if i == 0 else None)
+  lo_mean = [np.mean([r["p_lower"] for r in rows]) for rows in scan.values()]
+  hi_mean = [np.mean([r["p_upper"] for r in rows]) for rows in scan.values()]
+  a1.fill_between(xs, lo_mean, hi_mean, color="0.8", zorder=0,
+                  label="mean over networks, between the bounds\n(wide where the branch "
+                        "and bound did not close)")
   a1.set_xscale("log", base=2)
   a1.set_ylim(-0.03, 1.03)
   a1.set_xlabel("input scale s")
@@ -185,7 +189,7 @@ def global_figure(scan, args) -> list[str]:
   a2.set_yscale("log")
   a2.set_xlabel("input scale s")
   a2.set_ylabel("relative gap")
-  a2.set_title("how far the certified upper bounds sit above the best maximum")
+  a2.set_title("how far the certified upper bounds sit above PGA's best")
   a2.legend(fontsize=7)
   fig.suptitle("RQ3: how far PGA is from the worst case along s (each mark a network)")
   return plots.save(fig, args.out, "rq3_global")
