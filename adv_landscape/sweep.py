@@ -342,7 +342,8 @@ SCALED_FAMILIES = ("paper", "linear_y0", "w_over_s2", "w_over_s")
 DEEP_FAMILIES = SCALED_FAMILIES + ("paper_bump",)  # families that take depth > 1
 
 
-INCREASE_RESTARTS, INCREASE_STEPS = 8, 400  # the sufficient-increase check's runs
+INCREASE_RESTARTS, INCREASE_STEPS = 8, 400
+CLEAR_EVERY = 100  # grid points between clearing JAX's compiled programs (``run_sweep``)  # the sufficient-increase check's runs
 
 
 def run_point(p: GridPoint) -> dict:
@@ -528,6 +529,12 @@ def run_sweep(points: Iterable[GridPoint], path, *, progress: bool = True,
       bar.set_postfix_str(f"d={mine.d} m={mine.m} s={mine.s} {mine.loss} {mine.step_rule}")
       with dist.alone():
         rec = json.dumps(io.to_jsonable(run_point(mine)))  # exactly what is stored
+      if (first // n_proc + 1) % CLEAR_EVERY == 0:
+        # Each compiled program keeps its code mapped; after about 1300 varied points one
+        # process reached the kernel's 65,530 memory maps and LLVM stopped with "Cannot
+        # allocate memory" (with 21 GB free). Dropping the compiled programs now and then
+        # keeps the count bounded; the points recompile what they need.
+        jax.clear_caches()
     got = dist.gather_bytes([rec.encode()] if mine is not None else [])
     for n, recs in enumerate(got):
       for raw in recs:

@@ -10,7 +10,7 @@ import textwrap
 import numpy as np
 import pytest
 
-from adv_landscape import verify
+from adv_landscape import sweep, verify
 from adv_landscape.sweep import GridPoint, run_sweep
 
 POINTS = [GridPoint(d=4, m=8, s=s, n_restarts=8, max_steps=500, rtol_g=1e-3,
@@ -171,3 +171,15 @@ def test_the_invariant_family_is_the_same_problem_at_every_scale():
       assert e == pytest.approx(e1, rel=8 * np.finfo(float).eps)
       np.testing.assert_allclose(g, g1, rtol=1e-12, atol=1e-14)
     assert abs(out["paper", 4.0][0] - out["paper", 1.0][0]) > 1e-3
+
+
+def test_a_long_sweep_drops_compiled_programs_now_and_then(tmp_path, monkeypatch):
+  """Every CLEAR_EVERY points run_sweep clears JAX's caches, so that one long process does
+  not accumulate compiled programs (and their memory maps) without bound."""
+  calls = []
+  monkeypatch.setattr(sweep, "CLEAR_EVERY", 2)
+  monkeypatch.setattr(sweep.jax, "clear_caches", lambda: calls.append(1))
+  monkeypatch.setattr(sweep, "run_point", lambda p: {"key": p.key, "seconds": 0.0})
+  pts = [GridPoint(d=3, m=4, s=s, n_restarts=2) for s in (0.5, 1.0, 2.0, 3.0, 4.0)]
+  sweep.run_sweep(pts, tmp_path / "sweep.jsonl", progress=False)
+  assert len(calls) == 2  # after the 2nd and the 4th point
