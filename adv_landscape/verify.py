@@ -932,8 +932,9 @@ CLAIM_SPECS = {spec.name: spec for spec in (
               _short_b, _section_b, _figures_b),
     ClaimSpec("C", claims.claim_c, _points_c, lambda rs: _quad(rs, "C"), _headline_c, _short_c,
               _section_c, _figures_c),
-    ClaimSpec("D", claims.claim_d, _points_d, lambda rs: list(rs), _headline_d, _short_d,
-              _section_d),
+    # D reads every loss's points, the quadratic loss's from A, B and C, but not G's own cell
+    ClaimSpec("D", claims.claim_d, _points_d, lambda rs: [r for r in rs if r["studies"] != ["G"]],
+              _headline_d, _short_d, _section_d),
     ClaimSpec("G", claims.claim_g, _points_g, lambda rs: _quad(rs, "G"), _headline_g,
               _short_g, _section_g,
               controls={"G-tiny-basin": (
