@@ -29,7 +29,7 @@ from adv_landscape.errors import InvalidInput
 from adv_landscape.globalmax import COUNT, global_maximum, p_global
 from adv_landscape.network import Network, forward, validate_problem
 from adv_landscape.problem import Problem
-from adv_landscape.relaxation import loss_upper_bound
+from adv_landscape.relaxation import loss_upper_bound, mlp_loss_upper_bound
 
 __all__ = ["ModelFamily", "MODEL_FAMILIES", "family_of", "certified_gap"]
 
@@ -72,7 +72,7 @@ MODEL_FAMILIES = {f.name: f for f in (
     ModelFamily("mlp", MLP, _mlp_problem, mlp_forward, lambda net: tuple(net.widths),
                 lambda net, c: MLP((net.Ws[0] / c,) + tuple(net.Ws[1:]), net.bs, net.a,
                                    net.activation),
-                _mlp_validate, rigorous=False),
+                _mlp_validate, rigorous=False, bound=mlp_loss_upper_bound),
 )}
 
 

@@ -15,10 +15,8 @@ Run:  python -m benchmarks.normalized_paths --json benchmarks/results/normalized
 from __future__ import annotations
 
 import argparse
-import json
 
 import jax
-import jax.numpy as jnp
 import numpy as np
 
 from adv_landscape import ascent, bounds, instances, io

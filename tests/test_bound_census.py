@@ -1,5 +1,5 @@
 """census --bound: the certified upper bound and PGA's gap to it, in the summary, the JSON and
-the human line; none (with the reason) where the model has no bound."""
+the human line; deep networks get the layer-by-layer interval bound."""
 
 import json
 
@@ -22,10 +22,14 @@ def test_census_bound_is_above_the_best_maximum(tmp_path, capsys):
   assert "bound      max L <=" in out
 
 
-def test_census_bound_on_a_deep_network_says_why_not(capsys):
+def test_census_bound_on_a_deep_network_is_the_interval_bound(tmp_path, capsys):
+  path = tmp_path / "c.json"
   assert main(["census", "--d", "5", "--depth", "2", "--m", "6", "--inits", "8", "--x64",
-               "--bound", "--no-progress", "--step-rule", "grad0"]) == 0
-  assert "not available: no certified bound for the mlp family" in capsys.readouterr().out
+               "--bound", "--no-progress", "--step-rule", "grad0", "--json", str(path)]) == 0
+  s = json.loads(path.read_text())["summary"]
+  assert s["upper_bound"] >= s["best_value"]
+  assert s["bound_method"].startswith("interval bounds of f through 2 hidden layers")
+  assert "bound      max L <=" in capsys.readouterr().out
 
 
 def test_api_census_bound_at_small_scale_is_nearly_tight():

@@ -206,3 +206,57 @@ def test_a_taylor_bound_without_its_remainder_is_caught():
               max_steps=2000, progress=False)
   best = float(np.max(res.values))
   assert planted < best <= sound, (planted, best, sound)
+
+
+@pytest.mark.parametrize("activation", ["tanh", "quadratic"])
+@pytest.mark.parametrize("norm", ["2", "inf"])
+def test_deep_networks_get_a_sound_interval_bound(activation, norm):
+  """A 3-hidden-layer MLP: f within [f_lo, f_hi] and L below the bound at 4000 points of the
+  set and at armijo's endpoints (quadratic loss and softmax cross-entropy's K = 3 head)."""
+  from adv_landscape.deep import init_mlp, mlp_forward
+  from adv_landscape.instances import problem
+  from adv_landscape.network import synthetic_input
+  with jax.enable_x64(True):
+    for name, k in (("quadratic", None), ("softmax_ce", 3)):
+      net = init_mlp(jax.random.key(1), 6, (10, 10, 8), activation=activation, n_outputs=k,
+                     dtype=jnp.float64)
+      x = synthetic_input(jax.random.key(2), 6, 1.0, dtype=jnp.float64)
+      eps = 0.3 * float(jnp.linalg.norm(x)) / (np.sqrt(6) if norm == "inf" else 1)
+      loss, y = get_loss(name), (1 if k else 0.3)
+      b = relaxation.mlp_loss_upper_bound(net, loss, x, y, eps, norm)
+      res = pga(problem(net, loss, x, y, eps=eps, norm=norm), key=jax.random.key(4),
+                n_restarts=16, step_rule="armijo", step=1.0,
+                init="ball" if norm == "2" else "box", max_steps=300, progress=False)
+      pts = jnp.concatenate([set_points(jax.random.key(3), 4000, 6, eps, norm),
+                             jnp.asarray(res.deltas)])
+      f = np.asarray(jax.vmap(lambda z, n=net: mlp_forward(n, z))(x[None] + pts))
+      L = np.asarray(jax.vmap(lambda u, lo=loss, t=y: lo.value(u, t))(jnp.asarray(f)))
+      assert np.all(f >= b.f_lo) and np.all(f <= b.f_hi), name
+      assert np.all(L <= b.upper), (name, float(L.max()), b.upper)
+
+
+def test_a_deep_bound_that_reads_sigma_at_the_ends_only_is_caught(monkeypatch):
+  """Quadratic activation, zero biases, x = 0 and positive output weights: every unit's
+  interval is symmetric about 0, where sigma = z^2 has its minimum. Read at the two ends
+  only, sigma's lower extreme is (eps ||w_r||)^2 instead of 0, and f near delta = 0 falls
+  below the "range"; with the certified extremes every point is inside."""
+  from adv_landscape.deep import MLP, mlp_forward
+
+  def ends_only(act, lo, hi, alpha, grid=relaxation.GRID):
+    z = np.stack([lo, hi], 1)
+    phi = np.asarray(act.fn(z)) - alpha[:, None] * z
+    return phi.min(1), phi.max(1)
+
+  with jax.enable_x64(True):
+    rng = np.random.default_rng(5)
+    W1, W2 = rng.standard_normal((10, 6)), rng.standard_normal((8, 10)) / 3
+    net = MLP((jnp.asarray(W1), jnp.asarray(W2)), (jnp.zeros(10), jnp.zeros(8)),
+              jnp.asarray(np.abs(rng.standard_normal(8))), "quadratic")
+    x, eps = jnp.zeros(6), 0.5
+    pts = set_points(jax.random.key(3), 4000, 6, eps, "2")
+    f = np.asarray(jax.vmap(lambda z: mlp_forward(net, z))(x[None] + pts))
+    lo, hi = relaxation.mlp_f_range(net, x, eps, "2")
+    assert np.all(f >= lo) and np.all(f <= hi)
+    monkeypatch.setattr(relaxation, "_extremes", ends_only)
+    lo, hi = relaxation.mlp_f_range(net, x, eps, "2")
+  assert not (np.all(f >= lo) and np.all(f <= hi))
