@@ -39,6 +39,9 @@ class Loss:
     convex: l(., y) is convex in u (in the logits for a multi-output loss), so its maximum
       over an interval of u (a box of logits) is at an end (a vertex): what the certified
       upper bound on max L reads (``relaxation``). False for user losses.
+    monotone: a user loss's own declaration ``("increasing" | "decreasing", lo, hi)``: l(., y)
+      is monotone for u in [lo, hi] (read from the function's ``monotone`` attribute), so the
+      certified bound can take l at one end of f's range when that range lies in [lo, hi].
   """
 
   name: str
@@ -48,6 +51,7 @@ class Loss:
   multi_output: bool = False
   sups: Callable | None = None
   convex: bool = False
+  monotone: tuple | None = None
 
   def __repr__(self) -> str:
     return f"Loss({self.name!r})"
@@ -168,8 +172,17 @@ def loss_from_callable(fn: Callable, *, name: str | None = None,
   else:
     grad = jax.grad(fn)
     hess = jax.grad(grad)
+  mono = getattr(fn, "monotone", None)
+  if mono is not None:
+    ok = (isinstance(mono, (tuple, list)) and len(mono) == 3
+          and mono[0] in ("increasing", "decreasing") and float(mono[1]) < float(mono[2]))
+    if not ok or multi_output:
+      raise InvalidInput(f"loss {name or fn}: its 'monotone' attribute must be "
+                         f"('increasing' or 'decreasing', lo, hi) with lo < hi, for a scalar "
+                         f"output; got {mono!r}")
+    mono = (mono[0], float(mono[1]), float(mono[2]))
   return Loss(name or getattr(fn, "__name__", "user"), value=fn, grad=grad, hess=hess,
-              multi_output=multi_output, sups=None)
+              multi_output=multi_output, sups=None, monotone=mono)
 
 
 def with_output_bias(loss: Loss, c) -> Loss:

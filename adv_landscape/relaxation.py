@@ -271,10 +271,11 @@ def loss_upper_bound(net: Network, loss: Loss, x, y, eps: float, norm: str = "2"
   if not net.act.smooth:
     return LossBound(float("nan"), np.nan, np.nan,
                      f"not available: activation {net.act.name!r} is not smooth")
-  if not getattr(loss, "convex", False):
+  if not getattr(loss, "convex", False) and getattr(loss, "monotone", None) is None:
     return LossBound(float("nan"), np.nan, np.nan,
-                     f"not available: loss {loss.name!r} does not say it is convex in the "
-                     f"output, so its maximum over f's range is not at an end")
+                     f"not available: loss {loss.name!r} says neither that it is convex in the "
+                     f"output nor where it is monotone (a 'monotone' attribute on the "
+                     f"function), so its maximum over f's range is not known to be at an end")
   with jax.enable_x64(True):
     return _loss_bound(net, loss, x, y, eps, norm, grid)
 
@@ -286,8 +287,21 @@ def _loss_bound(net, loss, x, y, eps, norm, grid):
 
 
 def _loss_from_range(loss, y, lo, hi, what: str) -> LossBound:
-  """L's maximum over f's certified range: at an end (a loss convex in u), or at a vertex
-  of the logit box (softmax cross-entropy)."""
+  """L's maximum over f's certified range: at an end (a loss convex in u, or a user loss
+  monotone on an interval holding the range, as it declares), or at a vertex of the logit
+  box (softmax cross-entropy)."""
+  mono = getattr(loss, "monotone", None)
+  if mono is not None and not getattr(loss, "convex", False):
+    kind, m_lo, m_hi = mono
+    if not (m_lo <= lo and hi <= m_hi):
+      return LossBound(float("nan"), lo, hi, f"not available: f's range [{lo:.6g}, {hi:.6g}] "
+                       f"leaves [{m_lo:g}, {m_hi:g}], where loss {loss.name!r} says it is "
+                       f"{kind}")
+    end = hi if kind == "increasing" else lo
+    top = float(loss.value(np.float64(end), y))
+    return LossBound(top + 16 * U * abs(top) + np.finfo(np.float64).tiny, lo, hi,
+                     f"{what}, the loss at the {('upper' if end == hi else 'lower')} end of "
+                     f"f's range (the loss declares itself {kind} there; not checked)")
   if loss.multi_output:
     lo, hi = np.atleast_1d(lo), np.atleast_1d(hi)
     if 2 ** lo.size > MAX_VERTICES:
@@ -344,10 +358,11 @@ def mlp_loss_upper_bound(net, loss: Loss, x, y, eps: float, norm: str = "2", *,
   if not get_activation(net.activation).smooth:
     return LossBound(float("nan"), np.nan, np.nan,
                      f"not available: activation {net.activation!r} is not smooth")
-  if not getattr(loss, "convex", False):
+  if not getattr(loss, "convex", False) and getattr(loss, "monotone", None) is None:
     return LossBound(float("nan"), np.nan, np.nan,
-                     f"not available: loss {loss.name!r} does not say it is convex in the "
-                     f"output, so its maximum over f's range is not at an end")
+                     f"not available: loss {loss.name!r} says neither that it is convex in the "
+                     f"output nor where it is monotone, so its maximum over f's range is not "
+                     f"known to be at an end")
   lo, hi = mlp_f_range(net, x, eps, norm, grid=grid)
   return _loss_from_range(loss, y, lo, hi, f"interval bounds of f through {net.depth} "
                           f"hidden layers")

@@ -143,6 +143,31 @@ def test_refuses_what_it_cannot_bound():
   assert np.isnan(b.upper) and "convex" in b.method
 
 
+def test_a_user_loss_declared_monotone_gets_a_bound_where_it_says_so():
+  """A user's cubic (u - y)^3 / 3 declared increasing on [-50, 50]: the bound is l at f's
+  upper end, above L at 4000 points; declared on an interval f's range leaves, or with a
+  malformed declaration, there is none (with the reason) or a one-line error."""
+  from adv_landscape.errors import InvalidInput
+  from adv_landscape.losses import loss_from_callable
+
+  def cubic(u, y):
+    return (u - y) ** 3 / 3
+
+  with jax.enable_x64(True):
+    net, x, y, eps = small_instance("tanh", "quadratic", d=4, m=5)
+    cubic.monotone = ("increasing", -50.0, 50.0)
+    b = relaxation.loss_upper_bound(net, loss_from_callable(cubic), x, y, eps)
+    pts = set_points(jax.random.key(2), 4000, 4, eps, "2")
+    f, L = _values(net, loss_from_callable(cubic), x, y, pts)
+    assert np.all(L <= b.upper) and b.upper == pytest.approx((b.f_hi - y) ** 3 / 3, rel=1e-12)
+    cubic.monotone = ("increasing", 0.9 * b.f_hi, 50.0)  # f's range leaves it
+    b = relaxation.loss_upper_bound(net, loss_from_callable(cubic), x, y, eps)
+    assert np.isnan(b.upper) and "leaves" in b.method
+    cubic.monotone = ("up", 0.0, 1.0)
+    with pytest.raises(InvalidInput, match="monotone"):
+      loss_from_callable(cubic)
+
+
 def test_optimised_slopes_tighten_the_chord_bound_and_stay_sound(monkeypatch):
   """alpha-CROWN's step: slopes optimised per end of f's range never loosen the bound (the
   chord's stays a candidate) and, on the paper's network at s = 1, tighten it; the
