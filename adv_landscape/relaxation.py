@@ -268,16 +268,25 @@ def loss_upper_bound(net: Network, loss: Loss, x, y, eps: float, norm: str = "2"
   built-in scalar loss), over a box of logits at a vertex (softmax cross-entropy, up to
   ``MAX_VERTICES`` vertices). Any other loss, or a non-smooth activation, gets NaN and
   the reason."""
-  if not net.act.smooth:
+  refused = _refusal(net.activation, loss)
+  if refused is not None:
+    return refused
+  with jax.enable_x64(True):
+    return _loss_bound(net, loss, x, y, eps, norm, grid)
+
+
+def _refusal(activation: str, loss) -> LossBound | None:
+  """Why no bound can be given (a non-smooth activation; a loss neither convex in the
+  output nor declared monotone somewhere), as a NaN bound; None when one can."""
+  if not get_activation(activation).smooth:
     return LossBound(float("nan"), np.nan, np.nan,
-                     f"not available: activation {net.act.name!r} is not smooth")
+                     f"not available: activation {activation!r} is not smooth")
   if not getattr(loss, "convex", False) and getattr(loss, "monotone", None) is None:
     return LossBound(float("nan"), np.nan, np.nan,
                      f"not available: loss {loss.name!r} says neither that it is convex in the "
                      f"output nor where it is monotone (a 'monotone' attribute on the "
                      f"function), so its maximum over f's range is not known to be at an end")
-  with jax.enable_x64(True):
-    return _loss_bound(net, loss, x, y, eps, norm, grid)
+  return None
 
 
 def _loss_bound(net, loss, x, y, eps, norm, grid):
@@ -355,14 +364,9 @@ def mlp_f_range(net, x, eps: float, norm: str = "2", *, grid: int = GRID):
 def mlp_loss_upper_bound(net, loss: Loss, x, y, eps: float, norm: str = "2", *,
                          grid: int = GRID) -> LossBound:
   """``loss_upper_bound`` for a deep ``MLP``: L over f's range from ``mlp_f_range``."""
-  if not get_activation(net.activation).smooth:
-    return LossBound(float("nan"), np.nan, np.nan,
-                     f"not available: activation {net.activation!r} is not smooth")
-  if not getattr(loss, "convex", False) and getattr(loss, "monotone", None) is None:
-    return LossBound(float("nan"), np.nan, np.nan,
-                     f"not available: loss {loss.name!r} says neither that it is convex in the "
-                     f"output nor where it is monotone, so its maximum over f's range is not "
-                     f"known to be at an end")
+  refused = _refusal(net.activation, loss)
+  if refused is not None:
+    return refused
   lo, hi = mlp_f_range(net, x, eps, norm, grid=grid)
   return _loss_from_range(loss, y, lo, hi, f"interval bounds of f through {net.depth} "
                           f"hidden layers")
