@@ -38,7 +38,8 @@ from adv_landscape.stats import (
     unit_slope_fit,
 )
 
-__all__ = ["claim_a", "claim_b", "claim_c", "claim_d", "claim_g", "P_GLOBAL_THRESHOLD", "CERTIFIED_THRESHOLD",
+__all__ = ["claim_a", "claim_b", "claim_c", "claim_d", "claim_g", "P_GLOBAL_THRESHOLD",
+           "CERTIFIED_THRESHOLD",
            "CONVERGED_THRESHOLD", "TREND_ALPHA", "INTERIOR_MAX_SHARE", "GROWTH_AXES",
            "bound_ratios", "units"]
 

@@ -29,8 +29,7 @@ def spectral_norm(W) -> float:
       _SPECTRAL.clear()
     # an upper bound: the SVD is backward stable, sigma_computed within about
     # 10 max(m, d) u ||W||_F of sigma (the margin of docs/theory.md section 5)
-    u = U
-    _SPECTRAL[key] = float(np.linalg.norm(W, 2)) + 10 * max(W.shape) * u * float(
+    _SPECTRAL[key] = float(np.linalg.norm(W, 2)) + 10 * max(W.shape) * U * float(
         np.linalg.norm(W))
   return _SPECTRAL[key]
 
@@ -43,12 +42,10 @@ def psd_norm(W, c) -> float:
   # An upper bound with the rounding bounded: forming S (2u relative per entry, sqrt and
   # product) and G (gamma_k |S| |S|^T, k the inner length) moves G by at most
   # (gamma_k + 4u) ||S||_F^2 in norm, and eigvalsh by 10 n u ||G||_F <= 10 n u ||S||_F^2.
-  u = U
   k, n = max(S.shape), min(S.shape)
   fro2 = float(np.sum(S * S))
-  margin = (k * u / (1 - k * u) + 4 * u + 10 * n * u) * fro2 * (1 + 4 * u)
+  margin = (k * U / (1 - k * U) + 4 * U + 10 * n * U) * fro2 * (1 + 4 * U)
   return max(float(np.linalg.eigvalsh(G)[-1]), 0.0) + margin
-
 
 
 def trust_region_bound(g, H, r: float) -> float:

@@ -93,16 +93,20 @@ def unit_lines(net: Network, x, eps: float, norm: str, *, grid: int = GRID):
     return _unit_lines(net, x, eps, norm, grid)
 
 
-def _unit_lines(net, x, eps, norm, grid):
-  W = np.asarray(net.W, np.float64)
-  x = np.asarray(x, np.float64)
-  b = np.asarray(net.b, np.float64)
+def _first_layer(W, b, x, eps, norm):
+  """The first layer's pre-activations over the set: c = W x + b with its rounding c_err,
+  and [lo, hi] = c -+ (eps ||w_r||_* + c_err), the norm's rounding included (float64)."""
+  W, b, x = (np.asarray(v, np.float64) for v in (W, b, x))
   d = W.shape[1]
   c = W @ x + b
   c_err = 1.01 * (d + 2) * U * (np.abs(W) @ np.abs(x) + np.abs(b))
   wn = np.linalg.norm(W, axis=1) if norm == "2" else np.sum(np.abs(W), axis=1)
   r = eps * wn * (1 + (d + 4) * U) + c_err
-  lo, hi = c - r, c + r
+  return c, c_err, c - r, c + r
+
+
+def _unit_lines(net, x, eps, norm, grid):
+  c, c_err, lo, hi = _first_layer(net.W, net.b, x, eps, norm)
   act = net.act
   width = hi - lo
   s_lo, s_hi = np.asarray(act.fn(lo), np.float64), np.asarray(act.fn(hi), np.float64)
@@ -335,15 +339,7 @@ def mlp_f_range(net, x, eps: float, norm: str = "2", *, grid: int = GRID):
   loose (it forgets that one delta serves every unit); per output for a (m, K) head."""
   with jax.enable_x64(True):
     act = get_activation(net.activation)
-    x = np.asarray(x, np.float64)
-    W = np.asarray(net.Ws[0], np.float64)
-    b = np.asarray(net.bs[0], np.float64)
-    d = W.shape[1]
-    c = W @ x + b
-    c_err = 1.01 * (d + 2) * U * (np.abs(W) @ np.abs(x) + np.abs(b))
-    wn = np.linalg.norm(W, axis=1) if norm == "2" else np.sum(np.abs(W), axis=1)
-    r = eps * wn * (1 + (d + 4) * U) + c_err
-    lo, hi = c - r, c + r
+    _, _, lo, hi = _first_layer(net.Ws[0], net.bs[0], x, eps, norm)
     for W, b in list(zip(net.Ws[1:], net.bs[1:])) + [(None, None)]:
       h_lo, h_hi = _extremes(act, lo, hi, np.zeros_like(lo), grid)
       M = np.asarray(net.a, np.float64).T if W is None else np.asarray(W, np.float64)

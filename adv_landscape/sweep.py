@@ -342,8 +342,8 @@ SCALED_FAMILIES = ("paper", "linear_y0", "w_over_s2", "w_over_s")
 DEEP_FAMILIES = SCALED_FAMILIES + ("paper_bump",)  # families that take depth > 1
 
 
-INCREASE_RESTARTS, INCREASE_STEPS = 8, 400
-CLEAR_EVERY = 100  # grid points between clearing JAX's compiled programs (``run_sweep``)  # the sufficient-increase check's runs
+INCREASE_RESTARTS, INCREASE_STEPS = 8, 400  # the sufficient-increase check's runs
+CLEAR_EVERY = 100  # grid points between clearing JAX's compiled programs (``run_sweep``)
 
 
 def run_point(p: GridPoint) -> dict:

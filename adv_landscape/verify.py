@@ -121,8 +121,7 @@ L2_ONLY_STUDIES = ("control:A-small-basin", "control:A-small-basin-deep", "contr
 LINF_FAMILY = {"control:B-linear": {"family": "separable", "loss": "linear"}}
 
 
-def _control_points(b: dict, d0: int, m0: int, ds=(8, 16, 32, 64),
-                    prove: int = 20_000) -> list[tuple[GridPoint, str]]:
+def _control_points(b: dict, d0: int, m0: int, ds, prove: int) -> list[tuple[GridPoint, str]]:
   out = []
   g0 = dict(step_rule="grad0", step=0.05)
   w = SMALL_BASIN_WIDTH.get(d0, 0.4)
