@@ -62,7 +62,11 @@ class GridPoint:
   bound over at most that many regions (``critical.no_interior_maximum``; two-layer
   networks on the l2 ball). ``global_max`` also certifies the global maximum by branch and
   bound (``globalmax.global_maximum``, seeded with the census's maxima) and bounds p_global,
-  the share of restarts that end at it (claim G).
+  the share of restarts that end at it (claim G). ``stop`` names what the stopping
+  tolerance tol_g = rtol_g * scale is relative to: "grad0" (||grad L(0)||, the grid's rule)
+  or "endpoint" (the median ||grad L|| at the ends of a pilot run, ``endpoint_scale``: a stop
+  that does not get easier or harder as the gradient at the maxima shrinks or grows with s,
+  d or the loss).
   """
 
   d: int
@@ -87,6 +91,7 @@ class GridPoint:
   bump_width: float = 0.0
   prove: int = 0
   global_max: bool = False
+  stop: str = "grad0"
 
   @property
   def key(self) -> str:
@@ -95,7 +100,7 @@ class GridPoint:
     written before they existed stay valid."""
     fields = dataclasses.asdict(self)
     for name, paper in (("norm", "2"), ("depth", 1), ("ell_scale", 1.0), ("bump_width", 0.0),
-                        ("prove", 0), ("global_max", False)):
+                        ("prove", 0), ("global_max", False), ("stop", "grad0")):
       if fields[name] == paper:
         del fields[name]
     return json.dumps(fields, sort_keys=True)
@@ -344,10 +349,31 @@ DEEP_FAMILIES = SCALED_FAMILIES + ("paper_bump",)  # families that take depth > 
 
 INCREASE_RESTARTS, INCREASE_STEPS = 8, 400  # the sufficient-increase check's runs
 CLEAR_EVERY = 100  # grid points between clearing JAX's compiled programs (``run_sweep``)
+PILOT_RESTARTS = 16  # restarts of the pilot run that sets an "endpoint" stop's scale
+STOPS = ("grad0", "endpoint")
+
+
+def endpoint_scale(problem, p: GridPoint, *, key, ell: float, grad0: float) -> float:
+  """The gradient's scale where PGA ends: the median ||grad L|| over the endpoints of a pilot
+  run (``PILOT_RESTARTS`` restarts of the point's own rule and starts, stopped at
+  rtol_g ||grad L(0)||; a pilot that stops early or not at all still ends where the
+  gradient has its endpoints' order of magnitude, which is all a scale needs)."""
+  pilot = ascent.pga(problem, key=key, n_restarts=min(PILOT_RESTARTS, p.n_restarts),
+                     init=p.init, step_rule=p.step_rule,
+                     step=p.step * 2.0**-p.step_halvings, max_steps=p.max_steps,
+                     tol_g=p.rtol_g * grad0, ell=ell, progress=False)
+  _, g = problem.objective.value_and_grad_batch(jnp.asarray(pilot.deltas))
+  scale = float(np.median(np.linalg.norm(np.asarray(g), axis=1)))
+  if not (np.isfinite(scale) and scale > 0):
+    raise InvalidInput(f"stop='endpoint': the pilot run's endpoint gradient scale is {scale!r}; "
+                       f"use stop='grad0'")
+  return scale
 
 
 def run_point(p: GridPoint) -> dict:
   """Runs one grid point in float64 and returns its record."""
+  if p.stop not in STOPS:
+    raise InvalidInput(f"stop={p.stop!r} is unknown; choose one of {list(STOPS)}")
   t0 = time.perf_counter()
   with jax.enable_x64(True):
     net, loss, x, y, eps = instance(p)
@@ -355,9 +381,11 @@ def run_point(p: GridPoint) -> dict:
     problem = instances.problem(net, loss, x, y, eps=eps, norm=p.norm)
     const = bounds.rigorous_constants(problem)  # NaN (reported as null) for autodiff models
     sampled = bounds.sampled_constants(problem, key=jax.random.fold_in(key, 1), n=128)
-    tol_g = p.rtol_g * const.grad0
     ell_rig = const.ell * p.ell_scale  # the rigorous ell (planted unsound when ell_scale < 1)
     ell = sampled.ell if p.step_rule == "curvature" else ell_rig  # ell_est: the sampled estimate
+    scale = const.grad0 if p.stop == "grad0" else endpoint_scale(
+        problem, p, key=jax.random.fold_in(key, 3), ell=ell, grad0=const.grad0)
+    tol_g = p.rtol_g * scale
     config = PGAConfig(step_rule=p.step_rule, step=p.step * 2.0**-p.step_halvings, init=p.init,
                        tol_g=tol_g, max_steps=p.max_steps, chunk=p.n_restarts)
     run = run_census(problem, key=key, n_restarts=p.n_restarts, config=config, ell=ell,
@@ -400,7 +428,8 @@ def run_point(p: GridPoint) -> dict:
       "constants": const._asdict(), "sampled": sampled._asdict(),
       "kappa": nonlinearity(eps, const.ell, const.grad0),
       "kappa_sampled": nonlinearity(eps, sampled.ell, const.grad0),
-      "tol_g": tol_g, "tol_b": cert.tol_b, "eta_max": float(np.max(res.eta)),
+      "tol_g": tol_g, "tol_scale": scale, "tol_b": cert.tol_b,
+      "eta_max": float(np.max(res.eta)),
       "eta_median": float(np.median(res.eta)),
       "eta_times_ell_max": eta_ell, "theorem_applies": theorem,
       "iterations": res.iterations, "converged": res.converged,

@@ -4,7 +4,7 @@ The grid (``grid(quick=...)``) has these studies over the paper's synthetic
 setting (tanh network, gamma = 0.5):
   B-d, B-m, B-tol   iteration counts against d, m and 1/tol_g at s = 1, with the
                     ``curvature`` step eta = 1 / ell_est (the searched curvature), and
-                    B-d again with ``armijo`` steps (the full grid's d goes to 1024);
+                    B-d again with ``armijo`` steps (d to 1024; 64 in the quick grid);
   A                 s in {1/4, 1, 4}, PGA from ``ball`` and ``zero`` starts (grad0 steps,
                     which can converge at interior points); the C points add ``sphere``
                     starts and the interior hunt; the full grid runs A on 16 networks,
@@ -184,10 +184,11 @@ class Sizes:
 def sizes(*, quick: bool, seeds: int | None = None) -> Sizes:
   # The growth axes need independent networks to have power (docs/theory.md section 6):
   # 8 per grid value in the quick grid, 16 in the full one, whatever --seeds says for the
-  # rest (at least as many).
+  # rest (at least as many). The quick d axis stops at 64: its d = 128 points (B-d, B-d
+  # armijo and the B-linear control, 24 points) took a quarter of the quick grid's time.
   if quick:
     return Sizes(True, seeds or 2, dict(n_restarts=32, max_steps=4000, rtol_g=1e-4),
-                 (8, 16, 32, 64, 128), (16, 32, 64, 128), (1e-2, 1e-3, 1e-4, 1e-5), 16,
+                 (8, 16, 32, 64), (16, 32, 64, 128), (1e-2, 1e-3, 1e-4, 1e-5), 16,
                  32, max(8, seeds or 2), growth_restarts=16, prove_budget=500)
   return Sizes(False, seeds or 4, dict(n_restarts=256, max_steps=20_000, rtol_g=1e-5),
                (16, 32, 64, 128, 256, 512, 1024), (32, 64, 128, 256, 512),
@@ -247,6 +248,8 @@ def _points_c(z: Sizes, b: dict) -> list[tuple[GridPoint, str]]:
 FIXED_EPS = "secondary:C-fixed-eps"
 FIXED_EPS_LARGE = "secondary:C-fixed-eps-large"
 RADIUS = "secondary:C-radius"
+STOP_C = "secondary:C-endpoint-stop"
+STOP_D = "secondary:D-exponential-endpoint-stop"
 SECONDARY = {
     "C-fixed-eps": (FIXED_EPS, "C's test with gamma = 0.5 / s, so that eps = 0.5 sqrt(d) (the "
                     "fixed-gamma radius at s = 1) at every s: the input's scale moves, the "
@@ -257,7 +260,20 @@ SECONDARY = {
     "C-radius": (RADIUS, "the other arm: s = 1 and gamma = 0.5 s' for each of C's scales s' "
                  "(the fixed-gamma radius at s'), read as C's test along s': the radius moves, "
                  "the input's scale does not; armijo steps"),
+    "C-endpoint-stop": (STOP_C, "C's second cell, (d, m) = (4 d0, m0 / 4), under the normalized "
+                        "and armijo rules with the stop relative to the gradient at PGA's "
+                        "endpoints (tol_g = rtol_g times the median ||grad L|| at the ends of a "
+                        "pilot run) in place of ||grad L(0)||: as tanh saturates with s the "
+                        "gradient at the maxima shrinks, so a stop fixed relative to "
+                        "||grad L(0)|| gets easier with s; this one does not"),
+    "D-exponential-endpoint-stop": (STOP_D, "the exponential loss's d axis under armijo with "
+                                    "the stop relative to the gradient at PGA's endpoints: the "
+                                    "loss's gradient at its maxima grows far faster with d than "
+                                    "at 0, so a stop fixed relative to ||grad L(0)|| asks for a "
+                                    "relative precision that tightens with d; this one does not. "
+                                    "Read as B's growth test along d"),
 }
+READS_B = ("D-exponential-endpoint-stop",)  # secondary readings of B's d axis (else of C)
 
 
 def _points_c_fixed_eps(z: Sizes, b: dict) -> list[tuple[GridPoint, str]]:
@@ -275,6 +291,18 @@ def _points_c_secondary(z: Sizes, b: dict) -> list[tuple[GridPoint, str]]:
             FIXED_EPS_LARGE) for s in z.scales]
           + [(GridPoint(d=z.d0, m=z.m0, s=1.0, gamma=0.5 * s, step_rule="armijo", step=1.0,
                         **b), RADIUS) for s in z.scales])
+
+
+def _points_stop(z: Sizes, g: dict) -> list[tuple[GridPoint, str]]:
+  """The two contradictions of the full grid's first run, rerun with a stop relative to the
+  gradient at the endpoints (``GridPoint.stop``; ``SECONDARY``): C's normalized iterations at
+  (4 d0, m0 / 4), with armijo beside it, and the exponential loss's d axis under armijo. On
+  the growth axes' networks and restarts (``g``)."""
+  return ([(GridPoint(d=4 * z.d0, m=z.m0 // 4, s=s, step_rule=rule, step=step, stop="endpoint",
+                      **g), STOP_C)
+           for rule, step in (("normalized", 0.05), ("armijo", 1.0)) for s in z.scales]
+          + [(GridPoint(d=d, m=z.m0, s=1.0, loss="exponential", step_rule="armijo", step=1.0,
+                        stop="endpoint", **g), STOP_D) for d in z.ds])
 
 
 def _points_d(z: Sizes, b: dict) -> list[tuple[GridPoint, str]]:
@@ -298,9 +326,8 @@ def _points_d(z: Sizes, b: dict) -> list[tuple[GridPoint, str]]:
     # the lipschitz points' hunts are the full grid's only)
     out.append((GridPoint(d=z.d0, m=z.m0, s=1.0, loss=loss, init="ball", step_rule="grad0",
                           step=0.05, hunt=True, **b), "D"))
-    # (the quick grid stops at d = 64: its d = 128 points were half of D's time)
     out += [(GridPoint(d=d, m=z.m0, s=1.0, loss=loss, step_rule="armijo", step=1.0, **b),
-             "D-d-armijo") for d in (z.ds if not z.quick else [d for d in z.ds if d <= 64])]
+             "D-d-armijo") for d in z.ds]
   return out
 
 
@@ -336,6 +363,7 @@ def grid(*, quick: bool, seeds: int | None = None) -> list[tuple[GridPoint, str]
               if s in growth_controls]
     if not z.quick and seed < z.growth_seeds:  # C's networks (the full grid only)
       out += _points_c_fixed_eps(z, b) + _points_c_secondary(z, b)
+      out += _points_stop(z, dict(b, n_restarts=z.growth_restarts))
   return out
 
 
@@ -440,12 +468,15 @@ def run_verify(out_dir: str, *, quick: bool, seed: int = 0, seeds: int | None = 
   figures += plots.plot_lambda(main, out_dir)
   proved = [r["proved_fraction"] for r in main]
   secondary = {}
-  for name, (study, _) in SECONDARY.items():  # readings of C, no verdicts of their own
+  for name, (study, _) in SECONDARY.items():  # readings of C or B, no verdicts of their own
     recs = [r for r in records if study in r["studies"]]
     if name == "C-radius":  # C's test along the radius: s' = gamma / 0.5 as the scale
       recs = [dict(r, point=dict(r["point"], s=r["point"]["gamma"] / 0.5)) for r in recs]
+    if name in READS_B:  # B's growth test reads the d axis by its study name
+      recs = [dict(r, studies=r["studies"] + ["D-d-armijo"]) for r in recs]
     if recs:
-      secondary[name] = claims.claim_c(recs, seed=seed)
+      check = claims.claim_b if name in READS_B else claims.claim_c
+      secondary[name] = check(recs, seed=seed)
       secondary[name]["units"] = claims.units(recs)
   report = {
       "claims": results,
@@ -648,12 +679,22 @@ def write_report(report: dict, path: str) -> None:
                  f"{c.get('units', '-')} |")
   lines += [""] + _paragraphs(report)
   for name, fe in report.get("secondary", {}).items():
+    if name in READS_B:
+      lines += ["", f"## {name} (secondary: a reading of B)", "",
+                f"{SECONDARY[name][1]}. Not a verdict of its own: it asks whether the "
+                f"first run's verdict on this axis is the landscape's or the stop's. "
+                f"{fe['units']} networks."] + _section_b(fe)[2:-1] + [
+                f"B's rule on these points says **{fe['verdict']}**."]
+      continue
+    intro = ("At fixed gamma (C's grid) eps = gamma s sqrt(d) grows with s, so C's scale is "
+             "also the ball's size; these points separate the two"
+             if name.startswith("C-fixed") or name == "C-radius" else
+             "It asks whether the first run's contradiction is the landscape's or the stop's")
     lines += ["", f"## {name} (secondary: a reading of C)", "",
-              f"{SECONDARY[name][1]}. At fixed gamma (C's grid) eps = gamma s sqrt(d) grows "
-              f"with s, so C's scale is also the ball's size; these points separate the two. "
-              f"Not a claim of the paper. {fe['units']} networks."] + _section_c(fe)[2:-1] + [
-              f"C's rule on these points says **{fe['verdict']}**: not a verdict on the "
-              f"paper's claim, whose setting is a fixed gamma."]
+              f"{SECONDARY[name][1]}. {intro}. Not a claim of the paper. "
+              f"{fe['units']} networks."] + _section_c(fe)[2:-1] + [
+              f"C's rule on these points says **{fe['verdict']}**: not a verdict of its own "
+              f"on the paper's claim."]
   lo = report.get("bound_looseness", {})
   lines += ["", "## Looseness of the bounds", "",
             f"- count / T1 where eta <= 1/ell: median {_fmt(lo.get('t1_ratio_median'))}, "

@@ -183,3 +183,25 @@ def test_a_long_sweep_drops_compiled_programs_now_and_then(tmp_path, monkeypatch
   pts = [GridPoint(d=3, m=4, s=s, n_restarts=2) for s in (0.5, 1.0, 2.0, 3.0, 4.0)]
   sweep.run_sweep(pts, tmp_path / "sweep.jsonl", progress=False)
   assert len(calls) == 2  # after the 2nd and the 4th point
+
+
+def test_an_endpoint_stop_is_relative_to_the_gradient_where_pga_ends():
+  """stop="endpoint": tol_g = rtol_g times the gradient's norm at PGA's maxima (checked
+  against the run's own certified maxima, where ||grad L|| = mu eps), not ||grad L(0)||;
+  the default stop keeps ||grad L(0)|| and leaves the resume key as it was."""
+  base = dict(d=4, m=8, s=1.0, n_restarts=16, max_steps=2000, rtol_g=1e-6, step_rule="grad0",
+              step=0.05)
+  assert "stop" not in json.loads(GridPoint(**base).key)
+  assert json.loads(GridPoint(**base, stop="endpoint").key)["stop"] == "endpoint"
+  paper = sweep.run_point(GridPoint(**base))
+  assert paper["tol_scale"] == paper["constants"]["grad0"]
+  rec = sweep.run_point(GridPoint(**base, stop="endpoint"))
+  assert rec["certified_fraction"] == 1.0
+  grad_at_maxima = np.median(rec["multiplier"]) * rec["eps"]
+  # pilot and main run stop within rtol_g = 1e-6 of the same maxima: 1e-4 leaves a factor
+  # 100 for the landscape's conditioning; ||grad L(0)|| differs from it by 5%
+  assert rec["tol_scale"] == pytest.approx(grad_at_maxima, rel=1e-4)
+  assert abs(paper["tol_scale"] / grad_at_maxima - 1) > 1e-2
+  assert rec["tol_g"] == pytest.approx(1e-6 * rec["tol_scale"], rel=1e-12)
+  with pytest.raises(sweep.InvalidInput, match="stop='sideways' is unknown"):
+    sweep.run_point(GridPoint(**base, stop="sideways"))
