@@ -260,13 +260,14 @@ SECONDARY = {
     "C-radius": (RADIUS, "the other arm: s = 1 and gamma = 0.5 s' for each of C's scales s' "
                  "(the fixed-gamma radius at s'), read as C's test along s': the radius moves, "
                  "the input's scale does not; armijo steps"),
-    "C-endpoint-stop": (STOP_C, "C's second cell, (d, m) = (4 d0, m0 / 4), under the normalized "
-                        "and armijo rules with the stop relative to the gradient at PGA's "
-                        "endpoints (tol_g = rtol_g times the median ||grad L|| at the ends of a "
-                        "pilot run) in place of ||grad L(0)||: as tanh saturates with s the "
-                        "gradient at the maxima shrinks, so a stop fixed relative to "
-                        "||grad L(0)|| gets easier with s; this one does not"),
-    "D-exponential-endpoint-stop": (STOP_D, "the exponential loss's d axis under armijo with "
+    "C-endpoint-stop": (STOP_C, "C's second cell, (d, m) = (4 d0, m0 / 4) ((128, 32) in the "
+                        "full grid), under the normalized and armijo rules with the stop "
+                        "relative to the gradient at PGA's endpoints (tol_g = rtol_g times the "
+                        "median ||grad L|| at the ends of a pilot run) in place of "
+                        "||grad L(0)||: as tanh saturates with s the gradient at the maxima "
+                        "shrinks, so a stop fixed relative to ||grad L(0)|| gets easier with s; "
+                        "this one does not"),
+    "D-exponential-endpoint-stop": (STOP_D, "The exponential loss's d axis under armijo with "
                                     "the stop relative to the gradient at PGA's endpoints: the "
                                     "loss's gradient at its maxima grows far faster with d than "
                                     "at 0, so a stop fixed relative to ||grad L(0)|| asks for a "
