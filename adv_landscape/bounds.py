@@ -22,6 +22,7 @@ True
 
 from __future__ import annotations
 
+import functools
 import math
 from typing import NamedTuple
 
@@ -144,31 +145,38 @@ REDUCE_ABOVE_D = 256
 
 def _sampled_two_layer(obj, eps: float, norm: str, key: jax.Array, n: int) -> Sampled:
   """``sampled_constants`` of the closed-form two-layer objective (float64), with G_f, H_f."""
-  loss = obj.loss
   with jax.enable_x64(True):
-    netx, x = obj.net, obj.x
-    d, m = x.shape[0], netx.W.shape[0]
+    d, m = obj.x.shape[0], obj.net.W.shape[0]
     pts = sample_points(key, n, d, eps, norm)
-    fn = (lambda z: forward(netx, z)) if not loss.multi_output else None
-    Q = _row_space(netx.W) if d > REDUCE_ABOVE_D and m < d else None
-    H = _reduced(obj.hess, obj.hvp, Q)(pts)
-    Hn = jnp.linalg.norm(H, ord=2, axis=(1, 2))
-    vals = jax.vmap(obj.value)(pts)
-    if fn is not None:
-      gf = jax.vmap(jax.grad(fn))(x[None, :] + pts)
-      if Q is None:
-        hf = jax.vmap(jax.hessian(fn))(x[None, :] + pts)
-      else:
-        hf = jax.vmap(lambda p: jax.hessian(lambda c: fn(x + p + Q @ c))(jnp.zeros(m)))(pts)
+    out = _sampled_two_layer_maxima(obj, pts, reduce=d > REDUCE_ABOVE_D and m < d)
+    return Sampled(*(float(v) for v in np.asarray(out)))
+
+
+@functools.partial(jax.jit, static_argnames=("reduce",))
+def _sampled_two_layer_maxima(obj, pts, *, reduce: bool) -> jax.Array:
+  """(G_f, H_f, ell, rho, L_max) as maxima over the points, in one compiled program (run
+  op by op it cost about 0.06 s a grid point, a sixth of the quick verify grid's time)."""
+  netx, x = obj.net, obj.x
+  n, m = pts.shape[0], netx.W.shape[0]
+  fn = (lambda z: forward(netx, z)) if not obj.loss.multi_output else None
+  Q = _row_space(netx.W) if reduce else None
+  H = _reduced(obj.hess, obj.hvp, Q)(pts)
+  Hn = jnp.linalg.norm(H, ord=2, axis=(1, 2))
+  vals = jax.vmap(obj.value)(pts)
+  if fn is not None:
+    gf = jax.vmap(jax.grad(fn))(x[None, :] + pts)
+    if Q is None:
+      hf = jax.vmap(jax.hessian(fn))(x[None, :] + pts)
     else:
-      gf = jax.vmap(jax.jacfwd(lambda z: forward(netx, z)))(x[None, :] + pts)
-      hf = jnp.zeros_like(H)  # the vector-valued Hessian's norm is not estimated
-    Gf = jnp.max(jnp.linalg.norm(gf.reshape(n, -1, x.shape[0]), ord=2, axis=(1, 2)))
-    Hf = jnp.max(jnp.linalg.norm(hf, ord=2, axis=(1, 2)))
-    dH = jnp.linalg.norm(H[1:] - H[:-1], ord=2, axis=(1, 2))
-    dp = jnp.linalg.norm(pts[1:] - pts[:-1], axis=1)
-    return Sampled(float(Gf), float(Hf), float(jnp.max(Hn)), float(jnp.max(dH / dp)),
-                   float(jnp.max(vals)))
+      hf = jax.vmap(lambda p: jax.hessian(lambda c: fn(x + p + Q @ c))(jnp.zeros(m)))(pts)
+  else:
+    gf = jax.vmap(jax.jacfwd(lambda z: forward(netx, z)))(x[None, :] + pts)
+    hf = jnp.zeros_like(H)  # the vector-valued Hessian's norm is not estimated
+  Gf = jnp.max(jnp.linalg.norm(gf.reshape(n, -1, x.shape[0]), ord=2, axis=(1, 2)))
+  Hf = jnp.max(jnp.linalg.norm(hf, ord=2, axis=(1, 2)))
+  dH = jnp.linalg.norm(H[1:] - H[:-1], ord=2, axis=(1, 2))
+  dp = jnp.linalg.norm(pts[1:] - pts[:-1], axis=1)
+  return jnp.stack([Gf, Hf, jnp.max(Hn), jnp.max(dH / dp), jnp.max(vals)])
 
 
 def _row_space(W: jax.Array) -> jax.Array:

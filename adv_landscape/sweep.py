@@ -348,16 +348,17 @@ DEEP_FAMILIES = SCALED_FAMILIES + ("paper_bump",)  # families that take depth > 
 
 
 INCREASE_RESTARTS, INCREASE_STEPS = 8, 400  # the sufficient-increase check's runs
-CLEAR_EVERY = 100  # grid points between clearing JAX's compiled programs (``run_sweep``)
+CLEAR_EVERY = 100  # at least this many points between clearing JAX's programs (``run_sweep``)
 PILOT_RESTARTS = 16  # restarts of the pilot run that sets an "endpoint" stop's scale
 STOPS = ("grad0", "endpoint")
 
 
 def endpoint_scale(problem, p: GridPoint, *, key, ell: float, grad0: float) -> float:
   """The gradient's scale where PGA ends: the median ||grad L|| over the endpoints of a pilot
-  run (``PILOT_RESTARTS`` restarts of the point's own rule and starts, stopped at
-  rtol_g ||grad L(0)||; a pilot that stops early or not at all still ends where the
-  gradient has its endpoints' order of magnitude, which is all a scale needs)."""
+  run (``PILOT_RESTARTS`` restarts of the point's own rule and kind of starts, drawn apart
+  from the main run's, stopped at rtol_g ||grad L(0)||; a pilot that stops early or not at
+  all still ends where the gradient has its endpoints' order of magnitude, which is all a
+  scale needs)."""
   pilot = ascent.pga(problem, key=key, n_restarts=min(PILOT_RESTARTS, p.n_restarts),
                      init=p.init, step_rule=p.step_rule,
                      step=p.step * 2.0**-p.step_halvings, max_steps=p.max_steps,
@@ -522,6 +523,13 @@ def _unpack(path) -> None:
   print(f"unpacked {packed} into {os.fspath(path)}: its records are resumed", file=sys.stderr)
 
 
+def structure(p: GridPoint) -> tuple:
+  """What decides which programs a point compiles: its shapes, functions and code paths
+  (not its seed, scale, radius or step, which are values inside the same programs)."""
+  return (p.family, p.activation, p.loss, p.norm, p.depth, p.d, p.m, p.n_restarts,
+          p.max_steps, p.step_rule, p.init, p.hunt, p.prove > 0, p.global_max, p.stop)
+
+
 def run_sweep(points: Iterable[GridPoint], path, *, progress: bool = True,
               after_point: Callable[[int], None] | None = None) -> list[dict]:
   """Runs every point whose record is not yet in ``path``; returns all records in order.
@@ -543,7 +551,11 @@ def run_sweep(points: Iterable[GridPoint], path, *, progress: bool = True,
             f"run was writing); every complete record is kept", file=sys.stderr)
   records = read_records(path)
   done = {r["key"]: r for r in records}
-  todo = [p for p in points if p.key not in done]
+  # Points that compile the same programs run one after another (a stable sort: seeds stay
+  # in order within a structure), so each program is compiled once and reused from memory
+  # instead of being compiled again for every seed: on a fresh machine (no compilation
+  # cache on disk) compiling was most of the quick verify grid's time.
+  todo = sorted((p for p in points if p.key not in done), key=structure)
   if len(todo) < len(points):  # say so: they may come from an older run
     print(f"resuming {path}: {len(points) - len(todo)} of {len(points)} grid points are "
           "already recorded there and are reused (delete the file to recompute them)",
@@ -551,6 +563,7 @@ def run_sweep(points: Iterable[GridPoint], path, *, progress: bool = True,
   # Many processes: in round r process q runs point r N + q; the round's records are
   # gathered on every process and process 0 appends them in grid order.
   writer, n_proc, me = dist.rank() == 0, dist.size(), dist.rank()
+  since_clear = 0
   bar = tqdm(total=len(todo), desc="grid points", unit="pt", disable=not progress, leave=False)
   for first in range(0, len(todo), n_proc):
     mine = todo[first + me] if first + me < len(todo) else None
@@ -558,12 +571,17 @@ def run_sweep(points: Iterable[GridPoint], path, *, progress: bool = True,
       bar.set_postfix_str(f"d={mine.d} m={mine.m} s={mine.s} {mine.loss} {mine.step_rule}")
       with dist.alone():
         rec = json.dumps(io.to_jsonable(run_point(mine)))  # exactly what is stored
-      if (first // n_proc + 1) % CLEAR_EVERY == 0:
+      since_clear += 1
+      after = first + n_proc
+      if (since_clear >= CLEAR_EVERY and after < len(todo)
+          and structure(todo[after]) != structure(mine)):
         # Each compiled program keeps its code mapped; after about 1300 varied points one
         # process reached the kernel's 65,530 memory maps and LLVM stopped with "Cannot
         # allocate memory" (with 21 GB free). Dropping the compiled programs now and then
-        # keeps the count bounded; the points recompile what they need.
+        # keeps the count bounded; the points recompile what they need. Only between two
+        # structures, so that no structure's programs are compiled twice.
         jax.clear_caches()
+        since_clear = 0
     got = dist.gather_bytes([rec.encode()] if mine is not None else [])
     for n, recs in enumerate(got):
       for raw in recs:

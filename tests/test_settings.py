@@ -31,10 +31,11 @@ def test_for_setting_maps_starts_steps_and_depth():
 
 def test_records_written_before_norm_and_depth_existed_are_reused(tmp_path, monkeypatch):
   """The resume key of a paper-setting point is what it was before the fields norm, depth
-  ell_scale, bump_width, prove and global_max existed."""
+  ell_scale, bump_width, prove, global_max and stop existed."""
   p = GridPoint(d=3, m=4, s=1.0, n_restarts=2)
   old_fields = {k: v for k, v in dataclasses.asdict(p).items()
-                if k not in ("norm", "depth", "ell_scale", "bump_width", "prove", "global_max")}
+                if k not in ("norm", "depth", "ell_scale", "bump_width", "prove", "global_max",
+                             "stop")}
   path = tmp_path / "sweep.jsonl"
   path.write_text(json.dumps({"key": json.dumps(old_fields, sort_keys=True), "seconds": 1.0})
                   + "\n")

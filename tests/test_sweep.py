@@ -174,15 +174,26 @@ def test_the_invariant_family_is_the_same_problem_at_every_scale():
 
 
 def test_a_long_sweep_drops_compiled_programs_now_and_then(tmp_path, monkeypatch):
-  """Every CLEAR_EVERY points run_sweep clears JAX's caches, so that one long process does
-  not accumulate compiled programs (and their memory maps) without bound."""
-  calls = []
+  """After at least CLEAR_EVERY points run_sweep clears JAX's caches, so that one long
+  process does not accumulate compiled programs (and their memory maps) without bound;
+  only between two structures, and the points of one structure run together, so that no
+  program is compiled twice."""
+  calls, ran = [], []
   monkeypatch.setattr(sweep, "CLEAR_EVERY", 2)
-  monkeypatch.setattr(sweep.jax, "clear_caches", lambda: calls.append(1))
-  monkeypatch.setattr(sweep, "run_point", lambda p: {"key": p.key, "seconds": 0.0})
-  pts = [GridPoint(d=3, m=4, s=s, n_restarts=2) for s in (0.5, 1.0, 2.0, 3.0, 4.0)]
-  sweep.run_sweep(pts, tmp_path / "sweep.jsonl", progress=False)
-  assert len(calls) == 2  # after the 2nd and the 4th point
+  monkeypatch.setattr(sweep.jax, "clear_caches", lambda: calls.append(len(ran)))
+
+  def fake_run(p):
+    ran.append((p.d, p.s))
+    return {"key": p.key, "seconds": 0.0}
+
+  monkeypatch.setattr(sweep, "run_point", fake_run)
+  # seed-major, as the grids are: d = 3 and d = 5 alternate
+  pts = [GridPoint(d=d, m=4, s=s, n_restarts=2) for s in (0.5, 1.0, 2.0) for d in (3, 5)]
+  pts.append(GridPoint(d=7, m=4, s=1.0, n_restarts=2))
+  records = sweep.run_sweep(pts, tmp_path / "sweep.jsonl", progress=False)
+  assert ran == [(3, 0.5), (3, 1.0), (3, 2.0), (5, 0.5), (5, 1.0), (5, 2.0), (7, 1.0)]
+  assert calls == [3, 6]  # at the two changes of structure, not after the 2nd point
+  assert [r["key"] for r in records] == [p.key for p in pts]  # returned in grid order
 
 
 def test_an_endpoint_stop_is_relative_to_the_gradient_where_pga_ends():
