@@ -195,7 +195,8 @@ def sizes(*, quick: bool, seeds: int | None = None) -> Sizes:
   # The growth axes need independent networks to have power (docs/theory.md section 6):
   # 8 per grid value in the quick grid, 16 in the full one, whatever --seeds says for the
   # rest (at least as many). The quick d axis stops at 64: its d = 128 points (B-d, B-d
-  # armijo and the B-linear control, 24 points) took a quarter of the quick grid's time.
+  # armijo and the B-linear control, 24 points) took a quarter of the quick grid's time;
+  # B-linear keeps an axis of its own to 128 (``QUICK_LINEAR_DS``).
   if quick:
     return Sizes(True, seeds or 2, dict(n_restarts=32, max_steps=4000, rtol_g=1e-4),
                  (8, 16, 32, 64), (16, 32, 64, 128), (1e-2, 1e-3, 1e-4, 1e-5), 16,
@@ -222,7 +223,8 @@ def _points_a(z: Sizes, b: dict) -> list[tuple[GridPoint, str]]:
   d, m = PROVE_CELL
   out += [(GridPoint(d=d, m=m, s=s, init="ball", step_rule="grad0", step=0.05, hunt=True,
                      prove=z.prove_budget, **b), "A")
-          for s in ((0.25, 1.0) if z.quick else (0.25, 1.0, 4.0))]  # quick: 1 of 8 at s = 4
+          # (at s = 4 the quick budget proved 1 instance of 8: the quick grid skips it)
+          for s in ((0.25, 1.0) if z.quick else (0.25, 1.0, 4.0))]
   return out
 
 
