@@ -385,17 +385,18 @@ def run_pga(problem: Problem, delta0, eta, tol_g, max_steps, *,
               sign, armijo, apgd)
 
 
-@jax.jit
-def pga_trace(problem: Problem, delta0, eta, steps_like):
+@partial(jax.jit, static_argnames=("normalized",))
+def pga_trace(problem: Problem, delta0, eta, steps_like, *, normalized: bool = False):
   """PGA with a fixed step per restart for ``steps_like.shape[0]`` steps, without early
   stopping: L(delta_t) for t = 0..T and ||G(delta_t)|| for t = 0..T-1, each (T(+1), B).
+  ``normalized``: the step is eta (a length) along g / ||g||, as the normalized rule's.
 
   The record the sufficient-increase check reads (``sufficient_increase``): the
   iterates are PGA's, continued past convergence (still PGA steps, for which the
   inequality holds as well).
   """
   def body(delta, _):
-    vals, new, gnorm = _step(problem, delta, eta, False)
+    vals, new, gnorm = _step(problem, delta, eta, normalized)
     return new, (vals, gnorm)
 
   last, (vals, gnorm) = jax.lax.scan(body, delta0, steps_like)

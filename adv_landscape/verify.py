@@ -377,7 +377,7 @@ def grid(*, quick: bool, seeds: int | None = None) -> list[tuple[GridPoint, str]
               if s in growth_controls]
     if not z.quick and seed < z.growth_seeds:  # C's networks (the full grid only)
       out += _points_c_fixed_eps(z, b) + _points_c_secondary(z, b)
-      out += _points_stop(z, dict(b, n_restarts=z.growth_restarts))
+      out += _points_stop(z, g)
   return out
 
 
