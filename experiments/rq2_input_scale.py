@@ -63,8 +63,9 @@ a store written by another configuration is refused.
 
 Command: python experiments/rq2_input_scale.py [--quick]
 Run time (2 CPU cores): full 1472 s (measured 2026-12-01); --quick on Fashion-MNIST 6570 s
-(305 runs, 2026-12-07; the full one about 57 s a run, 4-5 h); the whole `reproduce --quick`
-(RQ1, RQ2, RQ3) 478 s; --smoke about 45 s.
+(305 runs, 2026-12-07); the full one on Fashion-MNIST 305 runs, from about 20 s each at
+s = 1/4 to 100-200 s at s = 4, about 6 h (2026-12-07, not timed as a whole); the whole
+`reproduce --quick` (RQ1, RQ2, RQ3) 478 s; --smoke about 45 s.
 """
 
 from __future__ import annotations
