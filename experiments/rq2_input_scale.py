@@ -16,7 +16,8 @@ W at every s):
   starts at 1/4 .. 4 times --lr and is widened, one factor of 2 at a time up to
   1/64 .. 64, while a scale's choice sits on its edge; best against best,
   reported on the test split;
-- clean: standard training at the fixed lr (the adversarial / clean ratio).
+- clean: standard training at the fixed lr, for comparison (its loss measures are clean
+  losses; no adversarial / clean ratio is computed).
 
 Measures, fixed before the results were looked at, in absolute units (with V = s W the
 problem is the same at every s, so absolute losses compare across scales and nothing is
