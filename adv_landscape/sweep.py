@@ -340,6 +340,15 @@ def instance(p: GridPoint):
   return net, loss, x, y, eps
 
 
+def point_problem(p: GridPoint, inst=None):
+  """(problem, key) of a grid point: its instance (``instance(p)`` unless given) as a Problem
+  on its threat model, and the key every random draw of the point folds from (starts
+  fold_in(key, 0), sampled constants 1, hunt 2, the endpoint stop's pilot 3)."""
+  net, loss, x, y, eps = instance(p) if inst is None else inst
+  return (instances.problem(net, loss, x, y, eps=eps, norm=p.norm),
+          jax.random.fold_in(jax.random.key(p.seed), 1))
+
+
 # Families whose eps is gamma ||x||: on the l_inf ball it becomes gamma ||x|| / sqrt(d). The
 # planted families keep their eps: the box contains the l2 ball of the same radius, so a
 # maximum planted inside the ball stays inside the box.
@@ -377,9 +386,8 @@ def run_point(p: GridPoint) -> dict:
     raise InvalidInput(f"stop={p.stop!r} is unknown; choose one of {list(STOPS)}")
   t0 = time.perf_counter()
   with jax.enable_x64(True):
-    net, loss, x, y, eps = instance(p)
-    key = jax.random.fold_in(jax.random.key(p.seed), 1)
-    problem = instances.problem(net, loss, x, y, eps=eps, norm=p.norm)
+    net, loss, x, y, eps = inst = instance(p)
+    problem, key = point_problem(p, inst)
     const = bounds.rigorous_constants(problem)  # NaN (reported as null) for autodiff models
     sampled = bounds.sampled_constants(problem, key=jax.random.fold_in(key, 1), n=128)
     ell_rig = const.ell * p.ell_scale  # the rigorous ell (planted unsound when ell_scale < 1)

@@ -19,8 +19,8 @@ import argparse
 import jax
 import numpy as np
 
-from adv_landscape import ascent, bounds, instances, io
-from adv_landscape.sweep import GridPoint, instance
+from adv_landscape import ascent, bounds, io
+from adv_landscape.sweep import GridPoint, point_problem
 
 SCALES = (0.25, 0.5, 1.0, 2.0, 4.0, 5.6, 8.0)
 
@@ -32,10 +32,8 @@ def run(seeds: int, n: int, d: int = 128, m: int = 32) -> dict:
       for s in SCALES:
         p = GridPoint(d=d, m=m, s=s, step_rule="normalized", step=0.05, seed=seed,
                       n_restarts=n, max_steps=20_000, rtol_g=1e-5)
-        net, loss, x, y, eps = instance(p)
-        prob = instances.problem(net, loss, x, y, eps=eps)
+        prob, key = point_problem(p)
         tol_g = p.rtol_g * bounds.rigorous_constants(prob).grad0
-        key = jax.random.fold_in(jax.random.key(seed), 1)
         res = ascent.pga(prob, key=key, n_restarts=n, init="sphere", step_rule="normalized",
                          step=0.05, max_steps=20_000, tol_g=tol_g, progress=False)
         starts = np.asarray(ascent.initial_deltas(prob, jax.random.fold_in(key, 0), "sphere",

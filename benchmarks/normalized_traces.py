@@ -4,10 +4,11 @@ gradient (the full verify's ``C-endpoint-stop`` reading): slow decay, a floor, o
 Traces ||G_t|| / g_end over the verify grid's whole budget (20,000 steps) of normalized-step
 PGA (step 0.05 eps along g / ||g||, projected; G_t measured at eta = 0.05 eps / ||g||, as in
 ``ascent``) at (d, m) = (128, 32), s = 4, 5.6, 8, on the verify grid's networks
-(``sweep.instance``) and its sphere starts, 8 restarts a network (``ascent.pga_trace``); g_end
-is the scale of the verify grid's stop relative to the endpoint (``sweep.endpoint_scale``,
-the same pilot run), so ||G_t|| / g_end <= rtol_g is that stop. Per network (seed, the unit) and s: the median over
-restarts of ||G_t|| / g_end at a few t, and of its smallest value over the last 1000 steps.
+(``sweep.point_problem``) and its sphere starts, 8 restarts a network (``ascent.pga_trace``);
+g_end is the scale of the verify grid's stop relative to the endpoint
+(``sweep.endpoint_scale``, the same pilot run), so ||G_t|| / g_end <= rtol_g is that stop.
+Per network (seed, the unit) and s: the median over restarts of ||G_t|| / g_end at a few t,
+and of its smallest value over the last 1000 steps.
 A steady decay reaches the rounding floor (about 1e-13 relative) well inside the budget; a
 plateau far above it is the fixed-length step cycling around a maximum.
 
@@ -22,8 +23,8 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from adv_landscape import ascent, bounds, instances, io
-from adv_landscape.sweep import GridPoint, endpoint_scale, instance
+from adv_landscape import ascent, bounds, io
+from adv_landscape.sweep import GridPoint, endpoint_scale, point_problem
 
 SCALES = (4.0, 5.6, 8.0)
 AT = (10, 100, 300, 1000, 3000, 10_000, 19_999)  # steps at which the ratio is reported
@@ -36,9 +37,8 @@ def run(seeds: int, n: int, steps: int = 20_000, d: int = 128, m: int = 32) -> d
       for s in SCALES:
         p = GridPoint(d=d, m=m, s=s, step_rule="normalized", step=0.05, seed=seed,
                       n_restarts=64, max_steps=20_000, rtol_g=1e-5, stop="endpoint")
-        net, loss, x, y, eps = instance(p)
-        prob = instances.problem(net, loss, x, y, eps=eps)
-        key = jax.random.fold_in(jax.random.key(seed), 1)
+        prob, key = point_problem(p)
+        eps = float(prob.constraint.eps)
         starts = ascent.initial_deltas(prob, jax.random.fold_in(key, 0), "sphere", n)
         g_end = endpoint_scale(prob, p, key=jax.random.fold_in(key, 3), ell=float("nan"),
                                grad0=bounds.rigorous_constants(prob).grad0)
