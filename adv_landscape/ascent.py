@@ -40,7 +40,7 @@ from adv_landscape.step_rules import get_rule, resolve_step
 __all__ = ["INITS", "STEP_RULES", "PGAState", "APGDState", "PGAResult", "pga_init", "pga_update",
            "apgd_init", "apgd_checkpoints", "apgd_halves", "run_pga", "pga_trace", "pga",
            "pga_chunks", "initial_deltas", "default_tol_g", "certificate_tolerance",
-           "sufficient_increase"]
+           "sufficient_increase", "polish", "POLISH_ROUNDS"]
 
 INITS = ("sphere", "ball", "zero", "gradient")
 STEP_RULES = tuple(_RULES)  # the names (the registry is ``step_rules.STEP_RULES``)
@@ -48,6 +48,7 @@ ARMIJO_HALVINGS = 40  # at most this many halvings per step (then the step is ta
 ARMIJO_GROWTH = 2.0  # the next step tries eta x this (capped: ``_armijo_step``)
 APGD_MOMENTUM = 0.75  # alpha of auto-PGD (1 at the first step)
 APGD_RHO = 0.75  # halve where L rose at no more than this fraction of a window's steps
+POLISH_ROUNDS = 4  # ``polish``: armijo runs, each with a 100x tighter tolerance of its own
 APGD_CHECKPOINTS = 64  # room for the checkpoints (9, w_0 = 0 included, for any budget >= 100)
 
 
@@ -402,6 +403,42 @@ def pga_trace(problem: Problem, delta0, eta, steps_like, *, normalized: bool = F
   last, (vals, gnorm) = jax.lax.scan(body, delta0, steps_like)
   final = jax.vmap(problem.objective.value)(last)
   return jnp.concatenate([vals, final[None]]), gnorm
+
+
+def polish(problem: Problem, delta, *, tol_g: float, eta_ref: float, max_steps: int = 2000,
+           move: float = 0.1):
+  """Armijo PGA from one point ``delta`` (d,) until ||G_eta_ref(delta)|| <= tol_g, the
+  gradient mapping at the fixed step ``eta_ref``: the test a fixed-step run at eta_ref
+  would stop on, reached without its steps (which crawl across a flat region and oscillate
+  where the curvature exceeds 2 / eta_ref).
+
+  The armijo rule's own stopping test reads ||G_eta|| at its accepted eta, which grows (up
+  to a move of ``move`` eps per step, ``_armijo_step``), and ||G_eta|| is nonincreasing in eta
+  (Beck 2017, Lemma 10.9): passing it at eta > eta_ref does not pass the test at eta_ref
+  (||G_eta_ref|| <= (eta / eta_ref) ||G_eta|| only). So up to ``POLISH_ROUNDS`` armijo runs
+  follow one another, each with a tolerance 100x below the last, until the test at eta_ref
+  holds. The value never decreases (sufficient increase, up to the values' rounding).
+
+  Returns (delta, L(delta), ||G_eta_ref(delta)||, converged).
+  """
+  grad = problem.objective.grad
+
+  def g_ref(d):  # (the constraint projects the rows of a batch)
+    return float(jnp.linalg.norm(problem.constraint.project((d + eta_ref * grad(d))[None])[0]
+                                 - d)) / eta_ref
+
+  d = jnp.asarray(delta)
+  gn = g_ref(d)
+  eps = problem.constraint.eps
+  eta = jnp.asarray([move * eps / max(float(jnp.linalg.norm(grad(d))),
+                                     float(jnp.finfo(d.dtype).tiny))], d.dtype)
+  for k in range(POLISH_ROUNDS):
+    if gn <= tol_g:
+      break
+    state, _, _, _ = run_pga(problem, d[None], eta, tol_g * 0.01**k, max_steps, armijo=True)
+    d, eta = state.delta[0], state.eta
+    gn = g_ref(d)
+  return np.asarray(d), float(problem.objective.value(d)), gn, gn <= tol_g
 
 
 def sufficient_increase(values, gnorm, eta, *, size: int) -> dict:

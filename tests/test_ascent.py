@@ -251,3 +251,49 @@ def test_armijo_never_moves_beyond_its_first_trial_and_stops_only_near_stationar
     u = dl / np.linalg.norm(dl, axis=1, keepdims=True)
     t = np.linalg.norm(g - np.sum(g * u, axis=1, keepdims=True) * u, axis=1)
     assert np.all(t <= res.tol_g * (1 + move))
+
+
+def _saturated_instance(seed, w_scale, d=16, m=8):
+  """A tanh network whose first layer is scaled up (saturated units, as at a large input
+  scale): fixed-step PGA at the zero start's grad0 step crawls and oscillates there."""
+  from adv_landscape.network import Network, init_network
+  from adv_landscape.problem import Problem
+  net = init_network(jax.random.key(seed), d, m, activation="tanh", dtype=jnp.float64)
+  net = Network(net.W * w_scale, net.a, net.b, net.activation)
+  x = jax.random.normal(jax.random.key(100 + seed), (d,))
+  eps = 0.5 * float(jnp.linalg.norm(x))
+  return net, x, Problem.two_layer(net, "quadratic", x, 1.0, eps=eps), eps
+
+
+def _g_ref_numpy(net, x, eps, d, eta):
+  """||G_eta(d)|| from an autodiff gradient of the value and a NumPy projection (neither
+  is what ``polish`` computes with)."""
+  g = np.asarray(jax.grad(lambda z: objective.value(net, "quadratic", x, 1.0, z))(
+      jnp.asarray(d)))
+  v = d + eta * g
+  return float(np.linalg.norm(v * min(1.0, eps / np.linalg.norm(v)) - d)) / eta
+
+
+def test_polish_reaches_the_fixed_step_test_that_fixed_steps_do_not():
+  """From where 2000 fixed steps at eta_ref left it, ``polish`` meets ||G_eta_ref|| <= tol
+  (checked with an autodiff gradient and a NumPy projection), never lowers the value, and
+  with one step per armijo run says it has not converged where that check says so too."""
+  net, x, problem, eps = _saturated_instance(seed=2, w_scale=16.0)
+  g0 = float(jnp.linalg.norm(problem.objective.grad(jnp.zeros_like(x))))
+  tol, eta_ref = 1e-4 * g0, 0.1 * eps / g0
+  state, vals, gn, _ = ascent.run_pga(problem, jnp.zeros((1, x.shape[0])),
+                                      jnp.asarray([eta_ref]), tol, 2000)
+  assert not bool(state.converged[0])  # the planted negative: fixed steps do not get there
+  start = np.asarray(state.delta[0])
+  v_start = float(problem.objective.value(jnp.asarray(start)))
+  # rounding of ||G|| at this size: far below 1e-9 ||grad L(0)||
+  slack = 1e-9 * g0
+  d, v, gref, ok = ascent.polish(problem, start, tol_g=tol, eta_ref=eta_ref)
+  assert ok and gref <= tol
+  assert _g_ref_numpy(net, x, eps, d, eta_ref) <= tol + slack
+  assert v >= v_start - 64 * np.finfo(float).eps * abs(v_start)
+  assert np.linalg.norm(d) <= eps * (1 + 1e-12)
+  d1, _, gref1, ok1 = ascent.polish(problem, np.zeros(x.shape[0]), tol_g=tol,
+                                    eta_ref=eta_ref, max_steps=1)
+  assert not ok1 and gref1 > tol
+  assert _g_ref_numpy(net, x, eps, d1, eta_ref) > tol - slack
