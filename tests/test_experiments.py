@@ -184,6 +184,22 @@ def test_rq2_trend_verdict_can_support_contradict_or_abstain():
   assert rq2_input_scale.trend_verdict(flat, scales, seeds)["verdict"] == "inconclusive"
 
 
+def test_rq2_slope_is_the_least_squares_one_and_exactly_zero_on_a_censored_measure():
+  """Per seed, the slope of the cost on log2 s: a planted line's slope (as np.polyfit finds
+  it), and exactly 0 with a [0, 0] interval where every run is censored (13 everywhere)."""
+  scales = np.asarray(rq2_input_scale.SCALES)
+  rng = np.random.default_rng(1)
+  table = 0.3 + 0.07 * np.log2(scales)[None] + 0.01 * rng.standard_normal((5, 5))
+  r = rq2_input_scale.trend_verdict(table, scales, np.arange(5))
+  ref = np.mean([np.polyfit(np.log2(scales), row, 1)[0] for row in table])
+  assert abs(r["slope_per_doubling"] - ref) <= 1e-12
+  censored = rq2_input_scale.trend_verdict(np.full((5, 5), 13.0), scales, np.arange(5))
+  assert censored["slope_per_doubling"] == 0.0 and censored["slope_ci"] == [0.0, 0.0]
+  assert censored["verdict"] == "inconclusive"
+  odd = np.full((5, 5), 0.1 + 0.2)  # a value with no exact binary form, still constant
+  assert rq2_input_scale.trend_verdict(odd, scales, np.arange(5))["slope_per_doubling"] == 0.0
+
+
 def test_rq2_relative_auc_on_a_known_curve():
   """The secondary, relative measure: mean of R_t / R_0 over epochs 1..K."""
   log = [{"epoch": e, "test_robust_loss": r, "test_robust_acc": 0.5}
