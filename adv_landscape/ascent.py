@@ -48,7 +48,7 @@ ARMIJO_HALVINGS = 40  # at most this many halvings per step (then the step is ta
 ARMIJO_GROWTH = 2.0  # the next step tries eta x this (capped: ``_armijo_step``)
 APGD_MOMENTUM = 0.75  # alpha of auto-PGD (1 at the first step)
 APGD_RHO = 0.75  # halve where L rose at no more than this fraction of a window's steps
-POLISH_ROUNDS = 4  # ``polish``: armijo runs, each with a 100x tighter tolerance of its own
+POLISH_ROUNDS = 4  # ``polish``: at most this many armijo runs, the tolerance tightened between
 APGD_CHECKPOINTS = 64  # room for the checkpoints (9, w_0 = 0 included, for any budget >= 100)
 
 
@@ -412,33 +412,40 @@ def polish(problem: Problem, delta, *, tol_g: float, eta_ref: float, max_steps: 
   would stop on, reached without its steps (which crawl across a flat region and oscillate
   where the curvature exceeds 2 / eta_ref).
 
-  The armijo rule's own stopping test reads ||G_eta|| at its accepted eta, which grows (up
-  to a move of ``move`` eps per step, ``_armijo_step``), and ||G_eta|| is nonincreasing in eta
-  (Beck 2017, Lemma 10.9): passing it at eta > eta_ref does not pass the test at eta_ref
-  (||G_eta_ref|| <= (eta / eta_ref) ||G_eta|| only). So up to ``POLISH_ROUNDS`` armijo runs
-  follow one another, each with a tolerance 100x below the last, until the test at eta_ref
-  holds. The value never decreases (sufficient increase, up to the values' rounding).
+  The armijo rule's own stopping test reads ||G_eta|| at its accepted eta, which grows,
+  and ||G_eta|| is nonincreasing in eta (Beck 2017, Lemma 10.9; any convex set): passing
+  it at eta > eta_ref does not pass the test at eta_ref, but since ||Pi(delta + eta g) -
+  delta|| is nondecreasing in eta, ||G_eta_ref|| <= (eta / eta_ref) ||G_eta||. So a first
+  armijo run stops at tol_g, and each of up to ``POLISH_ROUNDS - 1`` more at
+  tol_g eta_ref / max(eta_ref, eta), eta the step the last one ended at (the tolerance
+  that guarantees the test at eta_ref if the run ends at that step again; the test itself
+  is what decides, checked after every run). Every round starts with a trial move of at most ``move`` eps
+  (the cap ``run_pga`` keeps for the round). The value rises at every accepted step (the
+  sufficient-increase condition, up to the values' rounding; a step still refused after
+  ``ARMIJO_HALVINGS`` halvings is taken anyway, 2^-40 of the trial).
 
-  Returns (delta, L(delta), ||G_eta_ref(delta)||, converged).
+  Returns (delta, L(delta), ||G_eta_ref(delta)||, converged, steps): steps taken over all
+  rounds (0: the point already passed, and nothing moved).
   """
   grad = problem.objective.grad
+  eps = float(problem.constraint.eps)
+  tiny = float(jnp.finfo(jnp.asarray(delta).dtype).tiny)
 
   def g_ref(d):  # (the constraint projects the rows of a batch)
     return float(jnp.linalg.norm(problem.constraint.project((d + eta_ref * grad(d))[None])[0]
                                  - d)) / eta_ref
 
   d = jnp.asarray(delta)
-  gn = g_ref(d)
-  eps = problem.constraint.eps
-  eta = jnp.asarray([move * eps / max(float(jnp.linalg.norm(grad(d))),
-                                     float(jnp.finfo(d.dtype).tiny))], d.dtype)
-  for k in range(POLISH_ROUNDS):
+  gn, steps, tol = g_ref(d), 0, tol_g
+  for _ in range(POLISH_ROUNDS):
     if gn <= tol_g:
       break
-    state, _, _, _ = run_pga(problem, d[None], eta, tol_g * 0.01**k, max_steps, armijo=True)
-    d, eta = state.delta[0], state.eta
+    eta = jnp.asarray([move * eps / max(float(jnp.linalg.norm(grad(d))), tiny)], d.dtype)
+    state, _, _, _ = run_pga(problem, d[None], eta, tol, max_steps, armijo=True)
+    d, steps = state.delta[0], steps + int(state.iterations[0])
     gn = g_ref(d)
-  return np.asarray(d), float(problem.objective.value(d)), gn, gn <= tol_g
+    tol = tol_g * eta_ref / max(eta_ref, float(state.eta[0]))
+  return np.asarray(d), float(problem.objective.value(d)), gn, gn <= tol_g, steps
 
 
 def sufficient_increase(values, gnorm, eta, *, size: int) -> dict:

@@ -159,7 +159,13 @@ def strong_attack(net, X, Y, eps, key, *, steps, norm, retries: int = 2, polish:
   unconverged polished from its worst point by ``ascent.polish`` to the first rung's test
   at its zero start (||G|| <= 1e-4 ||grad L(0)|| at eta = ALPHA eps / ||grad L(0)||): the
   worst loss found per example (any point of the ball is a valid lower bound on the
-  maximum), its endpoint, and whether that worst point is a converged one.
+  maximum), its endpoint, whether that worst point is a converged one, and the polish's
+  steps per example (-1: not polished; 0: the ladder's point already passed the zero
+  start's test, having failed its own start's, and was relabelled without a step).
+
+  "Converged" is the test of the run that found the point: ||G|| <= 1e-4 ||grad L(0)|| at
+  that start's step (ALPHA eps / ||grad L(start)||, / 4 on the second retry), and for a
+  polished point at the zero start's.
 
   The polish comes last so that wherever the ladder converged on every example the result
   is the ladder's alone (``RunStore.carry_over`` relies on it)."""
@@ -181,6 +187,7 @@ def strong_attack(net, X, Y, eps, key, *, steps, norm, retries: int = 2, polish:
     idx = todo[better]
     vals, D, conv = vals.copy(), D.copy(), conv.copy()
     vals[idx], D[idx], conv[idx] = v2[better], D2[better], c2[better]
+  steps_polished = np.full(conv.shape, -1)
   if polish and not conv.all():
     vals, D, conv = vals.copy(), D.copy(), conv.copy()
     for i in np.flatnonzero(~conv):
@@ -188,11 +195,11 @@ def strong_attack(net, X, Y, eps, key, *, steps, norm, retries: int = 2, polish:
                                   norm=norm)
       g0 = max(float(jnp.linalg.norm(problem.objective.grad(jnp.zeros_like(X[i])))),
                float(np.finfo(np.asarray(X).dtype).tiny))
-      d, v, _, ok = ascent.polish(problem, D[i], tol_g=RTOL_G * g0,
-                                  eta_ref=ALPHA * float(eps[i]) / g0, move=ALPHA)
+      d, v, _, ok, steps_polished[i] = ascent.polish(
+          problem, D[i], tol_g=RTOL_G * g0, eta_ref=ALPHA * float(eps[i]) / g0, move=ALPHA)
       if (ok and v >= vals[i] - 1e-12 * abs(vals[i])) or v > vals[i]:
         vals[i], D[i], conv[i] = v, d, ok
-  return vals, D, conv
+  return vals, D, conv, steps_polished
 
 
 def evaluator(splits, eps_of, args, steps, n_cert, seed, last):
@@ -204,15 +211,17 @@ def evaluator(splits, eps_of, args, steps, n_cert, seed, last):
     key = jax.random.fold_in(jax.random.key(seed), 7 + epoch)
     for j, (name, (X, Y)) in enumerate(splits.items()):
       eps = eps_of(X)
-      vals, D, conv = strong_attack(net, X, Y, eps, jax.random.fold_in(key, j),
-                                    steps=steps, norm=args.norm,
-                                    retries=1 if args.smoke else 2)
+      vals, D, conv, polished = strong_attack(net, X, Y, eps, jax.random.fold_in(key, j),
+                                              steps=steps, norm=args.norm,
+                                              retries=1 if args.smoke else 2)
       F, _ = _outputs_and_losses(net, X, Y, jnp.asarray(D))
       out[f"{name}_robust_loss"] = float(np.mean(vals))
       out[f"{name}_robust_acc"] = float(np.mean(np.sign(np.asarray(F)) == np.sign(Y)))
       out[f"{name}_clean_loss"] = float(np.mean(_outputs_and_losses(net, X, Y,
                                                                     jnp.zeros_like(X))[1]))
       out[f"{name}_attack_converged"] = float(np.mean(conv))
+      out[f"{name}_attack_polished"] = float(np.mean(polished >= 0))
+      out[f"{name}_attack_relabelled"] = float(np.mean(polished == 0))
       if name == "test" and n_cert and epoch == last:
         ok = 0
         for i in range(n_cert):
@@ -340,11 +349,12 @@ class RunStore:
 
   def carry_over(self, path: str, config: dict) -> int:
     """Copies in, from the store at ``path``, the runs that this configuration would
-    reproduce exactly: the store's configuration must equal ``config`` but for the attack
-    (a store from before the polish has no ``attack`` entry), and a run is taken only when
+    reproduce exactly: the store must be from before the polish (no ``attack`` entry in its
+    configuration) and its configuration otherwise equal ``config``; a run is taken only when
     the attack converged on every example of both splits at every epoch. The polish then
-    never ran, the evaluation does not touch the training (its keys are its own), so this
-    configuration's log of that run is the stored one. Returns how many were copied."""
+    never runs, and the evaluation only reads the network (the training is the same
+    whatever the attack does), so this configuration's log of that run is the stored one
+    (checked by retraining carried runs: identical logs). Returns how many were copied."""
     if not os.path.isfile(path):
       raise InvalidInput(f"--carry-over {path!r} does not exist; name the {RUNS_FILE} of an "
                          f"earlier run")
@@ -353,7 +363,11 @@ class RunStore:
       raise InvalidInput(f"--carry-over {path!r} is not an RQ2 run store (no configuration "
                          f"line); name a {RUNS_FILE} written by this script")
     config = json.loads(json.dumps(io.to_jsonable(config)))
-    there = {k: v for k, v in recs[0]["config"].items() if k != "attack"}
+    if "attack" in recs[0]["config"]:
+      raise InvalidInput(f"--carry-over {path!r} was written with the attack "
+                         f"{recs[0]['config']['attack']!r}; only a store from before the "
+                         f"polish (no attack in its configuration) can be carried over")
+    there = recs[0]["config"]
     here = {k: v for k, v in config.items() if k != "attack"}
     if there != here:
       diff = ", ".join(f"{k} {there.get(k)!r} there, {here.get(k)!r} here"
@@ -364,7 +378,8 @@ class RunStore:
     for r in recs[1:]:
       if "key" not in r or "log" not in r or r["key"] in self.done:
         continue
-      if all(e.get(f"{split}_attack_converged", 1.0) == 1.0
+      # a diverged run's last record has no evaluation (training stopped before it)
+      if all(e.get("diverged") or e.get(f"{split}_attack_converged") == 1.0
              for e in r["log"] for split in ("valid", "test")):
         io.append_jsonl(self.path, {"key": r["key"], "log": r["log"], "carried_from": path})
         self.done[r["key"]] = r["log"]
@@ -540,6 +555,17 @@ def summarise(logs, tuned_choice, settings, seed):
     out[proto] = {"verdict": verdict, "measures": meas,
                   "attack_converged": conv,
                   "attack_below_99": [s for s, c in conv.items() if c is not None and c < 0.99],
+                  "attack_converged_min": {str(s): _evaluated(logs[proto].get(str(s), []),
+                                                              "test_attack_converged", min)
+                                           for s in SCALES},
+                  # fractions of test examples polished, and relabelled without a step;
+                  # a record from before the polish has neither (none was polished)
+                  "attack_polished": {str(s): _evaluated(logs[proto].get(str(s), []),
+                                                         "test_attack_polished", np.mean)
+                                      for s in SCALES},
+                  "attack_relabelled": {str(s): _evaluated(logs[proto].get(str(s), []),
+                                                           "test_attack_relabelled", np.mean)
+                                        for s in SCALES},
                   "attack_certified": {str(s): _mean_of(logs[proto].get(str(s), []),
                                                         "test_attack_certified")
                                        for s in SCALES},
@@ -556,6 +582,12 @@ def summarise(logs, tuned_choice, settings, seed):
   return {"protocols": {p: out[p] for p in PROTOCOLS},
           "controls": controls,
           "control_runs": {c: out[c] for c in CONTROLS}}
+
+
+def _evaluated(logs, key, reduce):
+  """``reduce`` of ``key`` over the evaluated records (0 where a record lacks it), or None."""
+  v = [r.get(key, 0.0) for log in logs for r in log if "test_attack_converged" in r]
+  return float(reduce(v)) if v else None
 
 
 def _mean_of(logs, key):

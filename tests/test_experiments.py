@@ -325,62 +325,91 @@ def test_rq2_resumes_a_killed_run_and_refuses_another_configuration(tmp_path, mo
 
 def test_rq2_strong_attack_polish_converges_where_the_ladder_does_not():
   """On saturated networks (first layer x8, as at a large input scale) the grad0 ladder
-  leaves examples unconverged; the polish converges every one, from the ladder's worst
-  points, so no loss goes down; without unconverged examples it changes nothing."""
+  leaves examples unconverged; the polish converges every one (its flag checked against
+  ||G|| at the zero start's step, computed here by autodiff and NumPy), from the ladder's
+  worst points, so no loss goes down; without unconverged examples it changes nothing."""
   import jax
   import jax.numpy as jnp
 
+  from adv_landscape import objective
   from adv_landscape.network import Network, init_network
   net = init_network(jax.random.key(2), 16, 8, activation="tanh", dtype=jnp.float64)
   net = Network(net.W * 8.0, net.a, net.b, net.activation)
   X = np.asarray(jax.random.normal(jax.random.key(102), (16, 16)))
   Y = np.sign(np.asarray(jax.random.normal(jax.random.key(202), (16,))))
-  eps = jnp.asarray(0.5 * np.linalg.norm(X, axis=1))
+  eps = np.asarray(0.5 * np.linalg.norm(X, axis=1))
   kw = dict(steps=20, norm="2", retries=1)
-  v0, D0, c0 = rq2_input_scale.strong_attack(net, X, Y, eps, jax.random.key(1), polish=False,
-                                             **kw)
-  v1, D1, c1 = rq2_input_scale.strong_attack(net, X, Y, eps, jax.random.key(1), **kw)
+  v0, D0, c0, p0 = rq2_input_scale.strong_attack(net, X, Y, jnp.asarray(eps),
+                                                 jax.random.key(1), polish=False, **kw)
+  v1, D1, c1, p1 = rq2_input_scale.strong_attack(net, X, Y, jnp.asarray(eps),
+                                                 jax.random.key(1), **kw)
   assert c0.mean() < 0.5 and c1.all()
-  assert np.all(v1 >= v0 - 64 * np.finfo(float).eps * np.abs(v0))
+  assert np.all(p0 == -1) and np.all((p1 >= 0) == ~c0)
+  u = np.finfo(float).eps
+  for i in np.flatnonzero(~c0):  # the polish's flag, recomputed independently
+    def value(z, i=i):
+      return objective.value(net, "quadratic", X[i], Y[i], z)
+    g0 = np.linalg.norm(np.asarray(jax.grad(value)(jnp.zeros(16))))
+    eta = rq2_input_scale.ALPHA * eps[i] / g0
+    v = D1[i] + eta * np.asarray(jax.grad(value)(jnp.asarray(D1[i])))
+    G = np.linalg.norm(v * min(1.0, eps[i] / np.linalg.norm(v)) - D1[i]) / eta
+    terms = float(jnp.linalg.norm(jnp.abs(net.W.T) @ jnp.abs(net.a)))
+    assert G <= rq2_input_scale.RTOL_G * g0 + 64 * u * (eps[i] / eta + terms)
+  assert np.all(v1 >= v0 - 1e-12 * np.abs(v0))  # strong_attack's own acceptance rule
   assert np.array_equal(D1[c0], D0[c0])  # the converged ones untouched
   small = Network(net.W / 8.0, net.a, net.b, net.activation)  # the same, unsaturated
   kw["steps"] = 400
-  va, Da, ca = rq2_input_scale.strong_attack(small, X, Y, eps, jax.random.key(1),
-                                             polish=False, **kw)
-  vb, Db, cb = rq2_input_scale.strong_attack(small, X, Y, eps, jax.random.key(1), **kw)
-  assert ca.all() and np.array_equal(va, vb) and np.array_equal(Da, Db)
+  va, Da, ca, _ = rq2_input_scale.strong_attack(small, X, Y, jnp.asarray(eps),
+                                                jax.random.key(1), polish=False, **kw)
+  vb, Db, cb, pb = rq2_input_scale.strong_attack(small, X, Y, jnp.asarray(eps),
+                                                 jax.random.key(1), **kw)
+  assert ca.all() and np.array_equal(va, vb) and np.array_equal(Da, Db) and np.all(pb == -1)
 
 
 def test_rq2_carry_over_takes_exactly_the_runs_the_attack_reproduces(tmp_path, monkeypatch):
   """A store written before the polish (no ``attack`` in its configuration): --carry-over
-  copies in the runs whose attack converged everywhere and trains only the others, and
-  the result equals a run from scratch; a store of another configuration, or no store, is
-  refused with one line naming the argument."""
+  copies in the runs whose attack converged everywhere on both splits (a diverged run's
+  last, unevaluated record does not stop it) and trains only the others, and the result
+  equals a run from scratch; a store with an attack, of another configuration, or no store
+  is refused with one line naming the argument."""
   from adv_landscape.errors import InvalidInput
   calls = []
 
   def fake(*a):
     log = _fake_train(calls)(*a)
-    if a[3].seed == 1 and a[3].lr > 0.001:  # some runs with an unconverged attack
+    for e in log:
+      e["valid_attack_converged"] = 1.0
+    cfg = a[3]
+    if cfg.seed == 1 and cfg.lr > 0.001:  # some runs with an unconverged test attack
       log[2]["test_attack_converged"] = 0.96
+    if cfg.seed == 0 and cfg.w_scale != 1.0:  # ... or an unconverged validation attack
+      log[1]["valid_attack_converged"] = 0.99
+    if cfg.seed == 0 and cfg.lr_first is not None and cfg.w_scale == 1.0:  # diverged
+      log[-1] = {"epoch": log[-1]["epoch"], "diverged": True, "reason": "planted"}
     return log
   monkeypatch.setattr(rq2_input_scale, "_train", fake)
   whole = rq2_input_scale.run(_rq2_args(tmp_path / "whole"))
   total = len(calls)
-  unconverged = sum(c.seed == 1 and c.lr > 0.001 for c in calls)
+  unconverged = sum((c.seed == 1 and c.lr > 0.001) or (c.seed == 0 and c.w_scale != 1.0)
+                    for c in calls)
   assert 0 < unconverged < total
   calls.clear()
-  monkeypatch.setattr(rq2_input_scale, "ATTACK", "the old ladder")  # the old store
+  store_config = rq2_input_scale._store_config
+  monkeypatch.setattr(rq2_input_scale, "_store_config",  # a store from before the polish
+                      lambda args: {k: v for k, v in store_config(args).items()
+                                    if k != "attack"})
   rq2_input_scale.run(_rq2_args(tmp_path / "old"))
   old = str(tmp_path / "old" / rq2_input_scale.RUNS_FILE)
-  monkeypatch.undo()
-  monkeypatch.setattr(rq2_input_scale, "_train", fake)
+  monkeypatch.setattr(rq2_input_scale, "_store_config", store_config)
   calls.clear()
   with pytest.raises(InvalidInput, match="only the attack differs"):
     rq2_input_scale.run(_rq2_args(tmp_path / "old"))  # the old store, as --out
   new = rq2_input_scale.run(_rq2_args(tmp_path / "new", carry_over=old))
   assert len(calls) == unconverged
   assert json.dumps(new, sort_keys=True) == json.dumps(whole, sort_keys=True)
+  newer = str(tmp_path / "new" / rq2_input_scale.RUNS_FILE)
+  with pytest.raises(InvalidInput, match="--carry-over.*only a store from before"):
+    rq2_input_scale.run(_rq2_args(tmp_path / "again", carry_over=newer))
   with pytest.raises(InvalidInput, match="--carry-over.*only the attack may differ"):
     rq2_input_scale.run(_rq2_args(tmp_path / "other", gamma=0.2, carry_over=old))
   with pytest.raises(InvalidInput, match="--carry-over.*does not exist"):
