@@ -381,8 +381,13 @@ class RunStore:
       # a diverged run's last record has no evaluation (training stopped before it)
       if all(e.get("diverged") or e.get(f"{split}_attack_converged") == 1.0
              for e in r["log"] for split in ("valid", "test")):
-        io.append_jsonl(self.path, {"key": r["key"], "log": r["log"], "carried_from": path})
-        self.done[r["key"]] = r["log"]
+        # with the polish's counts this attack logs (0: it never ran), so that the log is
+        # the one this configuration writes, key for key
+        log = [e if e.get("diverged") else
+               {**e, **{f"{split}_attack_{what}": 0.0 for split in ("valid", "test")
+                        for what in ("polished", "relabelled")}} for e in r["log"]]
+        io.append_jsonl(self.path, {"key": r["key"], "log": log, "carried_from": path})
+        self.done[r["key"]] = log
         n += 1
     return n
 
