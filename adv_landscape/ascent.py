@@ -419,10 +419,10 @@ def polish(problem: Problem, delta, *, tol_g: float, eta_ref: float, max_steps: 
   armijo run stops at tol_g, and each of up to ``POLISH_ROUNDS - 1`` more at
   tol_g eta_ref / max(eta_ref, eta), eta the step the last one ended at (the tolerance
   that guarantees the test at eta_ref if the run ends at that step again; the test itself
-  is what decides, checked after every run). Every round starts with a trial move of at most ``move`` eps
-  (the cap ``run_pga`` keeps for the round). The value rises at every accepted step (the
-  sufficient-increase condition, up to the values' rounding; a step still refused after
-  ``ARMIJO_HALVINGS`` halvings is taken anyway, 2^-40 of the trial).
+  is what decides, checked after every run). Every run starts with a trial move of at
+  most ``move`` eps (the cap ``run_pga`` keeps for the run). The value rises at every
+  accepted step (the sufficient-increase condition, up to the values' rounding; a step
+  still refused after ``ARMIJO_HALVINGS`` halvings is taken anyway, 2^-40 of the trial).
 
   Returns (delta, L(delta), ||G_eta_ref(delta)||, converged, steps): steps taken over all
   rounds (0: the point already passed, and nothing moved).

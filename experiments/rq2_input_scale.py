@@ -42,8 +42,10 @@ backtracking (armijo) steps until the same test holds at the zero start's step
 saturated regions of trained tanh networks, and where ||grad L(start)|| is small it
 oscillates: on two networks trained at s = 4, tuned 16x seed 1 after 10 epochs and fixed
 seed 0 after 12, the ladder left 57% and 9% of the test examples unconverged, the polish
-none, raising the mean robust loss by 0.6% and 0.08%). The converged fraction per scale is reported (a scale
-below 99% is flagged). (--smoke, for the test suite, retries once only.)
+none, raising the mean robust loss by 0.6% and 0.08%). The converged fraction per scale
+is reported (a scale below 99% is flagged), with the fractions polished and left where
+they were by the polish (no step: the point already passed the zero start's test).
+(--smoke, for the test suite, retries once only.)
 
 Per measure, Page's L test within seeds (blocks) both ways, ties (within 1e-9
 relative) as ties: supports (the cost increases with s, smaller s faster: p < 0.05),
@@ -161,8 +163,8 @@ def strong_attack(net, X, Y, eps, key, *, steps, norm, retries: int = 2, polish:
   at its zero start (||G|| <= 1e-4 ||grad L(0)|| at eta = ALPHA eps / ||grad L(0)||): the
   worst loss found per example (any point of the ball is a valid lower bound on the
   maximum), its endpoint, whether that worst point is a converged one, and the polish's
-  steps per example (-1: not polished; 0: the ladder's point already passed the zero
-  start's test, having failed its own start's, and was relabelled without a step).
+  steps per example (-1: not polished; 0: no step, as a rule because the ladder's point
+  already passed the zero start's test, having failed its own start's: relabelled).
 
   "Converged" is the test of the run that found the point: ||G|| <= 1e-4 ||grad L(0)|| at
   that start's step (ALPHA eps / ||grad L(start)||, / 4 on the second retry), and for a
