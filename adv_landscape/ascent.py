@@ -427,25 +427,27 @@ def polish(problem: Problem, delta, *, tol_g: float, eta_ref: float, max_steps: 
   Returns (delta, L(delta), ||G_eta_ref(delta)||, converged, steps): steps taken over all
   rounds (0: the point already passed, and nothing moved).
   """
-  grad = problem.objective.grad
   eps = float(problem.constraint.eps)
-  tiny = float(jnp.finfo(jnp.asarray(delta).dtype).tiny)
-
-  def g_ref(d):  # (the constraint projects the rows of a batch)
-    return float(jnp.linalg.norm(problem.constraint.project((d + eta_ref * grad(d))[None])[0]
-                                 - d)) / eta_ref
-
   d = jnp.asarray(delta)
-  gn, steps, tol = g_ref(d), 0, tol_g
+  tiny = float(jnp.finfo(d.dtype).tiny)
+  ref = jnp.asarray([eta_ref], d.dtype)
+
+  def at(d):  # L(d) and ||G_eta_ref(d)||, by the fixed step's own ``_step``
+    vals, _, gnorm = _step(problem, d[None], ref, False)
+    return float(vals[0]), float(gnorm[0])
+
+  value, gn = at(d)
+  steps, tol = 0, tol_g
   for _ in range(POLISH_ROUNDS):
     if gn <= tol_g:
       break
-    eta = jnp.asarray([move * eps / max(float(jnp.linalg.norm(grad(d))), tiny)], d.dtype)
+    g = problem.objective.grad(d)
+    eta = jnp.asarray([move * eps / max(float(jnp.linalg.norm(g)), tiny)], d.dtype)
     state, _, _, _ = run_pga(problem, d[None], eta, tol, max_steps, armijo=True)
     d, steps = state.delta[0], steps + int(state.iterations[0])
-    gn = g_ref(d)
+    value, gn = at(d)
     tol = tol_g * eta_ref / max(eta_ref, float(state.eta[0]))
-  return np.asarray(d), float(problem.objective.value(d)), gn, gn <= tol_g, steps
+  return np.asarray(d), value, gn, gn <= tol_g, steps
 
 
 def sufficient_increase(values, gnorm, eta, *, size: int) -> dict:

@@ -325,6 +325,12 @@ def protocol_verdict(verdicts: dict) -> str:
 RUNS_FILE = "rq2_runs.jsonl"
 
 
+def _config_diff(there: dict, here: dict) -> str:
+  """The keys on which two run-store configurations differ, with both values."""
+  return ", ".join(f"{k} {there.get(k)!r} there, {here.get(k)!r} here"
+                   for k in sorted(set(there) | set(here)) if there.get(k) != here.get(k))
+
+
 class RunStore:
   """The finished training runs' logs, one JSON line per run in ``<out>/rq2_runs.jsonl``
   (appended and synced as each finishes), keyed by (protocol or lr multiple, scale, seed);
@@ -338,9 +344,7 @@ class RunStore:
     config = json.loads(json.dumps(io.to_jsonable(config)))
     recs = io.read_jsonl(path)
     if recs and recs[0].get("config") != config:
-      there = recs[0].get("config") or {}
-      diff = ", ".join(f"{k} {there.get(k)!r} there, {config.get(k)!r} here"
-                       for k in sorted(set(there) | set(config)) if there.get(k) != config.get(k))
+      diff = _config_diff(recs[0].get("config") or {}, config)
       raise InvalidInput(f"{path!r} holds the runs of another configuration ({diff}); rerun "
                          f"with that one to resume it, or delete the file (or choose another "
                          f"--out) to start again (where only the attack differs, --carry-over "
@@ -373,10 +377,8 @@ class RunStore:
     there = recs[0]["config"]
     here = {k: v for k, v in config.items() if k != "attack"}
     if there != here:
-      diff = ", ".join(f"{k} {there.get(k)!r} there, {here.get(k)!r} here"
-                       for k in sorted(set(there) | set(here)) if there.get(k) != here.get(k))
       raise InvalidInput(f"--carry-over {path!r} holds the runs of another configuration "
-                         f"({diff}); only the attack may differ")
+                         f"({_config_diff(there, here)}); only the attack may differ")
     n = 0
     for r in recs[1:]:
       if "key" not in r or "log" not in r or r["key"] in self.done:
@@ -558,25 +560,19 @@ def summarise(logs, tuned_choice, settings, seed):
                  "primary": m in MEASURES}
     holm_adjust(meas)
     verdict = protocol_verdict({m: meas[m]["verdict"] for m in MEASURES})
-    conv = {str(s): _mean_of(logs[proto].get(str(s), []), "test_attack_converged")
-            for s in SCALES}
+    def per_scale(key, reduce=_mean_of, proto=proto):
+      return {str(s): reduce(logs[proto].get(str(s), []), key) for s in SCALES}
+    conv = per_scale("test_attack_converged")
     out[proto] = {"verdict": verdict, "measures": meas,
                   "attack_converged": conv,
                   "attack_below_99": [s for s, c in conv.items() if c is not None and c < 0.99],
-                  "attack_converged_min": {str(s): _evaluated(logs[proto].get(str(s), []),
-                                                              "test_attack_converged", min)
-                                           for s in SCALES},
+                  "attack_converged_min": per_scale("test_attack_converged",
+                                                    functools.partial(_evaluated, reduce=min)),
                   # fractions of test examples polished, and relabelled without a step;
                   # a record from before the polish has neither (none was polished)
-                  "attack_polished": {str(s): _evaluated(logs[proto].get(str(s), []),
-                                                         "test_attack_polished", np.mean)
-                                      for s in SCALES},
-                  "attack_relabelled": {str(s): _evaluated(logs[proto].get(str(s), []),
-                                                           "test_attack_relabelled", np.mean)
-                                        for s in SCALES},
-                  "attack_certified": {str(s): _mean_of(logs[proto].get(str(s), []),
-                                                        "test_attack_certified")
-                                       for s in SCALES},
+                  "attack_polished": per_scale("test_attack_polished", _evaluated),
+                  "attack_relabelled": per_scale("test_attack_relabelled", _evaluated),
+                  "attack_certified": per_scale("test_attack_certified"),
                   "diverged_seeds": {str(s): sum(r is None for r in rows[s]) for s in SCALES},
                   "curve": keys[0]}
     if proto == "tuned":
@@ -592,7 +588,7 @@ def summarise(logs, tuned_choice, settings, seed):
           "control_runs": {c: out[c] for c in CONTROLS}}
 
 
-def _evaluated(logs, key, reduce):
+def _evaluated(logs, key, reduce=np.mean):
   """``reduce`` of ``key`` over the evaluated records (0 where a record lacks it), or None."""
   v = [r.get(key, 0.0) for log in logs for r in log if "test_attack_converged" in r]
   return float(reduce(v)) if v else None
