@@ -32,7 +32,10 @@ normalised away). Primary, each a cost (higher = slower), per seed and scale:
 Gradient evaluations to each target are the epochs times n_train (1 + inner PGA steps)
 (reported beside them: the same order). Secondary, relative: auc_relative = mean over
 epochs of R_t / R_0 (the old measure; R_0 itself grows with s, so it is not read for the
-verdict). Robust loss is measured by a strong attack that must converge: projected
+verdict). Secondary, added after the primary results were seen (post hoc), to separate
+the starting loss from the speed: aligned_mean_loss, each curve's mean loss over the W
+epochs after it first reaches the protocol's lowest starting loss, W = K - the latest such
+epoch (``aligned_mean_loss``). Robust loss is measured by a strong attack that must converge: projected
 gradient steps eta = 0.1 eps / ||grad L(start)||, one start at 0 and three on the
 sphere, to ||G|| <= 1e-4 ||grad L(0)||; examples it leaves unconverged are attacked
 again with 4x the steps, then with a 4x smaller step and 16x the steps; the worst loss
@@ -118,6 +121,7 @@ RTOL_G = 1e-4  # its stopping test, ||G|| <= RTOL_G ||grad L(0)||
 ATTACK = "grad0 ladder + armijo polish"  # in the run store's configuration (docstring)
 LOSS_TARGET, ACC_TARGET = 0.5, 0.6  # the primary measures' absolute targets (docstring)
 MEASURES = ("mean_loss", "epochs_to_loss", "epochs_to_acc", "final_loss", "final_error")
+SECONDARY = ("auc_relative", "aligned_mean_loss")  # reported, not read for the verdict
 
 
 def sizes(args):
@@ -252,6 +256,40 @@ def measures(log, K, *, loss_key="test_robust_loss", acc_key="test_robust_acc"):
           "epochs_to_acc": int(hit_a[0] + 1) if hit_a.size else K + 1,
           "final_loss": float(R[-1]), "final_error": float(1.0 - A[-1]),
           "auc_relative": float(np.mean(R[1:] / R[0]))}
+
+
+def aligned_mean_loss(curves, K):
+  """The secondary measure aligned_mean_loss (post hoc: added after the primary results,
+  to separate the starting loss R_0, which grows with s, from the speed that follows).
+
+  ``curves[j][i]``: scale j's seed i's loss curve R_0..R_K (None: diverged). The level is
+  the lowest starting loss of all the curves; each curve's clock starts at t*, its first
+  epoch with R_t <= level (0 for the curve that starts lowest), and the measure is its mean
+  loss over the W epochs after t*, W = K - (the largest t*): the same window length for
+  every curve, each timed from the same loss. A curve that starts higher and then follows
+  a lower one's path, only later, scores what the lower one does. None where a curve is
+  None or never reaches the level."""
+  ok = [c for col in curves for c in col if c is not None and len(c) >= K + 1]
+  if not ok:
+    return {"level": None, "window": 0, "values": [], "epochs_to_level": [[] for _ in curves]}
+  level = min(float(c[0]) for c in ok)
+
+  def t_star(c):
+    if c is None or len(c) < K + 1:
+      return None
+    hit = np.flatnonzero(np.asarray(c[:K + 1], np.float64) <= level)
+    return int(hit[0]) if hit.size else None
+
+  ts = [[t_star(c) for c in col] for col in curves]
+  window = K - max(t for col in ts for t in col if t is not None)
+  values = [[None if t is None or window < 1 else
+             float(np.mean(np.asarray(c[t + 1:t + 1 + window], np.float64)))
+             for c, t in zip(col, tcol)] for col, tcol in zip(curves, ts)]
+  n = max(len(col) for col in curves)  # seeds, columns padded with None
+  values = [[col[i] if i < len(col) else None for col in values] for i in range(n)]
+  return {"level": level, "window": window,
+          "values": [[np.nan if v is None else v for v in row] for row in values],
+          "epochs_to_level": ts}
 
 
 def _ties(table, rtol=1e-9):
@@ -534,14 +572,18 @@ def summarise(logs, tuned_choice, settings, seed):
             ("test_robust_loss", "test_robust_acc"))
     rows = {s: [measures(log, K, loss_key=keys[0], acc_key="test_robust_acc")
                 for log in logs[proto].get(str(s), [])] for s in SCALES}
-    table = {m: np.full((len(seeds), len(scales)), np.nan) for m in (*MEASURES, "auc_relative")}
+    table = {m: np.full((len(seeds), len(scales)), np.nan) for m in (*MEASURES, *SECONDARY)}
     for j, s in enumerate(SCALES):
       for i, r in enumerate(rows[s]):
         if r is not None:
-          for m in table:
+          for m in MEASURES + ("auc_relative",):
             table[m][i, j] = r[m]
+    curves = [[_curve(log, keys[0]) for log in logs[proto].get(str(s), [])] for s in SCALES]
+    aligned = aligned_mean_loss(curves, K)
+    if aligned["values"]:  # rows: seeds, columns: scales
+      table["aligned_mean_loss"][:len(aligned["values"])] = aligned["values"]
     meas = {}
-    for m in (*MEASURES, "auc_relative"):
+    for m in (*MEASURES, *SECONDARY):
       full = table[m][np.all(np.isfinite(table[m]), axis=1)]
       stat = (trend_verdict(full, scales, seeds[:full.shape[0]]) if full.shape[0] >= 2 else
               {"verdict": "inconclusive", "reason": "fewer than 2 seeds without divergence"})
@@ -556,6 +598,15 @@ def summarise(logs, tuned_choice, settings, seed):
           per_scale[str(s)]["censored_seeds"] = int(np.sum(col > K))
           per_scale[str(s)]["gradient_evaluations_median"] = (
               float(np.nanmedian(col)) * evals_per_epoch if np.isfinite(col).any() else None)
+      if m == "aligned_mean_loss":
+        stat = {**stat, "level": aligned["level"], "window": aligned["window"]}
+        if aligned["window"] < 1:
+          stat = {"verdict": "inconclusive", "level": aligned["level"], "window": 0,
+                  "reason": "some run reached the level only at the last epoch"}
+        for j, s in enumerate(SCALES):
+          t = [v for v in aligned["epochs_to_level"][j] if v is not None]
+          per_scale[str(s)]["epochs_to_level_median"] = float(np.median(t)) if t else None
+          per_scale[str(s)]["level_never_reached"] = len(aligned["epochs_to_level"][j]) - len(t)
       meas[m] = {"per_scale": per_scale, "statistic": stat, "verdict": stat["verdict"],
                  "primary": m in MEASURES}
     holm_adjust(meas)
@@ -664,13 +715,13 @@ def main(argv=None):
     stored = common.load_json(args.from_summary)
     old = stored["summary"]
     logs, settings = old["logs"], old["settings"]
-    # the training run's own configuration and versions, beside this one's
-    extra = {"resummarised_from": {"config": stored.get("config"),
-                                   "versions": stored.get("versions")}}
-    tuned_choice, seconds0 = old["protocols"]["tuned"].get("chosen_lr", {}), old["seconds"]
+    # the training run's own configuration and versions, beside this one's (kept through
+    # a summary that was itself recomputed)
+    extra = {"resummarised_from": old.get("resummarised_from") or {
+        "config": stored.get("config"), "versions": stored.get("versions")}}
+    tuned_choice = old["protocols"]["tuned"].get("chosen_lr", {})
   else:
     logs, tuned_choice, settings = run(args)
-    seconds0 = 0.0
   summary = summarise(logs, tuned_choice, settings, args.seed)
   paths = figures(logs, summary, settings, args)
   for proto in PROTOCOLS:
@@ -680,7 +731,9 @@ def main(argv=None):
           f"{ {m: p['measures'][m]['verdict'] for m in MEASURES} }; verdict {p['verdict']}")
   for c in summary["controls"]:
     print(f"RQ2 control {c['name']}: {c['verdict']} (expected {c['expected']})")
-  seconds = seconds0 + time.perf_counter() - t0  # the training's, when re-summarised
+  # the training's own time: a recomputed summary keeps it (adding the recomputation's
+  # seconds made it creep up by a few seconds per recomputation)
+  seconds = old["seconds"] if args.from_summary else time.perf_counter() - t0
   common.write_summary(args, "rq2_summary", {**summary, "settings": settings,
                                              "logs": logs, "seconds": seconds, **extra})
   return paths

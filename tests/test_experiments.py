@@ -94,11 +94,16 @@ def check_rq2_summary(summary):
   for proto in rq2.values():
     assert proto["verdict"] in ("supports", "contradicts", "inconclusive", "mixed")
     assert set(rq2_input_scale.MEASURES) <= set(proto["measures"])
-    for _name, m in proto["measures"].items():
+    for name, m in proto["measures"].items():
       assert m["verdict"] in ("supports", "contradicts", "inconclusive")
-      for scale, v in m["per_scale"].items():  # a number per seed, or a divergence
+      for scale, v in m["per_scale"].items():  # a number per seed, or a reason for none
         assert len(v["per_seed"]) == 2
-        assert all(a is not None for a in v["per_seed"]) or proto["diverged_seeds"][scale] > 0
+        # the aligned measure has none where a curve never came down to its level, or
+        # where the latest to do so left no epochs after it
+        unaligned = name == "aligned_mean_loss" and (
+            v["level_never_reached"] > 0 or m["statistic"]["window"] < 1)
+        assert (all(a is not None for a in v["per_seed"]) or unaligned
+                or proto["diverged_seeds"][scale] > 0)
   assert [c["name"] for c in summary["controls"]] == list(rq2_input_scale.CONTROLS)
   assert all({"name", "expected", "verdict"} <= set(c) for c in summary["controls"])
   # the invariance control trains the same network at every scale: every measure ties
@@ -205,6 +210,37 @@ def test_rq2_relative_auc_on_a_known_curve():
   log = [{"epoch": e, "test_robust_loss": r, "test_robust_acc": 0.5}
          for e, r in enumerate([1.0, 0.8, 0.5, 0.4])]
   assert abs(rq2_input_scale.measures(log, 3)["auc_relative"] - (0.8 + 0.5 + 0.4) / 3) < 1e-12
+
+
+def test_rq2_aligned_loss_removes_a_head_start_and_keeps_a_slower_descent():
+  """Planted negative for the starting-loss confound: each larger scale starts higher and
+  then follows the smallest scale's curve one epoch later. mean_loss reads that head start
+  as "slower" (supports); the aligned measure must give every scale the same value
+  (inconclusive). Planted positive: from the same level, the larger scales descend more
+  slowly: the aligned measure must say supports. Checked by hand on one curve."""
+  K, scales = 12, np.asarray(rq2_input_scale.SCALES)
+  base = lambda t, rate=0.5, seed=0: 0.4 + (0.6 + 0.01 * seed) * np.exp(-rate * t)  # noqa: E731
+  t = np.arange(K + 1, dtype=np.float64)
+  # scale j starts j epochs "earlier" on the same curve: higher R_0, same path after
+  delayed = [[list(base(t - j, seed=i)) for i in range(5)] for j in range(5)]
+  slower = [[list(base(t, rate=0.5 / (1 + j), seed=i)) for i in range(5)] for j in range(5)]
+  out = {}
+  for name, curves in (("delayed", delayed), ("slower", slower)):
+    a = rq2_input_scale.aligned_mean_loss(curves, K)
+    table = np.asarray(a["values"])
+    mean_loss = np.asarray([[np.mean(c[1:]) for c in col] for col in curves]).T
+    out[name] = (a, rq2_input_scale.trend_verdict(table, scales, np.arange(5))["verdict"],
+                 rq2_input_scale.trend_verdict(mean_loss, scales, np.arange(5))["verdict"])
+  a, aligned, plain = out["delayed"]
+  assert plain == "supports" and aligned == "inconclusive"
+  assert a["level"] == pytest.approx(base(0.0)) and a["window"] == K - 5
+  assert a["epochs_to_level"][4] == [4] + [5] * 4  # seed 0 sets the level; the others pass it later
+  c, ts = delayed[4][1], a["epochs_to_level"][4][1]
+  assert a["values"][1][4] == pytest.approx(np.mean(c[ts + 1:ts + 1 + K - 5]), rel=1e-15)
+  assert out["slower"][1] == "supports"
+  # a curve that never comes down to the level is not given a value
+  stuck = [[list(base(t, seed=i)) for i in range(5)]] + [[[2.0] * (K + 1)] * 5]
+  assert np.isnan(rq2_input_scale.aligned_mean_loss(stuck, K)["values"][0][1])
 
 
 def test_rq2_primary_measures_on_a_known_log():
