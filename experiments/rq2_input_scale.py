@@ -33,9 +33,11 @@ Gradient evaluations to each target are the epochs times n_train (1 + inner PGA 
 (reported beside them: the same order). Secondary, relative: auc_relative = mean over
 epochs of R_t / R_0 (the old measure; R_0 itself grows with s, so it is not read for the
 verdict). Secondary, added after the primary results were seen (post hoc), to separate
-the starting loss from the speed: aligned_mean_loss, each curve's mean loss over the W
-epochs after it first reaches the protocol's lowest starting loss, W = K - the latest such
-epoch (``aligned_mean_loss``). Robust loss is measured by a strong attack that must converge: projected
+the starting loss from the speed: aligned_mean_loss, each curve's mean (read as the
+piecewise-linear curve through its epochs) over [t*, t* + W], t* the time it comes down to
+the protocol's lowest starting loss (interpolated, so every window starts at that loss),
+W = K - the latest t*; aligned_mean_loss_epoch1 the same at the lowest loss after one epoch
+(``aligned_mean_loss``). Robust loss is measured by a strong attack that must converge: projected
 gradient steps eta = 0.1 eps / ||grad L(start)||, one start at 0 and three on the
 sphere, to ||G|| <= 1e-4 ||grad L(0)||; examples it leaves unconverged are attacked
 again with 4x the steps, then with a 4x smaller step and 16x the steps; the worst loss
@@ -121,7 +123,7 @@ RTOL_G = 1e-4  # its stopping test, ||G|| <= RTOL_G ||grad L(0)||
 ATTACK = "grad0 ladder + armijo polish"  # in the run store's configuration (docstring)
 LOSS_TARGET, ACC_TARGET = 0.5, 0.6  # the primary measures' absolute targets (docstring)
 MEASURES = ("mean_loss", "epochs_to_loss", "epochs_to_acc", "final_loss", "final_error")
-SECONDARY = ("auc_relative", "aligned_mean_loss")  # reported, not read for the verdict
+SECONDARY = ("auc_relative", "aligned_mean_loss", "aligned_mean_loss_epoch1")  # not verdicts
 
 
 def sizes(args):
@@ -258,36 +260,57 @@ def measures(log, K, *, loss_key="test_robust_loss", acc_key="test_robust_acc"):
           "auc_relative": float(np.mean(R[1:] / R[0]))}
 
 
-def aligned_mean_loss(curves, K):
-  """The secondary measure aligned_mean_loss (post hoc: added after the primary results,
+def _crossing(c, level):
+  """The first time t in [0, K] at which the piecewise-linear curve through (t, c[t]) comes
+  down to ``level`` (linear between epochs), or None when it never does."""
+  c = np.asarray(c, np.float64)
+  if c[0] <= level:
+    return 0.0
+  hit = np.flatnonzero(c[1:] <= level)
+  if not hit.size:
+    return None
+  i = int(hit[0]) + 1  # c[i - 1] > level >= c[i]
+  return (i - 1) + float((c[i - 1] - level) / (c[i - 1] - c[i]))
+
+
+def _window_mean(c, a, w):
+  """The mean over [a, a + w] of the piecewise-linear curve through (t, c[t]): trapezoids
+  on the epochs inside and the window's two ends, exact for a piecewise-linear curve."""
+  c = np.asarray(c, np.float64)
+  t = np.concatenate([[a], np.arange(np.floor(a) + 1, a + w), [a + w]])
+  y = np.interp(t, np.arange(c.size, dtype=np.float64), c)
+  return float(np.sum((y[1:] + y[:-1]) * np.diff(t)) / (2 * w))
+
+
+ALIGNED = {"aligned_mean_loss": 0, "aligned_mean_loss_epoch1": 1}  # measure: level's epoch
+
+
+def aligned_mean_loss(curves, K, level_epoch: int = 0):
+  """The secondary measures aligned_mean_loss* (post hoc: added after the primary results,
   to separate the starting loss R_0, which grows with s, from the speed that follows).
 
-  ``curves[j][i]``: scale j's seed i's loss curve R_0..R_K (None: diverged). The level is
-  the lowest starting loss of all the curves; each curve's clock starts at t*, its first
-  epoch with R_t <= level (0 for the curve that starts lowest), and the measure is its mean
-  loss over the W epochs after t*, W = K - (the largest t*): the same window length for
-  every curve, each timed from the same loss. A curve that starts higher and then follows
-  a lower one's path, only later, scores what the lower one does. None where a curve is
-  None or never reaches the level."""
+  ``curves[j][i]``: scale j's seed i's loss curve R_0..R_K (None: diverged), read as the
+  piecewise-linear curve through its epochs. The level is the lowest loss of all the curves
+  at epoch ``level_epoch`` (0: the lowest starting loss; 1: the lowest after one epoch, below
+  the first epoch's steep drop). Each curve's clock starts at t*, the time it comes down to
+  the level (interpolated between epochs, so that every window starts at the level itself),
+  and the measure is its mean over [t*, t* + W], W = K - (the largest t*): the same window
+  and the same starting loss for every curve. A curve that starts higher and then follows a
+  lower one's path, only later, scores what the lower one does (up to the interpolation's
+  error, of the order of the curve's second difference). None where a curve is None or
+  never comes down to the level; no values at all when W < 1 epoch."""
   ok = [c for col in curves for c in col if c is not None and len(c) >= K + 1]
   if not ok:
-    return {"level": None, "window": 0, "values": [], "epochs_to_level": [[] for _ in curves]}
-  level = min(float(c[0]) for c in ok)
-
-  def t_star(c):
-    if c is None or len(c) < K + 1:
-      return None
-    hit = np.flatnonzero(np.asarray(c[:K + 1], np.float64) <= level)
-    return int(hit[0]) if hit.size else None
-
-  ts = [[t_star(c) for c in col] for col in curves]
+    return {"level": None, "window": 0.0, "values": [], "epochs_to_level": [[] for _ in curves]}
+  level = min(float(c[level_epoch]) for c in ok)
+  ts = [[_crossing(c[:K + 1], level) if c is not None and len(c) >= K + 1 else None
+         for c in col] for col in curves]
   window = K - max(t for col in ts for t in col if t is not None)
-  values = [[None if t is None or window < 1 else
-             float(np.mean(np.asarray(c[t + 1:t + 1 + window], np.float64)))
+  values = [[None if t is None or window < 1 else _window_mean(c[:K + 1], t, window)
              for c, t in zip(col, tcol)] for col, tcol in zip(curves, ts)]
   n = max(len(col) for col in curves)  # seeds, columns padded with None
   values = [[col[i] if i < len(col) else None for col in values] for i in range(n)]
-  return {"level": level, "window": window,
+  return {"level": level, "window": float(window),
           "values": [[np.nan if v is None else v for v in row] for row in values],
           "epochs_to_level": ts}
 
@@ -579,9 +602,10 @@ def summarise(logs, tuned_choice, settings, seed):
           for m in MEASURES + ("auc_relative",):
             table[m][i, j] = r[m]
     curves = [[_curve(log, keys[0]) for log in logs[proto].get(str(s), [])] for s in SCALES]
-    aligned = aligned_mean_loss(curves, K)
-    if aligned["values"]:  # rows: seeds, columns: scales
-      table["aligned_mean_loss"][:len(aligned["values"])] = aligned["values"]
+    aligned = {m: aligned_mean_loss(curves, K, e) for m, e in ALIGNED.items()}
+    for m, a in aligned.items():
+      if a["values"]:  # rows: seeds, columns: scales
+        table[m][:len(a["values"])] = a["values"]
     meas = {}
     for m in (*MEASURES, *SECONDARY):
       full = table[m][np.all(np.isfinite(table[m]), axis=1)]
@@ -598,15 +622,22 @@ def summarise(logs, tuned_choice, settings, seed):
           per_scale[str(s)]["censored_seeds"] = int(np.sum(col > K))
           per_scale[str(s)]["gradient_evaluations_median"] = (
               float(np.nanmedian(col)) * evals_per_epoch if np.isfinite(col).any() else None)
-      if m == "aligned_mean_loss":
-        stat = {**stat, "level": aligned["level"], "window": aligned["window"]}
-        if aligned["window"] < 1:
-          stat = {"verdict": "inconclusive", "level": aligned["level"], "window": 0,
-                  "reason": "some run reached the level only at the last epoch"}
+      if m in ALIGNED:
+        a = aligned[m]
+        dropped = int(np.sum(~np.all(np.isfinite(table[m]), axis=1)))
+        stat = {**stat, "level": a["level"], "level_epoch": ALIGNED[m], "window": a["window"],
+                "seeds_left_out": dropped}
+        if a["window"] < 1:
+          stat = {**stat, "verdict": "inconclusive",
+                  "reason": "the last curve came down to the level less than an epoch "
+                            "before the end: no common window"}
+        elif full.shape[0] < 2:
+          stat["reason"] = ("fewer than 2 seeds whose curves all came down to the level "
+                            "(or did not diverge)")
         for j, s in enumerate(SCALES):
-          t = [v for v in aligned["epochs_to_level"][j] if v is not None]
+          t = [v for v in a["epochs_to_level"][j] if v is not None]
           per_scale[str(s)]["epochs_to_level_median"] = float(np.median(t)) if t else None
-          per_scale[str(s)]["level_never_reached"] = len(aligned["epochs_to_level"][j]) - len(t)
+          per_scale[str(s)]["level_never_reached"] = len(a["epochs_to_level"][j]) - len(t)
       meas[m] = {"per_scale": per_scale, "statistic": stat, "verdict": stat["verdict"],
                  "primary": m in MEASURES}
     holm_adjust(meas)

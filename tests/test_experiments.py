@@ -100,7 +100,7 @@ def check_rq2_summary(summary):
         assert len(v["per_seed"]) == 2
         # the aligned measure has none where a curve never came down to its level, or
         # where the latest to do so left no epochs after it
-        unaligned = name == "aligned_mean_loss" and (
+        unaligned = name in rq2_input_scale.ALIGNED and (
             v["level_never_reached"] > 0 or m["statistic"]["window"] < 1)
         assert (all(a is not None for a in v["per_seed"]) or unaligned
                 or proto["diverged_seeds"][scale] > 0)
@@ -213,33 +213,66 @@ def test_rq2_relative_auc_on_a_known_curve():
 
 
 def test_rq2_aligned_loss_removes_a_head_start_and_keeps_a_slower_descent():
-  """Planted negative for the starting-loss confound: each larger scale starts higher and
-  then follows the smallest scale's curve one epoch later. mean_loss reads that head start
-  as "slower" (supports); the aligned measure must give every scale the same value
-  (inconclusive). Planted positive: from the same level, the larger scales descend more
-  slowly: the aligned measure must say supports. Checked by hand on one curve."""
-  K, scales = 12, np.asarray(rq2_input_scale.SCALES)
-  base = lambda t, rate=0.5, seed=0: 0.4 + (0.6 + 0.01 * seed) * np.exp(-rate * t)  # noqa: E731
+  """Planted negatives for the starting-loss confound: each larger scale starts higher and
+  then follows the same curve as the smallest one, d j epochs later, for whole and for
+  fractional delays d. mean_loss reads the head start as "slower" (supports); the aligned
+  measure must not (inconclusive), its values equal for whole delays and, for fractional
+  ones, within the linear interpolation's error of one another. Planted positives: from
+  the same level the larger scales descend more slowly, with and without a head start:
+  supports. A starting loss that differs by rounding alone changes nothing. One value is
+  checked against a closed form."""
+  K, scales, seeds = 12, np.asarray(rq2_input_scale.SCALES), np.arange(5)
+  def base(t, rate=0.5, seed=0):
+    return 0.4 + (0.6 + 0.01 * seed) * np.exp(-rate * t)
   t = np.arange(K + 1, dtype=np.float64)
-  # scale j starts j epochs "earlier" on the same curve: higher R_0, same path after
-  delayed = [[list(base(t - j, seed=i)) for i in range(5)] for j in range(5)]
-  slower = [[list(base(t, rate=0.5 / (1 + j), seed=i)) for i in range(5)] for j in range(5)]
-  out = {}
-  for name, curves in (("delayed", delayed), ("slower", slower)):
-    a = rq2_input_scale.aligned_mean_loss(curves, K)
+  verdict = lambda table: rq2_input_scale.trend_verdict(table, scales, seeds)["verdict"]  # noqa: E731
+  mean_loss = lambda curves: np.asarray([[np.mean(c[1:]) for c in col] for col in curves]).T  # noqa: E731
+  # the interpolation's error: |linear interpolant - f| <= M / 8, M = max |f''| (amplitude
+  # <= 0.64, rate 0.5); the window's start then moves by delta <= (M / 8) / (the slope within
+  # an epoch of the crossing at level 1.0, >= 0.3 exp(-0.5)), and sliding a window of length
+  # W by delta moves its mean by <= delta x 0.64 / W (the curve's whole fall over W):
+  # each value within e of the true common one, so the spread is at most 2 e
+  M = 0.64 * 0.25
+  delta = M / 8 / (0.3 * np.exp(-0.5))
+  for d in (1.0, 2.0, 0.3, 0.7, 1.5):
+    delayed = [[list(base(t - d * j, seed=i)) for i in seeds] for j in range(5)]
+    a = rq2_input_scale.aligned_mean_loss(delayed, K)
     table = np.asarray(a["values"])
-    mean_loss = np.asarray([[np.mean(c[1:]) for c in col] for col in curves]).T
-    out[name] = (a, rq2_input_scale.trend_verdict(table, scales, np.arange(5))["verdict"],
-                 rq2_input_scale.trend_verdict(mean_loss, scales, np.arange(5))["verdict"])
-  a, aligned, plain = out["delayed"]
-  assert plain == "supports" and aligned == "inconclusive"
-  assert a["level"] == pytest.approx(base(0.0)) and a["window"] == K - 5
-  assert a["epochs_to_level"][4] == [4] + [5] * 4  # seed 0 sets the level; the others pass it later
-  c, ts = delayed[4][1], a["epochs_to_level"][4][1]
-  assert a["values"][1][4] == pytest.approx(np.mean(c[ts + 1:ts + 1 + K - 5]), rel=1e-15)
-  assert out["slower"][1] == "supports"
-  # a curve that never comes down to the level is not given a value
-  stuck = [[list(base(t, seed=i)) for i in range(5)]] + [[[2.0] * (K + 1)] * 5]
+    assert verdict(mean_loss(delayed)) == "supports"
+    assert verdict(table) == "inconclusive", d
+    assert a["level"] == base(0.0) and np.all(np.isfinite(table))
+    spread = np.ptp(table, axis=1).max()
+    if d == int(d):  # the same samples, shifted: the same value up to rounding
+      assert spread <= 1e-12
+    else:
+      assert spread <= 2 * (M / 8 + delta * 0.64 / a["window"])
+  # closed form: seed 0 at scale 0 starts at the level (t* = 0), so its value is the mean of
+  # the piecewise-linear curve over [0, W], W = K - (the latest crossing)
+  a = rq2_input_scale.aligned_mean_loss(
+      [[list(base(t - 1.0 * j, seed=i)) for i in seeds] for j in range(5)], K)
+  c = base(t)
+  W = a["window"]
+  n = int(np.floor(W))
+  c_end = c[n] + (W - n) * (c[n + 1] - c[n])
+  trapezoid = (c[0] / 2 + c[1:n].sum() + c[n] / 2 + (W - n) * (c[n] + c_end) / 2) / W
+  assert a["values"][0][0] == pytest.approx(trapezoid, rel=1e-13)
+  assert a["epochs_to_level"][0][0] == 0.0 and a["epochs_to_level"][4][0] == 4.0
+  # slower from the same level; and slower with a head start besides
+  slower = [[list(base(t, rate=0.5 / (1 + j), seed=i)) for i in seeds] for j in range(5)]
+  both = [[list(base(t - 0.7 * j, rate=0.5 / (1 + 0.3 * j), seed=i)) for i in seeds]
+          for j in range(5)]
+  for curves in (slower, both):
+    assert verdict(np.asarray(rq2_input_scale.aligned_mean_loss(curves, K)["values"])) == \
+        "supports"
+  # the invariance control's starting losses may differ in the last bit: no order read
+  same = [[list(base(t, seed=i) * (1 + 1e-15 * (j % 2))) for i in seeds] for j in range(5)]
+  assert verdict(np.asarray(rq2_input_scale.aligned_mean_loss(same, K)["values"])) == \
+      "inconclusive"
+  # the level after one epoch; a curve that never comes down to the level has no value
+  a1 = rq2_input_scale.aligned_mean_loss(slower, K, level_epoch=1)
+  assert a1["level"] == min(c[1] for col in slower for c in col)
+  assert verdict(np.asarray(a1["values"])) == "supports"
+  stuck = [[list(base(t, seed=i)) for i in seeds]] + [[[2.0] * (K + 1)] * 5]
   assert np.isnan(rq2_input_scale.aligned_mean_loss(stuck, K)["values"][0][1])
 
 
