@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from adv_landscape.cli import main
-from experiments import one_step, rq1_local_max, rq2_input_scale, rq3_landscape
+from experiments import one_step, rq1_local_max, rq2_compare_stores, rq2_input_scale, rq3_landscape
 
 
 def check_figure(path):
@@ -484,3 +484,50 @@ def test_rq2_carry_over_takes_exactly_the_runs_the_attack_reproduces(tmp_path, m
     rq2_input_scale.run(_rq2_args(tmp_path / "other", gamma=0.2, carry_over=old))
   with pytest.raises(InvalidInput, match="--carry-over.*does not exist"):
     rq2_input_scale.run(_rq2_args(tmp_path / "none", carry_over=str(tmp_path / "nope")))
+
+
+def test_rq2_compare_stores_reports_what_the_polish_changed(tmp_path, capsys):
+  """Two small stores written by hand: a carried run is counted apart; a retrained one's
+  training equality, convergence, loss change and accuracy fall are the planted ones; a
+  training record that differs is seen; a store that is not one, and a new run the old
+  store lacks, are refused with one line and exit code 2."""
+  def rec(e, loss, acc, conv, adv=0.7, **kw):
+    return {"epoch": e, "adv_loss": adv, "clean_loss": 0.3, "test_robust_loss": loss,
+            "test_robust_acc": acc, "test_attack_converged": conv, **kw}
+  old = [{"config": {"data": "x"}},
+         {"key": "fixed|4.0|0", "log": [rec(0, 1.0, 0.5, 0.9), rec(1, 0.8, 0.6, 0.7)]},
+         {"key": "fixed|4.0|1", "log": [rec(0, 1.0, 0.5, 1.0), rec(1, 0.8, 0.6, 1.0)]}]
+  new = [{"config": {"data": "x", "attack": "a"}},
+         {"key": "fixed|4.0|1", "log": old[2]["log"], "carried_from": "old"},
+         {"key": "fixed|4.0|0", "log": [rec(0, 1.01, 0.5, 1.0, test_attack_polished=0.1),
+                                        rec(1, 0.8, 0.5, 1.0, test_attack_polished=0.3,
+                                            test_attack_relabelled=0.01)]}]
+  paths = {}
+  for name, recs in (("old", old), ("new", new)):
+    paths[name] = tmp_path / f"{name}.jsonl"
+    paths[name].write_text("".join(json.dumps(r) + "\n" for r in recs))
+  r = rq2_compare_stores.compare(str(paths["old"]), str(paths["new"]))["4.0"]
+  assert (r["runs"], r["carried"], r["retrained"], r["training_identical"]) == (2, 1, 1, 1)
+  assert r["old_converged_mean"] == pytest.approx(0.8) and r["old_converged_worst"] == 0.7
+  assert r["new_converged_worst"] == 1.0
+  assert r["loss_change_max"] == pytest.approx(0.01) and r["loss_change_median"] == \
+      pytest.approx(0.005)
+  assert r["acc_drop_max"] == pytest.approx(0.1)
+  assert r["polished"] == pytest.approx(0.2) and r["relabelled"] == pytest.approx(0.005)
+  moved = rq2_compare_stores.compare_run(old[1]["log"], [
+      {**e, "adv_loss": e["adv_loss"] * (1 + 1e-12)} for e in old[1]["log"]])
+  assert not moved["training_identical"]
+  assert moved["training_max_rel_diff"] == pytest.approx(1e-12, rel=1e-3)
+  out = tmp_path / "cmp.json"
+  assert rq2_compare_stores.main([str(paths["old"]), str(paths["new"]), "--json", str(out)]) == 0
+  assert json.loads(out.read_text())["by_scale"]["4.0"]["retrained"] == 1
+  capsys.readouterr()
+  assert rq2_compare_stores.main([str(paths["new"]), str(tmp_path / "none.jsonl")]) == 2
+  assert rq2_compare_stores.main([str(paths["new"]), str(paths["old"])]) == 0  # same keys
+  (tmp_path / "bare.jsonl").write_text(json.dumps({"key": "a", "log": []}) + "\n")
+  assert rq2_compare_stores.main([str(tmp_path / "bare.jsonl"), str(paths["new"])]) == 2
+  lacking = tmp_path / "lacking.jsonl"
+  lacking.write_text(json.dumps(old[0]) + "\n")
+  assert rq2_compare_stores.main([str(lacking), str(paths["new"])]) == 2
+  err = capsys.readouterr().err.strip().splitlines()
+  assert len(err) == 3 and all(e.startswith("rq2_compare_stores.py: error:") for e in err)

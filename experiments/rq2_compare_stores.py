@@ -1,0 +1,142 @@
+"""RQ2: what the polished attack changed, run by run: an RQ2 run store written before the
+polish against one written after it (``rq2_runs.jsonl`` of ``rq2_input_scale.py``).
+
+For every run of the new store that was trained again (not carried over), per scale: whether
+its training records (adv_loss, clean_loss per epoch) equal the old run's (exactly, and the
+largest relative difference: the same code on another CPU may differ in the last bits), the
+old and the new attack's converged fraction of test examples (mean over epochs and worst
+epoch), the robust test loss's relative change per epoch (largest and median), the largest
+fall in robust test accuracy, and the fractions of test examples polished and relabelled.
+Carried-over runs are counted apart (their logs are the old ones by construction).
+
+Command: python experiments/rq2_compare_stores.py OLD/rq2_runs.jsonl NEW/rq2_runs.jsonl
+         [--json PATH]
+Reads only; seconds.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+
+import numpy as np
+
+from adv_landscape import io
+from adv_landscape.errors import InvalidInput
+
+TRAINING = ("adv_loss", "clean_loss")
+
+
+def _runs(path: str, arg: str) -> dict:
+  if not os.path.isfile(path):
+    raise InvalidInput(f"{arg} {path!r} is not a file; name an rq2_runs.jsonl")
+  recs = io.read_jsonl(path)  # a damaged line: InvalidInput naming the file and the line
+  if not recs or "config" not in recs[0]:
+    raise InvalidInput(f"{arg} {path!r} is not an RQ2 run store (no configuration line); "
+                       f"name an rq2_runs.jsonl written by rq2_input_scale.py")
+  return {r["key"]: r for r in recs[1:] if "key" in r and "log" in r}
+
+
+def _rel(a: float, b: float) -> float:
+  return abs(b - a) / max(abs(a), abs(b), 1e-300)
+
+
+def compare_run(old: list, new: list) -> dict:
+  """One run's old and new per-epoch logs compared (module docstring)."""
+  ev = [(a, b) for a, b in zip(old, new) if "test_robust_loss" in a and "test_robust_loss" in b]
+  tr = [(a.get(k), b.get(k)) for a, b in zip(old, new) for k in TRAINING
+        if a.get(k) is not None or b.get(k) is not None]
+  same = len(old) == len(new) and all(x == y for x, y in tr)
+  diff = max((_rel(x, y) for x, y in tr if x is not None and y is not None), default=0.0)
+  change = [b["test_robust_loss"] / a["test_robust_loss"] - 1 for a, b in ev
+            if a["test_robust_loss"] > 0]
+  conv_old = [a.get("test_attack_converged", 1.0) for a, _ in ev]
+  conv_new = [b.get("test_attack_converged", 1.0) for _, b in ev]
+  return {"training_identical": bool(same), "training_max_rel_diff": float(diff),
+          "epochs_compared": len(ev),
+          "old_converged_mean": float(np.mean(conv_old)) if ev else None,
+          "old_converged_worst": float(np.min(conv_old)) if ev else None,
+          "new_converged_mean": float(np.mean(conv_new)) if ev else None,
+          "new_converged_worst": float(np.min(conv_new)) if ev else None,
+          "loss_change_max": float(np.max(change)) if change else None,
+          "loss_change_median": float(np.median(change)) if change else None,
+          "acc_drop_max": float(max((a["test_robust_acc"] - b["test_robust_acc"] for a, b in ev),
+                                    default=0.0)),
+          "polished": float(np.mean([b.get("test_attack_polished", 0.0) for _, b in ev]))
+          if ev else None,
+          "relabelled": float(np.mean([b.get("test_attack_relabelled", 0.0) for _, b in ev]))
+          if ev else None}
+
+
+def compare(old_path: str, new_path: str) -> dict:
+  """Per scale: the retrained runs' comparison (``compare_run``) summarised, and counts."""
+  old, new = _runs(old_path, "OLD"), _runs(new_path, "NEW")
+  missing = sorted(k for k in new if k not in old)
+  if missing:
+    raise InvalidInput(f"NEW {new_path!r} has runs that OLD {old_path!r} lacks ({missing[0]}, "
+                       f"...): name the store the new one was carried over from")
+  by_scale: dict = {}
+  for key, rec in new.items():
+    scale = key.split("|")[1]
+    row = by_scale.setdefault(scale, {"runs": 0, "carried": 0, "retrained": []})
+    row["runs"] += 1
+    if rec.get("carried_from"):
+      row["carried"] += 1
+    else:
+      row["retrained"].append({"key": key, **compare_run(old[key]["log"], rec["log"])})
+  out = {}
+  for scale in sorted(by_scale, key=float):
+    row = by_scale[scale]
+    rs = [r for r in row["retrained"] if r["epochs_compared"]]
+
+    def agg(k, f, rs=rs):
+      v = [r[k] for r in rs if r[k] is not None]
+      return float(f(v)) if v else None
+    out[scale] = {"runs": row["runs"], "carried": row["carried"],
+                  "retrained": len(row["retrained"]),
+                  "training_identical": sum(r["training_identical"] for r in row["retrained"]),
+                  "training_max_rel_diff": agg("training_max_rel_diff", max),
+                  "old_converged_mean": agg("old_converged_mean", np.mean),
+                  "old_converged_worst": agg("old_converged_worst", min),
+                  "new_converged_mean": agg("new_converged_mean", np.mean),
+                  "new_converged_worst": agg("new_converged_worst", min),
+                  "loss_change_max": agg("loss_change_max", max),
+                  "loss_change_median": agg("loss_change_median", np.median),
+                  "acc_drop_max": agg("acc_drop_max", max),
+                  "polished": agg("polished", np.mean), "relabelled": agg("relabelled", np.mean),
+                  "runs_detail": row["retrained"]}
+  return out
+
+
+def main(argv=None) -> int:
+  p = argparse.ArgumentParser(description=__doc__.strip().splitlines()[0])
+  p.add_argument("old", help="the store written before the polish")
+  p.add_argument("new", help="the store written after it (--carry-over from OLD)")
+  p.add_argument("--json", default=None, help="write the comparison here (atomically)")
+  args = p.parse_args(argv)
+  try:
+    if args.json:
+      io.check_output_file(args.json, "json")
+    res = compare(args.old, args.new)
+  except InvalidInput as e:
+    print(f"rq2_compare_stores.py: error: {e}", file=sys.stderr)
+    return 2
+  fmt = lambda x, f: "-" if x is None else format(x, f)  # noqa: E731
+  for s, r in res.items():
+    print(f"s = {s}: {r['runs']} runs, {r['carried']} carried, {r['retrained']} retrained "
+          f"(training identical {r['training_identical']}, largest relative difference "
+          f"{fmt(r['training_max_rel_diff'], '.1e')}); attack converged old "
+          f"{fmt(r['old_converged_mean'], '.4f')} (worst epoch "
+          f"{fmt(r['old_converged_worst'], '.3f')}) -> new {fmt(r['new_converged_mean'], '.4f')}"
+          f" (worst {fmt(r['new_converged_worst'], '.4f')}); robust loss change largest "
+          f"{fmt(r['loss_change_max'], '.2e')}, median {fmt(r['loss_change_median'], '.1e')}; "
+          f"robust accuracy fell by at most {fmt(r['acc_drop_max'], '.4f')}; polished "
+          f"{fmt(r['polished'], '.4f')}, relabelled {fmt(r['relabelled'], '.5f')}")
+  if args.json:
+    io.write_json_atomic(args.json, {"old": args.old, "new": args.new, "by_scale": res})
+  return 0
+
+
+if __name__ == "__main__":
+  sys.exit(main())
