@@ -663,7 +663,9 @@ def summarise(logs, tuned_choice, settings, seed):
       out[proto]["note"] = ("standard training: the loss measures are the clean test loss; "
                             "the accuracy measures the robust accuracy of the clean network")
   controls = [{"name": name, "expected": want, "verdict": out[name]["verdict"],
-               "measures": {m: out[name]["measures"][m]["verdict"] for m in MEASURES}}
+               "measures": {m: out[name]["measures"][m]["verdict"] for m in MEASURES},
+               # what the secondary measures say on the same planted runs
+               "secondary": {m: out[name]["measures"][m]["verdict"] for m in SECONDARY}}
               for name, want in CONTROLS.items()]
   return {"protocols": {p: out[p] for p in PROTOCOLS},
           "controls": controls,
