@@ -37,8 +37,8 @@ the starting loss from the speed: aligned_mean_loss, each curve's mean (read as 
 piecewise-linear curve through its epochs) over [t*, t* + W], t* the time it comes down to
 the protocol's lowest starting loss (interpolated, so every window starts at that loss),
 W = K - the latest t*; aligned_mean_loss_epoch1 the same at the lowest loss after one epoch
-(``aligned_mean_loss``). Robust loss is measured by a strong attack that must converge: projected
-gradient steps eta = 0.1 eps / ||grad L(start)||, one start at 0 and three on the
+(``aligned_mean_loss``). Robust loss is measured by a strong attack that must converge:
+projected gradient steps eta = 0.1 eps / ||grad L(start)||, one start at 0 and three on the
 sphere, to ||G|| <= 1e-4 ||grad L(0)||; examples it leaves unconverged are attacked
 again with 4x the steps, then with a 4x smaller step and 16x the steps; the worst loss
 found is kept; an example still unconverged is then polished from that worst point by

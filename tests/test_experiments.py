@@ -222,11 +222,17 @@ def test_rq2_aligned_loss_removes_a_head_start_and_keeps_a_slower_descent():
   supports. A starting loss that differs by rounding alone changes nothing. One value is
   checked against a closed form."""
   K, scales, seeds = 12, np.asarray(rq2_input_scale.SCALES), np.arange(5)
+  t = np.arange(K + 1, dtype=np.float64)
+
   def base(t, rate=0.5, seed=0):
     return 0.4 + (0.6 + 0.01 * seed) * np.exp(-rate * t)
-  t = np.arange(K + 1, dtype=np.float64)
-  verdict = lambda table: rq2_input_scale.trend_verdict(table, scales, seeds)["verdict"]  # noqa: E731
-  mean_loss = lambda curves: np.asarray([[np.mean(c[1:]) for c in col] for col in curves]).T  # noqa: E731
+
+  def verdict(table):
+    return rq2_input_scale.trend_verdict(table, scales, seeds)["verdict"]
+
+  def mean_loss(curves):
+    return np.asarray([[np.mean(c[1:]) for c in col] for col in curves]).T
+
   # the interpolation's error: |linear interpolant - f| <= M / 8, M = max |f''| (amplitude
   # <= 0.64, rate 0.5); the window's start then moves by delta <= (M / 8) / (the slope within
   # an epoch of the crossing at level 1.0, >= 0.3 exp(-0.5)), and sliding a window of length
