@@ -78,10 +78,13 @@ a store written before the polish, the runs whose attack converged everywhere (t
 never runs on them, so their logs are this configuration's): only the others are trained.
 
 Command: python experiments/rq2_input_scale.py [--quick]
-Run time (2 CPU cores): full 1472 s (measured 2026-12-01); --quick on Fashion-MNIST 6570 s
-(305 runs, 2026-12-07); the full one on Fashion-MNIST 305 runs, from about 20 s each at
-s = 1/4 to 100-200 s at s = 4, about 6 h (2026-12-07, not timed as a whole); the whole
-`reproduce --quick` (RQ1, RQ2, RQ3) 478 s; --smoke about 45 s.
+Run time (2 CPU cores): full 1472 s (measured 2026-12-01); --quick on digits 355 s
+(5 epochs, 3 seeds, 174 runs; the whole `reproduce --quick` 520 s, cold compilation
+cache, 2026-12-08, on a machine 1.45x slower than the README's reference); --quick on
+Fashion-MNIST 6570 s (the earlier quick sizes: 8 epochs, 5 seeds, 305 runs, 2026-12-07);
+the full one on Fashion-MNIST 305 runs, from about 20 s each at s = 1/4 to 100-200 s at
+s = 4 under the old attack and 5-8 min each at s >= 2 under the polished one (2026-12-08,
+not timed as a whole); --smoke about 45 s.
 """
 
 from __future__ import annotations
@@ -130,8 +133,8 @@ def sizes(args):
   """(train n, eval n per split, epochs K, seeds, attack steps, certify n)."""
   if args.smoke:
     return 192, 32, 3, 2, 20, 2
-  if args.quick:
-    return 512, 128, 8, 5, 150, 4
+  if args.quick:  # 5 epochs and 3 seeds since 2026-12-08 (8 and 5 before: reproduce
+    return 512, 128, 5, 3, 150, 4  # --quick took 18 min on 2 cores, RQ2 896 s of it)
   return 1024, 256, 12, 5, 200, 8
 
 
