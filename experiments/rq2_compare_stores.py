@@ -4,9 +4,13 @@ polish against one written after it (``rq2_runs.jsonl`` of ``rq2_input_scale.py`
 For every run of the new store that was trained again (not carried over), per scale: whether
 its training records (adv_loss, clean_loss per epoch) equal the old run's (exactly, and the
 largest relative difference: the same code on another CPU may differ in the last bits), the
-old and the new attack's converged fraction of test examples (mean over epochs and worst
-epoch), the robust test loss's relative change per epoch (largest and median), the largest
-fall in robust test accuracy, and the fractions of test examples polished and relabelled.
+old and the new attack's converged fraction of test examples (the mean over every evaluated
+epoch of every retrained run, pooled, so that a diverged run's few epochs weigh what they
+are; and the worst epoch), the robust test loss's relative change new / old - 1 per epoch
+(pooled: the largest, signed, and the median), the largest fall in robust test accuracy
+(signed: negative if it only rose), and the fractions of test examples polished and
+relabelled (pooled). OLD must be from before the polish and NEW from after it, otherwise of
+one configuration.
 Carried-over runs are counted apart (their logs are the old ones by construction).
 
 Command: python experiments/rq2_compare_stores.py OLD/rq2_runs.jsonl NEW/rq2_runs.jsonl
@@ -28,14 +32,14 @@ from adv_landscape.errors import InvalidInput
 TRAINING = ("adv_loss", "clean_loss")
 
 
-def _runs(path: str, arg: str) -> dict:
+def _runs(path: str, arg: str) -> tuple[dict, dict]:
   if not os.path.isfile(path):
     raise InvalidInput(f"{arg} {path!r} is not a file; name an rq2_runs.jsonl")
   recs = io.read_jsonl(path)  # a damaged line: InvalidInput naming the file and the line
   if not recs or "config" not in recs[0]:
     raise InvalidInput(f"{arg} {path!r} is not an RQ2 run store (no configuration line); "
                        f"name an rq2_runs.jsonl written by rq2_input_scale.py")
-  return {r["key"]: r for r in recs[1:] if "key" in r and "log" in r}
+  return recs[0]["config"], {r["key"]: r for r in recs[1:] if "key" in r and "log" in r}
 
 
 def _rel(a: float, b: float) -> float:
@@ -53,7 +57,7 @@ def compare_run(old: list, new: list) -> dict:
             if a["test_robust_loss"] > 0]
   conv_old = [a.get("test_attack_converged", 1.0) for a, _ in ev]
   conv_new = [b.get("test_attack_converged", 1.0) for _, b in ev]
-  return {"training_identical": bool(same), "training_max_rel_diff": float(diff),
+  return {"_pairs": ev, "training_identical": bool(same), "training_max_rel_diff": float(diff),
           "epochs_compared": len(ev),
           "old_converged_mean": float(np.mean(conv_old)) if ev else None,
           "old_converged_worst": float(np.min(conv_old)) if ev else None,
@@ -71,7 +75,14 @@ def compare_run(old: list, new: list) -> dict:
 
 def compare(old_path: str, new_path: str) -> dict:
   """Per scale: the retrained runs' comparison (``compare_run``) summarised, and counts."""
-  old, new = _runs(old_path, "OLD"), _runs(new_path, "NEW")
+  (c_old, old), (c_new, new) = _runs(old_path, "OLD"), _runs(new_path, "NEW")
+  if "attack" in c_old or "attack" not in c_new:
+    raise InvalidInput(f"OLD {old_path!r} must be a store from before the polish (no attack in "
+                       f"its configuration) and NEW {new_path!r} one from after it; give them "
+                       f"in that order")
+  if {k: v for k, v in c_new.items() if k != "attack"} != c_old:
+    raise InvalidInput(f"OLD {old_path!r} and NEW {new_path!r} hold runs of different "
+                       f"configurations; compare a store with the one it was carried over from")
   missing = sorted(k for k in new if k not in old)
   if missing:
     raise InvalidInput(f"NEW {new_path!r} has runs that OLD {old_path!r} lacks ({missing[0]}, "
@@ -88,25 +99,41 @@ def compare(old_path: str, new_path: str) -> dict:
   out = {}
   for scale in sorted(by_scale, key=float):
     row = by_scale[scale]
-    rs = [r for r in row["retrained"] if r["epochs_compared"]]
+    rs = row["retrained"]
+    pairs = [p for r in rs for p in r.pop("_pairs")]  # every evaluated epoch, pooled
 
     def agg(k, f, rs=rs):
       v = [r[k] for r in rs if r[k] is not None]
       return float(f(v)) if v else None
-    out[scale] = {"runs": row["runs"], "carried": row["carried"],
-                  "retrained": len(row["retrained"]),
-                  "training_identical": sum(r["training_identical"] for r in row["retrained"]),
+
+    def pooled(f, g, pairs=pairs):
+      v = [g(a, b) for a, b in pairs]
+      v = [x for x in v if x is not None]
+      return float(f(v)) if v else None
+    out[scale] = {"runs": row["runs"], "carried": row["carried"], "retrained": len(rs),
+                  "epochs_compared": len(pairs),
+                  "training_identical": sum(r["training_identical"] for r in rs),
                   "training_max_rel_diff": agg("training_max_rel_diff", max),
-                  "old_converged_mean": agg("old_converged_mean", np.mean),
+                  "old_converged_mean": pooled(np.mean, lambda a, b: a.get(
+                      "test_attack_converged", 1.0)),
                   "old_converged_worst": agg("old_converged_worst", min),
-                  "new_converged_mean": agg("new_converged_mean", np.mean),
+                  "new_converged_mean": pooled(np.mean, lambda a, b: b.get(
+                      "test_attack_converged", 1.0)),
                   "new_converged_worst": agg("new_converged_worst", min),
-                  "loss_change_max": agg("loss_change_max", max),
-                  "loss_change_median": agg("loss_change_median", np.median),
-                  "acc_drop_max": agg("acc_drop_max", max),
-                  "polished": agg("polished", np.mean), "relabelled": agg("relabelled", np.mean),
-                  "runs_detail": row["retrained"]}
+                  "loss_change_max": pooled(max, _loss_change),
+                  "loss_change_median": pooled(np.median, _loss_change),
+                  "acc_drop_max": pooled(max, lambda a, b: a["test_robust_acc"]
+                                         - b["test_robust_acc"]),
+                  "polished": pooled(np.mean, lambda a, b: b.get("test_attack_polished", 0.0)),
+                  "relabelled": pooled(np.mean, lambda a, b: b.get("test_attack_relabelled",
+                                                                   0.0)),
+                  "runs_detail": rs}
   return out
+
+
+def _loss_change(a, b):
+  """new / old - 1 of one epoch's robust test loss (None where the old one is not > 0)."""
+  return b["test_robust_loss"] / a["test_robust_loss"] - 1 if a["test_robust_loss"] > 0 else None
 
 
 def main(argv=None) -> int:
@@ -129,7 +156,8 @@ def main(argv=None) -> int:
           f"{fmt(r['training_max_rel_diff'], '.1e')}); attack converged old "
           f"{fmt(r['old_converged_mean'], '.4f')} (worst epoch "
           f"{fmt(r['old_converged_worst'], '.3f')}) -> new {fmt(r['new_converged_mean'], '.4f')}"
-          f" (worst {fmt(r['new_converged_worst'], '.4f')}); robust loss change largest "
+          f" (worst {fmt(r['new_converged_worst'], '.4f')}) over {r['epochs_compared']} "
+          f"epochs; robust loss change largest "
           f"{fmt(r['loss_change_max'], '.2e')}, median {fmt(r['loss_change_median'], '.1e')}; "
           f"robust accuracy fell by at most {fmt(r['acc_drop_max'], '.4f')}; polished "
           f"{fmt(r['polished'], '.4f')}, relabelled {fmt(r['relabelled'], '.5f')}")

@@ -233,13 +233,20 @@ def test_rq2_aligned_loss_removes_a_head_start_and_keeps_a_slower_descent():
   def mean_loss(curves):
     return np.asarray([[np.mean(c[1:]) for c in col] for col in curves]).T
 
-  # the interpolation's error: |linear interpolant - f| <= M / 8, M = max |f''| (amplitude
-  # <= 0.64, rate 0.5); the window's start then moves by delta <= (M / 8) / (the slope within
-  # an epoch of the crossing at level 1.0, >= 0.3 exp(-0.5)), and sliding a window of length
-  # W by delta moves its mean by <= delta x 0.64 / W (the curve's whole fall over W):
-  # each value within e of the true common one, so the spread is at most 2 e
-  M = 0.64 * 0.25
-  delta = M / 8 / (0.3 * np.exp(-0.5))
+  # the interpolation's error, for f = 0.4 + A exp(-t / 2) (convex, falling) and the level
+  # 1.0: the linear interpolant g lies above f, by at most M_k / 8 on epoch segment k and
+  # by M_k / 12 on its average, M_k = max f'' there; the segment holding the crossing starts
+  # at most an epoch before it, where f'' = (f - 0.4) / 4 <= 0.6 e^0.5 / 4 = 0.247, and each
+  # later segment's M_k is e^-0.5 times the one before. So g's window mean exceeds f's over
+  # the same window by e1 <= 0.247 / (1 - e^-0.5) / 12 / W. g crosses the level late, by
+  # delta <= (0.247 / 8) / (|f'| >= 0.3 e^-0.5 within that epoch), and a window slid later
+  # by delta has a mean lower by at most delta (1.0 - 0.4) / W. Every value is the common
+  # true one + e1 - e2 with 0 <= e1, e2 below those bounds: the spread is at most their sum
+  M1 = 0.6 * np.exp(0.5) / 4
+
+  def spread_bound(W):
+    return (M1 / (1 - np.exp(-0.5)) / 12 + M1 / 8 / (0.3 * np.exp(-0.5)) * 0.6) / W
+
   for d in (1.0, 2.0, 0.3, 0.7, 1.5):
     delayed = [[list(base(t - d * j, seed=i)) for i in seeds] for j in range(5)]
     a = rq2_input_scale.aligned_mean_loss(delayed, K)
@@ -251,7 +258,7 @@ def test_rq2_aligned_loss_removes_a_head_start_and_keeps_a_slower_descent():
     if d == int(d):  # the same samples, shifted: the same value up to rounding
       assert spread <= 1e-12
     else:
-      assert spread <= 2 * (M / 8 + delta * 0.64 / a["window"])
+      assert spread <= spread_bound(a["window"])
   # closed form: seed 0 at scale 0 starts at the level (t* = 0), so its value is the mean of
   # the piecewise-linear curve over [0, W], W = K - (the latest crossing)
   a = rq2_input_scale.aligned_mean_loss(
@@ -529,11 +536,23 @@ def test_rq2_compare_stores_reports_what_the_polish_changed(tmp_path, capsys):
   assert json.loads(out.read_text())["by_scale"]["4.0"]["retrained"] == 1
   capsys.readouterr()
   assert rq2_compare_stores.main([str(paths["new"]), str(tmp_path / "none.jsonl")]) == 2
-  assert rq2_compare_stores.main([str(paths["new"]), str(paths["old"])]) == 0  # same keys
+  assert rq2_compare_stores.main([str(paths["new"]), str(paths["old"])]) == 2  # swapped
   (tmp_path / "bare.jsonl").write_text(json.dumps({"key": "a", "log": []}) + "\n")
   assert rq2_compare_stores.main([str(tmp_path / "bare.jsonl"), str(paths["new"])]) == 2
   lacking = tmp_path / "lacking.jsonl"
   lacking.write_text(json.dumps(old[0]) + "\n")
   assert rq2_compare_stores.main([str(lacking), str(paths["new"])]) == 2
+  other = tmp_path / "other.jsonl"
+  other.write_text("".join(json.dumps(r) + "\n" for r in [{"config": {"data": "y"}}] + old[1:]))
+  assert rq2_compare_stores.main([str(other), str(paths["new"])]) == 2
   err = capsys.readouterr().err.strip().splitlines()
-  assert len(err) == 3 and all(e.startswith("rq2_compare_stores.py: error:") for e in err)
+  assert len(err) == 5 and all(e.startswith("rq2_compare_stores.py: error:") for e in err)
+  # runs of different length weigh by their epochs: the pooled mean over epoch records
+  short = [{"config": {"data": "x", "attack": "a"}},
+           {"key": "fixed|4.0|0", "log": [rec(0, 1.0, 0.5, 1.0)]},
+           {"key": "fixed|4.0|1", "log": [rec(0, 1.0, 0.5, 1.0), rec(1, 0.8, 0.6, 1.0)]}]
+  paths["short"] = tmp_path / "short.jsonl"
+  paths["short"].write_text("".join(json.dumps(r) + "\n" for r in short))
+  r = rq2_compare_stores.compare(str(paths["old"]), str(paths["short"]))["4.0"]
+  assert r["epochs_compared"] == 3 and r["old_converged_mean"] == pytest.approx(
+      (0.9 + 1.0 + 1.0) / 3)
