@@ -640,7 +640,10 @@ def summarise(logs, tuned_choice, settings, seed):
         for j, s in enumerate(SCALES):
           t = [v for v in a["epochs_to_level"][j] if v is not None]
           per_scale[str(s)]["epochs_to_level_median"] = float(np.median(t)) if t else None
-          per_scale[str(s)]["level_never_reached"] = len(a["epochs_to_level"][j]) - len(t)
+          # curves that ran to the end and stayed above the level (diverged ones apart)
+          per_scale[str(s)]["level_never_reached"] = sum(
+              t is None and c is not None and len(c) >= K + 1
+              for t, c in zip(a["epochs_to_level"][j], curves[j]))
       meas[m] = {"per_scale": per_scale, "statistic": stat, "verdict": stat["verdict"],
                  "primary": m in MEASURES}
     holm_adjust(meas)
