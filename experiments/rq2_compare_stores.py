@@ -46,35 +46,58 @@ def _rel(a: float, b: float) -> float:
   return abs(b - a) / max(abs(a), abs(b), 1e-300)
 
 
+def _loss_change(a, b):
+  """new / old - 1 of one epoch's robust test loss (None where the old one is not > 0)."""
+  return b["test_robust_loss"] / a["test_robust_loss"] - 1 if a["test_robust_loss"] > 0 else None
+
+
+def _conv(rec):
+  return rec.get("test_attack_converged", 1.0)
+
+
+# each per-epoch quantity of an (old, new) pair of records and how it is reduced over epochs,
+# for one run and, pooled over the runs' epochs, for a scale
+QUANTITIES = {
+    "old_converged_mean": (np.mean, lambda a, b: _conv(a)),
+    "old_converged_worst": (min, lambda a, b: _conv(a)),
+    "new_converged_mean": (np.mean, lambda a, b: _conv(b)),
+    "new_converged_worst": (min, lambda a, b: _conv(b)),
+    "loss_change_max": (max, _loss_change),
+    "loss_change_median": (np.median, _loss_change),
+    "acc_drop_max": (max, lambda a, b: a["test_robust_acc"] - b["test_robust_acc"]),
+    "polished": (np.mean, lambda a, b: b.get("test_attack_polished", 0.0)),
+    "relabelled": (np.mean, lambda a, b: b.get("test_attack_relabelled", 0.0)),
+}
+
+
+def _evaluated_pairs(old: list, new: list) -> list:
+  """The (old, new) records of the epochs evaluated in both logs."""
+  return [(a, b) for a, b in zip(old, new) if "test_robust_loss" in a and "test_robust_loss" in b]
+
+
+def _reduce(pairs: list) -> dict:
+  """Every quantity of ``QUANTITIES`` over ``pairs`` (None where it has no value)."""
+  out = {}
+  for name, (reduce, of) in QUANTITIES.items():
+    v = [x for x in (of(a, b) for a, b in pairs) if x is not None]
+    out[name] = float(reduce(v)) if v else None
+  return out
+
+
 def compare_run(old: list, new: list) -> dict:
   """One run's old and new per-epoch logs compared (module docstring)."""
-  ev = [(a, b) for a, b in zip(old, new) if "test_robust_loss" in a and "test_robust_loss" in b]
   tr = [(a.get(k), b.get(k)) for a, b in zip(old, new) for k in TRAINING
         if a.get(k) is not None or b.get(k) is not None]
   same = len(old) == len(new) and all(x == y for x, y in tr)
   diff = max((_rel(x, y) for x, y in tr if x is not None and y is not None), default=0.0)
-  change = [b["test_robust_loss"] / a["test_robust_loss"] - 1 for a, b in ev
-            if a["test_robust_loss"] > 0]
-  conv_old = [a.get("test_attack_converged", 1.0) for a, _ in ev]
-  conv_new = [b.get("test_attack_converged", 1.0) for _, b in ev]
-  return {"_pairs": ev, "training_identical": bool(same), "training_max_rel_diff": float(diff),
-          "epochs_compared": len(ev),
-          "old_converged_mean": float(np.mean(conv_old)) if ev else None,
-          "old_converged_worst": float(np.min(conv_old)) if ev else None,
-          "new_converged_mean": float(np.mean(conv_new)) if ev else None,
-          "new_converged_worst": float(np.min(conv_new)) if ev else None,
-          "loss_change_max": float(np.max(change)) if change else None,
-          "loss_change_median": float(np.median(change)) if change else None,
-          "acc_drop_max": float(max((a["test_robust_acc"] - b["test_robust_acc"] for a, b in ev),
-                                    default=0.0)),
-          "polished": float(np.mean([b.get("test_attack_polished", 0.0) for _, b in ev]))
-          if ev else None,
-          "relabelled": float(np.mean([b.get("test_attack_relabelled", 0.0) for _, b in ev]))
-          if ev else None}
+  pairs = _evaluated_pairs(old, new)
+  return {"training_identical": bool(same), "training_max_rel_diff": float(diff),
+          "epochs_compared": len(pairs), **_reduce(pairs)}
 
 
 def compare(old_path: str, new_path: str) -> dict:
-  """Per scale: the retrained runs' comparison (``compare_run``) summarised, and counts."""
+  """Per scale: the retrained runs' comparison (``compare_run``), their epochs pooled, and
+  counts."""
   (c_old, old), (c_new, new) = _runs(old_path, "OLD"), _runs(new_path, "NEW")
   if "attack" in c_old or "attack" not in c_new:
     raise InvalidInput(f"OLD {old_path!r} must be a store from before the polish (no attack in "
@@ -89,51 +112,25 @@ def compare(old_path: str, new_path: str) -> dict:
                        f"...): name the store the new one was carried over from")
   by_scale: dict = {}
   for key, rec in new.items():
-    scale = key.split("|")[1]
-    row = by_scale.setdefault(scale, {"runs": 0, "carried": 0, "retrained": []})
+    row = by_scale.setdefault(key.split("|")[1], {"runs": 0, "carried": 0, "retrained": [],
+                                                  "pairs": []})
     row["runs"] += 1
     if rec.get("carried_from"):
       row["carried"] += 1
     else:
       row["retrained"].append({"key": key, **compare_run(old[key]["log"], rec["log"])})
+      row["pairs"] += _evaluated_pairs(old[key]["log"], rec["log"])
   out = {}
   for scale in sorted(by_scale, key=float):
     row = by_scale[scale]
     rs = row["retrained"]
-    pairs = [p for r in rs for p in r.pop("_pairs")]  # every evaluated epoch, pooled
-
-    def agg(k, f, rs=rs):
-      v = [r[k] for r in rs if r[k] is not None]
-      return float(f(v)) if v else None
-
-    def pooled(f, g, pairs=pairs):
-      v = [g(a, b) for a, b in pairs]
-      v = [x for x in v if x is not None]
-      return float(f(v)) if v else None
+    diffs = [r["training_max_rel_diff"] for r in rs]
     out[scale] = {"runs": row["runs"], "carried": row["carried"], "retrained": len(rs),
-                  "epochs_compared": len(pairs),
+                  "epochs_compared": len(row["pairs"]),
                   "training_identical": sum(r["training_identical"] for r in rs),
-                  "training_max_rel_diff": agg("training_max_rel_diff", max),
-                  "old_converged_mean": pooled(np.mean, lambda a, b: a.get(
-                      "test_attack_converged", 1.0)),
-                  "old_converged_worst": agg("old_converged_worst", min),
-                  "new_converged_mean": pooled(np.mean, lambda a, b: b.get(
-                      "test_attack_converged", 1.0)),
-                  "new_converged_worst": agg("new_converged_worst", min),
-                  "loss_change_max": pooled(max, _loss_change),
-                  "loss_change_median": pooled(np.median, _loss_change),
-                  "acc_drop_max": pooled(max, lambda a, b: a["test_robust_acc"]
-                                         - b["test_robust_acc"]),
-                  "polished": pooled(np.mean, lambda a, b: b.get("test_attack_polished", 0.0)),
-                  "relabelled": pooled(np.mean, lambda a, b: b.get("test_attack_relabelled",
-                                                                   0.0)),
-                  "runs_detail": rs}
+                  "training_max_rel_diff": float(max(diffs)) if diffs else None,
+                  **_reduce(row["pairs"]), "runs_detail": rs}
   return out
-
-
-def _loss_change(a, b):
-  """new / old - 1 of one epoch's robust test loss (None where the old one is not > 0)."""
-  return b["test_robust_loss"] / a["test_robust_loss"] - 1 if a["test_robust_loss"] > 0 else None
 
 
 def main(argv=None) -> int:

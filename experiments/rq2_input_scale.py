@@ -288,6 +288,11 @@ def _window_mean(c, a, w):
 ALIGNED = {"aligned_mean_loss": 0, "aligned_mean_loss_epoch1": 1}  # measure: level's epoch
 
 
+def _complete(c, K) -> bool:
+  """A curve that ran to epoch K (not diverged)."""
+  return c is not None and len(c) >= K + 1
+
+
 def aligned_mean_loss(curves, K, level_epoch: int = 0):
   """The secondary measures aligned_mean_loss* (post hoc: added after the primary results,
   to separate the starting loss R_0, which grows with s, from the speed that follows).
@@ -302,12 +307,12 @@ def aligned_mean_loss(curves, K, level_epoch: int = 0):
   lower one's path, only later, scores what the lower one does (up to the interpolation's
   error, of the order of the curve's second difference). None where a curve is None or
   never comes down to the level; no values at all when W < 1 epoch."""
-  ok = [c for col in curves for c in col if c is not None and len(c) >= K + 1]
+  ok = [c for col in curves for c in col if _complete(c, K)]
   if not ok:
     return {"level": None, "window": 0.0, "values": [], "epochs_to_level": [[] for _ in curves]}
   level = min(float(c[level_epoch]) for c in ok)
-  ts = [[_crossing(c[:K + 1], level) if c is not None and len(c) >= K + 1 else None
-         for c in col] for col in curves]
+  ts = [[_crossing(c[:K + 1], level) if _complete(c, K) else None for c in col]
+        for col in curves]
   window = K - max(t for col in ts for t in col if t is not None)
   values = [[None if t is None or window < 1 else _window_mean(c[:K + 1], t, window)
              for c, t in zip(col, tcol)] for col, tcol in zip(curves, ts)]
@@ -627,9 +632,8 @@ def summarise(logs, tuned_choice, settings, seed):
               float(np.nanmedian(col)) * evals_per_epoch if np.isfinite(col).any() else None)
       if m in ALIGNED:
         a = aligned[m]
-        dropped = int(np.sum(~np.all(np.isfinite(table[m]), axis=1)))
         stat = {**stat, "level": a["level"], "level_epoch": ALIGNED[m], "window": a["window"],
-                "seeds_left_out": dropped}
+                "seeds_left_out": len(table[m]) - full.shape[0]}
         if a["window"] < 1:
           stat = {**stat, "verdict": "inconclusive",
                   "reason": "the last curve came down to the level less than an epoch "
@@ -642,8 +646,7 @@ def summarise(logs, tuned_choice, settings, seed):
           per_scale[str(s)]["epochs_to_level_median"] = float(np.median(t)) if t else None
           # curves that ran to the end and stayed above the level (diverged ones apart)
           per_scale[str(s)]["level_never_reached"] = sum(
-              t is None and c is not None and len(c) >= K + 1
-              for t, c in zip(a["epochs_to_level"][j], curves[j]))
+              t is None and _complete(c, K) for t, c in zip(a["epochs_to_level"][j], curves[j]))
       meas[m] = {"per_scale": per_scale, "statistic": stat, "verdict": stat["verdict"],
                  "primary": m in MEASURES}
     holm_adjust(meas)
