@@ -405,6 +405,20 @@ def pga_trace(problem: Problem, delta0, eta, steps_like, *, normalized: bool = F
   return jnp.concatenate([vals, final[None]]), gnorm
 
 
+@jax.jit
+def _value_and_mapping(problem: Problem, d, eta):
+  """L(d) and ||G_eta(d)|| at one point d (d,), eta (1,): ``_step``'s, compiled once per
+  shape (op by op, as ``polish`` first evaluated it, they were most of its time)."""
+  vals, _, gnorm = _step(problem, d[None], eta, False)
+  return vals[0], gnorm[0]
+
+
+@jax.jit
+def grad_norm(problem: Problem, d):
+  """||grad L(d)|| at one point d (d,), compiled once per shape."""
+  return jnp.linalg.norm(problem.objective.grad(d))
+
+
 def polish(problem: Problem, delta, *, tol_g: float, eta_ref: float, max_steps: int = 2000,
            move: float = 0.1):
   """Armijo PGA from one point ``delta`` (d,) until ||G_eta_ref(delta)|| <= tol_g, the
@@ -433,16 +447,15 @@ def polish(problem: Problem, delta, *, tol_g: float, eta_ref: float, max_steps: 
   ref = jnp.asarray([eta_ref], d.dtype)
 
   def at(d):  # L(d) and ||G_eta_ref(d)||, by the fixed step's own ``_step``
-    vals, _, gnorm = _step(problem, d[None], ref, False)
-    return float(vals[0]), float(gnorm[0])
+    value, gnorm = _value_and_mapping(problem, d, ref)
+    return float(value), float(gnorm)
 
   value, gn = at(d)
   steps, tol = 0, tol_g
   for _ in range(POLISH_ROUNDS):
     if gn <= tol_g:
       break
-    g = problem.objective.grad(d)
-    eta = jnp.asarray([move * eps / max(float(jnp.linalg.norm(g)), tiny)], d.dtype)
+    eta = jnp.asarray([move * eps / max(float(grad_norm(problem, d)), tiny)], d.dtype)
     state, _, _, _ = run_pga(problem, d[None], eta, tol, max_steps, armijo=True)
     d, steps = state.delta[0], steps + int(state.iterations[0])
     value, gn = at(d)

@@ -205,7 +205,7 @@ def strong_attack(net, X, Y, eps, key, *, steps, norm, retries: int = 2, polish:
     for i in np.flatnonzero(~conv):
       problem = Problem.two_layer(net, "quadratic", X[i], float(Y[i]), eps=float(eps[i]),
                                   norm=norm)
-      g0 = max(float(jnp.linalg.norm(problem.objective.grad(jnp.zeros_like(X[i])))),
+      g0 = max(float(ascent.grad_norm(problem, jnp.zeros_like(X[i]))),
                float(np.finfo(np.asarray(X).dtype).tiny))
       d, v, _, ok, steps_polished[i] = ascent.polish(
           problem, D[i], tol_g=RTOL_G * g0, eta_ref=ALPHA * float(eps[i]) / g0, move=ALPHA)
