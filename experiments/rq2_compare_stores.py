@@ -21,7 +21,6 @@ Reads only; seconds.
 from __future__ import annotations
 
 import argparse
-import os
 import sys
 
 import numpy as np
@@ -29,17 +28,17 @@ import numpy as np
 from adv_landscape import io
 from adv_landscape.errors import InvalidInput
 
+try:
+  from experiments import rq2_input_scale
+except ImportError:  # run as a script
+  import rq2_input_scale  # type: ignore[no-redef]
+
 TRAINING = ("adv_loss", "clean_loss")
 
 
 def _runs(path: str, arg: str) -> tuple[dict, dict]:
-  if not os.path.isfile(path):
-    raise InvalidInput(f"{arg} {path!r} is not a file; name an rq2_runs.jsonl")
-  recs = io.read_jsonl(path)  # a damaged line: InvalidInput naming the file and the line
-  if not recs or "config" not in recs[0]:
-    raise InvalidInput(f"{arg} {path!r} is not an RQ2 run store (no configuration line); "
-                       f"name an rq2_runs.jsonl written by rq2_input_scale.py")
-  return recs[0]["config"], {r["key"]: r for r in recs[1:] if "key" in r and "log" in r}
+  config, runs = rq2_input_scale.read_store(path, arg)
+  return config, {r["key"]: r for r in runs}
 
 
 def _rel(a: float, b: float) -> float:
@@ -99,13 +98,10 @@ def compare(old_path: str, new_path: str) -> dict:
   """Per scale: the retrained runs' comparison (``compare_run``), their epochs pooled, and
   counts."""
   (c_old, old), (c_new, new) = _runs(old_path, "OLD"), _runs(new_path, "NEW")
-  if "attack" in c_old or "attack" not in c_new:
-    raise InvalidInput(f"OLD {old_path!r} must be a store from before the polish (no attack in "
-                       f"its configuration) and NEW {new_path!r} one from after it; give them "
-                       f"in that order")
-  if {k: v for k, v in c_new.items() if k != "attack"} != c_old:
-    raise InvalidInput(f"OLD {old_path!r} and NEW {new_path!r} hold runs of different "
-                       f"configurations; compare a store with the one it was carried over from")
+  why = rq2_input_scale.not_carried_over(c_old, c_new)
+  if why:
+    raise InvalidInput(f"OLD {old_path!r} {why} (NEW {new_path!r}): give the store from before "
+                       f"the polish first, then the one carried over from it")
   missing = sorted(k for k in new if k not in old)
   if missing:
     raise InvalidInput(f"NEW {new_path!r} has runs that OLD {old_path!r} lacks ({missing[0]}, "

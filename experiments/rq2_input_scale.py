@@ -400,6 +400,34 @@ def _config_diff(there: dict, here: dict) -> str:
                    for k in sorted(set(there) | set(here)) if there.get(k) != here.get(k))
 
 
+def read_store(path: str, arg: str) -> tuple[dict, list]:
+  """The configuration and the run records ({key, log, ...}) of the run store at ``path``;
+  InvalidInput, naming the argument ``arg``, where it is missing or not a run store."""
+  if not os.path.isfile(path):
+    raise InvalidInput(f"{arg} {path!r} does not exist; name the {RUNS_FILE} of an earlier run")
+  recs = io.read_jsonl(path)  # a damaged line: InvalidInput naming the file and the line
+  if not recs or "config" not in recs[0]:
+    raise InvalidInput(f"{arg} {path!r} is not an RQ2 run store (no configuration line); "
+                       f"name a {RUNS_FILE} written by rq2_input_scale.py")
+  return recs[0]["config"], [r for r in recs[1:] if "key" in r and "log" in r]
+
+
+def not_carried_over(old: dict, new: dict) -> str | None:
+  """Why the runs of a store with configuration ``old`` are not carried over into one with
+  ``new`` (nor compared with it by rq2_compare_stores), or None: ``old`` must be from before
+  the polish (no attack in it), ``new`` from after it, and otherwise the two equal."""
+  if "attack" in old:
+    return (f"was written with the attack {old['attack']!r}; only a store from before the "
+            f"polish (no attack in its configuration) can be carried over")
+  if "attack" not in new:
+    return "is from before the polish, and so is the store it would be carried into"
+  here = {k: v for k, v in new.items() if k != "attack"}
+  if old != here:
+    return (f"holds the runs of another configuration ({_config_diff(old, here)}); only "
+            f"the attack may differ")
+  return None
+
+
 class RunStore:
   """The finished training runs' logs, one JSON line per run in ``<out>/rq2_runs.jsonl``
   (appended and synced as each finishes), keyed by (protocol or lr multiple, scale, seed);
@@ -431,26 +459,13 @@ class RunStore:
     never runs, and the evaluation only reads the network (the training is the same
     whatever the attack does), so this configuration's log of that run is the stored one
     (checked by retraining carried runs: identical logs). Returns how many were copied."""
-    if not os.path.isfile(path):
-      raise InvalidInput(f"--carry-over {path!r} does not exist; name the {RUNS_FILE} of an "
-                         f"earlier run")
-    recs = io.read_jsonl(path)
-    if not recs or "config" not in recs[0]:
-      raise InvalidInput(f"--carry-over {path!r} is not an RQ2 run store (no configuration "
-                         f"line); name a {RUNS_FILE} written by this script")
-    config = json.loads(json.dumps(io.to_jsonable(config)))
-    if "attack" in recs[0]["config"]:
-      raise InvalidInput(f"--carry-over {path!r} was written with the attack "
-                         f"{recs[0]['config']['attack']!r}; only a store from before the "
-                         f"polish (no attack in its configuration) can be carried over")
-    there = recs[0]["config"]
-    here = {k: v for k, v in config.items() if k != "attack"}
-    if there != here:
-      raise InvalidInput(f"--carry-over {path!r} holds the runs of another configuration "
-                         f"({_config_diff(there, here)}); only the attack may differ")
+    there, runs = read_store(path, "--carry-over")
+    why = not_carried_over(there, json.loads(json.dumps(io.to_jsonable(config))))
+    if why:
+      raise InvalidInput(f"--carry-over {path!r} {why}")
     n = 0
-    for r in recs[1:]:
-      if "key" not in r or "log" not in r or r["key"] in self.done:
+    for r in runs:
+      if r["key"] in self.done:
         continue
       # a diverged run's last record has no evaluation (training stopped before it)
       if all(e.get("diverged") or e.get(f"{split}_attack_converged") == 1.0
