@@ -84,7 +84,8 @@ cache, 2026-12-08, on a machine 1.45x slower than the README's reference); --qui
 Fashion-MNIST 6570 s (the earlier quick sizes: 8 epochs, 5 seeds, 305 runs, 2026-12-07);
 the full one on Fashion-MNIST 305 runs, from about 20 s each at s = 1/4 to 100-200 s at
 s = 4 under the old attack and 5-8 min each at s >= 2 under the polished one (2026-12-08,
-not timed as a whole); --smoke about 45 s.
+not timed as a whole); --smoke 52 s (115 s before the polish was compiled, 2026-12-08,
+the same machine).
 """
 
 from __future__ import annotations
