@@ -19,8 +19,8 @@ import numpy as np
 
 from adv_landscape.errors import InvalidInput
 
-__all__ = ["to_jsonable", "write_json_atomic", "append_jsonl", "read_jsonl", "repair_jsonl",
-           "FolderLock", "versions",
+__all__ = ["to_jsonable", "write_text_atomic", "write_json_atomic", "append_jsonl",
+           "read_jsonl", "repair_jsonl", "FolderLock", "versions",
            "percent", "check_output_file", "check_output_folder"]
 
 
@@ -127,18 +127,18 @@ def to_jsonable(obj):
   return obj
 
 
-def write_json_atomic(path: str | os.PathLike, obj, *, indent: int | None = 1) -> None:
-  """Writes JSON to a temporary file in the same folder, then renames it over path."""
+def write_text_atomic(path: str | os.PathLike, text: str, *, suffix: str = ".txt") -> None:
+  """Writes text to a temporary file in the same folder, synced, then renames it over path:
+  a reader sees the old file or the new one, never a part."""
   path = os.fspath(path)
   if os.path.islink(path) or (os.path.exists(path) and not os.path.isfile(path)):
     raise InvalidInput(f"{path!r} is a link or not a regular file; it is not replaced")
   folder = os.path.dirname(os.path.abspath(path))
   os.makedirs(folder, exist_ok=True)
-  fd, tmp = tempfile.mkstemp(dir=folder, prefix=".tmp-", suffix=".json")
+  fd, tmp = tempfile.mkstemp(dir=folder, prefix=".tmp-", suffix=suffix)
   try:
     with os.fdopen(fd, "w") as f:
-      json.dump(to_jsonable(obj), f, indent=indent, allow_nan=False)
-      f.write("\n")
+      f.write(text)
       f.flush()
       os.fsync(f.fileno())
     os.chmod(tmp, 0o644)  # mkstemp makes it private; results are for reading
@@ -147,6 +147,12 @@ def write_json_atomic(path: str | os.PathLike, obj, *, indent: int | None = 1) -
     if os.path.exists(tmp):
       os.unlink(tmp)
     raise
+
+
+def write_json_atomic(path: str | os.PathLike, obj, *, indent: int | None = 1) -> None:
+  """Writes JSON (no NaN or infinity) atomically (``write_text_atomic``)."""
+  write_text_atomic(path, json.dumps(to_jsonable(obj), indent=indent, allow_nan=False) + "\n",
+                    suffix=".json")
 
 
 def repair_jsonl(path: str | os.PathLike) -> int:

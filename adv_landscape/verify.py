@@ -724,10 +724,7 @@ def write_report(report: dict, path: str) -> None:
   lines += [f"- {k}: {v}" for k, v in report["config"]["tolerances"].items()]
   lines += ["", "## Figures", ""] + [f"![{f}]({f})" for f in report["figures"]
                                       if f.endswith(".png")]
-  tmp = path + ".tmp"
-  with open(tmp, "w") as f:
-    f.write("\n".join(lines) + "\n")
-  os.replace(tmp, path)
+  io.write_text_atomic(path, "\n".join(lines) + "\n", suffix=".md")
 
 
 def _paragraphs(report) -> list[str]:

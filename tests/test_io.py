@@ -59,3 +59,21 @@ def test_outputs_never_replace_an_input_a_link_or_a_device(tmp_path):
     io.write_json_atomic(tmp_path / "link.json", {"a": 1})
   assert os.path.islink(tmp_path / "link.json") and inp.read_bytes() == b"input"
   io.check_output_file(tmp_path / "new.json", inputs={"x": str(inp)})  # a new path is fine
+
+
+def test_a_failed_atomic_write_keeps_the_old_file_and_leaves_no_temporary(tmp_path, monkeypatch):
+  path = tmp_path / "report.md"
+  io.write_text_atomic(path, "old\n", suffix=".md")
+
+  def boom(fd):
+    raise OSError("disk full")
+
+  monkeypatch.setattr(os, "fsync", boom)
+  with pytest.raises(OSError, match="disk full"):
+    io.write_text_atomic(path, "new\n", suffix=".md")
+  with pytest.raises(OSError, match="disk full"):
+    io.write_json_atomic(tmp_path / "r.json", {"x": 1.0})
+  monkeypatch.undo()
+  assert path.read_text() == "old\n" and sorted(os.listdir(tmp_path)) == ["report.md"]
+  io.write_text_atomic(path, "new\n", suffix=".md")
+  assert path.read_text() == "new\n" and oct(path.stat().st_mode & 0o777) == "0o644"
