@@ -69,7 +69,7 @@ the base one) must contradict.
 Figures: rq2_protocols (robust test loss per epoch, every protocol and scale),
 rq2_speed (the mean robust test loss against s per protocol, seeds joined). Summary:
 rq2_summary.json (per-epoch logs, per protocol and measure the per-scale values, the
-statistic and the verdict, the controls).
+statistic and the verdict, the controls) and rq2_summary.md (its tables, for reading).
 
 Resumes: every finished training run's log is appended (synced) to <out>/rq2_runs.jsonl as
 it finishes, so that a killed run, rerun with the same command, trains only what is left;
@@ -754,6 +754,77 @@ def figures(logs, summary, settings, args):
   return paths
 
 
+def _g(x, fmt=".3g") -> str:
+  return "-" if x is None else format(x, fmt)
+
+
+def report_markdown(summary: dict, settings: dict, data: str) -> str:
+  """The summary as tables a person reads: per protocol, each measure's median per scale,
+  Page's p both ways (Holm-adjusted for the primary measures, as the verdict reads them),
+  the slope per doubling of s with its t interval over seeds, and the verdict; the attack
+  per scale; the tuned protocol's chosen rates; the controls. Every number is the JSON's."""
+  K = settings["epochs"]
+  cols = " | ".join(f"s = {sc:g}" for sc in SCALES)
+  rule = "|---|" + "---|" * len(SCALES)
+
+  def row(label, values, fmt=".3g", censor=False):
+    cells = [">" + str(K) if censor and v is not None and v > K else _g(v, fmt)
+             for v in (values.get(str(sc)) for sc in SCALES)]
+    return f"| {label} | " + " | ".join(cells) + " |"
+
+  lines = [f"# RQ2 on {data}: does a smaller input scale speed up adversarial training?", "",
+           f"{settings['seeds']} seeds (the units), {K} epochs, {settings['n_train']} "
+           f"training and {settings['n_eval']} test examples, gamma = {settings['gamma']:g} "
+           f"(l{settings['norm']} ball). Each measure is a cost (higher = slower), its median "
+           f"over seeds per scale; '>{K}' never within the epochs (censored). 'supports': the "
+           f"cost rises with s (smaller s faster, the paper's claim), p < 0.05 by Page's L "
+           f"test within seeds, Holm-adjusted over the five primary measures, which alone "
+           f"make the protocol's verdict; secondary measures are read apart (auc_relative "
+           f"divides by the starting loss; the aligned ones were added post hoc).", ""]
+  for proto in PROTOCOLS:
+    p = summary["protocols"][proto]
+    lines += [f"## {proto}: {p['verdict']}", ""] + ([p["note"] + ".", ""] if "note" in p else [])
+    lines += [f"| measure | {cols} | p up | p down | slope per doubling [95% t CI] | verdict |",
+              rule + "---|" * 4]
+    for name in (*MEASURES, *SECONDARY):
+      m = p["measures"].get(name)
+      if m is None:
+        continue
+      st = m["statistic"]
+      holm = "_holm" if "page_p_increasing_holm" in st else ""
+      ci = st.get("slope_ci")
+      slope = _g(st.get("slope_per_doubling")) + (f" [{_g(ci[0])}, {_g(ci[1])}]" if ci else "")
+      why = f": {st['reason']}" if "reason" in st else ""
+      lines.append(
+          row(name if name in MEASURES else f"{name} (secondary)",
+              {sc: v.get("median") for sc, v in m["per_scale"].items()},
+              censor=name.startswith("epochs_to"))[:-1]
+          + f"| {_g(st.get('page_p_increasing' + holm))} | "
+            f"{_g(st.get('page_p_decreasing' + holm))} | {slope} | {m['verdict']}{why} |")
+    lines += ["", f"| attack (test split) | {cols} |", rule,
+              row("converged, mean over seeds and epochs", p["attack_converged"], ".4f"),
+              row("converged, worst seed and epoch", p["attack_converged_min"], ".4f"),
+              row("polished, mean over seeds and epochs", p["attack_polished"], ".4f"),
+              row("certified at the last epoch (a few endpoints)", p["attack_certified"], ".3f"),
+              row("diverged seeds", p["diverged_seeds"], "d")]
+    if p["attack_below_99"]:
+      lines.append(f"\nBelow 99% converged at s = {', '.join(map(str, p['attack_below_99']))}: "
+                   f"robust loss there is a lower bound.")
+    if p.get("chosen_lr"):
+      lines += ["", "Chosen learning rate, a multiple of the base rate (the grid it was chosen "
+                "from; EDGE where it sits on the grid's edge): " +
+                "; ".join(f"s = {float(sc):g}: {c['lr_multiple']:g} ({min(c['grid']):g} .. "
+                          f"{max(c['grid']):g}{'' if c['interior'] else ', EDGE'})"
+                          for sc, c in p["chosen_lr"].items()) + "."]
+    lines.append("")
+  lines += ["## Controls", "", "| control | expected | verdict | primary measures |",
+            "|---|---|---|---|"]
+  for c in summary["controls"]:
+    lines.append(f"| {c['name']} | {c['expected']} | {c['verdict']} | " +
+                 ", ".join(f"{k} {v}" for k, v in c["measures"].items()) + " |")
+  return "\n".join(lines) + "\n"
+
+
 def main(argv=None):
   p = common.parser(__doc__)
   p.add_argument("--gamma", type=float, default=0.1)
@@ -794,6 +865,8 @@ def main(argv=None):
   seconds = old["seconds"] if args.from_summary else time.perf_counter() - t0
   common.write_summary(args, "rq2_summary", {**summary, "settings": settings,
                                              "logs": logs, "seconds": seconds, **extra})
+  io.write_text_atomic(os.path.join(args.out, "rq2_summary.md"),
+                       report_markdown(summary, settings, args.data), suffix=".md")
   return paths
 
 

@@ -81,6 +81,7 @@ def test_each_experiment_runs_in_smoke_mode(rq, tmp_path, capsys):
       assert not any(b["one_step_flips"] for b in rec["budgets"] if b["c"] < rec["c_one_step"])
   if rq == "rq2":
     check_rq2_summary(summary["summary"])
+    check_rq2_report((tmp_path / "rq2_summary.md").read_text(), summary["summary"])
   if rq == "rq3":  # p_global's bounds bracket it, and the interval holds the best maximum
     for rows in summary["summary"]["global"].values():
       for r in rows:
@@ -110,6 +111,26 @@ def check_rq2_summary(summary):
   inv = summary["control_runs"]["invariant"]["measures"]["mean_loss"]["per_scale"]
   vals = [v["per_seed"][0] for v in inv.values()]
   np.testing.assert_allclose(vals, vals[0], rtol=1e-9)
+
+
+def check_rq2_report(md, summary):
+  """rq2_summary.md says what the JSON says: each protocol's verdict, each measure's row of
+  medians (censored epochs as '>K') and verdict, the controls."""
+  K = summary["settings"]["epochs"]
+  sections = md.split("\n## ")
+  for proto, p in summary["protocols"].items():
+    sec = next(x for x in sections if x.startswith(f"{proto}: "))
+    assert sec.startswith(f"{proto}: {p['verdict']}\n")
+    for name, m in p["measures"].items():
+      label = name if m["primary"] else f"{name} (secondary)"
+      cells = next(r for r in sec.splitlines() if r.startswith(f"| {label} |")).split(" | ")
+      want = [("-" if v["median"] is None else f">{K}" if name.startswith("epochs_to")
+               and v["median"] > K else format(v["median"], ".3g"))
+              for v in (m["per_scale"][str(s)] for s in rq2_input_scale.SCALES)]
+      assert cells[1:1 + len(want)] == want, (proto, name, cells, want)
+      assert cells[-1].rstrip(" |").split(":")[0] == m["verdict"]
+  for c in summary["controls"]:
+    assert f"| {c['name']} | {c['expected']} | {c['verdict']} |" in md
 
 
 @pytest.mark.slow
