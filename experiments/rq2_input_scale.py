@@ -217,8 +217,8 @@ def strong_attack(net, X, Y, eps, key, *, steps, norm, retries: int = 2, polish:
 
 def evaluator(splits, eps_of, args, steps, n_cert, seed, last):
   """evaluate(net, epoch) for ``train``: strong-attack robust loss and accuracy on each split,
-  the clean loss, and (at the last epoch) the certified fraction of a few of the test split's
-  worst endpoints."""
+  the clean loss, and (at the last epoch) the fraction of the first ``n_cert`` test examples
+  whose attack endpoint is certified a local maximum (at 1e-3 ||grad L(0)||)."""
   def evaluate(net, epoch):
     out = {}
     key = jax.random.fold_in(jax.random.key(seed), 7 + epoch)
@@ -758,70 +758,133 @@ def _g(x, fmt=".3g") -> str:
   return "-" if x is None else format(x, fmt)
 
 
-def report_markdown(summary: dict, settings: dict, data: str) -> str:
-  """The summary as tables a person reads: per protocol, each measure's median per scale,
-  Page's p both ways (Holm-adjusted for the primary measures, as the verdict reads them),
-  the slope per doubling of s with its t interval over seeds, and the verdict; the attack
-  per scale; the tuned protocol's chosen rates; the controls. Every number is the JSON's."""
-  K = settings["epochs"]
+CLEAN_LABELS = {"mean_loss": "clean loss", "epochs_to_loss": "clean loss",
+                "final_loss": "clean loss", "epochs_to_acc": "robust, of the clean network",
+                "final_error": "robust, of the clean network"}
+
+
+def _last_converged(logs: list) -> float | None:
+  """The attack's converged fraction at each run's last evaluated epoch, mean over runs."""
+  v = [[r for r in log if "test_attack_converged" in r][-1]["test_attack_converged"]
+       for log in logs if any("test_attack_converged" in r for r in log)]
+  return float(np.mean(v)) if v else None
+
+
+def report_markdown(stored: dict, data: str, run: str = "full") -> str:
+  """The summary (as written to rq2_summary.json: with ``settings`` and ``logs``) as tables a
+  person reads: per protocol, each measure's median per scale with its censored seeds,
+  Page's p both ways, the slope per doubling of s with its t interval, and the verdict; the
+  attack per scale; tuned's chosen rates; the controls. Every number is the JSON's or, for
+  the attack at the last epoch and whether the polish ran, read from its logs."""
+  settings, logs = stored["settings"], stored["logs"]
+  K, n_seeds = settings["epochs"], settings["seeds"]
+  polish = any("test_attack_polished" in r for runs in logs.values() for rs in runs.values()
+               for log in rs for r in log)
   cols = " | ".join(f"s = {sc:g}" for sc in SCALES)
   rule = "|---|" + "---|" * len(SCALES)
 
-  def row(label, values, fmt=".3g", censor=False):
-    cells = [">" + str(K) if censor and v is not None and v > K else _g(v, fmt)
-             for v in (values.get(str(sc)) for sc in SCALES)]
-    return f"| {label} | " + " | ".join(cells) + " |"
+  def row(label, values, fmt=".3g"):
+    return f"| {label} | " + " | ".join(_g(values.get(str(sc)), fmt) for sc in SCALES) + " |"
 
-  lines = [f"# RQ2 on {data}: does a smaller input scale speed up adversarial training?", "",
-           f"{settings['seeds']} seeds (the units), {K} epochs, {settings['n_train']} "
-           f"training and {settings['n_eval']} test examples, gamma = {settings['gamma']:g} "
-           f"(l{settings['norm']} ball). Each measure is a cost (higher = slower), its median "
-           f"over seeds per scale; '>{K}' never within the epochs (censored). 'supports': the "
-           f"cost rises with s (smaller s faster, the paper's claim), p < 0.05 by Page's L "
-           f"test within seeds, Holm-adjusted over the five primary measures, which alone "
-           f"make the protocol's verdict; secondary measures are read apart (auc_relative "
-           f"divides by the starting loss; the aligned ones were added post hoc).", ""]
+  def cell(name, v):
+    if v.get("median") is None:
+      return "-"
+    c = v.get("censored_seeds", 0)
+    med = f">{K}" if name.startswith("epochs_to") and v["median"] > K else f"{v['median']:.3g}"
+    return med + (f" ({c}/{len(v['per_seed'])} >{K})" if c else "")
+
+  lines = [f"# RQ2 on {data} ({run} run): does a smaller input scale speed up adversarial "
+           f"training?", "",
+           f"{n_seeds} seeds (the units), {K} epochs, {settings['n_train']} training and "
+           f"{settings['n_eval']} test examples, gamma = {settings['gamma']:g} "
+           f"(l{settings['norm']} ball), SGD at multiples of the base rate (--lr "
+           f"{settings['lr']:g} at d = 64, scaled by 64 / d). Attack: "
+           + ("the fixed-step ladder, then the armijo polish." if polish else
+              "the fixed-step ladder only (these runs predate the polish).") + "",
+           "",
+           f"Each measure is a cost (higher = slower): its median over seeds per scale; "
+           f"'>{K}' where the median seed never reached the target within the epochs, and "
+           f"(c/n >{K}) how many seeds never did (censored: counted as {K + 1} in the "
+           f"slope, so a slope there understates the effect). Page's L test within seeds: "
+           f"'supports' when the cost rises with s (smaller s faster, the paper's claim) at "
+           f"p < 0.05, 'contradicts' when it falls; for the five primary measures both p are "
+           f"Holm-adjusted over them (the unadjusted verdict is given where it differs). A "
+           f"protocol supports (contradicts) when at least 3 of its 5 primary measures do and "
+           f"none says the opposite, is mixed when they disagree in direction, else "
+           f"inconclusive. Secondary measures are not in the verdict: auc_relative divides by "
+           f"the starting loss, which grows with s; the aligned ones were added after the "
+           f"primary results were seen. Slopes are in the measure's units (loss, epochs, "
+           f"error fraction) per doubling of s, with a 95% t interval over seeds.", ""]
   for proto in PROTOCOLS:
-    p = summary["protocols"][proto]
-    lines += [f"## {proto}: {p['verdict']}", ""] + ([p["note"] + ".", ""] if "note" in p else [])
+    p = stored["protocols"][proto]
+    clean = "note" in p
+    lines += [f"## {proto}: {p['verdict']}", ""] + ([p["note"] + ".", ""] if clean else [])
     lines += [f"| measure | {cols} | p up | p down | slope per doubling [95% t CI] | verdict |",
               rule + "---|" * 4]
+    notes = []
     for name in (*MEASURES, *SECONDARY):
       m = p["measures"].get(name)
       if m is None:
         continue
       st = m["statistic"]
       holm = "_holm" if "page_p_increasing_holm" in st else ""
+      vals = [v for v in m["per_scale"].values() if v.get("per_seed")]
+      every_censored = name.startswith("epochs_to") and vals and all(
+          v.get("censored_seeds", 0) == len(v["per_seed"]) for v in vals)
       ci = st.get("slope_ci")
-      slope = _g(st.get("slope_per_doubling")) + (f" [{_g(ci[0])}, {_g(ci[1])}]" if ci else "")
-      why = f": {st['reason']}" if "reason" in st else ""
-      lines.append(
-          row(name if name in MEASURES else f"{name} (secondary)",
-              {sc: v.get("median") for sc, v in m["per_scale"].items()},
-              censor=name.startswith("epochs_to"))[:-1]
-          + f"| {_g(st.get('page_p_increasing' + holm))} | "
-            f"{_g(st.get('page_p_decreasing' + holm))} | {slope} | {m['verdict']}{why} |")
-    lines += ["", f"| attack (test split) | {cols} |", rule,
-              row("converged, mean over seeds and epochs", p["attack_converged"], ".4f"),
+      slope = ("n/a (every run censored)" if every_censored else
+               _g(st.get("slope_per_doubling")) + (f" [{_g(ci[0])}, {_g(ci[1])}]" if ci else ""))
+      verdict = m["verdict"] + (f" (unadjusted: {st['verdict_unadjusted']})" if
+                                st.get("verdict_unadjusted", m["verdict"]) != m["verdict"]
+                                else "") + (f": {st['reason']}" if "reason" in st else "")
+      label = (f"{name} ({CLEAN_LABELS[name]})" if clean and name in CLEAN_LABELS else name
+               if name in MEASURES else f"{name} (secondary)")
+      cells = " | ".join(cell(name, m["per_scale"].get(str(sc), {})) for sc in SCALES)
+      lines.append(f"| {label} | {cells} | {_g(st.get('page_p_increasing' + holm))} | "
+                   f"{_g(st.get('page_p_decreasing' + holm))} | {slope} | {verdict} |")
+      if "window" in st:
+        notes.append(f"{name}: level {_g(st.get('level'))} (the lowest loss at epoch "
+                     f"{st['level_epoch']}), window {st['window']:.2f} epochs, "
+                     f"{st.get('units', 0)} of {n_seeds} seeds tested")
+    if notes:
+      lines += [""] + [f"- {x}." for x in notes]
+    last = {str(sc): _last_converged(logs[proto].get(str(sc), [])) for sc in SCALES}
+    lines += ["", f"| attack, test split | {cols} |", rule,
+              row("converged, mean over seeds and epochs 0..K", p["attack_converged"], ".4f"),
               row("converged, worst seed and epoch", p["attack_converged_min"], ".4f"),
-              row("polished, mean over seeds and epochs", p["attack_polished"], ".4f"),
-              row("certified at the last epoch (a few endpoints)", p["attack_certified"], ".3f"),
+              row("converged at the last epoch, mean over seeds", last, ".4f"),
+              row("polished, mean over seeds and epochs",
+                  p["attack_polished"] if polish else {}, ".4f"),
+              row(f"local maxima certified at the last epoch (first {settings['certify_n']} "
+                  f"test examples, mean over seeds)", p["attack_certified"], ".3f"),
               row("diverged seeds", p["diverged_seeds"], "d")]
-    if p["attack_below_99"]:
-      lines.append(f"\nBelow 99% converged at s = {', '.join(map(str, p['attack_below_99']))}: "
-                   f"robust loss there is a lower bound.")
+    if not clean:
+      lines.append("")
+      lines.append("Robust loss is the worst point the attack found, a lower bound on the "
+                   "maximum" + (f"; where it converged on fewer than 99% of the test examples "
+                                f"(mean over epochs: s = "
+                                f"{', '.join(f'{float(x):g}' for x in p['attack_below_99'])}) "
+                                f"a looser one, which favours the larger scales"
+                                if p["attack_below_99"] else "") + ".")
     if p.get("chosen_lr"):
-      lines += ["", "Chosen learning rate, a multiple of the base rate (the grid it was chosen "
-                "from; EDGE where it sits on the grid's edge): " +
+      lines += ["", "Chosen learning rate, a multiple of the base rate, by the mean robust "
+                "validation loss over the epochs (the grid it was chosen from; EDGE where it "
+                "sits on the grid's edge, at the widening limit where the grid could not "
+                "widen further): " +
                 "; ".join(f"s = {float(sc):g}: {c['lr_multiple']:g} ({min(c['grid']):g} .. "
-                          f"{max(c['grid']):g}{'' if c['interior'] else ', EDGE'})"
+                          f"{max(c['grid']):g}" + ("" if c["interior"] else ", EDGE" + (
+                              ", at the widening limit" if c["lr_multiple"] in LR_LIMITS
+                              else "")) + f"; validation loss "
+                          f"{_g(c.get('validation_mean_robust_loss'))})"
                           for sc, c in p["chosen_lr"].items()) + "."]
     lines.append("")
-  lines += ["## Controls", "", "| control | expected | verdict | primary measures |",
-            "|---|---|---|---|"]
-  for c in summary["controls"]:
+  lines += ["## Controls", "",
+            "| control | expected | verdict | primary measures | secondary measures |",
+            "|---|---|---|---|---|"]
+  for c in stored["controls"]:
     lines.append(f"| {c['name']} | {c['expected']} | {c['verdict']} | " +
-                 ", ".join(f"{k} {v}" for k, v in c["measures"].items()) + " |")
+                 ", ".join(f"{k} {v}" for k, v in c["measures"].items()) + " | " +
+                 ", ".join(f"{k} {v}" for k, v in c.get("secondary", {}).items()) + " |")
   return "\n".join(lines) + "\n"
 
 
@@ -863,10 +926,14 @@ def main(argv=None):
   # the training's own time: a recomputed summary keeps it (adding the recomputation's
   # seconds made it creep up by a few seconds per recomputation)
   seconds = old["seconds"] if args.from_summary else time.perf_counter() - t0
-  common.write_summary(args, "rq2_summary", {**summary, "settings": settings,
-                                             "logs": logs, "seconds": seconds, **extra})
-  io.write_text_atomic(os.path.join(args.out, "rq2_summary.md"),
-                       report_markdown(summary, settings, args.data), suffix=".md")
+  stored = {**summary, "settings": settings, "logs": logs, "seconds": seconds, **extra}
+  common.write_summary(args, "rq2_summary", stored)
+  # what the runs were trained on (a recomputed summary: the training's own configuration)
+  trained = (extra.get("resummarised_from") or {}).get("config") or vars(args)
+  io.write_text_atomic(os.path.join(args.out, "rq2_summary.md"), report_markdown(
+      stored, trained.get("data", args.data),
+      "smoke" if trained.get("smoke") else "quick" if trained.get("quick") else "full"),
+      suffix=".md")
   return paths
 
 

@@ -115,20 +115,25 @@ def check_rq2_summary(summary):
 
 def check_rq2_report(md, summary):
   """rq2_summary.md says what the JSON says: each protocol's verdict, each measure's row of
-  medians (censored epochs as '>K') and verdict, the controls."""
+  medians (censored epochs as '>K', the censored seeds counted) and verdict, the
+  controls."""
   K = summary["settings"]["epochs"]
   sections = md.split("\n## ")
   for proto, p in summary["protocols"].items():
     sec = next(x for x in sections if x.startswith(f"{proto}: "))
     assert sec.startswith(f"{proto}: {p['verdict']}\n")
     for name, m in p["measures"].items():
-      label = name if m["primary"] else f"{name} (secondary)"
-      cells = next(r for r in sec.splitlines() if r.startswith(f"| {label} |")).split(" | ")
-      want = [("-" if v["median"] is None else f">{K}" if name.startswith("epochs_to")
-               and v["median"] > K else format(v["median"], ".3g"))
-              for v in (m["per_scale"][str(s)] for s in rq2_input_scale.SCALES)]
+      row = next(r for r in sec.splitlines() if r.startswith(f"| {name}"))
+      cells = row.split(" | ")
+      want = []
+      for v in (m["per_scale"][str(s)] for s in rq2_input_scale.SCALES):
+        c = v.get("censored_seeds", 0)
+        want.append("-" if v["median"] is None else
+                    (f">{K}" if name.startswith("epochs_to") and v["median"] > K
+                     else format(v["median"], ".3g"))
+                    + (f" ({c}/{len(v['per_seed'])} >{K})" if c else ""))
       assert cells[1:1 + len(want)] == want, (proto, name, cells, want)
-      assert cells[-1].rstrip(" |").split(":")[0] == m["verdict"]
+      assert cells[-1].rstrip(" |").split(":")[0].split(" (")[0] == m["verdict"]
   for c in summary["controls"]:
     assert f"| {c['name']} | {c['expected']} | {c['verdict']} |" in md
 
