@@ -800,7 +800,7 @@ def report_markdown(stored: dict, data: str, run: str = "full") -> str:
            f"(l{settings['norm']} ball), SGD at multiples of the base rate (--lr "
            f"{settings['lr']:g} at d = 64, scaled by 64 / d). Attack: "
            + ("the fixed-step ladder, then the armijo polish." if polish else
-              "the fixed-step ladder only (these runs predate the polish).") + "",
+              "the fixed-step ladder only (these runs predate the polish)."),
            "",
            f"Each measure is a cost (higher = slower): its median over seeds per scale; "
            f"'>{K}' where the median seed never reached the target within the epochs, and "
