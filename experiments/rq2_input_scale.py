@@ -241,7 +241,7 @@ def evaluator(splits, eps_of, args, steps, n_cert, seed, last):
           problem = Problem.two_layer(net, "quadratic", X[i], float(Y[i]), eps=float(eps[i]),
                                       norm=args.norm)
           c = certify_endpoints(problem, D[i][None], tol_g=1e-3 * max(float(
-              jnp.linalg.norm(problem.objective.grad(jnp.zeros_like(X[i])))), 1e-300))
+              ascent.grad_norm(problem, jnp.zeros_like(X[i]))), 1e-300))
           ok += int(c.classes[0] in ("boundary_local_max", "interior_local_max"))
         out["test_attack_certified"] = ok / n_cert
     return out
